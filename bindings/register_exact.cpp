@@ -1,0 +1,43 @@
+#include "pybind11.hpp"
+
+#include "journeysim/exact.hpp"
+
+using namespace journeysim;
+
+void register_exact(py::module_ &m) {
+  py::class_<Analysis> a(m, "Analysis");
+  // Arrays are returned as read-only views into the result, which they keep alive.
+#define JS_FIELD(name) a.def_readonly(#name, &Analysis::name, py::return_value_policy::reference_internal)
+  JS_FIELD(periods);
+  JS_FIELD(occupancy);
+  JS_FIELD(population);
+  JS_FIELD(retention);
+  JS_FIELD(value_by_period);
+  JS_FIELD(value_by_period_nominal);
+  JS_FIELD(population_value_by_period);
+  JS_FIELD(population_value_by_period_nominal);
+  JS_FIELD(value);
+  JS_FIELD(value_infinite);
+  JS_FIELD(population_value);
+  JS_FIELD(lifetime_horizon);
+  JS_FIELD(lifetime);
+  JS_FIELD(absorption);
+  JS_FIELD(value_reached);
+  JS_FIELD(ttv_reached);
+  JS_FIELD(ttv_mean);
+  JS_FIELD(stage_lifetime);
+  JS_FIELD(stage_lifetime_horizon);
+  JS_FIELD(stage_value);
+  JS_FIELD(stage_value_infinite);
+  JS_FIELD(warnings);
+  JS_FIELD(segments);
+#undef JS_FIELD
+
+  m.def(
+      "analyze",
+      [](const Journey &journey, int periods, Accrual accrual) {
+        return analyze(journey, periods, accrual);
+      },
+      py::arg("journey"), py::arg("periods"), py::arg("accrual"),
+      py::call_guard<py::gil_scoped_release>());
+}

@@ -1,0 +1,56 @@
+// Exact cohort analytics: propagation of the stage distribution, discounted
+// value, and absorbing-chain results through the fundamental matrix.
+//
+// Time line (DESIGN.md): x_0 is the start distribution; period k = 1..T moves
+// x_{k-1} to x_k = x_{k-1} P(k-1), P(tau) being the matrix for tenure tau.
+// Value of period k, per stream with discount factor d = 1 / (1 + r):
+//   Start:     x_{k-1} . v(k-1)                    * d^(k-1)
+//   End:       x_k     . v(k-1)                    * d^k
+//   HalfCycle: (x_{k-1} + x_k) / 2 . v(k-1)        * d^(k-1/2)
+//   moves:     sum_ij x_{k-1,i} P_ij(k-1) T_ij     * d^k
+// All of these are d^(k-1) x_{k-1} . a(k-1) for an "effective" per-stage vector
+// a, which is what the code below propagates forwards and backwards.
+#pragma once
+
+#include "journeysim/model.hpp"
+
+#include <string>
+#include <vector>
+
+namespace journeysim {
+
+// Results of analyze(). Stream columns are the journey's streams in order, then
+// net value (the weighted sum that makes CLV). Per-customer figures are for one
+// customer drawn from the start distribution (and segment shares); population
+// figures include the cohort size and arrivals.
+struct Analysis {
+  int periods = 0;
+  Matrix occupancy;               // (T+1) x S, shares
+  Matrix population;              // (T+1) x S, customers
+  Vector retention;               // T+1
+  Matrix value_by_period;         // T x (K+1), discounted, per customer
+  Matrix value_by_period_nominal; // T x (K+1), undiscounted, per customer
+  Matrix population_value_by_period;         // T x (K+1), discounted
+  Matrix population_value_by_period_nominal; // T x (K+1), undiscounted
+  Vector value;                   // K+1, over the horizon, per customer
+  Vector value_infinite;          // K+1, whole lifetime, per customer (may be inf / nan)
+  Vector population_value;        // K+1, over the horizon
+  double lifetime_horizon = 0.0;  // expected periods in transient stages within T
+  double lifetime = 0.0;          // expected periods to absorption (may be inf)
+  Vector absorption;              // S: probability of ending in each absorbing stage
+  Vector value_reached;           // T+1: share that has reached a value stage by t
+  double ttv_reached = 0.0;       // share that ever reaches a value stage
+  double ttv_mean = 0.0;          // mean first-passage periods for those who do
+  // Per stage, for a customer who is in that stage at tenure 0:
+  Vector stage_lifetime;          // S, remaining expected lifetime (whole lifetime)
+  Vector stage_lifetime_horizon;  // S, within T periods
+  Matrix stage_value;             // S x (K+1), within T periods
+  Matrix stage_value_infinite;    // S x (K+1), whole lifetime
+  std::vector<std::string> warnings;
+  std::vector<Analysis> segments; // one per segment when there are several
+};
+
+// Throws std::invalid_argument for periods < 0.
+Analysis analyze(const Journey &journey, int periods, Accrual accrual = Accrual::Start);
+
+} // namespace journeysim

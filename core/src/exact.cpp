@@ -1,0 +1,502 @@
+#include "journeysim/exact.hpp"
+
+#include "journeysim/graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+namespace journeysim {
+namespace {
+
+using Index = Eigen::Index;
+using RowVector = Eigen::RowVectorXd;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Everything that is constant between two consecutive tenure breakpoints of a
+// segment: the matrix in force and the effective per-stage value vectors.
+struct Epoch {
+  int start = 0;
+  const Matrix *P = nullptr;
+  Matrix A;         // S x (K+1): streams (discounted convention), then "alive"
+  Matrix A_nominal; // S x K: streams with d = 1, for undiscounted amounts
+};
+
+Vector effective(const Matrix &P, const Vector &v, const Matrix &moves, double d,
+                 Accrual accrual) {
+  Vector a;
+  switch (accrual) {
+  case Accrual::Start: a = v; break;
+  case Accrual::End: a = d * (P * v); break;
+  case Accrual::HalfCycle: a = std::sqrt(d) * 0.5 * (v + P * v); break;
+  }
+  if (moves.size() != 0) a += d * P.cwiseProduct(moves).rowwise().sum();
+  return a;
+}
+
+std::vector<Epoch> make_epochs(const Segment &seg, const std::vector<bool> &absorbing,
+                               const Vector &dvec, Accrual accrual) {
+  std::set<int> starts(seg.transitions.starts.begin(), seg.transitions.starts.end());
+  for (const auto &vs : seg.streams)
+    starts.insert(vs.stage_values.starts.begin(), vs.stage_values.starts.end());
+  const auto n = static_cast<Index>(absorbing.size());
+  const auto K = static_cast<Index>(seg.streams.size());
+  std::vector<Epoch> epochs;
+  for (int t : starts) {
+    Epoch e;
+    e.start = t;
+    e.P = &seg.transitions.at(t);
+    e.A.resize(n, K + 1);
+    e.A_nominal.resize(n, K);
+    for (Index k = 0; k < K; ++k) {
+      const auto &vs = seg.streams[static_cast<std::size_t>(k)];
+      const Vector &v = vs.stage_values.at(t);
+      e.A.col(k) = effective(*e.P, v, vs.transition_values, dvec(k), accrual);
+      e.A_nominal.col(k) = effective(*e.P, v, vs.transition_values, 1.0, accrual);
+    }
+    for (Index i = 0; i < n; ++i) e.A(i, K) = absorbing[static_cast<std::size_t>(i)] ? 0.0 : 1.0;
+    epochs.push_back(std::move(e));
+  }
+  return epochs;
+}
+
+std::size_t epoch_at(const std::vector<Epoch> &epochs, long tenure) {
+  std::size_t e = 0;
+  while (e + 1 < epochs.size() && epochs[e + 1].start <= tenure) ++e;
+  return e;
+}
+
+bool all_finite(const Matrix &M) { return M.allFinite(); }
+
+// P * W where W may hold infinities: terms with P_ij == 0 contribute nothing.
+Matrix safe_product(const Matrix &P, const Matrix &W) {
+  if (all_finite(W)) return P * W;
+  Matrix out = Matrix::Zero(P.rows(), W.cols());
+  for (Index i = 0; i < P.rows(); ++i)
+    for (Index j = 0; j < P.cols(); ++j) {
+      const double p = P(i, j);
+      if (p > 0.0) out.row(i) += p * W.row(j);
+    }
+  return out;
+}
+
+std::vector<Index> indices_of(const std::vector<bool> &flag) {
+  std::vector<Index> idx;
+  for (std::size_t i = 0; i < flag.size(); ++i)
+    if (flag[i]) idx.push_back(static_cast<Index>(i));
+  return idx;
+}
+
+Matrix submatrix(const Matrix &P, const std::vector<Index> &rows,
+                 const std::vector<Index> &cols) {
+  Matrix out(static_cast<Index>(rows.size()), static_cast<Index>(cols.size()));
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t c = 0; c < cols.size(); ++c)
+      out(static_cast<Index>(r), static_cast<Index>(c)) = P(rows[r], cols[c]);
+  return out;
+}
+
+double spectral_radius(const Matrix &Q) {
+  if (Q.rows() == 0) return 0.0;
+  Eigen::EigenSolver<Eigen::MatrixXd> es(Eigen::MatrixXd(Q), false);
+  return es.eigenvalues().cwiseAbs().maxCoeff();
+}
+
+// The whole-lifetime value W = sum_{n>=0} d^n P^n a of a stationary chain, column
+// by column (each column with its own d). For d < 1 the series always converges
+// and W = (I - dP)^-1 a. For d >= 1 it converges only where the chain is sure to
+// end up in stages that earn nothing: W is 0 where nothing but zero-value stages
+// can be reached, +-inf (nan if mixed) where a nonzero-value stage is visited
+// forever with positive probability, and a regular solve on the rest.
+Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
+  const Index n = P.rows();
+  Matrix W(n, A.cols());
+  std::map<double, Eigen::PartialPivLU<Matrix>> full_lu;
+  std::map<std::pair<double, std::vector<bool>>, std::pair<Eigen::PartialPivLU<Matrix>, bool>>
+      part_lu;
+  for (Index c = 0; c < A.cols(); ++c) {
+    const double d = dvec(c);
+    const Vector a = A.col(c);
+    if (d < 1.0) {
+      auto it = full_lu.find(d);
+      if (it == full_lu.end())
+        it = full_lu
+                 .emplace(d, Eigen::PartialPivLU<Matrix>(Matrix::Identity(n, n) - d * P))
+                 .first;
+      W.col(c) = it->second.solve(a);
+      continue;
+    }
+    std::vector<bool> nonzero(static_cast<std::size_t>(n)), pos(nonzero), neg(nonzero);
+    for (Index i = 0; i < n; ++i) {
+      nonzero[static_cast<std::size_t>(i)] = a(i) != 0.0;
+    }
+    const auto earns = can_reach(P, nonzero);
+    std::vector<bool> zero(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < zero.size(); ++i) zero[i] = !earns[i];
+    const auto ends_in_zero = can_reach(P, zero);
+    std::vector<bool> bad(zero.size());
+    for (std::size_t i = 0; i < bad.size(); ++i) bad[i] = earns[i] && !ends_in_zero[i];
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+      pos[i] = bad[i] && a(static_cast<Index>(i)) > 0.0;
+      neg[i] = bad[i] && a(static_cast<Index>(i)) < 0.0;
+    }
+    const auto to_bad = can_reach(P, bad);
+    std::vector<bool> good(zero.size());
+    for (std::size_t i = 0; i < good.size(); ++i) good[i] = earns[i] && !to_bad[i];
+    const auto g = indices_of(good);
+    auto key = std::make_pair(d, good);
+    auto it = part_lu.find(key);
+    if (it == part_lu.end()) {
+      const Matrix Q = submatrix(P, g, g);
+      // For d > 1 the series also needs d * rho(Q) < 1 on the regular part.
+      const bool converges = d == 1.0 || d * spectral_radius(Q) < 1.0;
+      const auto m = static_cast<Index>(g.size());
+      it = part_lu
+               .emplace(key, std::make_pair(Eigen::PartialPivLU<Matrix>(
+                                                Matrix::Identity(m, m) - d * Q),
+                                            converges))
+               .first;
+    }
+    const bool converges = it->second.second;
+    std::vector<bool> diverges(to_bad);
+    if (!converges)
+      for (std::size_t i = 0; i < good.size(); ++i) {
+        if (good[i]) {
+          diverges[i] = true;
+          pos[i] = a(static_cast<Index>(i)) > 0.0;
+          neg[i] = a(static_cast<Index>(i)) < 0.0;
+        }
+      }
+    const auto reach_pos = can_reach(P, pos);
+    const auto reach_neg = can_reach(P, neg);
+    W.col(c).setZero();
+    if (converges && !g.empty()) {
+      Vector ag(static_cast<Index>(g.size()));
+      for (std::size_t r = 0; r < g.size(); ++r) ag(static_cast<Index>(r)) = a(g[r]);
+      const Vector wg = it->second.first.solve(ag);
+      for (std::size_t r = 0; r < g.size(); ++r) W(g[r], c) = wg(static_cast<Index>(r));
+    }
+    for (std::size_t i = 0; i < diverges.size(); ++i)
+      if (diverges[i]) {
+        const bool p = reach_pos[i], q = reach_neg[i];
+        W(static_cast<Index>(i), c) = p && !q ? kInf : (q && !p ? -kInf : kNaN);
+      }
+  }
+  return W;
+}
+
+// Probability of ending in each absorbing stage (S x S, columns of transient
+// stages zero) for the stationary chain. Stages that can never be absorbed get 0.
+Matrix stationary_absorption(const Matrix &P, const std::vector<bool> &absorbing) {
+  const Index n = P.rows();
+  Matrix H = Matrix::Zero(n, n);
+  const auto reach = can_reach(P, absorbing);
+  std::vector<bool> escapes(absorbing.size());
+  for (std::size_t i = 0; i < escapes.size(); ++i) escapes[i] = !absorbing[i] && reach[i];
+  const auto e = indices_of(escapes);
+  const auto b = indices_of(absorbing);
+  for (Index j : b) H(j, j) = 1.0;
+  if (!e.empty() && !b.empty()) {
+    const auto m = static_cast<Index>(e.size());
+    const Matrix IQ = Matrix::Identity(m, m) - submatrix(P, e, e);
+    const Matrix HE = Eigen::PartialPivLU<Matrix>(IQ).solve(submatrix(P, e, b));
+    for (std::size_t r = 0; r < e.size(); ++r)
+      for (std::size_t c = 0; c < b.size(); ++c)
+        H(e[r], b[c]) = HE(static_cast<Index>(r), static_cast<Index>(c));
+  }
+  return H;
+}
+
+// The chain in which value stages are made absorbing: first passage into them.
+Matrix stop_at(const Matrix &P, const std::vector<bool> &target) {
+  Matrix Pm = P;
+  for (std::size_t i = 0; i < target.size(); ++i)
+    if (target[i]) {
+      const auto ii = static_cast<Index>(i);
+      Pm.row(ii).setZero();
+      Pm(ii, ii) = 1.0;
+    }
+  return Pm;
+}
+
+Analysis analyze_segment(const Journey &journey, const Segment &seg, int T, Accrual accrual) {
+  const auto n = static_cast<Index>(journey.n_stages());
+  const auto K = static_cast<Index>(journey.n_streams());
+  const auto &absorbing = journey.absorbing();
+  Vector dvec(K + 1);
+  for (Index k = 0; k < K; ++k)
+    dvec(k) = 1.0 / (1.0 + seg.streams[static_cast<std::size_t>(k)].discount_rate);
+  dvec(K) = 1.0;
+  const auto epochs = make_epochs(seg, absorbing, dvec, accrual);
+
+  Analysis r;
+  r.periods = T;
+
+  // Forward: occupancy and value by period.
+  r.occupancy.resize(T + 1, n);
+  r.value_by_period.resize(T, K);
+  r.value_by_period_nominal.resize(T, K);
+  RowVector x = seg.start.transpose();
+  r.occupancy.row(0) = x;
+  std::size_t e = 0;
+  for (int k = 1; k <= T; ++k) {
+    while (e + 1 < epochs.size() && epochs[e + 1].start <= k - 1) ++e;
+    const Epoch &ep = epochs[e];
+    const RowVector v = x * ep.A;
+    for (Index c = 0; c < K; ++c) r.value_by_period(k - 1, c) = std::pow(dvec(c), k - 1) * v(c);
+    r.lifetime_horizon += v(K);
+    r.value_by_period_nominal.row(k - 1) = x * ep.A_nominal;
+    x = x * (*ep.P);
+    r.occupancy.row(k) = x;
+  }
+  r.value = r.value_by_period.colwise().sum().transpose();
+
+  // Backward over the horizon: value to go from each stage at tenure 0.
+  Matrix W = Matrix::Zero(n, K + 1);
+  for (int k = T; k >= 1; --k) {
+    const Epoch &ep = epochs[epoch_at(epochs, k - 1)];
+    W = ep.A + ((*ep.P) * W) * dvec.asDiagonal();
+  }
+  r.stage_value = W.leftCols(K);
+  r.stage_lifetime_horizon = W.col(K);
+
+  // Whole lifetime: solve the stationary tail, then step back through the pieces.
+  const Epoch &last = epochs.back();
+  Matrix Winf = whole_lifetime(*last.P, last.A, dvec);
+  Matrix H = stationary_absorption(*last.P, absorbing);
+  for (int k = last.start; k >= 1; --k) {
+    const Epoch &ep = epochs[epoch_at(epochs, k - 1)];
+    Winf = ep.A + safe_product(*ep.P, Winf) * dvec.asDiagonal();
+    H = (*ep.P) * H;
+  }
+  r.stage_value_infinite = Winf.leftCols(K);
+  r.stage_lifetime = Winf.col(K);
+  r.absorption = (seg.start.transpose() * H).transpose();
+  const RowVector s0 = seg.start.transpose();
+  auto dot_safe = [&](const Vector &w) {
+    double acc = 0.0;
+    for (Index i = 0; i < n; ++i)
+      if (s0(i) > 0.0) acc += s0(i) * w(i);
+    return acc;
+  };
+  r.value_infinite.resize(K);
+  for (Index c = 0; c < K; ++c) r.value_infinite(c) = dot_safe(Winf.col(c));
+  r.lifetime = dot_safe(Winf.col(K));
+  {
+    std::vector<std::string> never;
+    for (Index i = 0; i < n; ++i)
+      if (std::isinf(r.stage_lifetime(i)) &&
+          can_reach(*last.P, absorbing)[static_cast<std::size_t>(i)] == false)
+        never.push_back(journey.stages()[static_cast<std::size_t>(i)]);
+    if (!never.empty()) {
+      std::string names;
+      for (const auto &s : never) names += (names.empty() ? "'" : ", '") + s + "'";
+      r.warnings.push_back("stage" + std::string(never.size() > 1 ? "s " : " ") + names +
+                           " can never be absorbed: the expected lifetime from " +
+                           (never.size() > 1 ? "them" : "it") +
+                           ", and from any stage that can reach " +
+                           (never.size() > 1 ? "them" : "it") + ", is infinite");
+    }
+  }
+
+  // Time to value: first passage into the value stages.
+  r.value_reached = Vector::Constant(T + 1, kNaN);
+  r.ttv_reached = kNaN;
+  r.ttv_mean = kNaN;
+  if (!journey.value_stages().empty()) {
+    std::vector<bool> target(static_cast<std::size_t>(n), false);
+    for (int v : journey.value_stages()) target[static_cast<std::size_t>(v)] = true;
+    std::vector<Matrix> modified;
+    for (const auto &ep : epochs) modified.push_back(stop_at(*ep.P, target));
+    const auto tidx = indices_of(target);
+    auto reached = [&](const RowVector &y) {
+      double s = 0.0;
+      for (Index j : tidx) s += y(j);
+      return s;
+    };
+    RowVector y = seg.start.transpose();
+    r.value_reached(0) = reached(y);
+    std::size_t f = 0;
+    for (int k = 1; k <= T; ++k) {
+      while (f + 1 < epochs.size() && epochs[f + 1].start <= k - 1) ++f;
+      y = y * modified[f];
+      r.value_reached(k) = reached(y);
+    }
+    // h: probability of ever reaching; g: E[first-passage time; reached].
+    const Matrix &Pm = modified.back();
+    const auto reach = can_reach(Pm, target);
+    std::vector<bool> open(target.size());
+    for (std::size_t i = 0; i < open.size(); ++i) open[i] = reach[i] && !target[i];
+    const auto o = indices_of(open);
+    Vector h = Vector::Zero(n), g = Vector::Zero(n);
+    for (Index j : tidx) h(j) = 1.0;
+    if (!o.empty()) {
+      const auto m = static_cast<Index>(o.size());
+      Eigen::PartialPivLU<Matrix> lu(Matrix::Identity(m, m) - submatrix(Pm, o, o));
+      Vector rhs(m);
+      for (Index q = 0; q < m; ++q) {
+        double s = 0.0;
+        for (Index j : tidx) s += Pm(o[static_cast<std::size_t>(q)], j);
+        rhs(q) = s;
+      }
+      const Vector ho = lu.solve(rhs);
+      const Vector go = lu.solve(ho);
+      for (Index q = 0; q < m; ++q) {
+        h(o[static_cast<std::size_t>(q)]) = ho(q);
+        g(o[static_cast<std::size_t>(q)]) = go(q);
+      }
+    }
+    for (int k = epochs.back().start; k >= 1; --k) {
+      const Matrix &Pk = modified[epoch_at(epochs, k - 1)];
+      const Vector gh = g + h;
+      h = Pk * h;
+      g = Pk * gh;
+      for (Index j : tidx) g(j) = 0.0;
+    }
+    r.ttv_reached = seg.start.dot(h);
+    r.ttv_mean = r.ttv_reached > 0.0 ? seg.start.dot(g) / r.ttv_reached : kNaN;
+  }
+  return r;
+}
+
+// Appends the net-value column (weighted sum of the streams) to a K-column block.
+Matrix with_net(const Matrix &M, const std::vector<double> &w) {
+  Matrix out(M.rows(), M.cols() + 1);
+  out.leftCols(M.cols()) = M;
+  for (Index i = 0; i < M.rows(); ++i) {
+    double s = 0.0;
+    for (Index k = 0; k < M.cols(); ++k)
+      if (w[static_cast<std::size_t>(k)] != 0.0) s += w[static_cast<std::size_t>(k)] * M(i, k);
+    out(i, M.cols()) = s;
+  }
+  return out;
+}
+
+Vector with_net(const Vector &v, const std::vector<double> &w) {
+  return with_net(Matrix(v.transpose()), w).row(0).transpose();
+}
+
+// Adds the net column everywhere and derives retention.
+void finish(Analysis &r, const Journey &journey) {
+  const auto &w = journey.net_weights();
+  r.value_by_period = with_net(r.value_by_period, w);
+  r.value_by_period_nominal = with_net(r.value_by_period_nominal, w);
+  r.value = with_net(r.value, w);
+  r.value_infinite = with_net(r.value_infinite, w);
+  r.stage_value = with_net(r.stage_value, w);
+  r.stage_value_infinite = with_net(r.stage_value_infinite, w);
+  r.retention = Vector::Ones(r.occupancy.rows());
+  for (std::size_t j = 0; j < journey.absorbing().size(); ++j)
+    if (journey.absorbing()[j]) r.retention -= r.occupancy.col(static_cast<Index>(j));
+}
+
+// Weighted sum that treats 0 * inf as 0 (a segment with no share adds nothing).
+template <class M> void accumulate(M &acc, const M &x, double share) {
+  if (share > 0.0) acc += share * x;
+}
+
+} // namespace
+
+Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
+  if (periods < 0)
+    throw std::invalid_argument("periods must be >= 0, got " + std::to_string(periods));
+  const int T = periods;
+  const auto &segs = journey.segments();
+  std::vector<Analysis> parts;
+  for (const auto &seg : segs) {
+    parts.push_back(analyze_segment(journey, seg, T, accrual));
+    finish(parts.back(), journey);
+  }
+
+  Analysis r;
+  if (parts.size() == 1) {
+    r = std::move(parts[0]);
+    parts.clear();
+  } else {
+    const auto n = static_cast<Index>(journey.n_stages());
+    const auto K1 = static_cast<Index>(journey.n_streams()) + 1;
+    r.periods = T;
+    r.occupancy = Matrix::Zero(T + 1, n);
+    r.value_by_period = Matrix::Zero(T, K1);
+    r.value_by_period_nominal = Matrix::Zero(T, K1);
+    r.value = Vector::Zero(K1);
+    r.value_infinite = Vector::Zero(K1);
+    r.absorption = Vector::Zero(n);
+    r.value_reached = Vector::Zero(T + 1);
+    r.stage_lifetime = Vector::Zero(n);
+    r.stage_lifetime_horizon = Vector::Zero(n);
+    r.stage_value = Matrix::Zero(n, K1);
+    r.stage_value_infinite = Matrix::Zero(n, K1);
+    double ttv_g = 0.0;
+    for (std::size_t s = 0; s < parts.size(); ++s) {
+      const double w = segs[s].share;
+      const Analysis &p = parts[s];
+      accumulate(r.occupancy, p.occupancy, w);
+      accumulate(r.value_by_period, p.value_by_period, w);
+      accumulate(r.value_by_period_nominal, p.value_by_period_nominal, w);
+      accumulate(r.value, p.value, w);
+      accumulate(r.value_infinite, p.value_infinite, w);
+      accumulate(r.absorption, p.absorption, w);
+      accumulate(r.value_reached, p.value_reached, w);
+      accumulate(r.stage_lifetime, p.stage_lifetime, w);
+      accumulate(r.stage_lifetime_horizon, p.stage_lifetime_horizon, w);
+      accumulate(r.stage_value, p.stage_value, w);
+      accumulate(r.stage_value_infinite, p.stage_value_infinite, w);
+      if (w > 0.0) {
+        r.lifetime_horizon += w * p.lifetime_horizon;
+        r.lifetime += w * p.lifetime;
+        r.ttv_reached += w * p.ttv_reached;
+        if (p.ttv_reached > 0.0) ttv_g += w * p.ttv_reached * p.ttv_mean;
+      }
+      for (const auto &msg : p.warnings)
+        r.warnings.push_back("segment '" + segs[s].name + "': " + msg);
+    }
+    r.ttv_mean = r.ttv_reached > 0.0 ? ttv_g / r.ttv_reached : kNaN;
+    r.retention = Vector::Ones(T + 1);
+    for (std::size_t j = 0; j < journey.absorbing().size(); ++j)
+      if (journey.absorbing()[j]) r.retention -= r.occupancy.col(static_cast<Index>(j));
+    r.segments = std::move(parts);
+  }
+
+  // Population: the starting cohort plus arrivals, each cohort on its own tenure clock.
+  const double N0 = journey.cohort_size();
+  const auto K1 = r.value_by_period.cols();
+  r.population = N0 * r.occupancy;
+  r.population_value_by_period = N0 * r.value_by_period;
+  r.population_value_by_period_nominal = N0 * r.value_by_period_nominal;
+  if (journey.has_arrivals()) {
+    const auto &seg0 = segs[0];
+    Vector dvec = Vector::Ones(K1);
+    for (Index k = 0; k + 1 < K1; ++k)
+      dvec(k) = 1.0 / (1.0 + seg0.streams[static_cast<std::size_t>(k)].discount_rate);
+    for (int s = 1; s <= T; ++s) {
+      const double a = journey.arrivals_at(s);
+      if (a == 0.0) continue;
+      for (int t = s; t <= T; ++t) r.population.row(t) += a * r.occupancy.row(t - s);
+      Vector disc(K1);
+      for (Index k = 0; k < K1; ++k) disc(k) = a * std::pow(dvec(k), s);
+      disc(K1 - 1) = 0.0; // net is rebuilt below
+      // Calendar period c holds period c - s of the cohort that joined at s.
+      for (int c = s + 1; c <= T; ++c) {
+        r.population_value_by_period.row(c - 1) +=
+            r.value_by_period.row(c - s - 1).cwiseProduct(disc.transpose());
+        r.population_value_by_period_nominal.row(c - 1) +=
+            a * r.value_by_period_nominal.row(c - s - 1);
+      }
+    }
+    // The net column mixes streams with different rates: rebuild it from them.
+    const auto &w = journey.net_weights();
+    const Index K = K1 - 1;
+    r.population_value_by_period =
+        with_net(Matrix(r.population_value_by_period.leftCols(K)), w);
+  }
+  r.population_value = r.population_value_by_period.colwise().sum().transpose();
+  return r;
+}
+
+} // namespace journeysim

@@ -1,0 +1,28 @@
+"""journeysim: customer journey simulation and what-if analysis.
+
+A journey map made quantitative: a Markov chain over journey stages with value
+streams, analysed exactly by a C++ core.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .analysis import Analysis
+from .demo import default_journey
+from .journey import Journey
+from .warnings import InfiniteLifetimeWarning, JourneyWarning
+
+try:
+    __version__ = version("journeysim")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Analysis",
+    "InfiniteLifetimeWarning",
+    "Journey",
+    "JourneyWarning",
+    "__version__",
+    "default_journey",
+]

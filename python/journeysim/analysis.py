@@ -1,0 +1,252 @@
+"""Analysis: the exact outcomes of a journey, as labelled pandas objects."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import matplotlib.axes
+
+    from .journey import Journey
+
+__all__ = ["Analysis"]
+
+
+class Analysis:
+    """Exact expected outcomes of a :class:`~journeysim.Journey`.
+
+    Figures "per customer" are for one customer drawn from the start
+    distribution (and the segment shares); "population" figures scale by the
+    cohort size and add the arriving cohorts, each on its own tenure clock.
+    Value columns are the journey's streams and ``"net"`` (their weighted sum,
+    which is the CLV). Arrays are computed by the core on construction; the
+    pandas objects are built on first access.
+
+    Attributes
+    ----------
+    occupancy : DataFrame
+        Share of the cohort in each stage at t = 0..periods.
+    population : DataFrame
+        Customers in each stage (cohort size plus arrivals).
+    retention : Series
+        Share not in an absorbing stage at t = 0..periods.
+    hazard : Series
+        Share of those retained at t-1 who are absorbed in period t = 1..periods.
+    value_by_period : DataFrame
+        Expected discounted value per customer in each period 1..periods.
+    value : Series
+        Expected discounted value per customer over the horizon, per stream.
+    clv : float
+        ``value["net"]``.
+    lifetime_value : Series
+        Expected discounted value per customer over the whole lifetime
+        (``inf`` or ``nan`` where it does not converge).
+    lifetime_clv : float
+        ``lifetime_value["net"]``.
+    expected_lifetime : float
+        Expected periods spent in transient stages before absorption.
+    lifetime_within_horizon : float
+        The same, counting only the first ``periods`` periods.
+    absorption : Series
+        Probability of ending in each absorbing stage.
+    time_to_value : Series
+        ``reached`` (share that ever reaches a value stage), ``mean_periods``
+        (expected first-passage periods of those who do) and
+        ``reached_within_horizon``.
+    stages : DataFrame
+        Per stage, for a customer in it at tenure 0: remaining lifetime and
+        value, a health score of the stage.
+    """
+
+    def __init__(self, result, journey: Journey, accrual: str) -> None:
+        self._r = result
+        self._journey = journey
+        self.accrual = accrual
+        self.periods = int(result.periods)
+
+    # -- labels -----------------------------------------------------------------
+
+    @cached_property
+    def _stages(self) -> pd.Index:
+        return pd.Index(self._journey.stages, name="stage")
+
+    @cached_property
+    def _columns(self) -> pd.Index:
+        return pd.Index([*self._journey.streams, "net"], name="stream")
+
+    def _by_time(self, a: np.ndarray, name: str = "period") -> pd.DataFrame:
+        return pd.DataFrame(a, index=pd.RangeIndex(len(a), name=name),
+                            columns=self._stages)
+
+    def _by_period(self, a: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(a, index=pd.RangeIndex(1, len(a) + 1, name="period"),
+                            columns=self._columns)
+
+    # -- curves -----------------------------------------------------------------
+
+    @cached_property
+    def occupancy(self) -> pd.DataFrame:
+        return self._by_time(self._r.occupancy)
+
+    @cached_property
+    def population(self) -> pd.DataFrame:
+        return self._by_time(self._r.population)
+
+    @cached_property
+    def retention(self) -> pd.Series:
+        r = self._r.retention
+        return pd.Series(r, index=pd.RangeIndex(len(r), name="period"), name="retention")
+
+    @cached_property
+    def hazard(self) -> pd.Series:
+        r = np.asarray(self._r.retention)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = np.where(r[:-1] > 0, (r[:-1] - r[1:]) / np.where(r[:-1] > 0, r[:-1], 1),
+                         np.nan)
+        return pd.Series(h, index=pd.RangeIndex(1, len(r), name="period"), name="hazard")
+
+    @cached_property
+    def value_by_period(self) -> pd.DataFrame:
+        return self._by_period(self._r.value_by_period)
+
+    @cached_property
+    def value_by_period_nominal(self) -> pd.DataFrame:
+        """Undiscounted value per customer in each period."""
+        return self._by_period(self._r.value_by_period_nominal)
+
+    @cached_property
+    def population_value_by_period(self) -> pd.DataFrame:
+        """Discounted value of the whole population (cohort and arrivals) by
+        calendar period."""
+        return self._by_period(self._r.population_value_by_period)
+
+    @cached_property
+    def population_value_by_period_nominal(self) -> pd.DataFrame:
+        """Undiscounted value of the whole population by calendar period (e.g.
+        revenue per month)."""
+        return self._by_period(self._r.population_value_by_period_nominal)
+
+    @cached_property
+    def value_reached(self) -> pd.Series:
+        """Share that has reached a value stage by t = 0..periods."""
+        v = self._r.value_reached
+        return pd.Series(v, index=pd.RangeIndex(len(v), name="period"),
+                         name="value_reached")
+
+    # -- totals -----------------------------------------------------------------
+
+    @cached_property
+    def value(self) -> pd.Series:
+        return pd.Series(self._r.value, index=self._columns, name="value")
+
+    @property
+    def clv(self) -> float:
+        return float(self._r.value[-1])
+
+    @cached_property
+    def lifetime_value(self) -> pd.Series:
+        return pd.Series(self._r.value_infinite, index=self._columns,
+                         name="lifetime_value")
+
+    @property
+    def lifetime_clv(self) -> float:
+        return float(self._r.value_infinite[-1])
+
+    @cached_property
+    def population_value(self) -> pd.Series:
+        """Discounted value of the population over the horizon, per stream."""
+        return pd.Series(self._r.population_value, index=self._columns,
+                         name="population_value")
+
+    @property
+    def expected_lifetime(self) -> float:
+        return float(self._r.lifetime)
+
+    @property
+    def lifetime_within_horizon(self) -> float:
+        return float(self._r.lifetime_horizon)
+
+    @cached_property
+    def absorption(self) -> pd.Series:
+        mask = np.array([s in self._journey.absorbing for s in self._journey.stages])
+        return pd.Series(np.asarray(self._r.absorption)[mask],
+                         index=pd.Index(self._journey.absorbing, name="stage"),
+                         name="absorption")
+
+    @cached_property
+    def time_to_value(self) -> pd.Series:
+        reached_h = float(self._r.value_reached[-1])
+        return pd.Series(
+            {"reached": float(self._r.ttv_reached),
+             "mean_periods": float(self._r.ttv_mean),
+             "reached_within_horizon": reached_h},
+            name="time_to_value",
+        )
+
+    def retention_at(self, t: int) -> float:
+        """Retention at period ``t`` (0 <= t <= periods)."""
+        if not 0 <= t <= self.periods:
+            raise ValueError(f"t must be in [0, {self.periods}], got {t}")
+        return float(self._r.retention[t])
+
+    # -- per stage --------------------------------------------------------------
+
+    @cached_property
+    def stages(self) -> pd.DataFrame:
+        """Health of each stage: expected remaining lifetime (whole lifetime and
+        within the horizon), remaining value per stream within the horizon, CLV
+        within the horizon and over the whole lifetime, for a customer in that
+        stage at tenure 0."""
+        cols = {
+            "remaining_lifetime": self._r.stage_lifetime,
+            "remaining_lifetime_within_horizon": self._r.stage_lifetime_horizon,
+        }
+        sv = np.asarray(self._r.stage_value)
+        for k, s in enumerate(self._journey.streams):
+            cols[s] = sv[:, k]
+        cols["clv"] = sv[:, -1]
+        cols["lifetime_clv"] = np.asarray(self._r.stage_value_infinite)[:, -1]
+        return pd.DataFrame(cols, index=self._stages)
+
+    @cached_property
+    def segments(self) -> dict[str, Analysis]:
+        """Per-segment analyses (empty for an unsegmented journey)."""
+        return {
+            name: Analysis(part, self._journey, self.accrual)
+            for name, part in zip(self._journey.segments, self._r.segments)
+        }
+
+    # -- display ----------------------------------------------------------------
+
+    def summary(self, at: tuple[int, ...] = (3, 12, 24, 36)) -> pd.Series:
+        """Headline figures: retention at the given periods (those within the
+        horizon), expected lifetime, time to value and CLV."""
+        out: dict[str, float] = {}
+        for t in at:
+            if 0 <= t <= self.periods:
+                out[f"retention at {t}"] = self.retention_at(t)
+        out["expected lifetime"] = self.expected_lifetime
+        out[f"lifetime within {self.periods}"] = self.lifetime_within_horizon
+        if self._journey.value_stages:
+            ttv = self.time_to_value
+            out["reached value"] = ttv["reached"]
+            out["time to value"] = ttv["mean_periods"]
+        out[f"CLV over {self.periods}"] = self.clv
+        out["CLV over lifetime"] = self.lifetime_clv
+        return pd.Series(out, name="value")
+
+    def plot_retention(self, ax: matplotlib.axes.Axes | None = None):
+        """Retention curve on ``ax`` (a new figure if None); returns the Axes."""
+        from .plot import retention_curve
+
+        return retention_curve(self.retention, ax=ax)
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        lines = [f"<Analysis over {self.periods} periods, accrual={self.accrual!r}>"]
+        lines += [f"  {k}: {v:.6g}" for k, v in s.items()]
+        return "\n".join(lines)

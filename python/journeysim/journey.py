@@ -1,0 +1,591 @@
+"""The Journey: stages, transitions, value streams, segments and arrivals."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from ._spec import is_tenure_dict, resolve_pieces, stage_index, to_matrix, to_vector
+from .analysis import Analysis
+from .warnings import InfiniteLifetimeWarning
+
+__all__ = ["ACCRUALS", "STAGE_METADATA", "Journey"]
+
+#: Stage metadata a journey map carries (not used by the math).
+STAGE_METADATA = ("description", "owner", "channels", "touchpoints", "kpis")
+
+#: When the value of a period accrues; see :meth:`Journey.analyze`.
+ACCRUALS = {
+    "start": _core.Accrual.start,
+    "end": _core.Accrual.end,
+    "half-cycle": _core.Accrual.half_cycle,
+}
+
+Pieces = list  # [(tenure start, np.ndarray)]
+
+
+class Journey:
+    """A customer journey: a Markov chain over stages, with value streams.
+
+    Parameters
+    ----------
+    stages : list of str
+        Stage names, in order. Absorbing (terminal) stages such as ``"churned"``
+        are detected as the stages that never leave, or named in ``absorbing``.
+    transitions : dict, array or DataFrame
+        Per-period transition probabilities. Either a sparse dict
+        ``{from: {to: p}}`` where whatever a row does not assign stays in its
+        stage (a row that names its own stage must sum to 1), or a full
+        row-stochastic matrix (numpy, nested lists, or a DataFrame labelled with
+        the stages). Tenure-dependent: ``{0: spec, 3: spec}`` means "from tenure
+        3 on"; a later dict piece replaces only the rows it names.
+    values : dict, optional
+        Value streams ``{stream: {stage: amount per customer per period}}``
+        (stages not named earn 0), or ``{stream: {tenure: {stage: amount}}}``
+        for tenure-dependent amounts.
+    transition_values : dict, optional
+        Amounts incurred on a move, ``{stream: {(from, to): amount}}``; ``"*"``
+        stands for any other stage (``("*", "renewed")`` is a fee on entering
+        ``renewed``). Incurred in the period of the move, discounted like
+        ``accrual="end"``.
+    start : dict or array, optional
+        Distribution over stages at t = 0 (must sum to 1). Default: all in the
+        first stage.
+    discount_rate : float or dict, default 0.0
+        Per-period discount rate, shared or ``{stream: rate}``; must be > -1.
+    absorbing : list of str, optional
+        The absorbing stages. Default: those that never leave in any tenure
+        piece of any segment. A declared absorbing stage may not have exits.
+    value_stages : str or list of str, optional
+        The stage(s) whose first reaching is "time to value".
+    net : dict, optional
+        Weights of the streams in net value (CLV), e.g.
+        ``{"revenue": 1, "cost_to_serve": -1}``. Default: every stream with +1.
+    segments : dict, optional
+        ``{name: {"share": s, "transitions": ..., "values": ...,
+        "transition_values": ..., "start": ...}}``. Shares must sum to 1. A
+        segment's transitions and values apply on top of the journey's (a dict
+        replaces only the rows/stages it names, a matrix replaces all); its
+        start replaces the journey's.
+    arrivals : float or sequence, optional
+        New customers joining at t = 1, 2, ...: one number for every period, or
+        a sequence for periods 1..len (none after). They start like ``start``.
+    cohort_size : float, default 1.0
+        Customers at t = 0, for population totals.
+    metadata : dict, optional
+        ``{stage: {"description", "owner", "channels", "touchpoints", "kpis"}}``.
+    moments_of_truth : list, optional
+        Stages or ``(from, to)`` transitions flagged as moments of truth.
+    normalize : bool, default False
+        Rescale rows, start and shares that do not sum to 1 instead of failing.
+    name : str, optional
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(
+    ...     stages=["active", "churned"],
+    ...     transitions={"active": {"churned": 0.1}},
+    ...     values={"revenue": {"active": 100.0}},
+    ... )
+    >>> round(j.analyze(periods=12).expected_lifetime, 6)
+    10.0
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[str],
+        transitions: Any,
+        *,
+        values: Mapping | None = None,
+        transition_values: Mapping | None = None,
+        start: Any = None,
+        discount_rate: float | Mapping = 0.0,
+        absorbing: Iterable[str] | None = None,
+        value_stages: str | Iterable[str] | None = None,
+        net: Mapping | None = None,
+        segments: Mapping | None = None,
+        arrivals: float | Sequence[float] | None = None,
+        cohort_size: float = 1.0,
+        metadata: Mapping | None = None,
+        moments_of_truth: Iterable | None = None,
+        normalize: bool = False,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(stages, str) or not isinstance(stages, Iterable):
+            raise ValueError(f"stages must be a list of names, got {stages!r}")
+        stages = list(stages)
+        if not stages:
+            raise ValueError("a journey needs at least one stage")
+        for s in stages:
+            if not isinstance(s, str):
+                raise ValueError(f"stage names must be strings, got {s!r}")
+        self._stages = stages
+        self.name = name
+        self._normalize = bool(normalize)
+        self._inputs = dict(
+            transitions=transitions,
+            values=values,
+            transition_values=transition_values,
+            start=start,
+            discount_rate=discount_rate,
+            absorbing=absorbing,
+            value_stages=value_stages,
+            net=net,
+            segments=segments,
+            arrivals=arrivals,
+            cohort_size=cohort_size,
+        )
+        self._metadata = _check_metadata(metadata, stages)
+        self._moments = _check_moments(moments_of_truth, stages)
+
+        tol = 1e-9
+        base_p = resolve_pieces(
+            transitions, stages, "transitions", base=None, kind="matrix", tol=tol
+        )
+        streams = _stream_names(values, transition_values)
+        self._streams = streams
+        rates = _rates(discount_rate, streams)
+        base_v = {
+            s: resolve_pieces(
+                (values or {}).get(s, {}), stages, f"values[{s!r}]", base=None,
+                kind="vector",
+            )
+            for s in streams
+        }
+        base_moves = {
+            s: _moves((transition_values or {}).get(s), stages, s) for s in streams
+        }
+        base_start = _start(start, stages, "start")
+
+        seg_specs = []
+        if segments is None:
+            seg_specs.append(("all", 1.0, base_p, base_v, base_moves, base_start))
+        else:
+            if not isinstance(segments, Mapping) or not segments:
+                raise ValueError("segments must be a non-empty dict {name: {...}}")
+            for sname, seg in segments.items():
+                seg_specs.append(
+                    _segment(sname, seg, stages, streams, base_p, base_v, base_moves,
+                             base_start, tol)
+                )
+        self._segment_names = [s[0] for s in seg_specs]
+
+        core_segments = []
+        for sname, share, pieces, vals, moves, st in seg_specs:
+            core_streams = [
+                (
+                    s,
+                    rates[s],
+                    [t for t, _ in vals[s]],
+                    [v for _, v in vals[s]],
+                    moves[s],
+                )
+                for s in streams
+            ]
+            core_segments.append(
+                (sname, share, [t for t, _ in pieces], [m for _, m in pieces],
+                 core_streams, st)
+            )
+
+        absorbing_idx = (
+            []
+            if absorbing is None
+            else [stage_index(stages, a, "absorbing") for a in _names(absorbing)]
+        )
+        if absorbing is not None and not absorbing_idx:
+            raise ValueError("absorbing: name at least one stage, or leave it out")
+        vstages = [] if value_stages is None else _names(value_stages)
+        self._value_stages = vstages
+        value_idx = [stage_index(stages, v, "value_stages") for v in vstages]
+        weights = _net(net, streams)
+        arr, constant = _arrivals(arrivals)
+        if isinstance(cohort_size, bool) or not isinstance(cohort_size, numbers.Real):
+            raise ValueError(f"cohort_size must be a number, got {cohort_size!r}")
+        self._core = _core.Journey(
+            stages, core_segments, absorbing_idx, value_idx, weights,
+            float(cohort_size), arr, constant, self._normalize, tol,
+        )
+
+    # -- construction -----------------------------------------------------------
+
+    @classmethod
+    def from_matrix(cls, matrix: Any, stages: Sequence[str] | None = None, **kwargs):
+        """A journey from a full transition matrix.
+
+        ``matrix`` is a square numpy array (then ``stages`` names its rows), a
+        DataFrame labelled with stage names (``stages`` optional, to reorder),
+        or ``{tenure: matrix}`` for tenure-dependent transitions. Other keyword
+        arguments are those of :class:`Journey`.
+        """
+        first = matrix[min(matrix)] if is_tenure_dict(matrix) else matrix
+        if stages is None:
+            if not isinstance(first, pd.DataFrame):
+                raise ValueError("from_matrix: pass stages=[...] for an unlabelled matrix")
+            stages = [str(s) for s in first.index]
+        return cls(list(stages), matrix, **kwargs)
+
+    # -- what it is -------------------------------------------------------------
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage names, in order."""
+        return list(self._stages)
+
+    @property
+    def streams(self) -> list[str]:
+        """Value stream names, in order."""
+        return list(self._streams)
+
+    @property
+    def segments(self) -> list[str]:
+        """Segment names (``["all"]`` for an unsegmented journey)."""
+        return list(self._segment_names)
+
+    @property
+    def absorbing(self) -> list[str]:
+        """The absorbing (terminal) stages."""
+        return [s for s, a in zip(self._stages, self._core.absorbing) if a]
+
+    @property
+    def transient(self) -> list[str]:
+        """The stages a customer can leave."""
+        return [s for s, a in zip(self._stages, self._core.absorbing) if not a]
+
+    @property
+    def value_stages(self) -> list[str]:
+        return list(self._value_stages)
+
+    @property
+    def shares(self) -> pd.Series:
+        """Segment shares (after normalisation)."""
+        return pd.Series(
+            [self._core.share(i) for i in range(len(self._segment_names))],
+            index=pd.Index(self._segment_names, name="segment"),
+            name="share",
+        )
+
+    @property
+    def start(self) -> pd.Series:
+        """Start distribution over stages (share-weighted over segments)."""
+        x = sum(self._core.share(i) * self._core.start(i)
+                for i in range(len(self._segment_names)))
+        return pd.Series(x, index=self._stage_index(), name="start")
+
+    @property
+    def transition_matrix(self) -> pd.DataFrame:
+        """The tenure-0 transition matrix, labelled; for a segmented journey the
+        rows are indexed by (segment, from)."""
+        frames = {
+            s: self.transition_matrices(segment=s)[0]
+            for s in self._segment_names
+        }
+        if len(frames) == 1:
+            return next(iter(frames.values()))
+        return pd.concat(frames, names=["segment", "from"])
+
+    def transition_matrices(self, segment: str | None = None) -> dict[int, pd.DataFrame]:
+        """``{tenure start: matrix}`` for one segment (the only one by default)."""
+        i = self._segment_position(segment)
+        idx = self._stage_index()
+        return {
+            t: pd.DataFrame(np.array(m), index=idx.rename("from"),
+                            columns=idx.rename("to"))
+            for t, m in zip(self._core.transition_starts(i), self._core.transitions(i))
+        }
+
+    def to_dict(self, segment: str | None = None) -> dict:
+        """Sparse rows ``{from: {to: p}}`` of the tenure-0 matrix (moves only;
+        what is left of a row stays put), or ``{tenure: rows}`` when tenure
+        dependent. ``Journey(stages, j.to_dict())`` rebuilds the same matrices."""
+        mats = self.transition_matrices(segment)
+        rows = {t: _sparse_rows(m) for t, m in mats.items()}
+        return rows[0] if len(rows) == 1 else rows
+
+    @property
+    def stage_info(self) -> pd.DataFrame:
+        """Journey-map metadata per stage, with absorbing and moment-of-truth flags."""
+        records = []
+        for s, a in zip(self._stages, self._core.absorbing):
+            meta = self._metadata.get(s, {})
+            records.append(
+                {
+                    **{k: meta.get(k) for k in STAGE_METADATA},
+                    "absorbing": bool(a),
+                    "moment_of_truth": s in self._moments,
+                }
+            )
+        return pd.DataFrame.from_records(records, index=self._stage_index())
+
+    @property
+    def moments_of_truth(self) -> list:
+        """Stages and (from, to) transitions flagged as moments of truth."""
+        return list(self._moments)
+
+    def owner(self, stage: str) -> str | None:
+        stage_index(self._stages, stage, "owner")
+        return self._metadata.get(stage, {}).get("owner")
+
+    # -- analysis ---------------------------------------------------------------
+
+    def analyze(self, periods: int = 36, *, accrual: str = "start") -> Analysis:
+        """Exact expected outcomes of the journey over ``periods`` periods and over
+        the whole customer lifetime.
+
+        Conventions: x_0 is the start distribution; period k = 1..periods moves
+        x_{k-1} to x_k with the matrix for tenure k-1. With ``accrual="start"``
+        period k earns on x_{k-1}, discounted by (1+r)^-(k-1); ``"end"`` earns on
+        x_k discounted by (1+r)^-k; ``"half-cycle"`` on (x_{k-1}+x_k)/2
+        discounted by (1+r)^-(k-1/2). Transition values accrue like ``"end"``.
+        Expected lifetime counts periods started in a transient stage.
+
+        Worked example: one stage "active" earning 100 per period, leaving to
+        "churned" with p = 0.5, r = 0: "start" gives 100 + 50 + 25 + ... = 200,
+        "end" gives 50 + 25 + ... = 100, "half-cycle" gives 150.
+
+        Returns an :class:`~journeysim.Analysis` of labelled pandas objects.
+        """
+        if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
+            raise ValueError(f"periods must be an integer, got {periods!r}")
+        if periods < 0:
+            raise ValueError(f"periods must be >= 0, got {periods}")
+        if accrual not in ACCRUALS:
+            raise ValueError(
+                f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"
+            )
+        result = _core.analyze(self._core, int(periods), ACCRUALS[accrual])
+        for msg in result.warnings:
+            warnings.warn(msg, InfiniteLifetimeWarning, stacklevel=2)
+        return Analysis(result, self, accrual)
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _stage_index(self) -> pd.Index:
+        return pd.Index(self._stages, name="stage")
+
+    def _segment_position(self, segment: str | None) -> int:
+        if segment is None:
+            if len(self._segment_names) > 1:
+                raise ValueError(
+                    f"this journey has segments {self._segment_names}: name one"
+                )
+            return 0
+        if segment not in self._segment_names:
+            raise ValueError(
+                f"unknown segment {segment!r}; the segments are {self._segment_names}"
+            )
+        return self._segment_names.index(segment)
+
+    def __repr__(self) -> str:
+        name = f" {self.name!r}" if self.name else ""
+        parts = [f"{len(self._stages)} stages", f"absorbing={self.absorbing}"]
+        if self._streams:
+            parts.append(f"streams={self._streams}")
+        if len(self._segment_names) > 1:
+            parts.append(f"segments={self._segment_names}")
+        if self._core.stationary_from > 0:
+            parts.append(f"tenure-dependent until {self._core.stationary_from}")
+        return f"<Journey{name}: " + ", ".join(parts) + ">"
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _names(obj: str | Iterable[str]) -> list[str]:
+    return [obj] if isinstance(obj, str) else list(obj)
+
+
+def _stream_names(values: Mapping | None, moves: Mapping | None) -> list[str]:
+    for what, obj in (("values", values), ("transition_values", moves)):
+        if obj is not None and not isinstance(obj, Mapping):
+            raise ValueError(f"{what} must be a dict {{stream: ...}}, got {obj!r}")
+    names = list(values or {})
+    names += [s for s in (moves or {}) if s not in names]
+    for s in names:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"value stream names must be non-empty strings, got {s!r}")
+    return names
+
+
+def _rates(rate: float | Mapping, streams: list[str]) -> dict[str, float]:
+    if isinstance(rate, Mapping):
+        for s in rate:
+            if s not in streams:
+                raise ValueError(
+                    f"discount_rate: unknown stream {s!r}; the streams are {streams}"
+                )
+        out = {}
+        for s in streams:
+            r = rate.get(s, 0.0)
+            if isinstance(r, bool) or not isinstance(r, numbers.Real):
+                raise ValueError(f"discount_rate[{s!r}] must be a number, got {r!r}")
+            out[s] = float(r)
+        return out
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+        raise ValueError(f"discount_rate must be a number or a dict, got {rate!r}")
+    if not rate > -1:
+        raise ValueError(f"discount_rate must be > -1, got {rate}")
+    return {s: float(rate) for s in streams}
+
+
+def _moves(spec: Mapping | None, stages: list[str], stream: str):
+    if spec is None:
+        return None
+    what = f"transition_values[{stream!r}]"
+    if not isinstance(spec, Mapping):
+        return to_matrix(spec, stages, what)
+    m = np.zeros((len(stages), len(stages)))
+    for key, amount in spec.items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"{what}: keys must be (from, to) pairs, got {key!r}")
+        frm, to = key
+        if isinstance(amount, bool) or not isinstance(amount, numbers.Real):
+            raise ValueError(f"{what}[{key!r}] must be a number, got {amount!r}")
+        rows = range(len(stages)) if frm == "*" else [stage_index(stages, frm, what)]
+        cols = range(len(stages)) if to == "*" else [stage_index(stages, to, what)]
+        if frm == "*" and to == "*":
+            raise ValueError(f"{what}: ('*', '*') names no stage")
+        for i in rows:
+            for j in cols:
+                if i != j:
+                    m[i, j] = float(amount)
+    return m
+
+
+def _start(spec: Any, stages: list[str], what: str) -> np.ndarray:
+    if spec is None:
+        v = np.zeros(len(stages))
+        v[0] = 1.0
+        return v
+    if isinstance(spec, str):
+        v = np.zeros(len(stages))
+        v[stage_index(stages, spec, what)] = 1.0
+        return v
+    return to_vector(spec, stages, what)
+
+
+def _net(net: Mapping | None, streams: list[str]) -> list[float]:
+    if net is None:
+        return [1.0] * len(streams)
+    if not isinstance(net, Mapping):
+        raise ValueError(f"net must be a dict {{stream: weight}}, got {net!r}")
+    for s, w in net.items():
+        if s not in streams:
+            raise ValueError(f"net: unknown stream {s!r}; the streams are {streams}")
+        if isinstance(w, bool) or not isinstance(w, numbers.Real):
+            raise ValueError(f"net[{s!r}] must be a number, got {w!r}")
+    return [float(net.get(s, 0.0)) for s in streams]
+
+
+def _arrivals(arrivals: Any) -> tuple[list[float], bool]:
+    if arrivals is None:
+        return [], False
+    if isinstance(arrivals, bool):
+        raise ValueError(f"arrivals must be a number or a sequence, got {arrivals!r}")
+    if isinstance(arrivals, numbers.Real):
+        return [float(arrivals)], True
+    try:
+        a = np.asarray(arrivals, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"arrivals must be a number or a sequence of numbers, got {arrivals!r}"
+        ) from None
+    if a.ndim != 1:
+        raise ValueError(f"arrivals must be one-dimensional, got shape {a.shape}")
+    return a.tolist(), False
+
+
+def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start, tol):
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"segment names must be non-empty strings, got {name!r}")
+    what = f"segment {name!r}"
+    if not isinstance(seg, Mapping):
+        raise ValueError(f"{what} must be a dict with a share, got {seg!r}")
+    unknown = set(seg) - {"share", "transitions", "values", "transition_values", "start"}
+    if unknown:
+        raise ValueError(f"{what}: unknown keys {sorted(unknown)}")
+    if "share" not in seg:
+        raise ValueError(f"{what} needs a share")
+    share = seg["share"]
+    if isinstance(share, bool) or not isinstance(share, numbers.Real):
+        raise ValueError(f"{what}: share must be a number, got {share!r}")
+    pieces = base_p
+    if "transitions" in seg:
+        pieces = resolve_pieces(
+            seg["transitions"], stages, f"{what} transitions", base=base_p,
+            kind="matrix", tol=tol,
+        )
+    vals = dict(base_v)
+    for s, spec in (seg.get("values") or {}).items():
+        if s not in streams:
+            raise ValueError(
+                f"{what} values: unknown stream {s!r}; the journey's streams are "
+                f"{streams} (declare it in the journey's values)"
+            )
+        vals[s] = resolve_pieces(spec, stages, f"{what} values[{s!r}]",
+                                 base=base_v[s], kind="vector")
+    moves = dict(base_moves)
+    for s, spec in (seg.get("transition_values") or {}).items():
+        if s not in streams:
+            raise ValueError(f"{what} transition_values: unknown stream {s!r}")
+        moves[s] = _moves(spec, stages, s)
+    start = _start(seg["start"], stages, f"{what} start") if "start" in seg else base_start
+    return (name, float(share), pieces, vals, moves, start)
+
+
+def _check_metadata(metadata: Mapping | None, stages: list[str]) -> dict:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValueError("metadata must be a dict {stage: {key: value}}")
+    out = {}
+    for stage, meta in metadata.items():
+        stage_index(stages, stage, "metadata")
+        if not isinstance(meta, Mapping):
+            raise ValueError(f"metadata[{stage!r}] must be a dict, got {meta!r}")
+        unknown = set(meta) - set(STAGE_METADATA)
+        if unknown:
+            raise ValueError(
+                f"metadata[{stage!r}]: unknown keys {sorted(unknown)}; "
+                f"known: {list(STAGE_METADATA)}"
+            )
+        out[stage] = dict(meta)
+    return out
+
+
+def _check_moments(moments: Iterable | None, stages: list[str]) -> list:
+    out: list = []
+    for m in moments or []:
+        if isinstance(m, str):
+            stage_index(stages, m, "moments_of_truth")
+        elif isinstance(m, (tuple, list)) and len(m) == 2:
+            stage_index(stages, m[0], "moments_of_truth")
+            stage_index(stages, m[1], "moments_of_truth")
+            m = (m[0], m[1])
+        else:
+            raise ValueError(
+                f"moments_of_truth: expected a stage or a (from, to) pair, got {m!r}"
+            )
+        out.append(m)
+    return out
+
+
+def _sparse_rows(m: pd.DataFrame) -> dict:
+    rows = {}
+    for frm in m.index:
+        exits = {to: float(p) for to, p in m.loc[frm].items() if to != frm and p != 0}
+        stay = float(m.loc[frm, frm])
+        # Name the stay probability only when "the rest stays" would not give it
+        # bit for bit, so that dict -> matrix -> dict and back are exact.
+        if exits and 1.0 - math.fsum(exits.values()) != stay:
+            exits[frm] = stay
+        if exits:
+            rows[frm] = exits
+    return rows
