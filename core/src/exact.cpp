@@ -109,16 +109,20 @@ double spectral_radius(const Matrix &Q) {
 
 // The whole-lifetime value W = sum_{n>=0} d^n P^n a of a stationary chain, column
 // by column (each column with its own d). For d < 1 the series always converges
-// and W = (I - dP)^-1 a. For d >= 1 it converges only where the chain is sure to
-// end up in stages that earn nothing: W is 0 where nothing but zero-value stages
-// can be reached, +-inf (nan if mixed) where a nonzero-value stage is visited
-// forever with positive probability, and a regular solve on the rest.
+// and W = (I - dP)^-1 a. For d >= 1 it diverges from exactly the stages that can
+// reach an "explosive" class (a communicating class C with d * rho(P_C) >= 1:
+// every closed class, and for d > 1 also slowly leaking ones) from which a
+// nonzero value can be reached; there W is +inf or -inf by the sign of the values
+// reachable from such classes (nan if both). W is 0 where only zero values can be
+// reached, and a regular solve elsewhere.
 Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
   const Index n = P.rows();
+  const auto nn = static_cast<std::size_t>(n);
   Matrix W(n, A.cols());
   std::map<double, Eigen::PartialPivLU<Matrix>> full_lu;
-  std::map<std::pair<double, std::vector<bool>>, std::pair<Eigen::PartialPivLU<Matrix>, bool>>
-      part_lu;
+  std::map<std::pair<double, std::vector<bool>>, Eigen::PartialPivLU<Matrix>> part_lu;
+  const Components cc = components(P);
+  std::map<double, std::vector<bool>> explosive_by_d; // per d: state in explosive class
   for (Index c = 0; c < A.cols(); ++c) {
     const double d = dvec(c);
     const Vector a = A.col(c);
@@ -131,57 +135,54 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
       W.col(c) = it->second.solve(a);
       continue;
     }
-    std::vector<bool> nonzero(static_cast<std::size_t>(n)), pos(nonzero), neg(nonzero);
-    for (Index i = 0; i < n; ++i) {
-      nonzero[static_cast<std::size_t>(i)] = a(i) != 0.0;
-    }
-    const auto earns = can_reach(P, nonzero);
-    std::vector<bool> zero(static_cast<std::size_t>(n));
-    for (std::size_t i = 0; i < zero.size(); ++i) zero[i] = !earns[i];
-    const auto ends_in_zero = can_reach(P, zero);
-    std::vector<bool> bad(zero.size());
-    for (std::size_t i = 0; i < bad.size(); ++i) bad[i] = earns[i] && !ends_in_zero[i];
-    for (std::size_t i = 0; i < bad.size(); ++i) {
-      pos[i] = bad[i] && a(static_cast<Index>(i)) > 0.0;
-      neg[i] = bad[i] && a(static_cast<Index>(i)) < 0.0;
-    }
-    const auto to_bad = can_reach(P, bad);
-    std::vector<bool> good(zero.size());
-    for (std::size_t i = 0; i < good.size(); ++i) good[i] = earns[i] && !to_bad[i];
-    const auto g = indices_of(good);
-    auto key = std::make_pair(d, good);
-    auto it = part_lu.find(key);
-    if (it == part_lu.end()) {
-      const Matrix Q = submatrix(P, g, g);
-      // For d > 1 the series also needs d * rho(Q) < 1 on the regular part.
-      const bool converges = d == 1.0 || d * spectral_radius(Q) < 1.0;
-      const auto m = static_cast<Index>(g.size());
-      it = part_lu
-               .emplace(key, std::make_pair(Eigen::PartialPivLU<Matrix>(
-                                                Matrix::Identity(m, m) - d * Q),
-                                            converges))
-               .first;
-    }
-    const bool converges = it->second.second;
-    std::vector<bool> diverges(to_bad);
-    if (!converges)
-      for (std::size_t i = 0; i < good.size(); ++i) {
-        if (good[i]) {
-          diverges[i] = true;
-          pos[i] = a(static_cast<Index>(i)) > 0.0;
-          neg[i] = a(static_cast<Index>(i)) < 0.0;
-        }
+    auto ex = explosive_by_d.find(d);
+    if (ex == explosive_by_d.end()) {
+      std::vector<bool> flag(nn, false);
+      for (int k = 0; k < cc.count; ++k) {
+        const auto &members = cc.members[static_cast<std::size_t>(k)];
+        bool explosive = cc.closed[static_cast<std::size_t>(k)];
+        if (!explosive && d > 1.0)
+          explosive = d * spectral_radius(submatrix(P, members, members)) >= 1.0;
+        if (explosive)
+          for (Index i : members) flag[static_cast<std::size_t>(i)] = true;
       }
-    const auto reach_pos = can_reach(P, pos);
-    const auto reach_neg = can_reach(P, neg);
+      ex = explosive_by_d.emplace(d, std::move(flag)).first;
+    }
+    std::vector<bool> nonzero(nn), hot(nn), zero(nn);
+    for (std::size_t i = 0; i < nn; ++i) nonzero[i] = a(static_cast<Index>(i)) != 0.0;
+    const auto reach_nonzero = can_reach(P, nonzero);
+    for (std::size_t i = 0; i < nn; ++i) {
+      hot[i] = ex->second[i] && reach_nonzero[i];
+      zero[i] = !reach_nonzero[i];
+    }
+    const auto diverges = can_reach(P, hot);
+    const auto from_hot = reachable_from(P, hot);
+    std::vector<bool> pos(nn), neg(nn), good(nn);
+    for (std::size_t i = 0; i < nn; ++i) {
+      pos[i] = from_hot[i] && a(static_cast<Index>(i)) > 0.0;
+      neg[i] = from_hot[i] && a(static_cast<Index>(i)) < 0.0;
+      good[i] = !diverges[i] && !zero[i];
+    }
+    const auto reach_pos = can_reach(P, pos), reach_neg = can_reach(P, neg);
     W.col(c).setZero();
-    if (converges && !g.empty()) {
+    const auto g = indices_of(good);
+    if (!g.empty()) {
+      auto it = part_lu.find({d, good});
+      if (it == part_lu.end()) {
+        const auto m = static_cast<Index>(g.size());
+        it = part_lu
+                 .emplace(std::make_pair(d, good),
+                          Eigen::PartialPivLU<Matrix>(Matrix::Identity(m, m) -
+                                                      d * submatrix(P, g, g)))
+                 .first;
+      }
+      // Good stages only lead to good or zero-value stages (W = 0 there).
       Vector ag(static_cast<Index>(g.size()));
       for (std::size_t r = 0; r < g.size(); ++r) ag(static_cast<Index>(r)) = a(g[r]);
-      const Vector wg = it->second.first.solve(ag);
+      const Vector wg = it->second.solve(ag);
       for (std::size_t r = 0; r < g.size(); ++r) W(g[r], c) = wg(static_cast<Index>(r));
     }
-    for (std::size_t i = 0; i < diverges.size(); ++i)
+    for (std::size_t i = 0; i < nn; ++i)
       if (diverges[i]) {
         const bool p = reach_pos[i], q = reach_neg[i];
         W(static_cast<Index>(i), c) = p && !q ? kInf : (q && !p ? -kInf : kNaN);
@@ -400,6 +401,44 @@ template <class M> void accumulate(M &acc, const M &x, double share) {
   if (share > 0.0) acc += share * x;
 }
 
+// Population figures: `scale` times (the starting cohort plus arrivals, each
+// cohort on its own tenure clock); scale is a segment's share for its part.
+void add_population(Analysis &r, const Journey &journey, double scale) {
+  const int T = r.periods;
+  const double N0 = scale * journey.cohort_size();
+  const auto K1 = r.value_by_period.cols();
+  r.population = N0 * r.occupancy;
+  r.population_value_by_period = N0 * r.value_by_period;
+  r.population_value_by_period_nominal = N0 * r.value_by_period_nominal;
+  if (journey.has_arrivals()) {
+    const auto &seg0 = journey.segments()[0];
+    Vector dvec = Vector::Ones(K1);
+    for (Index k = 0; k + 1 < K1; ++k)
+      dvec(k) = 1.0 / (1.0 + seg0.streams[static_cast<std::size_t>(k)].discount_rate);
+    for (int s = 1; s <= T; ++s) {
+      const double a = scale * journey.arrivals_at(s);
+      if (a == 0.0) continue;
+      for (int t = s; t <= T; ++t) r.population.row(t) += a * r.occupancy.row(t - s);
+      Vector disc(K1);
+      for (Index k = 0; k < K1; ++k) disc(k) = a * std::pow(dvec(k), s);
+      disc(K1 - 1) = 0.0; // net is rebuilt below
+      // Calendar period c holds period c - s of the cohort that joined at s.
+      for (int c = s + 1; c <= T; ++c) {
+        r.population_value_by_period.row(c - 1) +=
+            r.value_by_period.row(c - s - 1).cwiseProduct(disc.transpose());
+        r.population_value_by_period_nominal.row(c - 1) +=
+            a * r.value_by_period_nominal.row(c - s - 1);
+      }
+    }
+    // The net column mixes streams with different rates: rebuild it from them.
+    const auto &w = journey.net_weights();
+    const Index K = K1 - 1;
+    r.population_value_by_period =
+        with_net(Matrix(r.population_value_by_period.leftCols(K)), w);
+  }
+  r.population_value = r.population_value_by_period.colwise().sum().transpose();
+}
+
 } // namespace
 
 Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
@@ -463,39 +502,9 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
     r.segments = std::move(parts);
   }
 
-  // Population: the starting cohort plus arrivals, each cohort on its own tenure clock.
-  const double N0 = journey.cohort_size();
-  const auto K1 = r.value_by_period.cols();
-  r.population = N0 * r.occupancy;
-  r.population_value_by_period = N0 * r.value_by_period;
-  r.population_value_by_period_nominal = N0 * r.value_by_period_nominal;
-  if (journey.has_arrivals()) {
-    const auto &seg0 = segs[0];
-    Vector dvec = Vector::Ones(K1);
-    for (Index k = 0; k + 1 < K1; ++k)
-      dvec(k) = 1.0 / (1.0 + seg0.streams[static_cast<std::size_t>(k)].discount_rate);
-    for (int s = 1; s <= T; ++s) {
-      const double a = journey.arrivals_at(s);
-      if (a == 0.0) continue;
-      for (int t = s; t <= T; ++t) r.population.row(t) += a * r.occupancy.row(t - s);
-      Vector disc(K1);
-      for (Index k = 0; k < K1; ++k) disc(k) = a * std::pow(dvec(k), s);
-      disc(K1 - 1) = 0.0; // net is rebuilt below
-      // Calendar period c holds period c - s of the cohort that joined at s.
-      for (int c = s + 1; c <= T; ++c) {
-        r.population_value_by_period.row(c - 1) +=
-            r.value_by_period.row(c - s - 1).cwiseProduct(disc.transpose());
-        r.population_value_by_period_nominal.row(c - 1) +=
-            a * r.value_by_period_nominal.row(c - s - 1);
-      }
-    }
-    // The net column mixes streams with different rates: rebuild it from them.
-    const auto &w = journey.net_weights();
-    const Index K = K1 - 1;
-    r.population_value_by_period =
-        with_net(Matrix(r.population_value_by_period.leftCols(K)), w);
-  }
-  r.population_value = r.population_value_by_period.colwise().sum().transpose();
+  add_population(r, journey, 1.0);
+  for (std::size_t g = 0; g < r.segments.size(); ++g)
+    add_population(r.segments[g], journey, segs[g].share);
   return r;
 }
 

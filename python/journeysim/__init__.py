@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .analysis import Analysis
 from .demo import default_journey
 from .journey import Journey
+from .simulation import Simulation
 from .warnings import InfiniteLifetimeWarning, JourneyWarning
 
 try:
@@ -23,6 +24,7 @@ __all__ = [
     "InfiniteLifetimeWarning",
     "Journey",
     "JourneyWarning",
+    "Simulation",
     "__version__",
     "default_journey",
 ]

@@ -54,8 +54,10 @@ def _as_array(obj: Any, what: str) -> np.ndarray:
 def to_matrix(obj: Any, stages: Sequence[str], what: str) -> np.ndarray:
     """A full matrix from a numpy array, nested lists or a labelled DataFrame."""
     if isinstance(obj, pd.DataFrame):
-        rows = [str(r) for r in obj.index]
-        cols = [str(c) for c in obj.columns]
+        obj = obj.set_axis([str(r) for r in obj.index], axis=0).set_axis(
+            [str(c) for c in obj.columns], axis=1
+        )
+        rows, cols = list(obj.index), list(obj.columns)
         if sorted(rows) != sorted(stages) or sorted(cols) != sorted(stages):
             unknown = sorted((set(rows) | set(cols)) - set(stages))
             missing = sorted(set(stages) - set(rows) - set(cols))
@@ -96,10 +98,17 @@ def _number(x: Any, what: str) -> float:
 
 
 def apply_rows(
-    m: np.ndarray, rows: Mapping, stages: Sequence[str], what: str, tol: float
+    m: np.ndarray,
+    rows: Mapping,
+    stages: Sequence[str],
+    what: str,
+    tol: float,
+    normalize: bool = False,
 ) -> None:
     """Replace the rows named in ``rows`` ({from: {to: p}}). A row that does not
-    name its own stage keeps the rest of its probability there."""
+    name its own stage keeps the rest of its probability there; with
+    ``normalize``, exits summing to more than 1 are left for the core to rescale
+    (nothing stays)."""
     for frm, exits in rows.items():
         i = stage_index(stages, frm, what)
         if not isinstance(exits, Mapping):
@@ -119,7 +128,7 @@ def apply_rows(
             given.append(x)
         if frm not in exits:
             total = math.fsum(given)
-            if np.isfinite(total) and total > 1.0 + tol:
+            if np.isfinite(total) and total > 1.0 + tol and not normalize:
                 raise ValueError(
                     f"{what}: exits from {frm!r} sum to {total:.12g}, more than 1"
                 )
@@ -135,6 +144,7 @@ def resolve_pieces(
     base: list[tuple[int, np.ndarray]] | None,
     kind: str,
     tol: float = 1e-9,
+    normalize: bool = False,
 ) -> list[tuple[int, np.ndarray]]:
     """Resolve a possibly tenure-keyed spec into [(start, dense array)].
 
@@ -168,7 +178,7 @@ def resolve_pieces(
             label = f"{what} (tenure {s})" if len(pieces) > 1 else what
             if isinstance(piece, Mapping):
                 if kind == "matrix":
-                    apply_rows(current, piece, stages, label, tol)
+                    apply_rows(current, piece, stages, label, tol, normalize)
                 else:
                     for name, x in piece.items():
                         current[stage_index(stages, name, label)] = _number(

@@ -189,6 +189,8 @@ class Analysis:
 
     def retention_at(self, t: int) -> float:
         """Retention at period ``t`` (0 <= t <= periods)."""
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+            raise ValueError(f"t must be an integer period, got {t!r}")
         if not 0 <= t <= self.periods:
             raise ValueError(f"t must be in [0, {self.periods}], got {t}")
         return float(self._r.retention[t])

@@ -14,6 +14,7 @@ import pandas as pd
 from . import _core
 from ._spec import is_tenure_dict, resolve_pieces, stage_index, to_matrix, to_vector
 from .analysis import Analysis
+from .simulation import Simulation
 from .warnings import InfiniteLifetimeWarning
 
 __all__ = ["ACCRUALS", "STAGE_METADATA", "Journey"]
@@ -148,7 +149,8 @@ class Journey:
 
         tol = 1e-9
         base_p = resolve_pieces(
-            transitions, stages, "transitions", base=None, kind="matrix", tol=tol
+            transitions, stages, "transitions", base=None, kind="matrix", tol=tol,
+            normalize=self._normalize,
         )
         streams = _stream_names(values, transition_values)
         self._streams = streams
@@ -174,7 +176,7 @@ class Journey:
             for sname, seg in segments.items():
                 seg_specs.append(
                     _segment(sname, seg, stages, streams, base_p, base_v, base_moves,
-                             base_start, tol)
+                             base_start, tol, self._normalize)
                 )
         self._segment_names = [s[0] for s in seg_specs]
 
@@ -198,15 +200,16 @@ class Journey:
         absorbing_idx = (
             []
             if absorbing is None
-            else [stage_index(stages, a, "absorbing") for a in _names(absorbing)]
+            else [stage_index(stages, a, "absorbing") for a in _names(absorbing, "absorbing")]
         )
         if absorbing is not None and not absorbing_idx:
             raise ValueError("absorbing: name at least one stage, or leave it out")
-        vstages = [] if value_stages is None else _names(value_stages)
+        vstages = [] if value_stages is None else _names(value_stages, "value_stages")
         self._value_stages = vstages
         value_idx = [stage_index(stages, v, "value_stages") for v in vstages]
         weights = _net(net, streams)
         arr, constant = _arrivals(arrivals)
+        self._arrivals = (arr, constant)
         if isinstance(cohort_size, bool) or not isinstance(cohort_size, numbers.Real):
             raise ValueError(f"cohort_size must be a number, got {cohort_size!r}")
         self._core = _core.Journey(
@@ -226,6 +229,10 @@ class Journey:
         arguments are those of :class:`Journey`.
         """
         first = matrix[min(matrix)] if is_tenure_dict(matrix) else matrix
+        if stages is not None and (
+            isinstance(stages, str) or not isinstance(stages, Iterable)
+        ):
+            raise ValueError(f"stages must be a list of names, got {stages!r}")
         if stages is None:
             if not isinstance(first, pd.DataFrame):
                 raise ValueError("from_matrix: pass stages=[...] for an unlabelled matrix")
@@ -304,9 +311,14 @@ class Journey:
     def to_dict(self, segment: str | None = None) -> dict:
         """Sparse rows ``{from: {to: p}}`` of the tenure-0 matrix (moves only;
         what is left of a row stays put), or ``{tenure: rows}`` when tenure
-        dependent. ``Journey(stages, j.to_dict())`` rebuilds the same matrices."""
-        mats = self.transition_matrices(segment)
-        rows = {t: _sparse_rows(m) for t, m in mats.items()}
+        dependent, where a later piece lists only the rows that change.
+        ``Journey(stages, j.to_dict())`` rebuilds the same matrices bit for bit."""
+        mats = list(self.transition_matrices(segment).items())
+        rows = {}
+        prev = None
+        for t, m in mats:
+            rows[t] = _sparse_rows(m, prev)
+            prev = m
         return rows[0] if len(rows) == 1 else rows
 
     @property
@@ -356,7 +368,7 @@ class Journey:
             raise ValueError(f"periods must be an integer, got {periods!r}")
         if periods < 0:
             raise ValueError(f"periods must be >= 0, got {periods}")
-        if accrual not in ACCRUALS:
+        if not isinstance(accrual, str) or accrual not in ACCRUALS:
             raise ValueError(
                 f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"
             )
@@ -365,7 +377,73 @@ class Journey:
             warnings.warn(msg, InfiniteLifetimeWarning, stacklevel=2)
         return Analysis(result, self, accrual)
 
+    def simulate(
+        self,
+        customers: int,
+        periods: int = 36,
+        *,
+        seed: int | None = None,
+        replications: int = 1,
+        threads: int | None = None,
+        record: str | None = None,
+        progress: bool | None = None,
+        method: str = "individual",
+        accrual: str = "start",
+    ) -> Simulation:
+        """Monte Carlo simulation of ``customers`` customers (plus the journey's
+        arrivals) over ``periods`` periods.
+
+        Parameters
+        ----------
+        customers : int
+            Size of the starting cohort (> 0). Arrivals follow the journey's
+            ``arrivals`` (fractional numbers are rounded up with probability
+            equal to the fraction).
+        periods : int
+            Horizon; the same time line and value conventions as :meth:`analyze`.
+        seed : int, optional
+            In [0, 2**64). The same seed gives bit-identical results whatever
+            ``threads`` is. None draws one (kept as ``Simulation.seed``).
+        replications : int
+            Independent repetitions, for means and percentile bands.
+        threads : int, optional
+            Worker threads; None uses every core. The GIL is released.
+        record : {None, "events", "totals"}
+            None keeps per-customer arrays (first replication); "events" also
+            keeps the event log (customer, period, from, to); "totals" keeps
+            neither, for the smallest memory.
+        progress : bool, optional
+            Show a tqdm progress bar; None shows one for long runs only.
+        method : {"individual", "aggregate"}
+            "individual" moves each customer; "aggregate" moves the counts per
+            stage by multinomial splitting, at a cost independent of the
+            number of customers (no per-customer arrays).
+        accrual : {"start", "end", "half-cycle"}
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}})
+        >>> s = j.simulate(customers=10_000, periods=12, seed=1)
+        >>> abs(s.retention[12] - 0.9**12) < 0.02
+        True
+        """
+        from .simulation import run_simulation
+
+        return run_simulation(
+            self, customers, periods, seed=seed, replications=replications,
+            threads=threads, record=record, progress=progress, method=method,
+            accrual=accrual,
+        )
+
     # -- plumbing ---------------------------------------------------------------
+
+    def _arrivals_total(self, periods: int) -> int:
+        arr, constant = self._arrivals
+        if not arr:
+            return 0
+        a = arr * periods if constant else arr[:periods]
+        return int(sum(np.ceil(a)))
 
     def _stage_index(self) -> pd.Index:
         return pd.Index(self._stages, name="stage")
@@ -398,8 +476,12 @@ class Journey:
 # -- helpers ------------------------------------------------------------------
 
 
-def _names(obj: str | Iterable[str]) -> list[str]:
-    return [obj] if isinstance(obj, str) else list(obj)
+def _names(obj: str | Iterable[str], what: str) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if not isinstance(obj, Iterable) or isinstance(obj, Mapping):
+        raise ValueError(f"{what} must be a stage name or a list of them, got {obj!r}")
+    return list(obj)
 
 
 def _stream_names(values: Mapping | None, moves: Mapping | None) -> list[str]:
@@ -442,7 +524,10 @@ def _moves(spec: Mapping | None, stages: list[str], stream: str):
     if not isinstance(spec, Mapping):
         return to_matrix(spec, stages, what)
     m = np.zeros((len(stages), len(stages)))
-    for key, amount in spec.items():
+    # Wildcards first, so that a named (from, to) pair always wins.
+    items = sorted(spec.items(), key=lambda kv: not (isinstance(kv[0], tuple)
+                                                      and "*" in kv[0]))
+    for key, amount in items:
         if not (isinstance(key, tuple) and len(key) == 2):
             raise ValueError(f"{what}: keys must be (from, to) pairs, got {key!r}")
         frm, to = key
@@ -502,7 +587,8 @@ def _arrivals(arrivals: Any) -> tuple[list[float], bool]:
     return a.tolist(), False
 
 
-def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start, tol):
+def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start, tol,
+             normalize):
     if not isinstance(name, str) or not name:
         raise ValueError(f"segment names must be non-empty strings, got {name!r}")
     what = f"segment {name!r}"
@@ -520,8 +606,12 @@ def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start,
     if "transitions" in seg:
         pieces = resolve_pieces(
             seg["transitions"], stages, f"{what} transitions", base=base_p,
-            kind="matrix", tol=tol,
+            kind="matrix", tol=tol, normalize=normalize,
         )
+    for key in ("values", "transition_values"):
+        if seg.get(key) is not None and not isinstance(seg[key], Mapping):
+            raise ValueError(f"{what} {key} must be a dict {{stream: ...}}, "
+                             f"got {seg[key]!r}")
     vals = dict(base_v)
     for s, spec in (seg.get("values") or {}).items():
         if s not in streams:
@@ -562,7 +652,16 @@ def _check_metadata(metadata: Mapping | None, stages: list[str]) -> dict:
 
 def _check_moments(moments: Iterable | None, stages: list[str]) -> list:
     out: list = []
-    for m in moments or []:
+    if moments is None:
+        return out
+    if isinstance(moments, str):
+        moments = [moments]
+    if not isinstance(moments, Iterable) or isinstance(moments, Mapping):
+        raise ValueError(
+            f"moments_of_truth must be a list of stages or (from, to) pairs, "
+            f"got {moments!r}"
+        )
+    for m in moments:
         if isinstance(m, str):
             stage_index(stages, m, "moments_of_truth")
         elif isinstance(m, (tuple, list)) and len(m) == 2:
@@ -577,15 +676,19 @@ def _check_moments(moments: Iterable | None, stages: list[str]) -> list:
     return out
 
 
-def _sparse_rows(m: pd.DataFrame) -> dict:
+def _sparse_rows(m: pd.DataFrame, prev: pd.DataFrame | None = None) -> dict:
+    """Rows of ``m`` as sparse dicts; with ``prev``, only the rows that differ."""
     rows = {}
     for frm in m.index:
+        if prev is not None and np.array_equal(m.loc[frm].to_numpy(),
+                                               prev.loc[frm].to_numpy()):
+            continue
         exits = {to: float(p) for to, p in m.loc[frm].items() if to != frm and p != 0}
         stay = float(m.loc[frm, frm])
-        # Name the stay probability only when "the rest stays" would not give it
+        # Name the stay probability whenever "the rest stays" would not give it
         # bit for bit, so that dict -> matrix -> dict and back are exact.
-        if exits and 1.0 - math.fsum(exits.values()) != stay:
+        if 1.0 - math.fsum(exits.values()) != stay:
             exits[frm] = stay
-        if exits:
-            rows[frm] = exits
+        if exits or prev is not None:
+            rows[frm] = exits or {frm: stay}
     return rows

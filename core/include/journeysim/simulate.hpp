@@ -1,0 +1,81 @@
+// Monte Carlo: individual customers (inverse-CDF sampling with guide tables,
+// O(1) expected per customer-step) or cohort counts (multinomial splitting).
+//
+// Reproducibility: customers are numbered (the starting cohort first, then
+// arrivals in order of arrival) and cut into fixed blocks; block b of
+// replication r draws from an mt19937_64 seeded from (seed, r, b), and every
+// customer consumes exactly periods + 2 draws of it (segment, start stage,
+// then one per period). Threads only decide who runs which block, and
+// floating-point sums are reduced per block in block order, so the results are
+// bit-identical for any thread count; a customer meets the same random numbers
+// under any plan (common random numbers).
+#pragma once
+
+#include "journeysim/model.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace journeysim {
+
+// Shared with the caller's thread: progress to report, and a request to stop.
+struct SimulationControl {
+  std::atomic<std::int64_t> steps_done{0}; // customer-periods simulated so far
+  std::atomic<bool> cancel{false};
+};
+
+// Thrown when SimulationControl::cancel was set during a run.
+struct SimulationCancelled : std::exception {
+  [[nodiscard]] const char *what() const noexcept override {
+    return "simulation cancelled";
+  }
+};
+
+enum class Method { Individual, Aggregate };
+
+struct SimulationOptions {
+  std::int64_t customers = 0; // starting cohort (arrivals come from the journey)
+  int periods = 0;
+  std::uint64_t seed = 0;
+  int replications = 1;
+  int threads = 0; // 0: all hardware threads
+  Accrual accrual = Accrual::Start;
+  Method method = Method::Individual;
+  bool per_customer = true; // keep per-customer arrays (first replication)
+  bool record_events = false;
+};
+
+// Arrays flattened in C order; shapes in the comments (R replications, T
+// periods, S stages, K streams, M customers of the first replication).
+struct SimulationResult {
+  int replications = 0, periods = 0, stages = 0, streams = 0;
+  std::vector<std::int64_t> occupancy;        // R x (T+1) x S, everyone
+  std::vector<std::int64_t> cohort_occupancy; // R x (T+1) x S, starting cohort only
+  std::vector<double> value_by_period;        // R x T x K, discounted to t = 0
+  std::vector<double> value_by_period_nominal; // R x T x K
+  std::vector<double> cohort_value;           // R x K, starting cohort, own discounting
+  std::vector<double> cohort_value_sq;        // R x (K+1), squares of streams and net
+  std::vector<double> cohort_lifetime;        // R: sum of lifetimes of the cohort
+  std::vector<double> cohort_lifetime_sq;     // R
+  std::vector<std::int64_t> arrivals;         // R x T, customers joining at t = 1..T
+  // Per customer, first replication (individual method, per_customer):
+  std::vector<std::int32_t> lifetime;    // M: periods started in a transient stage
+  std::vector<std::int16_t> outcome;     // M: absorbing stage, or -1 if still active
+  std::vector<std::int32_t> first_value; // M: first t in a value stage, or -1
+  std::vector<std::uint8_t> segment;     // M
+  std::vector<double> customer_value;    // M x K, discounted to the customer's start
+  // Event log (first replication): one row per change of stage.
+  std::vector<std::int64_t> event_customer;
+  std::vector<std::int32_t> event_period, event_from, event_to;
+};
+
+// Throws std::invalid_argument for bad options and SimulationCancelled on cancel.
+SimulationResult simulate(const Journey &journey, const SimulationOptions &options,
+                          SimulationControl *control = nullptr);
+
+// Expected number of stage changes per customer over `periods` (for sizing an
+// event log before running).
+double expected_moves(const Journey &journey, int periods);
+
+} // namespace journeysim

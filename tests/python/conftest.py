@@ -1,0 +1,51 @@
+"""Shared fixtures and helpers for the journeysim Python API tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import journeysim as js
+
+#: The interpreter and console script of the environment the package lives in.
+PYTHON = Path(sys.executable)
+JOURNEYSIM = PYTHON.parent / "journeysim"
+
+
+def geometric(p: float, value: float | None = None, rate: float = 0.0, **kwargs):
+    """Two stages, ``active`` -> ``churned`` with probability ``p`` per period,
+    optionally earning ``value`` per period in ``active`` (stream "revenue")."""
+    if value is not None:
+        kwargs.setdefault("values", {"revenue": {"active": value}})
+    return js.Journey(
+        ["active", "churned"],
+        {"active": {"churned": p}},
+        discount_rate=rate,
+        **kwargs,
+    )
+
+
+def random_chain(n: int, n_absorbing: int, rng: np.random.Generator) -> np.ndarray:
+    """A random row-stochastic matrix whose last ``n_absorbing`` stages are
+    absorbing and from which every transient stage leaks into one of them."""
+    P = rng.random((n, n)) * (rng.random((n, n)) < 0.5)
+    for i in range(n - n_absorbing):
+        P[i, n - n_absorbing + rng.integers(n_absorbing)] += 0.05
+    P[n - n_absorbing :] = 0.0
+    for i in range(n - n_absorbing, n):
+        P[i, i] = 1.0
+    return P / P.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240607)
+
+
+@pytest.fixture
+def abc() -> js.Journey:
+    """a -> b -> c, with c absorbing: the smallest journey with a middle stage."""
+    return js.Journey(["a", "b", "c"], {"a": {"b": 0.5}, "b": {"c": 0.25}})
