@@ -19,16 +19,18 @@ all: test
 demo: setup
 	$(VENV)/bin/journeysim demo --out demo-retention.png
 
-test: setup cpp-test py-test
+test: setup lint cpp-test py-test
 
 setup: system-deps $(VENV)/.installed
 
-# Eigen 3.4, Boost (Random is header-only) and Catch2 from Debian's packages.
+# Eigen 3.4, Boost (Random is header-only), Catch2 and clang-format from Debian's
+# packages.
 system-deps:
 	@missing=""; \
 	[ -f /usr/include/eigen3/Eigen/Core ] || missing="$$missing libeigen3-dev"; \
 	[ -f /usr/include/boost/random/mersenne_twister.hpp ] || missing="$$missing libboost-dev"; \
 	[ -f /usr/include/catch2/catch.hpp ] || missing="$$missing catch2"; \
+	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -65,6 +67,7 @@ format: $(VENV)/.installed
 
 bench: setup
 	$(PY) benchmarks/bench_exact.py
+	$(PY) benchmarks/bench_simulate.py
 
 clean:
 	rm -rf build $(VENV) demo-retention.png

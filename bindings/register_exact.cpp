@@ -7,7 +7,8 @@ using namespace journeysim;
 void register_exact(py::module_ &m) {
   py::class_<Analysis> a(m, "Analysis");
   // Arrays are returned as read-only views into the result, which they keep alive.
-#define JS_FIELD(name) a.def_readonly(#name, &Analysis::name, py::return_value_policy::reference_internal)
+#define JS_FIELD(name)                                                                 \
+  a.def_readonly(#name, &Analysis::name, py::return_value_policy::reference_internal)
   JS_FIELD(periods);
   JS_FIELD(occupancy);
   JS_FIELD(population);

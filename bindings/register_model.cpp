@@ -10,17 +10,17 @@ using namespace journeysim;
 namespace {
 
 // (name, discount_rate, value starts, values per piece, transition values or None)
-using StreamTuple = std::tuple<std::string, double, std::vector<int>, std::vector<Vector>,
-                               std::optional<Matrix>>;
+using StreamTuple = std::tuple<std::string, double, std::vector<int>,
+                               std::vector<Vector>, std::optional<Matrix>>;
 // (name, share, transition starts, matrices per piece, streams, start)
-using SegmentTuple = std::tuple<std::string, double, std::vector<int>, std::vector<Matrix>,
-                                std::vector<StreamTuple>, Vector>;
+using SegmentTuple = std::tuple<std::string, double, std::vector<int>,
+                                std::vector<Matrix>, std::vector<StreamTuple>, Vector>;
 
-Journey make_journey(std::vector<std::string> stages, std::vector<SegmentTuple> segments,
-                     std::vector<int> absorbing, std::vector<int> value_stages,
-                     std::vector<double> net_weights, double cohort_size,
-                     std::vector<double> arrivals, bool arrivals_constant, bool normalize,
-                     double tolerance) {
+Journey make_journey(std::vector<std::string> stages,
+                     std::vector<SegmentTuple> segments, std::vector<int> absorbing,
+                     std::vector<int> value_stages, std::vector<double> net_weights,
+                     double cohort_size, std::vector<double> arrivals,
+                     bool arrivals_constant, bool normalize, double tolerance) {
   JourneySpec spec;
   spec.stages = std::move(stages);
   for (auto &[name, share, starts, mats, streams, start] : segments) {
@@ -72,13 +72,17 @@ void register_model(py::module_ &m) {
            py::arg("normalize"), py::arg("tolerance"))
       .def_property_readonly("stages", &Journey::stages)
       .def_property_readonly("absorbing", &Journey::absorbing)
-      .def_property_readonly("n_segments", [](const Journey &j) { return j.segments().size(); })
+      .def_property_readonly("n_segments",
+                             [](const Journey &j) { return j.segments().size(); })
       .def_property_readonly("stationary_from", &Journey::stationary_from)
       .def_property_readonly("net_weights", &Journey::net_weights)
       .def("share", [](const Journey &j, std::size_t i) { return segment(j, i).share; })
       .def("start", [](const Journey &j, std::size_t i) { return segment(j, i).start; })
       .def("transition_starts",
-           [](const Journey &j, std::size_t i) { return segment(j, i).transitions.starts; })
-      .def("transitions",
-           [](const Journey &j, std::size_t i) { return segment(j, i).transitions.pieces; });
+           [](const Journey &j, std::size_t i) {
+             return segment(j, i).transitions.starts;
+           })
+      .def("transitions", [](const Journey &j, std::size_t i) {
+        return segment(j, i).transitions.pieces;
+      });
 }

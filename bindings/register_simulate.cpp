@@ -17,7 +17,8 @@ py::dict to_dict(SimulationResult &&r) {
   d["occupancy"] = to_numpy(std::move(r.occupancy), {R, T + 1, S});
   d["cohort_occupancy"] = to_numpy(std::move(r.cohort_occupancy), {R, T + 1, S});
   d["value_by_period"] = to_numpy(std::move(r.value_by_period), {R, T, K});
-  d["value_by_period_nominal"] = to_numpy(std::move(r.value_by_period_nominal), {R, T, K});
+  d["value_by_period_nominal"] =
+      to_numpy(std::move(r.value_by_period_nominal), {R, T, K});
   d["cohort_value"] = to_numpy(std::move(r.cohort_value), {R, K});
   d["cohort_value_sq"] = to_numpy(std::move(r.cohort_value_sq), {R, K + 1});
   d["cohort_lifetime"] = to_numpy(std::move(r.cohort_lifetime), {R});
@@ -45,16 +46,18 @@ void register_simulate(py::module_ &m) {
   py::class_<SimulationControl>(m, "SimulationControl")
       .def(py::init<>())
       .def("cancel", [](SimulationControl &c) { c.cancel = true; })
-      .def_property_readonly("steps_done",
-                             [](const SimulationControl &c) { return c.steps_done.load(); });
+      .def_property_readonly(
+          "steps_done", [](const SimulationControl &c) { return c.steps_done.load(); });
 
-  py::register_exception<SimulationCancelled>(m, "SimulationCancelled", PyExc_RuntimeError);
+  py::register_exception<SimulationCancelled>(m, "SimulationCancelled",
+                                              PyExc_RuntimeError);
 
   m.def(
       "simulate",
-      [](const Journey &journey, std::int64_t customers, int periods, std::uint64_t seed,
-         int replications, int threads, Accrual accrual, Method method, bool per_customer,
-         bool record_events, SimulationControl *control) {
+      [](const Journey &journey, std::int64_t customers, int periods,
+         std::uint64_t seed, int replications, int threads, Accrual accrual,
+         Method method, bool per_customer, bool record_events,
+         SimulationControl *control) {
         SimulationOptions o;
         o.customers = customers;
         o.periods = periods;
@@ -73,8 +76,9 @@ void register_simulate(py::module_ &m) {
         return to_dict(std::move(r));
       },
       py::arg("journey"), py::arg("customers"), py::arg("periods"), py::arg("seed"),
-      py::arg("replications"), py::arg("threads"), py::arg("accrual"), py::arg("method"),
-      py::arg("per_customer"), py::arg("record_events"), py::arg("control") = nullptr);
+      py::arg("replications"), py::arg("threads"), py::arg("accrual"),
+      py::arg("method"), py::arg("per_customer"), py::arg("record_events"),
+      py::arg("control") = nullptr);
 
   m.def("expected_moves", &expected_moves, py::arg("journey"), py::arg("periods"),
         py::call_guard<py::gil_scoped_release>());

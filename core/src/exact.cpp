@@ -31,9 +31,15 @@ Vector effective(const Matrix &P, const Vector &v, const Matrix &moves, double d
                  Accrual accrual) {
   Vector a;
   switch (accrual) {
-  case Accrual::Start: a = v; break;
-  case Accrual::End: a = d * (P * v); break;
-  case Accrual::HalfCycle: a = std::sqrt(d) * 0.5 * (v + P * v); break;
+  case Accrual::Start:
+    a = v;
+    break;
+  case Accrual::End:
+    a = d * (P * v);
+    break;
+  case Accrual::HalfCycle:
+    a = std::sqrt(d) * 0.5 * (v + P * v);
+    break;
   }
   if (moves.size() != 0) a += d * P.cwiseProduct(moves).rowwise().sum();
   return a;
@@ -59,7 +65,8 @@ std::vector<Epoch> make_epochs(const Segment &seg, const std::vector<bool> &abso
       e.A.col(k) = effective(*e.P, v, vs.transition_values, dvec(k), accrual);
       e.A_nominal.col(k) = effective(*e.P, v, vs.transition_values, 1.0, accrual);
     }
-    for (Index i = 0; i < n; ++i) e.A(i, K) = absorbing[static_cast<std::size_t>(i)] ? 0.0 : 1.0;
+    for (Index i = 0; i < n; ++i)
+      e.A(i, K) = absorbing[static_cast<std::size_t>(i)] ? 0.0 : 1.0;
     epochs.push_back(std::move(e));
   }
   return epochs;
@@ -129,9 +136,10 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
     if (d < 1.0) {
       auto it = full_lu.find(d);
       if (it == full_lu.end())
-        it = full_lu
-                 .emplace(d, Eigen::PartialPivLU<Matrix>(Matrix::Identity(n, n) - d * P))
-                 .first;
+        it =
+            full_lu
+                .emplace(d, Eigen::PartialPivLU<Matrix>(Matrix::Identity(n, n) - d * P))
+                .first;
       W.col(c) = it->second.solve(a);
       continue;
     }
@@ -198,7 +206,8 @@ Matrix stationary_absorption(const Matrix &P, const std::vector<bool> &absorbing
   Matrix H = Matrix::Zero(n, n);
   const auto reach = can_reach(P, absorbing);
   std::vector<bool> escapes(absorbing.size());
-  for (std::size_t i = 0; i < escapes.size(); ++i) escapes[i] = !absorbing[i] && reach[i];
+  for (std::size_t i = 0; i < escapes.size(); ++i)
+    escapes[i] = !absorbing[i] && reach[i];
   const auto e = indices_of(escapes);
   const auto b = indices_of(absorbing);
   for (Index j : b) H(j, j) = 1.0;
@@ -225,7 +234,8 @@ Matrix stop_at(const Matrix &P, const std::vector<bool> &target) {
   return Pm;
 }
 
-Analysis analyze_segment(const Journey &journey, const Segment &seg, int T, Accrual accrual) {
+Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
+                         Accrual accrual) {
   const auto n = static_cast<Index>(journey.n_stages());
   const auto K = static_cast<Index>(journey.n_streams());
   const auto &absorbing = journey.absorbing();
@@ -249,7 +259,8 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T, Accr
     while (e + 1 < epochs.size() && epochs[e + 1].start <= k - 1) ++e;
     const Epoch &ep = epochs[e];
     const RowVector v = x * ep.A;
-    for (Index c = 0; c < K; ++c) r.value_by_period(k - 1, c) = std::pow(dvec(c), k - 1) * v(c);
+    for (Index c = 0; c < K; ++c)
+      r.value_by_period(k - 1, c) = std::pow(dvec(c), k - 1) * v(c);
     r.lifetime_horizon += v(K);
     r.value_by_period_nominal.row(k - 1) = x * ep.A_nominal;
     x = x * (*ep.P);
@@ -297,11 +308,11 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T, Accr
     if (!never.empty()) {
       std::string names;
       for (const auto &s : never) names += (names.empty() ? "'" : ", '") + s + "'";
-      r.warnings.push_back("stage" + std::string(never.size() > 1 ? "s " : " ") + names +
-                           " can never be absorbed: the expected lifetime from " +
-                           (never.size() > 1 ? "them" : "it") +
-                           ", and from any stage that can reach " +
-                           (never.size() > 1 ? "them" : "it") + ", is infinite");
+      r.warnings.push_back(
+          "stage" + std::string(never.size() > 1 ? "s " : " ") + names +
+          " can never be absorbed: the expected lifetime from " +
+          (never.size() > 1 ? "them" : "it") + ", and from any stage that can reach " +
+          (never.size() > 1 ? "them" : "it") + ", is infinite");
     }
   }
 
@@ -372,7 +383,8 @@ Matrix with_net(const Matrix &M, const std::vector<double> &w) {
   for (Index i = 0; i < M.rows(); ++i) {
     double s = 0.0;
     for (Index k = 0; k < M.cols(); ++k)
-      if (w[static_cast<std::size_t>(k)] != 0.0) s += w[static_cast<std::size_t>(k)] * M(i, k);
+      if (w[static_cast<std::size_t>(k)] != 0.0)
+        s += w[static_cast<std::size_t>(k)] * M(i, k);
     out(i, M.cols()) = s;
   }
   return out;

@@ -91,7 +91,8 @@ Components components(const Matrix &P) {
   c.closed.assign(static_cast<std::size_t>(c.count), true);
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j)
-      if (edge(i, j) && c.of[i] != c.of[j]) c.closed[static_cast<std::size_t>(c.of[i])] = false;
+      if (edge(i, j) && c.of[i] != c.of[j])
+        c.closed[static_cast<std::size_t>(c.of[i])] = false;
   return c;
 }
 

@@ -23,8 +23,7 @@ std::string where(const Segment &seg, std::size_t n_segments) {
   return n_segments > 1 ? "segment '" + seg.name + "', " : std::string();
 }
 
-template <class T>
-void check_starts(const Piecewise<T> &pw, const std::string &what) {
+template <class T> void check_starts(const Piecewise<T> &pw, const std::string &what) {
   if (pw.starts.empty() || pw.starts.size() != pw.pieces.size())
     fail(what + ": needs one tenure start per piece and at least one piece");
   if (pw.starts[0] != 0)
@@ -62,7 +61,8 @@ void Journey::validate() {
   {
     std::unordered_set<std::string> seen;
     for (const auto &seg : s.segments) {
-      if (!seen.insert(seg.name).second) fail("duplicate segment name '" + seg.name + "'");
+      if (!seen.insert(seg.name).second)
+        fail("duplicate segment name '" + seg.name + "'");
       if (!std::isfinite(seg.share) || seg.share < 0.0)
         fail("segment '" + seg.name + "': share must be finite and >= 0, got " +
              fmt(seg.share));
@@ -87,14 +87,17 @@ void Journey::validate() {
           seg.transitions.pieces.size() > 1
               ? " (tenure piece from " + std::to_string(seg.transitions.starts[p]) + ")"
               : std::string();
-      if (static_cast<std::size_t>(P.rows()) != n || static_cast<std::size_t>(P.cols()) != n)
-        fail(at + "transition matrix" + piece + " has shape (" + std::to_string(P.rows()) +
-             ", " + std::to_string(P.cols()) + "), expected (" + std::to_string(n) + ", " +
-             std::to_string(n) + ") for " + std::to_string(n) + " stages");
+      if (static_cast<std::size_t>(P.rows()) != n ||
+          static_cast<std::size_t>(P.cols()) != n)
+        fail(at + "transition matrix" + piece + " has shape (" +
+             std::to_string(P.rows()) + ", " + std::to_string(P.cols()) +
+             "), expected (" + std::to_string(n) + ", " + std::to_string(n) + ") for " +
+             std::to_string(n) + " stages");
       for (std::size_t i = 0; i < n; ++i) {
         double row = 0.0;
         for (std::size_t j = 0; j < n; ++j) {
-          const double v = P(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
+          const double v =
+              P(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
           if (!std::isfinite(v))
             fail(at + "transition '" + stage[i] + "' -> '" + stage[j] + "'" + piece +
                  " is not finite (" + fmt(v) + ")");
@@ -122,8 +125,8 @@ void Journey::validate() {
     for (std::size_t i = 0; i < n; ++i) {
       const double v = seg.start(static_cast<Eigen::Index>(i));
       if (!std::isfinite(v) || v < 0.0)
-        fail(at + "start share of stage '" + stage[i] + "' must be finite and >= 0, got " +
-             fmt(v));
+        fail(at + "start share of stage '" + stage[i] +
+             "' must be finite and >= 0, got " + fmt(v));
       start_sum += v;
     }
     if (std::abs(start_sum - 1.0) > tol) {
@@ -134,16 +137,17 @@ void Journey::validate() {
     }
 
     if (seg.streams.size() != n_streams)
-      fail(at + "has " + std::to_string(seg.streams.size()) + " value streams, expected " +
-           std::to_string(n_streams));
+      fail(at + "has " + std::to_string(seg.streams.size()) +
+           " value streams, expected " + std::to_string(n_streams));
     for (std::size_t k = 0; k < n_streams; ++k) {
       ValueStream &vs = seg.streams[k];
       if (vs.name != s.segments[0].streams[k].name)
-        fail(at + "value stream " + std::to_string(k) + " is '" + vs.name + "', expected '" +
-             s.segments[0].streams[k].name + "'");
+        fail(at + "value stream " + std::to_string(k) + " is '" + vs.name +
+             "', expected '" + s.segments[0].streams[k].name + "'");
       const std::string sw = at + "value stream '" + vs.name + "'";
       if (!std::isfinite(vs.discount_rate) || vs.discount_rate <= -1.0)
-        fail(sw + ": discount rate must be finite and > -1, got " + fmt(vs.discount_rate));
+        fail(sw + ": discount rate must be finite and > -1, got " +
+             fmt(vs.discount_rate));
       if (vs.discount_rate != s.segments[0].streams[k].discount_rate)
         fail(sw + ": discount rate " + fmt(vs.discount_rate) +
              " differs from the first segment's; a stream has one rate");
@@ -160,13 +164,15 @@ void Journey::validate() {
       }
       if (vs.transition_values.size() != 0) {
         const Matrix &T = vs.transition_values;
-        if (static_cast<std::size_t>(T.rows()) != n || static_cast<std::size_t>(T.cols()) != n)
-          fail(sw + ": transition values have shape (" + std::to_string(T.rows()) + ", " +
-               std::to_string(T.cols()) + "), expected (" + std::to_string(n) + ", " +
-               std::to_string(n) + ")");
+        if (static_cast<std::size_t>(T.rows()) != n ||
+            static_cast<std::size_t>(T.cols()) != n)
+          fail(sw + ": transition values have shape (" + std::to_string(T.rows()) +
+               ", " + std::to_string(T.cols()) + "), expected (" + std::to_string(n) +
+               ", " + std::to_string(n) + ")");
         for (std::size_t i = 0; i < n; ++i)
           for (std::size_t j = 0; j < n; ++j)
-            if (!std::isfinite(T(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j))))
+            if (!std::isfinite(
+                    T(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j))))
               fail(sw + ": value on move '" + stage[i] + "' -> '" + stage[j] +
                    "' is not finite");
       }
@@ -198,7 +204,8 @@ void Journey::validate() {
             if (j != ai && P(a, static_cast<Eigen::Index>(j)) > 0.0)
               fail(where(seg, s.segments.size()) + "absorbing stage '" + stage[ai] +
                    "' has an exit to '" + stage[j] + "' (" +
-                   fmt(P(a, static_cast<Eigen::Index>(j))) + "); absorbing stages stay put");
+                   fmt(P(a, static_cast<Eigen::Index>(j))) +
+                   "); absorbing stages stay put");
         }
     }
   }
@@ -213,7 +220,8 @@ void Journey::validate() {
          std::to_string(s.net_weights.size()) + " for " + std::to_string(n_streams));
   for (std::size_t k = 0; k < n_streams; ++k)
     if (!std::isfinite(s.net_weights[k]))
-      fail("net weight of stream '" + s.segments[0].streams[k].name + "' is not finite");
+      fail("net weight of stream '" + s.segments[0].streams[k].name +
+           "' is not finite");
 
   if (!std::isfinite(s.cohort_size) || s.cohort_size < 0.0)
     fail("cohort size must be finite and >= 0, got " + fmt(s.cohort_size));
@@ -221,8 +229,8 @@ void Journey::validate() {
     fail("constant arrivals need exactly one number");
   for (std::size_t t = 0; t < s.arrivals.size(); ++t)
     if (!std::isfinite(s.arrivals[t]) || s.arrivals[t] < 0.0)
-      fail("arrivals at period " + std::to_string(t + 1) + " must be finite and >= 0, got " +
-           fmt(s.arrivals[t]));
+      fail("arrivals at period " + std::to_string(t + 1) +
+           " must be finite and >= 0, got " + fmt(s.arrivals[t]));
 }
 
 double Journey::arrivals_at(long t) const {
@@ -243,7 +251,8 @@ int Journey::stationary_from() const {
   int last = 0;
   for (const auto &seg : spec_.segments) {
     last = std::max(last, seg.transitions.last_start());
-    for (const auto &vs : seg.streams) last = std::max(last, vs.stage_values.last_start());
+    for (const auto &vs : seg.streams)
+      last = std::max(last, vs.stage_values.last_start());
   }
   return last;
 }

@@ -42,10 +42,10 @@ inline double uniform(Rng &rng) { return static_cast<double>(rng() >> 11) * 0x1.
 // put, and those cost one comparison.
 struct RowSampler {
   int n = 0;
-  std::vector<double> stay;         // n
-  std::vector<double> cdf;          // n x n, cumulative over positions
-  std::vector<std::int32_t> stage;  // n x n, the stage at each position
-  std::vector<std::int32_t> guide;  // n x n: first position with cdf > g / n
+  std::vector<double> stay;        // n
+  std::vector<double> cdf;         // n x n, cumulative over positions
+  std::vector<std::int32_t> stage; // n x n, the stage at each position
+  std::vector<std::int32_t> guide; // n x n: first position with cdf > g / n
 
   explicit RowSampler(const Matrix &P) : n(static_cast<int>(P.rows())) {
     const auto nn = static_cast<std::size_t>(n);
@@ -92,9 +92,9 @@ struct RowSampler {
 struct SegmentTables {
   std::vector<int> trans_starts;
   std::vector<RowSampler> samplers;
-  std::vector<int> value_starts;  // union of the streams' value pieces
-  std::vector<Matrix> values;     // per value piece: S x K
-  std::vector<Matrix> moves;      // K matrices S x S, or empty
+  std::vector<int> value_starts; // union of the streams' value pieces
+  std::vector<Matrix> values;    // per value piece: S x K
+  std::vector<Matrix> moves;     // K matrices S x S, or empty
   Vector start_cdf;
 
   // The sampler for tenure tau (pieces are few; tau only grows per customer).
@@ -149,7 +149,8 @@ std::vector<std::vector<double>> discount_table(const Journey &j, int T) {
   for (const auto &vs : j.segments()[0].streams) {
     const double d = 1.0 / (1.0 + vs.discount_rate);
     std::vector<double> p(static_cast<std::size_t>(2 * T + 3));
-    for (std::size_t h = 0; h < p.size(); ++h) p[h] = std::pow(d, 0.5 * static_cast<double>(h));
+    for (std::size_t h = 0; h < p.size(); ++h)
+      p[h] = std::pow(d, 0.5 * static_cast<double>(h));
     out.push_back(std::move(p));
   }
   return out;
@@ -157,14 +158,17 @@ std::vector<std::vector<double>> discount_table(const Journey &j, int T) {
 
 void check_options(const Journey &j, const SimulationOptions &o) {
   if (o.customers <= 0)
-    throw std::invalid_argument("customers must be > 0, got " + std::to_string(o.customers));
+    throw std::invalid_argument("customers must be > 0, got " +
+                                std::to_string(o.customers));
   if (o.periods <= 0)
-    throw std::invalid_argument("periods must be > 0, got " + std::to_string(o.periods));
+    throw std::invalid_argument("periods must be > 0, got " +
+                                std::to_string(o.periods));
   if (o.replications <= 0)
     throw std::invalid_argument("replications must be > 0, got " +
                                 std::to_string(o.replications));
   if (o.threads < 0)
-    throw std::invalid_argument("threads must be >= 1, got " + std::to_string(o.threads));
+    throw std::invalid_argument("threads must be >= 1, got " +
+                                std::to_string(o.threads));
   if (j.segments().size() > 255)
     throw std::invalid_argument("simulation supports at most 255 segments");
   if (j.n_streams() > 64)
@@ -181,8 +185,8 @@ void check_options(const Journey &j, const SimulationOptions &o) {
 struct Counts {
   std::vector<std::int64_t> start, end; // (T+2) x G x E x S
   std::vector<std::int64_t> cohort;     // (T+2) x S, starting cohort only
-  Counts(std::size_t cells, std::size_t cohort_cells) : start(cells), end(cells),
-                                                        cohort(cohort_cells) {}
+  Counts(std::size_t cells, std::size_t cohort_cells)
+      : start(cells), end(cells), cohort(cohort_cells) {}
 };
 
 // Per-block floating-point sums, reduced in block order for reproducibility.
@@ -203,7 +207,8 @@ public:
       : j_(j), o_(o), ctl_(ctl), T_(o.periods), S_(static_cast<int>(j.n_stages())),
         K_(static_cast<int>(j.n_streams())), disc_(discount_table(j, o.periods)) {
     for (const auto &seg : j.segments()) tables_.push_back(make_tables(seg));
-    for (const auto &t : tables_) E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
+    for (const auto &t : tables_)
+      E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
     G_ = static_cast<int>(tables_.size());
     share_cdf_.resize(static_cast<Index>(j.segments().size()));
     double c = 0.0;
@@ -214,7 +219,8 @@ public:
     // geo_[k][tau] = sum_{m < tau} d^m: discounted periods in closed form.
     for (const auto &d : disc_) {
       std::vector<double> g(static_cast<std::size_t>(T_) + 2, 0.0);
-      for (std::size_t tau = 1; tau < g.size(); ++tau) g[tau] = g[tau - 1] + d[2 * (tau - 1)];
+      for (std::size_t tau = 1; tau < g.size(); ++tau)
+        g[tau] = g[tau - 1] + d[2 * (tau - 1)];
       geo_.push_back(std::move(g));
     }
   }
@@ -222,8 +228,10 @@ public:
   // Simulates replication `rep` with `joins[t]` customers joining at t = 0..T.
   void run(int rep, const std::vector<std::int64_t> &joins, SimulationResult &out,
            int threads) {
-    std::vector<std::int64_t> first_of(joins.size() + 1, 0); // customer ids by join time
-    for (std::size_t t = 0; t < joins.size(); ++t) first_of[t + 1] = first_of[t] + joins[t];
+    std::vector<std::int64_t> first_of(joins.size() + 1,
+                                       0); // customer ids by join time
+    for (std::size_t t = 0; t < joins.size(); ++t)
+      first_of[t + 1] = first_of[t] + joins[t];
     const std::int64_t M = first_of.back();
     const std::int64_t n_blocks = (M + kBlock - 1) / kBlock;
     const bool keep = rep == 0 && o_.per_customer;
@@ -255,7 +263,8 @@ public:
           return;
         }
         run_block(rep, b, M, first_of, c, sums[static_cast<std::size_t>(b)],
-                  events ? &ev[static_cast<std::size_t>(b)] : nullptr, keep ? &out : nullptr);
+                  events ? &ev[static_cast<std::size_t>(b)] : nullptr,
+                  keep ? &out : nullptr);
       }
     };
     if (threads == 1) {
@@ -269,8 +278,10 @@ public:
     reduce(rep, counts, sums, out);
     if (events)
       for (auto &e : ev) {
-        out.event_customer.insert(out.event_customer.end(), e.customer.begin(), e.customer.end());
-        out.event_period.insert(out.event_period.end(), e.period.begin(), e.period.end());
+        out.event_customer.insert(out.event_customer.end(), e.customer.begin(),
+                                  e.customer.end());
+        out.event_period.insert(out.event_period.end(), e.period.begin(),
+                                e.period.end());
         out.event_from.insert(out.event_from.end(), e.from.begin(), e.from.end());
         out.event_to.insert(out.event_to.end(), e.to.begin(), e.to.end());
       }
@@ -331,9 +342,15 @@ private:
                                   : 0.0;
         const auto &d = disc_[static_cast<std::size_t>(k)];
         switch (o_.accrual) {
-        case Accrual::Start: cv[k] += v * st; break;
-        case Accrual::End: cv[k] += v * d[2] * en; break;
-        case Accrual::HalfCycle: cv[k] += 0.5 * v * (d[1] * st + d[1] * en); break;
+        case Accrual::Start:
+          cv[k] += v * st;
+          break;
+        case Accrual::End:
+          cv[k] += v * d[2] * en;
+          break;
+        case Accrual::HalfCycle:
+          cv[k] += 0.5 * v * (d[1] * st + d[1] * en);
+          break;
         }
       }
     }
@@ -342,7 +359,8 @@ private:
   void run_block(int rep, std::int64_t b, std::int64_t M,
                  const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
                  BlockEvents *ev, SimulationResult *keep) {
-    Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep), static_cast<std::uint64_t>(b)));
+    Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep),
+                        static_cast<std::uint64_t>(b)));
     const auto K = static_cast<std::size_t>(K_);
     sum.moves.assign(static_cast<std::size_t>(T_) * K, 0.0);
     sum.moves_nominal.assign(static_cast<std::size_t>(T_) * K, 0.0);
@@ -351,7 +369,8 @@ private:
     double cv[kMaxStreams];
     const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
     int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
-                             first_of.begin()) - 1;
+                             first_of.begin()) -
+            1;
     std::int64_t steps = 0;
     for (std::int64_t id = lo; id < hi; ++id) {
       while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
@@ -362,8 +381,8 @@ private:
       const bool cohort = J == 0;
       const int H = T_ - J; // periods this customer lives through
       int first = is_value_[static_cast<std::size_t>(s)] ? 0 : -1;
-      int a = 0;          // tenure at which the customer entered s
-      int used = 0;       // move draws consumed
+      int a = 0;    // tenure at which the customer entered s
+      int used = 0; // move draws consumed
       bool absorbed = absorbing_[static_cast<std::size_t>(s)];
       if (!absorbed) {
         // Tenure pieces of the transitions: hoist the sampler while it holds.
@@ -453,7 +472,8 @@ private:
         total.start[i] += counts[t].start[i];
         total.end[i] += counts[t].end[i];
       }
-      for (std::size_t i = 0; i < total.cohort.size(); ++i) total.cohort[i] += counts[t].cohort[i];
+      for (std::size_t i = 0; i < total.cohort.size(); ++i)
+        total.cohort[i] += counts[t].cohort[i];
     }
     for (std::size_t t = 1; t <= T + 1; ++t) {
       for (std::size_t i = 0; i < row; ++i) {
@@ -477,17 +497,25 @@ private:
         const auto &tab = tables_[g];
         for (std::size_t e = 0; e < tab.values.size(); ++e)
           for (std::size_t s = 0; s < S; ++s) {
-            const auto ns = static_cast<double>(
-                total.start[(c - 1) * row + (g * E + e) * S + s]);
-            const auto ne = static_cast<double>(total.end[c * row + (g * E + e) * S + s]);
+            const auto ns =
+                static_cast<double>(total.start[(c - 1) * row + (g * E + e) * S + s]);
+            const auto ne =
+                static_cast<double>(total.end[c * row + (g * E + e) * S + s]);
             for (std::size_t k = 0; k < K; ++k) {
-              const double v = tab.values[e](static_cast<Index>(s), static_cast<Index>(k));
+              const double v =
+                  tab.values[e](static_cast<Index>(s), static_cast<Index>(k));
               if (v == 0.0) continue;
               const auto &d = disc_[k];
               double nominal = 0.0, disc = 0.0;
               switch (o_.accrual) {
-              case Accrual::Start: nominal = ns * v; disc = nominal * d[2 * (c - 1)]; break;
-              case Accrual::End: nominal = ne * v; disc = nominal * d[2 * c]; break;
+              case Accrual::Start:
+                nominal = ns * v;
+                disc = nominal * d[2 * (c - 1)];
+                break;
+              case Accrual::End:
+                nominal = ne * v;
+                disc = nominal * d[2 * c];
+                break;
               case Accrual::HalfCycle:
                 nominal = 0.5 * (ns + ne) * v;
                 disc = nominal * d[2 * c - 1];
@@ -506,7 +534,8 @@ private:
       }
       for (std::size_t k = 0; k < K; ++k) out.cohort_value[k0 + k] += b.cvalue[k];
       for (std::size_t k = 0; k <= K; ++k)
-        out.cohort_value_sq[static_cast<std::size_t>(rep) * (K + 1) + k] += b.cvalue_sq[k];
+        out.cohort_value_sq[static_cast<std::size_t>(rep) * (K + 1) + k] +=
+            b.cvalue_sq[k];
       out.cohort_lifetime[static_cast<std::size_t>(rep)] += b.life;
       out.cohort_lifetime_sq[static_cast<std::size_t>(rep)] += b.life_sq;
     }
@@ -526,7 +555,8 @@ private:
 
 // Whole customers joining at t = 1..T: the journey's (possibly fractional)
 // expected arrivals, rounded up with probability equal to the fraction.
-std::vector<std::int64_t> draw_joins(const Journey &j, const SimulationOptions &o, int rep) {
+std::vector<std::int64_t> draw_joins(const Journey &j, const SimulationOptions &o,
+                                     int rep) {
   std::vector<std::int64_t> joins(static_cast<std::size_t>(o.periods) + 1, 0);
   joins[0] = o.customers;
   Rng rng(stream_seed(o.seed, static_cast<std::uint64_t>(rep), ~0ULL));
@@ -556,7 +586,8 @@ void split(const Matrix &P, int i, Count n, Rng &rng, std::vector<Count> &to) {
     if (p >= left) {
       x = n;
     } else {
-      boost::random::binomial_distribution<Count, double> bin(n, std::min(1.0, p / left));
+      boost::random::binomial_distribution<Count, double> bin(n,
+                                                              std::min(1.0, p / left));
       x = bin(rng);
     }
     to[static_cast<std::size_t>(j)] += x;
@@ -585,7 +616,8 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
   auto distribute = [&](Count n, int join, bool cohort) {
     // Segment shares, then start stages, each a multinomial draw.
     Matrix shares(1, static_cast<Index>(segs.size()));
-    for (std::size_t g = 0; g < segs.size(); ++g) shares(0, static_cast<Index>(g)) = segs[g].share;
+    for (std::size_t g = 0; g < segs.size(); ++g)
+      shares(0, static_cast<Index>(g)) = segs[g].share;
     std::vector<Count> per_seg(segs.size(), 0);
     split(shares, 0, n, rng, per_seg);
     for (std::size_t g = 0; g < segs.size(); ++g) {
@@ -599,17 +631,20 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
     }
   };
   distribute(o.customers, 0, true);
-  const std::size_t occ0 = static_cast<std::size_t>(rep) * (static_cast<std::size_t>(T) + 1) * S;
+  const std::size_t occ0 =
+      static_cast<std::size_t>(rep) * (static_cast<std::size_t>(T) + 1) * S;
   auto record = [&](int t) {
     for (const auto &p : pools)
       for (std::size_t s = 0; s < S; ++s) {
         out.occupancy[occ0 + static_cast<std::size_t>(t) * S + s] += p.n[s];
-        if (p.cohort) out.cohort_occupancy[occ0 + static_cast<std::size_t>(t) * S + s] += p.n[s];
+        if (p.cohort)
+          out.cohort_occupancy[occ0 + static_cast<std::size_t>(t) * S + s] += p.n[s];
       }
   };
   record(0);
   std::vector<Count> flow_row(S);
-  const std::size_t v0 = static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) * K;
+  const std::size_t v0 =
+      static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) * K;
   for (int t = 1; t <= T; ++t) {
     const auto c = static_cast<std::size_t>(t - 1); // calendar period - 1
     for (auto &p : pools) {
@@ -632,8 +667,14 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
             double amount = 0.0, own = 0.0;
             const auto ii = static_cast<Index>(i), jj = static_cast<Index>(jn);
             switch (o.accrual) {
-            case Accrual::Start: amount = f * v(ii); own = amount * d[h]; break;
-            case Accrual::End: amount = f * v(jj); own = amount * d[h + 2]; break;
+            case Accrual::Start:
+              amount = f * v(ii);
+              own = amount * d[h];
+              break;
+            case Accrual::End:
+              amount = f * v(jj);
+              own = amount * d[h + 2];
+              break;
             case Accrual::HalfCycle:
               amount = 0.5 * f * (v(ii) + v(jj));
               own = amount * d[h + 1];
@@ -646,14 +687,16 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
             }
             out.value_by_period[v0 + c * K + k] += own;
             out.value_by_period_nominal[v0 + c * K + k] += amount;
-            if (p.cohort) out.cohort_value[static_cast<std::size_t>(rep) * K + k] += own;
+            if (p.cohort)
+              out.cohort_value[static_cast<std::size_t>(rep) * K + k] += own;
           }
         }
         for (std::size_t jn = 0; jn < S; ++jn) next[jn] += flow_row[jn];
       }
       p.n = std::move(next);
     }
-    // Cohorts past the last tenure piece behave alike: merge them (not the start cohort).
+    // Cohorts past the last tenure piece behave alike: merge them (not the start
+    // cohort).
     std::vector<Pool> merged;
     for (auto &p : pools) {
       bool done = false;
@@ -667,8 +710,9 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
       if (!done) merged.push_back(std::move(p));
     }
     pools = std::move(merged);
-    const Count a = out.arrivals[static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) +
-                                 static_cast<std::size_t>(t - 1)];
+    const Count a =
+        out.arrivals[static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) +
+                     static_cast<std::size_t>(t - 1)];
     if (a > 0) distribute(a, t, false);
     record(t);
   }
@@ -690,10 +734,12 @@ double expected_moves(const Journey &journey, int periods) {
   // Expected moves in period k: sum_i x_{k-1,i} (1 - P_ii(k-1)), mixed over segments.
   for (std::size_t g = 0; g < journey.segments().size(); ++g) {
     const auto &seg = journey.segments()[g];
-    const Matrix &occ = journey.segments().size() > 1 ? a.segments[g].occupancy : a.occupancy;
+    const Matrix &occ =
+        journey.segments().size() > 1 ? a.segments[g].occupancy : a.occupancy;
     for (int k = 1; k <= periods; ++k) {
       const Matrix &P = seg.transitions.at(k - 1);
-      for (Index i = 0; i < P.rows(); ++i) moves += seg.share * occ(k - 1, i) * (1.0 - P(i, i));
+      for (Index i = 0; i < P.rows(); ++i)
+        moves += seg.share * occ(k - 1, i) * (1.0 - P(i, i));
     }
   }
   return moves;
@@ -720,14 +766,16 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
   out.cohort_lifetime.assign(r, 0.0);
   out.cohort_lifetime_sq.assign(r, 0.0);
   out.arrivals.assign(r * (t1 - 1), 0);
-  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::max(threads, 1);
 
   std::vector<std::vector<std::int64_t>> joins;
   for (int rep = 0; rep < R; ++rep) {
     joins.push_back(draw_joins(journey, o, rep));
     for (int t = 1; t <= T; ++t)
-      out.arrivals[static_cast<std::size_t>(rep) * (t1 - 1) + static_cast<std::size_t>(t - 1)] =
+      out.arrivals[static_cast<std::size_t>(rep) * (t1 - 1) +
+                   static_cast<std::size_t>(t - 1)] =
           joins.back()[static_cast<std::size_t>(t)];
   }
 
@@ -754,7 +802,8 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
   }
 
   IndividualRun run(journey, o, control);
-  for (int rep = 0; rep < R; ++rep) run.run(rep, joins[static_cast<std::size_t>(rep)], out, threads);
+  for (int rep = 0; rep < R; ++rep)
+    run.run(rep, joins[static_cast<std::size_t>(rep)], out, threads);
   return out;
 }
 

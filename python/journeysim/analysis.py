@@ -79,12 +79,14 @@ class Analysis:
         return pd.Index([*self._journey.streams, "net"], name="stream")
 
     def _by_time(self, a: np.ndarray, name: str = "period") -> pd.DataFrame:
-        return pd.DataFrame(a, index=pd.RangeIndex(len(a), name=name),
-                            columns=self._stages)
+        return pd.DataFrame(
+            a, index=pd.RangeIndex(len(a), name=name), columns=self._stages
+        )
 
     def _by_period(self, a: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(a, index=pd.RangeIndex(1, len(a) + 1, name="period"),
-                            columns=self._columns)
+        return pd.DataFrame(
+            a, index=pd.RangeIndex(1, len(a) + 1, name="period"), columns=self._columns
+        )
 
     # -- curves -----------------------------------------------------------------
 
@@ -99,15 +101,20 @@ class Analysis:
     @cached_property
     def retention(self) -> pd.Series:
         r = self._r.retention
-        return pd.Series(r, index=pd.RangeIndex(len(r), name="period"), name="retention")
+        return pd.Series(
+            r, index=pd.RangeIndex(len(r), name="period"), name="retention"
+        )
 
     @cached_property
     def hazard(self) -> pd.Series:
         r = np.asarray(self._r.retention)
         with np.errstate(invalid="ignore", divide="ignore"):
-            h = np.where(r[:-1] > 0, (r[:-1] - r[1:]) / np.where(r[:-1] > 0, r[:-1], 1),
-                         np.nan)
-        return pd.Series(h, index=pd.RangeIndex(1, len(r), name="period"), name="hazard")
+            h = np.where(
+                r[:-1] > 0, (r[:-1] - r[1:]) / np.where(r[:-1] > 0, r[:-1], 1), np.nan
+            )
+        return pd.Series(
+            h, index=pd.RangeIndex(1, len(r), name="period"), name="hazard"
+        )
 
     @cached_property
     def value_by_period(self) -> pd.DataFrame:
@@ -134,8 +141,9 @@ class Analysis:
     def value_reached(self) -> pd.Series:
         """Share that has reached a value stage by t = 0..periods."""
         v = self._r.value_reached
-        return pd.Series(v, index=pd.RangeIndex(len(v), name="period"),
-                         name="value_reached")
+        return pd.Series(
+            v, index=pd.RangeIndex(len(v), name="period"), name="value_reached"
+        )
 
     # -- totals -----------------------------------------------------------------
 
@@ -149,8 +157,9 @@ class Analysis:
 
     @cached_property
     def lifetime_value(self) -> pd.Series:
-        return pd.Series(self._r.value_infinite, index=self._columns,
-                         name="lifetime_value")
+        return pd.Series(
+            self._r.value_infinite, index=self._columns, name="lifetime_value"
+        )
 
     @property
     def lifetime_clv(self) -> float:
@@ -159,8 +168,9 @@ class Analysis:
     @cached_property
     def population_value(self) -> pd.Series:
         """Discounted value of the population over the horizon, per stream."""
-        return pd.Series(self._r.population_value, index=self._columns,
-                         name="population_value")
+        return pd.Series(
+            self._r.population_value, index=self._columns, name="population_value"
+        )
 
     @property
     def expected_lifetime(self) -> float:
@@ -173,17 +183,21 @@ class Analysis:
     @cached_property
     def absorption(self) -> pd.Series:
         mask = np.array([s in self._journey.absorbing for s in self._journey.stages])
-        return pd.Series(np.asarray(self._r.absorption)[mask],
-                         index=pd.Index(self._journey.absorbing, name="stage"),
-                         name="absorption")
+        return pd.Series(
+            np.asarray(self._r.absorption)[mask],
+            index=pd.Index(self._journey.absorbing, name="stage"),
+            name="absorption",
+        )
 
     @cached_property
     def time_to_value(self) -> pd.Series:
         reached_h = float(self._r.value_reached[-1])
         return pd.Series(
-            {"reached": float(self._r.ttv_reached),
-             "mean_periods": float(self._r.ttv_mean),
-             "reached_within_horizon": reached_h},
+            {
+                "reached": float(self._r.ttv_reached),
+                "mean_periods": float(self._r.ttv_mean),
+                "reached_within_horizon": reached_h,
+            },
             name="time_to_value",
         )
 

@@ -15,7 +15,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="journeysim", description="Customer journey what-if analysis.")
+    parser = _Parser(
+        prog="journeysim", description="Customer journey what-if analysis."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = sub.add_parser("demo", help="analyse the embedded B2B SaaS journey")
     demo.add_argument("--periods", type=int, default=36, help="horizon in months")

@@ -28,11 +28,19 @@ STAGES = [
 TRANSITIONS_FIRST_3_MONTHS = {
     "onboarding": {"adopting": 0.55, "at_risk": 0.10, "churned": 0.05},
     "adopting": {"first_value": 0.30, "at_risk": 0.10, "churned": 0.02},
-    "first_value": {"renewal_decision": 0.08, "expanded": 0.03, "advocate": 0.02,
-                    "at_risk": 0.04},
+    "first_value": {
+        "renewal_decision": 0.08,
+        "expanded": 0.03,
+        "advocate": 0.02,
+        "at_risk": 0.04,
+    },
     "renewal_decision": {"renewed": 0.70, "at_risk": 0.10, "churned": 0.20},
-    "renewed": {"renewal_decision": 0.08, "expanded": 0.04, "advocate": 0.03,
-                "at_risk": 0.03},
+    "renewed": {
+        "renewal_decision": 0.08,
+        "expanded": 0.04,
+        "advocate": 0.03,
+        "at_risk": 0.03,
+    },
     "expanded": {"renewal_decision": 0.08, "advocate": 0.05, "at_risk": 0.02},
     "advocate": {"renewal_decision": 0.08, "at_risk": 0.01},
     "at_risk": {"adopting": 0.15, "first_value": 0.10, "churned": 0.20},
@@ -41,13 +49,22 @@ TRANSITIONS_FIRST_3_MONTHS = {
 FROM_MONTH_3 = {"onboarding": {"adopting": 0.35, "at_risk": 0.25, "churned": 0.15}}
 
 METADATA = {
-    "onboarding": {"owner": "Onboarding", "channels": ["kick-off call", "email"],
-                   "touchpoints": ["welcome pack", "setup session"],
-                   "kpis": ["days to go-live"]},
-    "adopting": {"owner": "Customer Success", "channels": ["in-app", "webinar"],
-                 "kpis": ["weekly active users"]},
-    "first_value": {"owner": "Customer Success", "description": "first business outcome",
-                    "kpis": ["time to first value"]},
+    "onboarding": {
+        "owner": "Onboarding",
+        "channels": ["kick-off call", "email"],
+        "touchpoints": ["welcome pack", "setup session"],
+        "kpis": ["days to go-live"],
+    },
+    "adopting": {
+        "owner": "Customer Success",
+        "channels": ["in-app", "webinar"],
+        "kpis": ["weekly active users"],
+    },
+    "first_value": {
+        "owner": "Customer Success",
+        "description": "first business outcome",
+        "kpis": ["time to first value"],
+    },
     "renewal_decision": {"owner": "Account Management", "channels": ["QBR", "call"]},
     "renewed": {"owner": "Account Management"},
     "expanded": {"owner": "Sales", "kpis": ["net revenue retention"]},
@@ -68,12 +85,26 @@ def default_journey() -> Journey:
         STAGES,
         {0: TRANSITIONS_FIRST_3_MONTHS, 3: FROM_MONTH_3},
         values={
-            "revenue": {"onboarding": 1000, "adopting": 1000, "first_value": 1000,
-                        "renewal_decision": 1000, "renewed": 1100, "expanded": 1600,
-                        "advocate": 1200, "at_risk": 900},
-            "cost_to_serve": {"onboarding": 600, "adopting": 250, "first_value": 150,
-                              "renewal_decision": 200, "renewed": 120, "expanded": 150,
-                              "advocate": 100, "at_risk": 350},
+            "revenue": {
+                "onboarding": 1000,
+                "adopting": 1000,
+                "first_value": 1000,
+                "renewal_decision": 1000,
+                "renewed": 1100,
+                "expanded": 1600,
+                "advocate": 1200,
+                "at_risk": 900,
+            },
+            "cost_to_serve": {
+                "onboarding": 600,
+                "adopting": 250,
+                "first_value": 150,
+                "renewal_decision": 200,
+                "renewed": 120,
+                "expanded": 150,
+                "advocate": 100,
+                "at_risk": 350,
+            },
         },
         transition_values={"cost_to_serve": {("renewal_decision", "renewed"): 300}},
         start={"onboarding": 1.0},
@@ -81,14 +112,18 @@ def default_journey() -> Journey:
         value_stages="first_value",
         net={"revenue": 1, "cost_to_serve": -1},
         metadata=METADATA,
-        moments_of_truth=["first_value", ("renewal_decision", "churned"),
-                          ("onboarding", "at_risk")],
+        moments_of_truth=[
+            "first_value",
+            ("renewal_decision", "churned"),
+            ("onboarding", "at_risk"),
+        ],
         name="B2B SaaS customer success",
     )
 
 
-def run_demo(periods: int = 36, out: str | None = None,
-             stream: TextIO | None = None) -> str:
+def run_demo(
+    periods: int = 36, out: str | None = None, stream: TextIO | None = None
+) -> str:
     """Analyse the default journey, print the tables, save the retention curve.
 
     Returns the path of the PNG it wrote.
@@ -105,11 +140,16 @@ def run_demo(periods: int = 36, out: str | None = None,
     def p(text: str = "") -> None:
         print(text, file=stream)
 
-    p(f"journeysim demo: {j.name}, {len(j.stages)} stages, monthly, "
-      f"{periods}-month horizon")
+    p(
+        f"journeysim demo: {j.name}, {len(j.stages)} stages, monthly, "
+        f"{periods}-month horizon"
+    )
     p()
-    head = {f"retention at {t} months": f"{a.retention_at(t):.1%}"
-            for t in (3, 12, 24, 36) if t <= periods}
+    head = {
+        f"retention at {t} months": f"{a.retention_at(t):.1%}"
+        for t in (3, 12, 24, 36)
+        if t <= periods
+    }
     ttv = a.time_to_value
     head["expected lifetime"] = f"{a.expected_lifetime:.1f} months"
     head["reach first value"] = f"{ttv['reached']:.1%}"
@@ -126,7 +166,9 @@ def run_demo(periods: int = 36, out: str | None = None,
     table = a.stages[["remaining_lifetime", "clv", "lifetime_clv"]].copy()
     table.insert(0, "owner", j.stage_info["owner"].fillna("-"))
     table.columns = ["owner", "lifetime (months)", f"CLV {periods}m", "CLV lifetime"]
-    with pd.option_context("display.width", 120, "display.float_format", "{:,.1f}".format):
+    with pd.option_context(
+        "display.width", 120, "display.float_format", "{:,.1f}".format
+    ):
         p(table.to_string())
     p()
 

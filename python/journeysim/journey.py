@@ -149,7 +149,12 @@ class Journey:
 
         tol = 1e-9
         base_p = resolve_pieces(
-            transitions, stages, "transitions", base=None, kind="matrix", tol=tol,
+            transitions,
+            stages,
+            "transitions",
+            base=None,
+            kind="matrix",
+            tol=tol,
             normalize=self._normalize,
         )
         streams = _stream_names(values, transition_values)
@@ -157,7 +162,10 @@ class Journey:
         rates = _rates(discount_rate, streams)
         base_v = {
             s: resolve_pieces(
-                (values or {}).get(s, {}), stages, f"values[{s!r}]", base=None,
+                (values or {}).get(s, {}),
+                stages,
+                f"values[{s!r}]",
+                base=None,
                 kind="vector",
             )
             for s in streams
@@ -175,8 +183,18 @@ class Journey:
                 raise ValueError("segments must be a non-empty dict {name: {...}}")
             for sname, seg in segments.items():
                 seg_specs.append(
-                    _segment(sname, seg, stages, streams, base_p, base_v, base_moves,
-                             base_start, tol, self._normalize)
+                    _segment(
+                        sname,
+                        seg,
+                        stages,
+                        streams,
+                        base_p,
+                        base_v,
+                        base_moves,
+                        base_start,
+                        tol,
+                        self._normalize,
+                    )
                 )
         self._segment_names = [s[0] for s in seg_specs]
 
@@ -193,14 +211,23 @@ class Journey:
                 for s in streams
             ]
             core_segments.append(
-                (sname, share, [t for t, _ in pieces], [m for _, m in pieces],
-                 core_streams, st)
+                (
+                    sname,
+                    share,
+                    [t for t, _ in pieces],
+                    [m for _, m in pieces],
+                    core_streams,
+                    st,
+                )
             )
 
         absorbing_idx = (
             []
             if absorbing is None
-            else [stage_index(stages, a, "absorbing") for a in _names(absorbing, "absorbing")]
+            else [
+                stage_index(stages, a, "absorbing")
+                for a in _names(absorbing, "absorbing")
+            ]
         )
         if absorbing is not None and not absorbing_idx:
             raise ValueError("absorbing: name at least one stage, or leave it out")
@@ -213,8 +240,16 @@ class Journey:
         if isinstance(cohort_size, bool) or not isinstance(cohort_size, numbers.Real):
             raise ValueError(f"cohort_size must be a number, got {cohort_size!r}")
         self._core = _core.Journey(
-            stages, core_segments, absorbing_idx, value_idx, weights,
-            float(cohort_size), arr, constant, self._normalize, tol,
+            stages,
+            core_segments,
+            absorbing_idx,
+            value_idx,
+            weights,
+            float(cohort_size),
+            arr,
+            constant,
+            self._normalize,
+            tol,
         )
 
     # -- construction -----------------------------------------------------------
@@ -235,7 +270,9 @@ class Journey:
             raise ValueError(f"stages must be a list of names, got {stages!r}")
         if stages is None:
             if not isinstance(first, pd.DataFrame):
-                raise ValueError("from_matrix: pass stages=[...] for an unlabelled matrix")
+                raise ValueError(
+                    "from_matrix: pass stages=[...] for an unlabelled matrix"
+                )
             stages = [str(s) for s in first.index]
         return cls(list(stages), matrix, **kwargs)
 
@@ -282,8 +319,10 @@ class Journey:
     @property
     def start(self) -> pd.Series:
         """Start distribution over stages (share-weighted over segments)."""
-        x = sum(self._core.share(i) * self._core.start(i)
-                for i in range(len(self._segment_names)))
+        x = sum(
+            self._core.share(i) * self._core.start(i)
+            for i in range(len(self._segment_names))
+        )
         return pd.Series(x, index=self._stage_index(), name="start")
 
     @property
@@ -291,20 +330,22 @@ class Journey:
         """The tenure-0 transition matrix, labelled; for a segmented journey the
         rows are indexed by (segment, from)."""
         frames = {
-            s: self.transition_matrices(segment=s)[0]
-            for s in self._segment_names
+            s: self.transition_matrices(segment=s)[0] for s in self._segment_names
         }
         if len(frames) == 1:
             return next(iter(frames.values()))
         return pd.concat(frames, names=["segment", "from"])
 
-    def transition_matrices(self, segment: str | None = None) -> dict[int, pd.DataFrame]:
+    def transition_matrices(
+        self, segment: str | None = None
+    ) -> dict[int, pd.DataFrame]:
         """``{tenure start: matrix}`` for one segment (the only one by default)."""
         i = self._segment_position(segment)
         idx = self._stage_index()
         return {
-            t: pd.DataFrame(np.array(m), index=idx.rename("from"),
-                            columns=idx.rename("to"))
+            t: pd.DataFrame(
+                np.array(m), index=idx.rename("from"), columns=idx.rename("to")
+            )
             for t, m in zip(self._core.transition_starts(i), self._core.transitions(i))
         }
 
@@ -431,8 +472,15 @@ class Journey:
         from .simulation import run_simulation
 
         return run_simulation(
-            self, customers, periods, seed=seed, replications=replications,
-            threads=threads, record=record, progress=progress, method=method,
+            self,
+            customers,
+            periods,
+            seed=seed,
+            replications=replications,
+            threads=threads,
+            record=record,
+            progress=progress,
+            method=method,
             accrual=accrual,
         )
 
@@ -525,8 +573,9 @@ def _moves(spec: Mapping | None, stages: list[str], stream: str):
         return to_matrix(spec, stages, what)
     m = np.zeros((len(stages), len(stages)))
     # Wildcards first, so that a named (from, to) pair always wins.
-    items = sorted(spec.items(), key=lambda kv: not (isinstance(kv[0], tuple)
-                                                      and "*" in kv[0]))
+    items = sorted(
+        spec.items(), key=lambda kv: not (isinstance(kv[0], tuple) and "*" in kv[0])
+    )
     for key, amount in items:
         if not (isinstance(key, tuple) and len(key) == 2):
             raise ValueError(f"{what}: keys must be (from, to) pairs, got {key!r}")
@@ -587,14 +636,21 @@ def _arrivals(arrivals: Any) -> tuple[list[float], bool]:
     return a.tolist(), False
 
 
-def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start, tol,
-             normalize):
+def _segment(
+    name, seg, stages, streams, base_p, base_v, base_moves, base_start, tol, normalize
+):
     if not isinstance(name, str) or not name:
         raise ValueError(f"segment names must be non-empty strings, got {name!r}")
     what = f"segment {name!r}"
     if not isinstance(seg, Mapping):
         raise ValueError(f"{what} must be a dict with a share, got {seg!r}")
-    unknown = set(seg) - {"share", "transitions", "values", "transition_values", "start"}
+    unknown = set(seg) - {
+        "share",
+        "transitions",
+        "values",
+        "transition_values",
+        "start",
+    }
     if unknown:
         raise ValueError(f"{what}: unknown keys {sorted(unknown)}")
     if "share" not in seg:
@@ -605,13 +661,19 @@ def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start,
     pieces = base_p
     if "transitions" in seg:
         pieces = resolve_pieces(
-            seg["transitions"], stages, f"{what} transitions", base=base_p,
-            kind="matrix", tol=tol, normalize=normalize,
+            seg["transitions"],
+            stages,
+            f"{what} transitions",
+            base=base_p,
+            kind="matrix",
+            tol=tol,
+            normalize=normalize,
         )
     for key in ("values", "transition_values"):
         if seg.get(key) is not None and not isinstance(seg[key], Mapping):
-            raise ValueError(f"{what} {key} must be a dict {{stream: ...}}, "
-                             f"got {seg[key]!r}")
+            raise ValueError(
+                f"{what} {key} must be a dict {{stream: ...}}, got {seg[key]!r}"
+            )
     vals = dict(base_v)
     for s, spec in (seg.get("values") or {}).items():
         if s not in streams:
@@ -619,14 +681,17 @@ def _segment(name, seg, stages, streams, base_p, base_v, base_moves, base_start,
                 f"{what} values: unknown stream {s!r}; the journey's streams are "
                 f"{streams} (declare it in the journey's values)"
             )
-        vals[s] = resolve_pieces(spec, stages, f"{what} values[{s!r}]",
-                                 base=base_v[s], kind="vector")
+        vals[s] = resolve_pieces(
+            spec, stages, f"{what} values[{s!r}]", base=base_v[s], kind="vector"
+        )
     moves = dict(base_moves)
     for s, spec in (seg.get("transition_values") or {}).items():
         if s not in streams:
             raise ValueError(f"{what} transition_values: unknown stream {s!r}")
         moves[s] = _moves(spec, stages, s)
-    start = _start(seg["start"], stages, f"{what} start") if "start" in seg else base_start
+    start = (
+        _start(seg["start"], stages, f"{what} start") if "start" in seg else base_start
+    )
     return (name, float(share), pieces, vals, moves, start)
 
 
@@ -680,8 +745,9 @@ def _sparse_rows(m: pd.DataFrame, prev: pd.DataFrame | None = None) -> dict:
     """Rows of ``m`` as sparse dicts; with ``prev``, only the rows that differ."""
     rows = {}
     for frm in m.index:
-        if prev is not None and np.array_equal(m.loc[frm].to_numpy(),
-                                               prev.loc[frm].to_numpy()):
+        if prev is not None and np.array_equal(
+            m.loc[frm].to_numpy(), prev.loc[frm].to_numpy()
+        ):
             continue
         exits = {to: float(p) for to, p in m.loc[frm].items() if to != frm and p != 0}
         stay = float(m.loc[frm, frm])

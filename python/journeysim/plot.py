@@ -34,8 +34,14 @@ def band_plot(band: pd.DataFrame, ax=None, ylabel: str = "", label: str | None =
         _, ax = plt.subplots(figsize=(7, 4))
     mean, lo, hi = (band[c].to_numpy() for c in band.columns[:3])
     line = ax.plot(band.index, mean, lw=2, label=label or "mean")[0]
-    ax.fill_between(band.index, lo, hi, color=line.get_color(), alpha=0.25,
-                    label=f"{band.columns[1]}-{band.columns[2]}")
+    ax.fill_between(
+        band.index,
+        lo,
+        hi,
+        color=line.get_color(),
+        alpha=0.25,
+        label=f"{band.columns[1]}-{band.columns[2]}",
+    )
     ax.set_xlabel("period")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

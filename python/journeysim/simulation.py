@@ -104,8 +104,16 @@ def run_simulation(
     def work() -> None:
         try:
             box["result"] = _core.simulate(
-                journey._core, customers, periods, seed, replications, threads or 0,
-                ACCRUALS[accrual], METHODS[method], per_customer, record == "events",
+                journey._core,
+                customers,
+                periods,
+                seed,
+                replications,
+                threads or 0,
+                ACCRUALS[accrual],
+                METHODS[method],
+                per_customer,
+                record == "events",
                 control,
             )
         except BaseException as err:  # handed to the calling thread
@@ -116,8 +124,13 @@ def run_simulation(
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=max(steps, replications), unit="step", unit_scale=True,
-                   desc="simulate", leave=False)
+        bar = tqdm(
+            total=max(steps, replications),
+            unit="step",
+            unit_scale=True,
+            desc="simulate",
+            leave=False,
+        )
     worker.start()
     try:
         while worker.is_alive():
@@ -134,8 +147,14 @@ def run_simulation(
             bar.close()
     if "error" in box:
         raise box["error"]
-    return Simulation(box["result"], journey, seed=seed, method=method,
-                      accrual=accrual, customers=customers)
+    return Simulation(
+        box["result"],
+        journey,
+        seed=seed,
+        method=method,
+        accrual=accrual,
+        customers=customers,
+    )
 
 
 def _check_memory(need: int, what: str) -> None:
@@ -159,8 +178,16 @@ class Simulation:
     are those of the first replication.
     """
 
-    def __init__(self, raw: dict, journey: Journey, *, seed: int, method: str,
-                 accrual: str, customers: int) -> None:
+    def __init__(
+        self,
+        raw: dict,
+        journey: Journey,
+        *,
+        seed: int,
+        method: str,
+        accrual: str,
+        customers: int,
+    ) -> None:
         self._raw = raw
         self._journey = journey
         self.seed = seed
@@ -228,14 +255,16 @@ class Simulation:
     @cached_property
     def retention(self) -> pd.Series:
         """Share of the starting cohort not in an absorbing stage."""
-        return pd.Series(self._retention.mean(axis=0), index=self._times(),
-                         name="retention")
+        return pd.Series(
+            self._retention.mean(axis=0), index=self._times(), name="retention"
+        )
 
     @cached_property
     def value_by_period(self) -> pd.DataFrame:
         """Discounted value of everyone by calendar period (streams and net)."""
-        return pd.DataFrame(self._values.mean(axis=0), index=self._periods(),
-                            columns=self._columns)
+        return pd.DataFrame(
+            self._values.mean(axis=0), index=self._periods(), columns=self._columns
+        )
 
     @cached_property
     def value_by_period_nominal(self) -> pd.DataFrame:
@@ -246,8 +275,9 @@ class Simulation:
     @cached_property
     def arrivals(self) -> pd.Series:
         """Customers who joined at t = 1..periods (first replication)."""
-        return pd.Series(self._raw["arrivals"][0], index=self._periods(),
-                         name="arrivals")
+        return pd.Series(
+            self._raw["arrivals"][0], index=self._periods(), name="arrivals"
+        )
 
     @cached_property
     def value(self) -> pd.Series:
@@ -335,14 +365,17 @@ class Simulation:
         """One row per customer: joined, segment, lifetime, outcome, first
         value period and value per stream."""
         stages = np.array([*self._journey.stages, "active"], dtype=object)
-        df = pd.DataFrame({
-            "joined": self.joined,
-            "segment": pd.Categorical.from_codes(self.segment.astype(int),
-                                                 self._journey.segments),
-            "lifetime": self.lifetime,
-            "outcome": stages[self.outcome],
-            "first_value": self.first_value,
-        })
+        df = pd.DataFrame(
+            {
+                "joined": self.joined,
+                "segment": pd.Categorical.from_codes(
+                    self.segment.astype(int), self._journey.segments
+                ),
+                "lifetime": self.lifetime,
+                "outcome": stages[self.outcome],
+                "first_value": self.first_value,
+            }
+        )
         for k, s in enumerate(self._columns):
             df[s] = self.customer_value[:, k]
         df.index.name = "customer"
@@ -356,12 +389,14 @@ class Simulation:
         if self.method != "individual" or "event_customer" not in raw:
             raise ValueError("no event log: simulate with record='events'")
         cats = pd.CategoricalDtype(self._journey.stages)
-        return pd.DataFrame({
-            "customer": raw["event_customer"],
-            "period": raw["event_period"],
-            "from": pd.Categorical.from_codes(raw["event_from"], dtype=cats),
-            "to": pd.Categorical.from_codes(raw["event_to"], dtype=cats),
-        })
+        return pd.DataFrame(
+            {
+                "customer": raw["event_customer"],
+                "period": raw["event_period"],
+                "from": pd.Categorical.from_codes(raw["event_from"], dtype=cats),
+                "to": pd.Categorical.from_codes(raw["event_to"], dtype=cats),
+            }
+        )
 
     # -- spread over replications -----------------------------------------------
 
@@ -381,33 +416,42 @@ class Simulation:
             data = self._raw["occupancy"][:, :, self._journey.stages.index(of)]
             index = self._times()
         elif of in self._columns:
-            data, index = self._values[:, :, list(self._columns).index(of)], self._periods()
-        else:
-            raise ValueError(
-                f"of must be 'retention', a stage or a stream, got {of!r}"
+            data, index = (
+                self._values[:, :, list(self._columns).index(of)],
+                self._periods(),
             )
+        else:
+            raise ValueError(f"of must be 'retention', a stage or a stream, got {of!r}")
         data = np.asarray(data, dtype=float)
         return pd.DataFrame(
-            {"mean": data.mean(axis=0), f"q{lo:g}": np.quantile(data, lo, axis=0),
-             f"q{hi:g}": np.quantile(data, hi, axis=0)},
+            {
+                "mean": data.mean(axis=0),
+                f"q{lo:g}": np.quantile(data, lo, axis=0),
+                f"q{hi:g}": np.quantile(data, hi, axis=0),
+            },
             index=index,
         )
 
-    def plot_band(self, lo: float = 0.05, hi: float = 0.95, of: str = "retention",
-                  ax=None):
+    def plot_band(
+        self, lo: float = 0.05, hi: float = 0.95, of: str = "retention", ax=None
+    ):
         """The mean and the [lo, hi] band over replications; returns the Axes."""
         from .plot import band_plot
 
         return band_plot(self.band(lo, hi, of), ax=ax, ylabel=of)
 
     def summary(self) -> pd.Series:
-        out = {f"retention at {self.periods}": float(self.retention.iloc[-1]),
-               f"lifetime within {self.periods}": self.lifetime_within_horizon}
+        out = {
+            f"retention at {self.periods}": float(self.retention.iloc[-1]),
+            f"lifetime within {self.periods}": self.lifetime_within_horizon,
+        }
         for s, v in self.value.items():
             out[f"value {s}"] = float(v)
         return pd.Series(out, name="simulated")
 
     def __repr__(self) -> str:
-        return (f"<Simulation {self.method}: {self.customers:,} customers x "
-                f"{self.periods} periods x {self.replications} replication(s), "
-                f"seed={self.seed}>")
+        return (
+            f"<Simulation {self.method}: {self.customers:,} customers x "
+            f"{self.periods} periods x {self.replications} replication(s), "
+            f"seed={self.seed}>"
+        )

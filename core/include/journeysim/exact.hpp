@@ -25,27 +25,27 @@ namespace journeysim {
 // figures include the cohort size and arrivals.
 struct Analysis {
   int periods = 0;
-  Matrix occupancy;               // (T+1) x S, shares
-  Matrix population;              // (T+1) x S, customers
-  Vector retention;               // T+1
-  Matrix value_by_period;         // T x (K+1), discounted, per customer
-  Matrix value_by_period_nominal; // T x (K+1), undiscounted, per customer
+  Matrix occupancy;                          // (T+1) x S, shares
+  Matrix population;                         // (T+1) x S, customers
+  Vector retention;                          // T+1
+  Matrix value_by_period;                    // T x (K+1), discounted, per customer
+  Matrix value_by_period_nominal;            // T x (K+1), undiscounted, per customer
   Matrix population_value_by_period;         // T x (K+1), discounted
   Matrix population_value_by_period_nominal; // T x (K+1), undiscounted
-  Vector value;                   // K+1, over the horizon, per customer
-  Vector value_infinite;          // K+1, whole lifetime, per customer (may be inf / nan)
-  Vector population_value;        // K+1, over the horizon
-  double lifetime_horizon = 0.0;  // expected periods in transient stages within T
-  double lifetime = 0.0;          // expected periods to absorption (may be inf)
-  Vector absorption;              // S: probability of ending in each absorbing stage
-  Vector value_reached;           // T+1: share that has reached a value stage by t
-  double ttv_reached = 0.0;       // share that ever reaches a value stage
-  double ttv_mean = 0.0;          // mean first-passage periods for those who do
+  Vector value;                              // K+1, over the horizon, per customer
+  Vector value_infinite;         // K+1, whole lifetime, per customer (may be inf / nan)
+  Vector population_value;       // K+1, over the horizon
+  double lifetime_horizon = 0.0; // expected periods in transient stages within T
+  double lifetime = 0.0;         // expected periods to absorption (may be inf)
+  Vector absorption;             // S: probability of ending in each absorbing stage
+  Vector value_reached;          // T+1: share that has reached a value stage by t
+  double ttv_reached = 0.0;      // share that ever reaches a value stage
+  double ttv_mean = 0.0;         // mean first-passage periods for those who do
   // Per stage, for a customer who is in that stage at tenure 0:
-  Vector stage_lifetime;          // S, remaining expected lifetime (whole lifetime)
-  Vector stage_lifetime_horizon;  // S, within T periods
-  Matrix stage_value;             // S x (K+1), within T periods
-  Matrix stage_value_infinite;    // S x (K+1), whole lifetime
+  Vector stage_lifetime;         // S, remaining expected lifetime (whole lifetime)
+  Vector stage_lifetime_horizon; // S, within T periods
+  Matrix stage_value;            // S x (K+1), within T periods
+  Matrix stage_value_infinite;   // S x (K+1), whole lifetime
   std::vector<std::string> warnings;
   std::vector<Analysis> segments; // one per segment when there are several
 };

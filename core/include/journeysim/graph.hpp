@@ -18,9 +18,9 @@ std::vector<bool> reachable_from(const Matrix &P, const std::vector<bool> &sourc
 // Communicating classes (strongly connected components) of the chain.
 struct Components {
   int count = 0;
-  std::vector<int> of;                          // class of each stage
+  std::vector<int> of;                            // class of each stage
   std::vector<std::vector<Eigen::Index>> members; // stages of each class
-  std::vector<bool> closed;                     // no way out of the class
+  std::vector<bool> closed;                       // no way out of the class
 };
 Components components(const Matrix &P);
 

@@ -41,9 +41,9 @@ template <class T> struct Piecewise {
 // amounts incurred on moves between stages.
 struct ValueStream {
   std::string name;
-  double discount_rate = 0.0;       // per period, > -1
-  Piecewise<Vector> stage_values;   // each piece has one entry per stage
-  Matrix transition_values;         // stages x stages, or empty for none
+  double discount_rate = 0.0;     // per period, > -1
+  Piecewise<Vector> stage_values; // each piece has one entry per stage
+  Matrix transition_values;       // stages x stages, or empty for none
 };
 
 // A sub-population with its own transitions, values and starting distribution.
@@ -62,13 +62,13 @@ struct JourneySpec {
   // Absorbing stages by index. Empty: detected as the stages that stay put with
   // probability one in every tenure piece of every segment.
   std::vector<int> absorbing;
-  std::vector<int> value_stages;    // targets of "time to value"; may be empty
-  std::vector<double> net_weights;  // weight of each stream in net value (CLV)
-  double cohort_size = 1.0;         // customers at t = 0
+  std::vector<int> value_stages;   // targets of "time to value"; may be empty
+  std::vector<double> net_weights; // weight of each stream in net value (CLV)
+  double cohort_size = 1.0;        // customers at t = 0
   // New customers joining at t = 1, 2, ...; a single entry means "every period".
   std::vector<double> arrivals;
   bool arrivals_constant = false;
-  bool normalize = false;           // rescale rows, starts and shares instead of failing
+  bool normalize = false; // rescale rows, starts and shares instead of failing
   double tolerance = 1e-9;
 };
 
@@ -78,12 +78,18 @@ public:
   explicit Journey(JourneySpec spec);
 
   [[nodiscard]] std::size_t n_stages() const { return spec_.stages.size(); }
-  [[nodiscard]] std::size_t n_streams() const { return spec_.segments[0].streams.size(); }
+  [[nodiscard]] std::size_t n_streams() const {
+    return spec_.segments[0].streams.size();
+  }
   [[nodiscard]] const std::vector<std::string> &stages() const { return spec_.stages; }
   [[nodiscard]] const std::vector<Segment> &segments() const { return spec_.segments; }
   [[nodiscard]] const std::vector<bool> &absorbing() const { return absorbing_; }
-  [[nodiscard]] const std::vector<int> &value_stages() const { return spec_.value_stages; }
-  [[nodiscard]] const std::vector<double> &net_weights() const { return spec_.net_weights; }
+  [[nodiscard]] const std::vector<int> &value_stages() const {
+    return spec_.value_stages;
+  }
+  [[nodiscard]] const std::vector<double> &net_weights() const {
+    return spec_.net_weights;
+  }
   [[nodiscard]] double cohort_size() const { return spec_.cohort_size; }
   [[nodiscard]] const JourneySpec &spec() const { return spec_; }
 

@@ -50,15 +50,15 @@ struct SimulationOptions {
 // periods, S stages, K streams, M customers of the first replication).
 struct SimulationResult {
   int replications = 0, periods = 0, stages = 0, streams = 0;
-  std::vector<std::int64_t> occupancy;        // R x (T+1) x S, everyone
-  std::vector<std::int64_t> cohort_occupancy; // R x (T+1) x S, starting cohort only
-  std::vector<double> value_by_period;        // R x T x K, discounted to t = 0
+  std::vector<std::int64_t> occupancy;         // R x (T+1) x S, everyone
+  std::vector<std::int64_t> cohort_occupancy;  // R x (T+1) x S, starting cohort only
+  std::vector<double> value_by_period;         // R x T x K, discounted to t = 0
   std::vector<double> value_by_period_nominal; // R x T x K
-  std::vector<double> cohort_value;           // R x K, starting cohort, own discounting
-  std::vector<double> cohort_value_sq;        // R x (K+1), squares of streams and net
-  std::vector<double> cohort_lifetime;        // R: sum of lifetimes of the cohort
-  std::vector<double> cohort_lifetime_sq;     // R
-  std::vector<std::int64_t> arrivals;         // R x T, customers joining at t = 1..T
+  std::vector<double> cohort_value;       // R x K, starting cohort, own discounting
+  std::vector<double> cohort_value_sq;    // R x (K+1), squares of streams and net
+  std::vector<double> cohort_lifetime;    // R: sum of lifetimes of the cohort
+  std::vector<double> cohort_lifetime_sq; // R
+  std::vector<std::int64_t> arrivals;     // R x T, customers joining at t = 1..T
   // Per customer, first replication (individual method, per_customer):
   std::vector<std::int32_t> lifetime;    // M: periods started in a transient stage
   std::vector<std::int16_t> outcome;     // M: absorbing stage, or -1 if still active
