@@ -1,11 +1,14 @@
 #include "journeysim/exact.hpp"
 
 #include "journeysim/graph.hpp"
+#include "journeysim/linalg.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -23,6 +26,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 struct Epoch {
   int start = 0;
   const Matrix *P = nullptr;
+  std::optional<Propagator> prop; // x P and P W, dense or sparse
   Matrix A;         // S x (K+1): streams (discounted convention), then "alive"
   Matrix A_nominal; // S x K: streams with d = 1, for undiscounted amounts
 };
@@ -57,6 +61,7 @@ std::vector<Epoch> make_epochs(const Segment &seg, const std::vector<bool> &abso
     Epoch e;
     e.start = t;
     e.P = &seg.transitions.at(t);
+    e.prop.emplace(*e.P);
     e.A.resize(n, K + 1);
     e.A_nominal.resize(n, K);
     for (Index k = 0; k < K; ++k) {
@@ -81,8 +86,9 @@ std::size_t epoch_at(const std::vector<Epoch> &epochs, long tenure) {
 bool all_finite(const Matrix &M) { return M.allFinite(); }
 
 // P * W where W may hold infinities: terms with P_ij == 0 contribute nothing.
-Matrix safe_product(const Matrix &P, const Matrix &W) {
-  if (all_finite(W)) return P * W;
+Matrix safe_product(const Propagator &prop, const Matrix &W) {
+  if (all_finite(W)) return prop.right(W);
+  const Matrix &P = prop.dense();
   Matrix out = Matrix::Zero(P.rows(), W.cols());
   for (Index i = 0; i < P.rows(); ++i)
     for (Index j = 0; j < P.cols(); ++j) {
@@ -114,6 +120,30 @@ double spectral_radius(const Matrix &Q) {
   return es.eigenvalues().cwiseAbs().maxCoeff();
 }
 
+// Factorisations of I - d P[set, set], shared by the whole-lifetime values and
+// the absorption probabilities (which often need the same one).
+class SolverCache {
+public:
+  explicit SolverCache(const Matrix &P) : P_(P) {}
+  const LinearSolver &get(double d, const std::vector<bool> &set) {
+    auto key = std::make_pair(d, set);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      const auto idx = indices_of(set);
+      const auto m = static_cast<Index>(idx.size());
+      const bool all = idx.size() == set.size();
+      const Matrix M =
+          Matrix::Identity(m, m) - d * (all ? P_ : submatrix(P_, idx, idx));
+      it = cache_.emplace(std::move(key), std::make_unique<LinearSolver>(M)).first;
+    }
+    return *it->second;
+  }
+
+private:
+  const Matrix &P_;
+  std::map<std::pair<double, std::vector<bool>>, std::unique_ptr<LinearSolver>> cache_;
+};
+
 // The whole-lifetime value W = sum_{n>=0} d^n P^n a of a stationary chain, column
 // by column (each column with its own d). For d < 1 the series always converges
 // and W = (I - dP)^-1 a. For d >= 1 it diverges from exactly the stages that can
@@ -122,25 +152,18 @@ double spectral_radius(const Matrix &Q) {
 // nonzero value can be reached; there W is +inf or -inf by the sign of the values
 // reachable from such classes (nan if both). W is 0 where only zero values can be
 // reached, and a regular solve elsewhere.
-Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
+Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec,
+                      SolverCache &solvers) {
   const Index n = P.rows();
   const auto nn = static_cast<std::size_t>(n);
   Matrix W(n, A.cols());
-  std::map<double, Eigen::PartialPivLU<Matrix>> full_lu;
-  std::map<std::pair<double, std::vector<bool>>, Eigen::PartialPivLU<Matrix>> part_lu;
   const Components cc = components(P);
   std::map<double, std::vector<bool>> explosive_by_d; // per d: state in explosive class
   for (Index c = 0; c < A.cols(); ++c) {
     const double d = dvec(c);
     const Vector a = A.col(c);
     if (d < 1.0) {
-      auto it = full_lu.find(d);
-      if (it == full_lu.end())
-        it =
-            full_lu
-                .emplace(d, Eigen::PartialPivLU<Matrix>(Matrix::Identity(n, n) - d * P))
-                .first;
-      W.col(c) = it->second.solve(a);
+      W.col(c) = solvers.get(d, std::vector<bool>(nn, true)).solve(a);
       continue;
     }
     auto ex = explosive_by_d.find(d);
@@ -175,19 +198,10 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
     W.col(c).setZero();
     const auto g = indices_of(good);
     if (!g.empty()) {
-      auto it = part_lu.find({d, good});
-      if (it == part_lu.end()) {
-        const auto m = static_cast<Index>(g.size());
-        it = part_lu
-                 .emplace(std::make_pair(d, good),
-                          Eigen::PartialPivLU<Matrix>(Matrix::Identity(m, m) -
-                                                      d * submatrix(P, g, g)))
-                 .first;
-      }
       // Good stages only lead to good or zero-value stages (W = 0 there).
       Vector ag(static_cast<Index>(g.size()));
       for (std::size_t r = 0; r < g.size(); ++r) ag(static_cast<Index>(r)) = a(g[r]);
-      const Vector wg = it->second.solve(ag);
+      const Vector wg = solvers.get(d, good).solve(ag);
       for (std::size_t r = 0; r < g.size(); ++r) W(g[r], c) = wg(static_cast<Index>(r));
     }
     for (std::size_t i = 0; i < nn; ++i)
@@ -199,25 +213,23 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec) {
   return W;
 }
 
-// Probability of ending in each absorbing stage (S x S, columns of transient
-// stages zero) for the stationary chain. Stages that can never be absorbed get 0.
-Matrix stationary_absorption(const Matrix &P, const std::vector<bool> &absorbing) {
-  const Index n = P.rows();
-  Matrix H = Matrix::Zero(n, n);
+// Probability of ending in each absorbing stage (S x number of absorbing
+// stages, in stage order) for the stationary chain. Stages that can never be
+// absorbed get 0.
+Matrix stationary_absorption(const Matrix &P, const std::vector<bool> &absorbing,
+                             SolverCache &solvers) {
   const auto reach = can_reach(P, absorbing);
   std::vector<bool> escapes(absorbing.size());
   for (std::size_t i = 0; i < escapes.size(); ++i)
     escapes[i] = !absorbing[i] && reach[i];
   const auto e = indices_of(escapes);
   const auto b = indices_of(absorbing);
-  for (Index j : b) H(j, j) = 1.0;
+  Matrix H = Matrix::Zero(P.rows(), static_cast<Index>(b.size()));
+  for (std::size_t c = 0; c < b.size(); ++c) H(b[c], static_cast<Index>(c)) = 1.0;
   if (!e.empty() && !b.empty()) {
-    const auto m = static_cast<Index>(e.size());
-    const Matrix IQ = Matrix::Identity(m, m) - submatrix(P, e, e);
-    const Matrix HE = Eigen::PartialPivLU<Matrix>(IQ).solve(submatrix(P, e, b));
+    const Matrix HE = solvers.get(1.0, escapes).solve(submatrix(P, e, b));
     for (std::size_t r = 0; r < e.size(); ++r)
-      for (std::size_t c = 0; c < b.size(); ++c)
-        H(e[r], b[c]) = HE(static_cast<Index>(r), static_cast<Index>(c));
+      H.row(e[r]) = HE.row(static_cast<Index>(r));
   }
   return H;
 }
@@ -263,7 +275,7 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
       r.value_by_period(k - 1, c) = std::pow(dvec(c), k - 1) * v(c);
     r.lifetime_horizon += v(K);
     r.value_by_period_nominal.row(k - 1) = x * ep.A_nominal;
-    x = x * (*ep.P);
+    x = ep.prop->left(x);
     r.occupancy.row(k) = x;
   }
   r.value = r.value_by_period.colwise().sum().transpose();
@@ -272,23 +284,30 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
   Matrix W = Matrix::Zero(n, K + 1);
   for (int k = T; k >= 1; --k) {
     const Epoch &ep = epochs[epoch_at(epochs, k - 1)];
-    W = ep.A + ((*ep.P) * W) * dvec.asDiagonal();
+    W = ep.A + ep.prop->right(W) * dvec.asDiagonal();
   }
   r.stage_value = W.leftCols(K);
   r.stage_lifetime_horizon = W.col(K);
 
   // Whole lifetime: solve the stationary tail, then step back through the pieces.
   const Epoch &last = epochs.back();
-  Matrix Winf = whole_lifetime(*last.P, last.A, dvec);
-  Matrix H = stationary_absorption(*last.P, absorbing);
+  SolverCache solvers(*last.P);
+  Matrix Winf = whole_lifetime(*last.P, last.A, dvec, solvers);
+  Matrix H = stationary_absorption(*last.P, absorbing, solvers);
   for (int k = last.start; k >= 1; --k) {
     const Epoch &ep = epochs[epoch_at(epochs, k - 1)];
-    Winf = ep.A + safe_product(*ep.P, Winf) * dvec.asDiagonal();
-    H = (*ep.P) * H;
+    Winf = ep.A + safe_product(*ep.prop, Winf) * dvec.asDiagonal();
+    H = ep.prop->right(H);
   }
   r.stage_value_infinite = Winf.leftCols(K);
   r.stage_lifetime = Winf.col(K);
-  r.absorption = (seg.start.transpose() * H).transpose();
+  {
+    const Vector hb = (seg.start.transpose() * H).transpose();
+    r.absorption = Vector::Zero(n);
+    Index c = 0;
+    for (Index i = 0; i < n; ++i)
+      if (absorbing[static_cast<std::size_t>(i)]) r.absorption(i) = hb(c++);
+  }
   const RowVector s0 = seg.start.transpose();
   auto dot_safe = [&](const Vector &w) {
     double acc = 0.0;
@@ -325,6 +344,8 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     for (int v : journey.value_stages()) target[static_cast<std::size_t>(v)] = true;
     std::vector<Matrix> modified;
     for (const auto &ep : epochs) modified.push_back(stop_at(*ep.P, target));
+    std::vector<Propagator> mprop;
+    for (const auto &m : modified) mprop.emplace_back(m);
     const auto tidx = indices_of(target);
     auto reached = [&](const RowVector &y) {
       double s = 0.0;
@@ -336,7 +357,7 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     std::size_t f = 0;
     for (int k = 1; k <= T; ++k) {
       while (f + 1 < epochs.size() && epochs[f + 1].start <= k - 1) ++f;
-      y = y * modified[f];
+      y = mprop[f].left(y);
       r.value_reached(k) = reached(y);
     }
     // h: probability of ever reaching; g: E[first-passage time; reached].
@@ -349,7 +370,7 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     for (Index j : tidx) h(j) = 1.0;
     if (!o.empty()) {
       const auto m = static_cast<Index>(o.size());
-      Eigen::PartialPivLU<Matrix> lu(Matrix::Identity(m, m) - submatrix(Pm, o, o));
+      const LinearSolver lu(Matrix::Identity(m, m) - submatrix(Pm, o, o));
       Vector rhs(m);
       for (Index q = 0; q < m; ++q) {
         double s = 0.0;
@@ -364,10 +385,10 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
       }
     }
     for (int k = epochs.back().start; k >= 1; --k) {
-      const Matrix &Pk = modified[epoch_at(epochs, k - 1)];
-      const Vector gh = g + h;
-      h = Pk * h;
-      g = Pk * gh;
+      const Propagator &Pk = mprop[epoch_at(epochs, k - 1)];
+      const Matrix gh = g + h;
+      h = Pk.right(h);
+      g = Pk.right(gh);
       for (Index j : tidx) g(j) = 0.0;
     }
     r.ttv_reached = seg.start.dot(h);

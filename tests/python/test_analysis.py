@@ -749,3 +749,73 @@ def test_random_12_stage_journey_against_numpy(rng, accrual):
     assert a.clv == approx(by_period.sum(), rel=1e-10)
     assert a.lifetime_clv == approx(x0 @ per_stage, rel=1e-10)
     np.testing.assert_allclose(a.stages["lifetime_clv"], per_stage, **tol)
+
+
+def sparse_chain(n: int, n_absorbing: int, rng: np.random.Generator) -> np.ndarray:
+    """A large journey with a few exits per stage: the core's sparse kernels."""
+    P = np.zeros((n, n))
+    for i in range(n - n_absorbing):
+        exits = rng.choice(n, size=4, replace=False)
+        P[i, exits] = rng.random(4)
+        P[i, n - n_absorbing + rng.integers(n_absorbing)] += 0.1
+        P[i, i] += 2.0
+    for i in range(n - n_absorbing, n):
+        P[i] = 0.0
+        P[i, i] = 1.0
+    return P / P.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("tenure", [False, True])
+def test_large_sparse_journey_against_numpy(rng, tenure):
+    # 160 stages with ~6 entries a row take the sparse products and sparse LU.
+    n, n_abs, T, r = 160, 3, 30, 0.01
+    stages = [f"s{i}" for i in range(n)]
+    P = sparse_chain(n, n_abs, rng)
+    P0 = sparse_chain(n, n_abs, rng) if tenure else P
+    assert (P != 0).sum() * 8 <= n * n
+    v = rng.uniform(10, 100, n)
+    v[-n_abs:] = 0.0
+    x0 = np.zeros(n)
+    x0[0] = 1.0
+    j = js.Journey.from_matrix(
+        {0: P0, 2: P} if tenure else P,
+        stages=stages,
+        values={"revenue": dict(zip(stages, v, strict=True))},
+        discount_rate=r,
+        value_stages=["s5", "s6"],
+    )
+    a = j.analyze(periods=T)
+    occ = [x0]
+    for k in range(T):
+        occ.append(occ[-1] @ (P0 if k < 2 else P))
+    occ = np.array(occ)
+    np.testing.assert_allclose(a.occupancy, occ, rtol=1e-10, atol=1e-13)
+    tr, ab = np.arange(n - n_abs), np.arange(n - n_abs, n)
+    Q, R = P[np.ix_(tr, tr)], P[np.ix_(tr, ab)]
+    N = np.linalg.inv(np.eye(n - n_abs) - Q)
+    life = np.r_[N.sum(axis=1), np.zeros(n_abs)]
+    absorb = np.r_[N @ R, np.eye(n_abs)]
+    per_stage = np.linalg.solve(np.eye(n) - P / (1 + r), v)
+    if tenure:  # two periods under P0, then the stationary tail
+        d = 1 / (1 + r)
+        for _ in range(2):
+            life = np.where(np.arange(n) < n - n_abs, 1.0, 0.0) + P0 @ life
+            absorb = P0 @ absorb
+            per_stage = v + d * P0 @ per_stage
+    assert a.expected_lifetime == approx(life[0], rel=1e-9)
+    np.testing.assert_allclose(a.stages["remaining_lifetime"], life, rtol=1e-9)
+    np.testing.assert_allclose(a.absorption, absorb[0], rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(
+        a.stages["lifetime_clv"], per_stage, rtol=1e-9, atol=1e-9
+    )
+    # time to value: first passage into {s5, s6} in the chain where they absorb
+    target = np.isin(stages, ["s5", "s6"])
+    Pm = P.copy()
+    Pm[target] = np.eye(n)[target]
+    y, reached = x0.copy(), [x0[target].sum()]
+    for k in range(T):
+        Pk = (P0 if k < 2 else P).copy()
+        Pk[target] = np.eye(n)[target]
+        y = y @ Pk
+        reached.append(y[target].sum())
+    np.testing.assert_allclose(a.value_reached, reached, rtol=1e-10, atol=1e-13)
