@@ -100,6 +100,9 @@ def run_simulation(
     show = progress if progress is not None else steps >= PROGRESS_STEPS
     control = _core.SimulationControl()
     box: dict[str, Any] = {}
+    # Waiting on an Event rather than on Thread.join: a join interrupted by Ctrl-C
+    # can leave the thread looking finished while the core still runs.
+    done = threading.Event()
 
     def work() -> None:
         try:
@@ -118,6 +121,8 @@ def run_simulation(
             )
         except BaseException as err:  # handed to the calling thread
             box["error"] = err
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="journeysim-simulate", daemon=True)
     bar = None
@@ -133,13 +138,14 @@ def run_simulation(
         )
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.05)
+        while not done.wait(0.05):
             if bar is not None:
                 bar.n = control.steps_done if steps else bar.n
                 bar.refresh()
     except KeyboardInterrupt:
-        control.cancel()
+        control.cancel()  # the core stops at its next block, within milliseconds
+        while not done.wait(0.05):
+            pass
         worker.join()
         raise
     finally:
@@ -147,6 +153,7 @@ def run_simulation(
             bar.close()
     if "error" in box:
         raise box["error"]
+    worker.join()
     return Simulation(
         box["result"],
         journey,
@@ -154,6 +161,7 @@ def run_simulation(
         method=method,
         accrual=accrual,
         customers=customers,
+        events=record == "events",
     )
 
 
@@ -187,7 +195,9 @@ class Simulation:
         method: str,
         accrual: str,
         customers: int,
+        events: bool = False,
     ) -> None:
+        self._has_events = events
         self._raw = raw
         self._journey = journey
         self.seed = seed
@@ -386,7 +396,7 @@ class Simulation:
         """The event log (first replication): one row per change of stage, with
         the period at which the customer is in the new stage."""
         raw = self._raw
-        if self.method != "individual" or "event_customer" not in raw:
+        if not self._has_events:
             raise ValueError("no event log: simulate with record='events'")
         cats = pd.CategoricalDtype(self._journey.stages)
         return pd.DataFrame(
