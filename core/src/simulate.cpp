@@ -42,12 +42,14 @@ inline double uniform(Rng &rng) { return static_cast<double>(rng() >> 11) * 0x1.
 // put, and those cost one comparison.
 struct RowSampler {
   int n = 0;
+  double n_real = 0.0;
   std::vector<double> stay;        // n
   std::vector<double> cdf;         // n x n, cumulative over positions
   std::vector<std::int32_t> stage; // n x n, the stage at each position
   std::vector<std::int32_t> guide; // n x n: first position with cdf > g / n
 
-  explicit RowSampler(const Matrix &P) : n(static_cast<int>(P.rows())) {
+  explicit RowSampler(const Matrix &P)
+      : n(static_cast<int>(P.rows())), n_real(static_cast<double>(P.rows())) {
     const auto nn = static_cast<std::size_t>(n);
     stay.resize(nn);
     cdf.resize(nn * nn);
@@ -81,7 +83,8 @@ struct RowSampler {
   [[nodiscard]] int draw(int i, double u) const {
     if (u < stay[static_cast<std::size_t>(i)]) return i;
     const std::size_t row = static_cast<std::size_t>(i) * static_cast<std::size_t>(n);
-    auto q = static_cast<std::size_t>(guide[row + static_cast<std::size_t>(u * n)]);
+    auto q =
+        static_cast<std::size_t>(guide[row + static_cast<std::size_t>(u * n_real)]);
     while (cdf[row + q] <= u) ++q;
     return stage[row + q];
   }
@@ -210,6 +213,7 @@ public:
     for (const auto &t : tables_)
       E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
     G_ = static_cast<int>(tables_.size());
+    need_end_ = K_ > 0 && o.accrual != Accrual::Start;
     share_cdf_.resize(static_cast<Index>(j.segments().size()));
     double c = 0.0;
     for (std::size_t g = 0; g < j.segments().size(); ++g)
@@ -320,7 +324,7 @@ private:
       }
       // end counts: tenures k >= 1 in [a, b) whose period k - 1 is in this piece
       const int e0 = std::max({a, 1, lo + 1}), e1 = std::min(b, hi + 1);
-      if (e0 < e1) {
+      if (need_end_ && e0 < e1) {
         ++c.end[cell(J + e0, g, e, s)];
         --c.end[cell(J + e1, g, e, s)];
       }
@@ -546,6 +550,7 @@ private:
   const SimulationOptions &o_;
   SimulationControl *ctl_;
   int T_, S_, K_, G_ = 1, E_ = 1;
+  bool need_end_ = false; // end-of-period counts, for "end" and "half-cycle" values
   std::vector<std::vector<double>> disc_, geo_;
   std::vector<SegmentTables> tables_;
   Vector share_cdf_;
