@@ -43,7 +43,7 @@ $(VENV)/bin/python:
 	$(PY) -m pip install -q cmake ninja
 
 $(VENV)/.installed: $(VENV)/bin/python $(SOURCES)
-	$(PY) -m pip install -q ".[test,dev]"
+	$(PY) -m pip install -q ".[test,dev]" --config-settings=cmake.define.JOURNEYSIM_WERROR=ON
 	touch $@
 
 cpp-test: system-deps $(VENV)/bin/python
