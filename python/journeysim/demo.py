@@ -180,5 +180,5 @@ def run_demo(
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    p(f"Retention curve written to {path}")
+    p(f"Retention curve written to {os.path.abspath(path)}")
     return path
