@@ -13,6 +13,9 @@ void register_exact(py::module_ &m) {
   JS_FIELD(occupancy);
   JS_FIELD(population);
   JS_FIELD(retention);
+  JS_FIELD(entries);
+  JS_FIELD(population_entries);
+  JS_FIELD(flows);
   JS_FIELD(value_by_period);
   JS_FIELD(value_by_period_nominal);
   JS_FIELD(population_value_by_period);
@@ -33,6 +36,10 @@ void register_exact(py::module_ &m) {
   JS_FIELD(warnings);
   JS_FIELD(segments);
 #undef JS_FIELD
+
+  m.def("first_visits", &first_visits, py::arg("journey"), py::arg("segment"),
+        py::arg("stages"), py::arg("start"), py::arg("until"),
+        py::call_guard<py::gil_scoped_release>());
 
   m.def(
       "analyze",

@@ -264,9 +264,12 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
   r.occupancy.resize(T + 1, n);
   r.value_by_period.resize(T, K);
   r.value_by_period_nominal.resize(T, K);
+  r.entries.resize(T, n);
   RowVector x = seg.start.transpose();
   r.occupancy.row(0) = x;
   std::size_t e = 0;
+  // Occupancy summed over the periods of each epoch: flows are diag(y) P.
+  std::vector<RowVector> in_epoch(epochs.size(), RowVector::Zero(n));
   for (int k = 1; k <= T; ++k) {
     while (e + 1 < epochs.size() && epochs[e + 1].start <= k - 1) ++e;
     const Epoch &ep = epochs[e];
@@ -275,9 +278,18 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
       r.value_by_period(k - 1, c) = std::pow(dvec(c), k - 1) * v(c);
     r.lifetime_horizon += v(K);
     r.value_by_period_nominal.row(k - 1) = x * ep.A_nominal;
-    x = ep.prop->left(x);
+    in_epoch[e] += x;
+    const RowVector next = ep.prop->left(x);
+    // Entering j in period k: everyone in j at k, less those who stayed in j.
+    r.entries.row(k - 1) = next - x.cwiseProduct(ep.P->diagonal().transpose());
+    x = next;
     r.occupancy.row(k) = x;
   }
+  r.flows = Matrix::Zero(n, n);
+  for (std::size_t q = 0; q < epochs.size(); ++q)
+    if ((in_epoch[q].array() != 0.0).any())
+      r.flows += in_epoch[q].transpose().asDiagonal() * (*epochs[q].P);
+  r.flows.diagonal().setZero();
   r.value = r.value_by_period.colwise().sum().transpose();
 
   // Backward over the horizon: value to go from each stage at tenure 0.
@@ -441,6 +453,7 @@ void add_population(Analysis &r, const Journey &journey, double scale) {
   const double N0 = scale * journey.cohort_size();
   const auto K1 = r.value_by_period.cols();
   r.population = N0 * r.occupancy;
+  r.population_entries = N0 * r.entries;
   r.population_value_by_period = N0 * r.value_by_period;
   r.population_value_by_period_nominal = N0 * r.value_by_period_nominal;
   if (journey.has_arrivals()) {
@@ -452,6 +465,8 @@ void add_population(Analysis &r, const Journey &journey, double scale) {
       const double a = scale * journey.arrivals_at(s);
       if (a == 0.0) continue;
       for (int t = s; t <= T; ++t) r.population.row(t) += a * r.occupancy.row(t - s);
+      for (int c = s + 1; c <= T; ++c)
+        r.population_entries.row(c - 1) += a * r.entries.row(c - s - 1);
       Vector disc(K1);
       for (Index k = 0; k < K1; ++k) disc(k) = a * std::pow(dvec(k), s);
       disc(K1 - 1) = 0.0; // net is rebuilt below
@@ -494,6 +509,8 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
     const auto K1 = static_cast<Index>(journey.n_streams()) + 1;
     r.periods = T;
     r.occupancy = Matrix::Zero(T + 1, n);
+    r.entries = Matrix::Zero(T, n);
+    r.flows = Matrix::Zero(n, n);
     r.value_by_period = Matrix::Zero(T, K1);
     r.value_by_period_nominal = Matrix::Zero(T, K1);
     r.value = Vector::Zero(K1);
@@ -509,6 +526,8 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
       const double w = segs[s].share;
       const Analysis &p = parts[s];
       accumulate(r.occupancy, p.occupancy, w);
+      accumulate(r.entries, p.entries, w);
+      accumulate(r.flows, p.flows, w);
       accumulate(r.value_by_period, p.value_by_period, w);
       accumulate(r.value_by_period_nominal, p.value_by_period_nominal, w);
       accumulate(r.value, p.value, w);
@@ -539,6 +558,36 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
   for (std::size_t g = 0; g < r.segments.size(); ++g)
     add_population(r.segments[g], journey, segs[g].share);
   return r;
+}
+
+} // namespace journeysim
+
+namespace journeysim {
+
+Vector first_visits(const Journey &journey, std::size_t segment,
+                    const std::vector<int> &stages, int from, int until) {
+  if (segment >= journey.segments().size())
+    throw std::out_of_range("segment index " + std::to_string(segment) +
+                            " out of range");
+  for (int stage : stages)
+    if (stage < 0 || static_cast<std::size_t>(stage) >= journey.n_stages())
+      throw std::out_of_range("stage index " + std::to_string(stage) + " out of range");
+  if (from < 0 || until < from)
+    throw std::invalid_argument("first_visits needs 0 <= from <= until");
+  const Segment &seg = journey.segments()[segment];
+  Vector f = Vector::Zero(until - from);
+  RowVector x = seg.start.transpose();
+  for (int tau = 0; tau < until; ++tau) {
+    if (tau >= from) {
+      // Those in the stages now are there for the first time in the window.
+      for (int stage : stages) {
+        f(tau - from) += x(stage);
+        x(stage) = 0.0;
+      }
+    }
+    if (tau + 1 < until) x = x * seg.transitions.at(tau);
+  }
+  return f;
 }
 
 } // namespace journeysim

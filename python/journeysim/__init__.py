@@ -9,7 +9,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .analysis import Analysis
+from .compare import Comparison, compare
 from .demo import default_journey
+from .intervention import Intervention, Plan
 from .journey import Journey
 from .simulation import Simulation
 from .warnings import InfiniteLifetimeWarning, JourneyWarning
@@ -21,10 +23,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Analysis",
+    "Comparison",
     "InfiniteLifetimeWarning",
+    "Intervention",
     "Journey",
     "JourneyWarning",
+    "Plan",
     "Simulation",
     "__version__",
+    "compare",
     "default_journey",
 ]

@@ -51,6 +51,9 @@ class Analysis:
     occupancy: _Array
     population: _Array
     retention: _Array
+    entries: _Array
+    population_entries: _Array
+    flows: _Array
     value_by_period: _Array
     value_by_period_nominal: _Array
     population_value_by_period: _Array
@@ -72,6 +75,9 @@ class Analysis:
     segments: list[Analysis]
 
 def analyze(journey: Journey, periods: int, accrual: Accrual) -> Analysis: ...
+def first_visits(
+    journey: Journey, segment: int, stages: list[int], start: int, until: int
+) -> _Array: ...
 
 class SimulationControl:
     def __init__(self) -> None: ...

@@ -121,6 +121,34 @@ class Analysis:
         return self._by_period(self._r.value_by_period)
 
     @cached_property
+    def entries(self) -> pd.DataFrame:
+        """Share of the cohort moving into each stage (from another) in each
+        period 1..periods."""
+        e = self._r.entries
+        return pd.DataFrame(
+            e, index=pd.RangeIndex(1, len(e) + 1, name="period"), columns=self._stages
+        )
+
+    @cached_property
+    def population_entries(self) -> pd.DataFrame:
+        """Customers moving into each stage in each calendar period (cohort and
+        arrivals): the workload a stage's team receives."""
+        e = self._r.population_entries
+        return pd.DataFrame(
+            e, index=pd.RangeIndex(1, len(e) + 1, name="period"), columns=self._stages
+        )
+
+    @cached_property
+    def flows(self) -> pd.DataFrame:
+        """Expected moves per customer from stage (rows) to stage (columns)
+        over the horizon."""
+        return pd.DataFrame(
+            self._r.flows,
+            index=self._stages.rename("from"),
+            columns=self._stages.rename("to"),
+        )
+
+    @cached_property
     def value_by_period_nominal(self) -> pd.DataFrame:
         """Undiscounted value per customer in each period."""
         return self._by_period(self._r.value_by_period_nominal)

@@ -196,31 +196,6 @@ class Journey:
                         self._normalize,
                     )
                 )
-        self._segment_names = [s[0] for s in seg_specs]
-
-        core_segments = []
-        for sname, share, pieces, vals, moves, st in seg_specs:
-            core_streams = [
-                (
-                    s,
-                    rates[s],
-                    [t for t, _ in vals[s]],
-                    [v for _, v in vals[s]],
-                    moves[s],
-                )
-                for s in streams
-            ]
-            core_segments.append(
-                (
-                    sname,
-                    share,
-                    [t for t, _ in pieces],
-                    [m for _, m in pieces],
-                    core_streams,
-                    st,
-                )
-            )
-
         absorbing_idx = (
             []
             if absorbing is None
@@ -236,21 +211,115 @@ class Journey:
         value_idx = [stage_index(stages, v, "value_stages") for v in vstages]
         weights = _net(net, streams)
         arr, constant = _arrivals(arrivals)
-        self._arrivals = (arr, constant)
         if isinstance(cohort_size, bool) or not isinstance(cohort_size, numbers.Real):
             raise ValueError(f"cohort_size must be a number, got {cohort_size!r}")
+        self._resolved = {
+            "segments": seg_specs,
+            "rates": rates,
+            "absorbing": absorbing_idx,
+            "value_stages": value_idx,
+            "weights": weights,
+            "arrivals": (arr, constant),
+            "cohort_size": float(cohort_size),
+            "tolerance": tol,
+        }
+        self._build()
+
+    def _build(self) -> None:
+        """Hand the resolved arrays to the core, which validates them."""
+        r = self._resolved
+        self._segment_names = [seg[0] for seg in r["segments"]]
+        self._arrivals = r["arrivals"]
+        core_segments = []
+        for sname, share, pieces, vals, moves, st in r["segments"]:
+            core_streams = [
+                (
+                    s,
+                    r["rates"][s],
+                    [t for t, _ in vals[s]],
+                    [v for _, v in vals[s]],
+                    moves[s],
+                )
+                for s in self._streams
+            ]
+            core_segments.append(
+                (
+                    sname,
+                    share,
+                    [t for t, _ in pieces],
+                    [m for _, m in pieces],
+                    core_streams,
+                    st,
+                )
+            )
         self._core = _core.Journey(
-            stages,
+            self._stages,
             core_segments,
-            absorbing_idx,
-            value_idx,
-            weights,
-            float(cohort_size),
-            arr,
-            constant,
+            r["absorbing"],
+            r["value_stages"],
+            r["weights"],
+            r["cohort_size"],
+            r["arrivals"][0],
+            r["arrivals"][1],
             self._normalize,
-            tol,
+            r["tolerance"],
         )
+
+    def _segment_specs(self) -> list[tuple]:
+        """Per segment (name, share, [(tenure, matrix)], {stream: [(tenure,
+        values)]}, {stream: moves or None}, start), with the core's normalised
+        matrices, starts and shares."""
+        out = []
+        for i, (name, _, _, vals, moves, _) in enumerate(self._resolved["segments"]):
+            pieces = list(
+                zip(
+                    self._core.transition_starts(i),
+                    [np.array(m) for m in self._core.transitions(i)],
+                    strict=True,
+                )
+            )
+            out.append(
+                (
+                    name,
+                    self._core.share(i),
+                    pieces,
+                    vals,
+                    moves,
+                    np.array(self._core.start(i)),
+                )
+            )
+        return out
+
+    def _derived(
+        self,
+        segments: list[tuple],
+        *,
+        streams: list[str] | None = None,
+        rates: Mapping | None = None,
+        weights: list[float] | None = None,
+        absorbing: list[int] | None = None,
+        name: str | None = None,
+    ) -> Journey:
+        """A journey like this one with other segments (and possibly extra value
+        streams), built from resolved arrays: what a plan applied to it gives."""
+        j = object.__new__(type(self))
+        j.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k not in ("_core", "_resolved")}
+        )
+        j._normalize = False
+        if streams is not None:
+            j._streams = list(streams)
+        j._resolved = dict(self._resolved)
+        j._resolved["segments"] = segments
+        if rates is not None:
+            j._resolved["rates"] = dict(rates)
+        if weights is not None:
+            j._resolved["weights"] = list(weights)
+        if absorbing is not None:
+            j._resolved["absorbing"] = list(absorbing)
+        j.name = name or self.name
+        j._build()
+        return j
 
     # -- construction -----------------------------------------------------------
 

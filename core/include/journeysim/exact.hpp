@@ -25,10 +25,13 @@ namespace journeysim {
 // figures include the cohort size and arrivals.
 struct Analysis {
   int periods = 0;
-  Matrix occupancy;                          // (T+1) x S, shares
-  Matrix population;                         // (T+1) x S, customers
-  Vector retention;                          // T+1
-  Matrix value_by_period;                    // T x (K+1), discounted, per customer
+  Matrix occupancy;          // (T+1) x S, shares
+  Matrix population;         // (T+1) x S, customers
+  Vector retention;          // T+1
+  Matrix entries;            // T x S, moving into each stage in period k, per customer
+  Matrix population_entries; // T x S, customers
+  Matrix flows;              // S x S, expected moves i -> j over the horizon
+  Matrix value_by_period;    // T x (K+1), discounted, per customer
   Matrix value_by_period_nominal;            // T x (K+1), undiscounted, per customer
   Matrix population_value_by_period;         // T x (K+1), discounted
   Matrix population_value_by_period_nominal; // T x (K+1), undiscounted
@@ -49,6 +52,12 @@ struct Analysis {
   std::vector<std::string> warnings;
   std::vector<Analysis> segments; // one per segment when there are several
 };
+
+// For a customer of one segment: the probability that tenure tau, for
+// from <= tau < until, is the first tenure in [from, until) at which the
+// customer is in one of `stages` (at the start of period tau + 1).
+Vector first_visits(const Journey &journey, std::size_t segment,
+                    const std::vector<int> &stages, int from, int until);
 
 // Throws std::invalid_argument for periods < 0.
 Analysis analyze(const Journey &journey, int periods, Accrual accrual = Accrual::Start);

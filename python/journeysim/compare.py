@@ -1,0 +1,400 @@
+"""Side-by-side comparison of plans: exact, or by Monte Carlo with common random
+numbers."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .intervention import COST_STREAM, Plan, apply_plan
+
+if TYPE_CHECKING:
+    from .journey import Journey
+
+__all__ = ["Comparison", "compare"]
+
+Z95 = 1.959963984540054
+
+
+def _cost_rate(journey: Journey, rate: float | None) -> float:
+    """Interventions are money: by default discounted like the net value."""
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or rate <= -1:
+            raise ValueError(f"discount_rate must be a number > -1, got {rate!r}")
+        return float(rate)
+    r = journey._resolved
+    used = {r["rates"][s] for s, w in zip(journey.streams, r["weights"]) if w != 0}
+    if len(used) > 1:
+        raise ValueError(
+            "the streams of net value have different discount rates "
+            f"{sorted(used)}: pass discount_rate= for intervention costs"
+        )
+    return used.pop() if used else 0.0
+
+
+def _arrivals(journey: Journey, periods: int) -> np.ndarray:
+    """Expected customers joining at t = 1..periods."""
+    arr, constant = journey._arrivals
+    a = np.zeros(periods)
+    if arr:
+        if constant:
+            a[:] = arr[0]
+        else:
+            m = min(len(arr), periods)
+            a[:m] = arr[:m]
+    return a
+
+
+def _once(pj: Journey, once: list[dict], periods: int, rate: float, n0: float):
+    """Population cost and customers reached of the once-per-customer charges,
+    exactly: first visits to the moment within the window, by sub-population,
+    for a starting cohort of ``n0`` and the journey's arrivals."""
+    d = 1.0 / (1.0 + rate)
+    arr = _arrivals(pj, periods)
+    disc_join = d ** np.arange(1, periods + 1)
+    cost = 0.0
+    reached: dict[str, float] = {}
+    for entry in once:
+        a, b = entry["window"]
+        until = periods if b is None else min(b, periods)
+        g = np.zeros(periods)
+        if until > a:
+            f = _core.first_visits(
+                pj._core, entry["segment"], entry["stages"], a, until
+            )
+            g[a:until] = f
+        share = pj._core.share(entry["segment"])
+        tau = np.arange(periods)
+        cum_disc = np.concatenate([[0.0], np.cumsum(g * d**tau)])
+        cum = np.concatenate([[0.0], np.cumsum(g)])
+        horizons = periods - np.arange(1, periods + 1)  # cohort joining at s
+        pop_disc = n0 * cum_disc[periods] + (arr * disc_join * cum_disc[horizons]).sum()
+        pop = n0 * cum[periods] + (arr * cum[horizons]).sum()
+        cost += entry["cost"] * share * pop_disc
+        name = entry["intervention"]
+        reached[name] = reached.get(name, 0.0) + share * pop
+    return cost, reached
+
+
+def _team_columns(
+    journey: Journey, entries: pd.DataFrame, flows: pd.DataFrame, n0: float
+):
+    """Mean customers entering each team's stages per period (moves in, plus
+    customers starting there: the cohort in period 1, an arrival at t in period
+    t + 1), and expected moves between stages of different teams per customer."""
+    owners = {s: journey.owner(s) for s in journey.stages}
+    periods = len(entries)
+    joining = np.concatenate([[n0], _arrivals(journey, periods)[: periods - 1]])
+    entries = entries + np.outer(joining, journey.start.to_numpy())
+    out: dict[str, float] = {}
+    for team in sorted({o for o in owners.values() if o is not None}):
+        cols = [s for s, o in owners.items() if o == team]
+        out[f"workload {team}"] = float(entries[cols].sum(axis=1).mean())
+    if any(o is not None for o in owners.values()):
+        o = [owners[s] for s in journey.stages]
+        mask = np.array(
+            [[a is not None and b is not None and a != b for b in o] for a in o]
+        )
+        out["hand-offs"] = float(flows.to_numpy()[mask].sum())
+    return out
+
+
+class Comparison:
+    """The result of :func:`compare`.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        One row per plan, baseline first (see :func:`compare`).
+    journeys : dict
+        The journey customers face under each plan.
+    results : dict
+        Each plan's :class:`Analysis` (exact) or :class:`Simulation`.
+    method : str
+        ``"exact"`` or ``"monte carlo"``.
+    """
+
+    def __init__(self, summary, journeys, results, method, periods) -> None:
+        self.summary = summary
+        self.journeys = journeys
+        self.results = results
+        self.method = method
+        self.periods = periods
+
+    def plot(self, ax=None, metric: str = "incremental net value"):
+        """Bars of ``metric`` per plan (with the 95% interval of the paired
+        difference to baseline for Monte Carlo); returns the Axes."""
+        if metric not in self.summary.columns:
+            raise ValueError(f"metric must be a column of summary, got {metric!r}")
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(7, 0.6 * len(self.summary) + 1.5))
+        y = self.summary[metric].to_numpy(dtype=float)
+        err = None
+        lo, hi = f"{metric} low", f"{metric} high"
+        if lo in self.summary.columns:
+            err = np.vstack(
+                [y - self.summary[lo].to_numpy(), self.summary[hi].to_numpy() - y]
+            )
+        names = list(self.summary.index)
+        colors = ["#999999"] + ["#1f77b4" if v >= 0 else "#d62728" for v in y[1:]]
+        ax.barh(names, y, xerr=err, color=colors, capsize=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.invert_yaxis()
+        ax.set_xlabel(metric)
+        ax.set_title(f"plans over {self.periods} periods ({self.method})")
+        ax.grid(axis="x", alpha=0.3)
+        return ax
+
+    def __repr__(self) -> str:
+        return f"<Comparison of {len(self.summary)} plans ({self.method})>\n" + (
+            self.summary.T.to_string()
+        )
+
+
+def compare(
+    journey: Journey,
+    plans: Sequence[Plan],
+    periods: int = 36,
+    *,
+    customers: int | None = None,
+    seed: int | None = None,
+    replications: int = 1,
+    horizons: Sequence[int] | None = None,
+    accrual: str = "start",
+    discount_rate: float | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Comparison:
+    """Compare plans side by side against the baseline (no intervention).
+
+    Exact (linear algebra, reach as an exact mixture) unless ``customers`` is
+    given; then Monte Carlo with common random numbers: every plan is simulated
+    with the same seed, so each customer meets the same random numbers in every
+    plan, and every figure comes with the 95% interval of its paired difference
+    to baseline (over the starting cohort's customers).
+
+    ``summary`` has one row per plan, baseline first: retention at ``horizons``
+    (default: ``periods``), lifetime within the horizon, time to value, value
+    per stream and CLV per customer; for the population (cohort size and
+    arrivals): net value, intervention cost (fixed at t = 0, once per touched
+    customer at the first visit to the moment within the window, per
+    customer-period there; discounted at ``discount_rate``, by default the net
+    value's rate), incremental net value against baseline (the change in net
+    value less the change in cost), ROI (incremental net value per unit of
+    cost), customers reached per intervention, workload per owner team (mean
+    customers entering the team's stages per period) and hand-offs between
+    teams per customer.
+    """
+    from .journey import ACCRUALS, Journey
+
+    if not isinstance(journey, Journey):
+        raise ValueError(f"compare needs a Journey, got {journey!r}")
+    if isinstance(plans, Plan):
+        plans = [plans]
+    plans = list(plans)
+    for p in plans:
+        if not isinstance(p, Plan):
+            raise ValueError(f"plans must be Plan objects, got {p!r}")
+    names = [p.name for p in plans]
+    if "baseline" in names or len(set(names)) != len(names):
+        raise ValueError(
+            f"plan names must be unique and not 'baseline' (added first): {names}"
+        )
+    if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
+        raise ValueError(f"periods must be an integer, got {periods!r}")
+    if periods < 1:
+        raise ValueError(f"periods must be >= 1, got {periods}")
+    horizons = [periods] if horizons is None else list(horizons)
+    for h in horizons:
+        if (
+            isinstance(h, bool)
+            or not isinstance(h, numbers.Integral)
+            or not (0 <= h <= periods)
+        ):
+            raise ValueError(f"horizons must be integers in [0, {periods}], got {h!r}")
+    if not isinstance(accrual, str) or accrual not in ACCRUALS:
+        raise ValueError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    rate = _cost_rate(journey, discount_rate)
+    all_plans = [Plan("baseline", []), *plans]
+    applied = {p.name: apply_plan(journey, p, cost_rate=rate) for p in all_plans}
+    journeys = {name: pj for name, (pj, _) in applied.items()}
+    streams = journey.streams
+    if customers is None:
+        rows, results = _exact(
+            all_plans, applied, periods, horizons, accrual, rate, streams
+        )
+        method = "exact"
+    else:
+        rows, results = _simulated(
+            all_plans,
+            applied,
+            periods,
+            horizons,
+            accrual,
+            rate,
+            streams,
+            customers,
+            seed,
+            replications,
+            threads,
+            progress,
+        )
+        method = "monte carlo"
+    summary = pd.DataFrame(rows).set_index("plan")
+    return Comparison(summary, journeys, results, method, periods)
+
+
+def _finish(row: dict, base: dict | None) -> None:
+    cost = row["intervention cost"]
+    if base is None:
+        row["incremental net value"] = 0.0
+    else:
+        row["incremental net value"] = (
+            row["population net value"] - base["population net value"]
+        ) - (cost - base["intervention cost"])
+    row["ROI"] = row["incremental net value"] / cost if cost > 0 else np.nan
+
+
+def _exact(plans, applied, periods, horizons, accrual, rate, streams):
+    rows, results = [], {}
+    base = None
+    for p in plans:
+        pj, once = applied[p.name]
+        a = pj.analyze(periods, accrual=accrual)
+        results[p.name] = a
+        n0 = pj._resolved["cohort_size"]
+        once_cost, reached = _once(pj, once, periods, rate, n0)
+        row: dict[str, Any] = {"plan": p.name}
+        for h in horizons:
+            row[f"retention at {h}"] = a.retention_at(h)
+        row["lifetime"] = a.lifetime_within_horizon
+        row["expected lifetime"] = a.expected_lifetime
+        if pj.value_stages:
+            row["time to value"] = float(a.time_to_value["mean_periods"])
+            row["reached value"] = float(a.time_to_value["reached"])
+        for s in streams:
+            row[s] = float(a.value[s])
+        row["CLV"] = a.clv
+        row["population net value"] = float(a.population_value["net"])
+        row["intervention cost"] = (
+            p.fixed_cost + float(a.population_value[COST_STREAM]) + once_cost
+        )
+        _finish(row, base)
+        row["customers reached"] = float(sum(reached.values()))
+        row.update(_team_columns(pj, a.population_entries, a.flows, n0))
+        rows.append(row)
+        base = base or row
+    return rows, results
+
+
+def _paired(diff: np.ndarray) -> tuple[float, float, float]:
+    m = float(diff.mean())
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.nan
+    return m, m - Z95 * se, m + Z95 * se
+
+
+def _simulated(
+    plans,
+    applied,
+    periods,
+    horizons,
+    accrual,
+    rate,
+    streams,
+    customers,
+    seed,
+    replications,
+    threads,
+    progress,
+):
+    import secrets
+
+    if seed is None:
+        seed = secrets.randbits(64)
+    rows, results = [], {}
+    base = None
+    base_pc: dict[str, np.ndarray] = {}
+    for p in plans:
+        pj, once = applied[p.name]
+        s = pj.simulate(
+            customers,
+            periods,
+            seed=seed,
+            replications=replications,
+            threads=threads,
+            progress=progress,
+            accrual=accrual,
+        )
+        results[p.name] = s
+        once_cost, reached = _once(pj, once, periods, rate, customers)
+        n = customers
+        cv = s.customer_value  # streams, cost stream, net
+        life = s.lifetime[:n].astype(float)
+        absorbed = s.outcome[:n] >= 0
+        per: dict[str, np.ndarray] = {}
+        for h in horizons:
+            per[f"retention at {h}"] = (~(absorbed & (life <= h))).astype(float)
+        per["lifetime"] = life
+        for k, st in enumerate(streams):
+            per[st] = cv[:n, k]
+        per["CLV"] = cv[:n, -1]
+        # Population net value: each customer's value discounted from t = 0.
+        joined = s.joined
+        rates = pj._resolved["rates"]
+        weights = pj._resolved["weights"]
+        pop = np.zeros(len(joined))
+        for k, st in enumerate(pj.streams):
+            if weights[k]:
+                pop += weights[k] * cv[:, k] * (1 + rates[st]) ** (-joined)
+        per["population net value"] = pop
+        row: dict[str, Any] = {"plan": p.name}
+        for key, v in per.items():
+            if key == "population net value":
+                row[key] = float(v.sum())
+            else:
+                row[key] = float(v.mean())
+        if pj.value_stages:
+            fv = s.first_value[:n]
+            row["reached value"] = float((fv >= 0).mean())
+        row["intervention cost"] = (
+            p.fixed_cost + float(s.value_by_period[COST_STREAM].sum()) + once_cost
+        )
+        _finish(row, base)
+        row["customers reached"] = float(sum(reached.values()))
+        # Workload and hand-offs are their exact expectations under the plan.
+        a = pj.analyze(periods, accrual=accrual)
+        scale = customers / pj._resolved["cohort_size"]
+        entries = (
+            a.population_entries + (scale - 1) * pj._resolved["cohort_size"] * a.entries
+        )
+        row.update(_team_columns(pj, entries, a.flows, customers))
+        for key, v in per.items():
+            if base is None:
+                base_pc[key] = v
+                d = np.zeros_like(v)
+            else:
+                d = v - base_pc[key]
+            if key == "population net value":
+                total = float(d.sum())
+                se = float(d.std(ddof=1) * np.sqrt(len(d))) if len(d) > 1 else np.nan
+                dc = row["intervention cost"] - (base or row)["intervention cost"]
+                row["incremental net value low"] = total - dc - Z95 * se
+                row["incremental net value high"] = total - dc + Z95 * se
+                continue
+            m, lo, hi = _paired(d) if base is not None else (0.0, 0.0, 0.0)
+            row[f"{key} diff"] = m
+            row[f"{key} diff low"] = lo
+            row[f"{key} diff high"] = hi
+        if base is None:
+            row["incremental net value low"] = 0.0
+            row["incremental net value high"] = 0.0
+        rows.append(row)
+        base = base or row
+    return rows, results

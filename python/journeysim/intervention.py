@@ -1,0 +1,444 @@
+"""Interventions at moments of truth, plans made of them, and what a plan does
+to a journey."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .journey import Journey
+
+__all__ = ["COST_STREAM", "Intervention", "Plan", "apply_plan"]
+
+#: The value stream that carries per customer-period intervention costs in the
+#: journey a plan produces (weight 0 in net value: costs are reported apart).
+COST_STREAM = "intervention_cost"
+#: Interventions with partial reach in one segment, at most: 2**n sub-populations.
+MAX_PARTIAL_REACH = 10
+_TOL = 1e-12
+
+
+def _real(x: Any, what: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number, got {x!r}")
+    return float(x)
+
+
+class Intervention:
+    """A change at a moment of truth.
+
+    Parameters
+    ----------
+    name : str
+    at : (from, to) or str
+        The transitions it acts on: ``("onboarding", "churned")``; several
+        targets ``("at_risk", ["churned", "downgraded"])``; every exit of a
+        stage ``"onboarding"`` (same as ``("onboarding", "*")``); or every move
+        into a stage from anywhere ``("*", "churned")``. The *from* stages are
+        where the customer meets the moment of truth: costs and reach count there.
+    relative_risk, change, probability : float
+        Exactly one effect on each targeted probability: multiply it
+        (``relative_risk=0.6``), add to it (``change=-0.05``, in probability
+        units), or set it (``probability=0.1``).
+    reassign_to : str, optional
+        Where probability freed (or taken) goes: a stage of the same row. By
+        default, proportionally to the rest of the row (its other exits and the
+        stay). A probability pushed outside [0, 1] is a ValueError.
+    reach : float, default 1
+        Share of eligible customers touched. Each customer is touched or not for
+        the whole journey (a draw per customer in simulation, an exact mixture of
+        the two sub-populations in analysis).
+    window : (a, b), optional
+        Tenure periods when it is active: periods with tenure ``a <= k-1 < b``
+        (``b=None`` for open-ended). Default: always.
+    segments : list of str, optional
+        The segments it applies to (default: all).
+    cost_fixed : float
+        Paid once, at t = 0, for the plan.
+    cost_per_customer : float
+        Paid once per touched customer, the first time the customer is at a
+        *from* stage at the start of a period within the window; discounted
+        from that period.
+    cost_per_period : float
+        Paid for every period a touched customer starts at a *from* stage within
+        the window (a customer-period of the team's time), discounted like
+        start-of-period value.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        at: Any,
+        *,
+        relative_risk: float | None = None,
+        change: float | None = None,
+        probability: float | None = None,
+        reassign_to: str | None = None,
+        reach: float = 1.0,
+        window: tuple[int, int | None] | None = None,
+        segments: Iterable[str] | None = None,
+        cost_fixed: float = 0.0,
+        cost_per_customer: float = 0.0,
+        cost_per_period: float = 0.0,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"an intervention needs a non-empty name, got {name!r}")
+        self.name = name
+        who = f"intervention {name!r}"
+        if isinstance(at, str):
+            at = (at, "*")
+        if not (isinstance(at, tuple | list) and len(at) == 2):
+            raise ValueError(f"{who}: at must be (from, to) or a stage, got {at!r}")
+        frm, to = at
+        if not isinstance(frm, str):
+            raise ValueError(
+                f"{who}: the from stage must be a name or '*', got {frm!r}"
+            )
+        if isinstance(to, str):
+            to = [to]
+        elif isinstance(to, Iterable):
+            to = list(to)
+            if not to or not all(isinstance(t, str) for t in to):
+                raise ValueError(f"{who}: targets must be stage names, got {at[1]!r}")
+        else:
+            raise ValueError(f"{who}: the target must be a stage or a list, got {to!r}")
+        if frm == "*" and "*" in to:
+            raise ValueError(f"{who}: at=('*', '*') names no stage")
+        self.source, self.targets = frm, to
+
+        effects = {
+            "relative_risk": relative_risk,
+            "change": change,
+            "probability": probability,
+        }
+        given = [k for k, v in effects.items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"{who}: give exactly one of relative_risk, change, probability "
+                f"(got {given or 'none'})"
+            )
+        self.effect = given[0]
+        self.amount = _real(effects[self.effect], f"{who}: {self.effect}")
+        if self.effect == "relative_risk" and self.amount < 0:
+            raise ValueError(f"{who}: relative_risk must be >= 0, got {self.amount}")
+        if self.effect == "probability" and not 0 <= self.amount <= 1:
+            raise ValueError(f"{who}: probability must be in [0, 1], got {self.amount}")
+        if reassign_to is not None and not isinstance(reassign_to, str):
+            raise ValueError(
+                f"{who}: reassign_to must be a stage name, got {reassign_to!r}"
+            )
+        if reassign_to is not None and reassign_to in to:
+            raise ValueError(f"{who}: reassign_to {reassign_to!r} is also a target")
+        self.reassign_to = reassign_to
+        self.reach = _real(reach, f"{who}: reach")
+        if not 0 <= self.reach <= 1:
+            raise ValueError(f"{who}: reach must be in [0, 1], got {self.reach}")
+        if window is None:
+            self.window: tuple[int, int | None] = (0, None)
+        else:
+            if not (isinstance(window, tuple | list) and len(window) == 2):
+                raise ValueError(f"{who}: window must be (a, b), got {window!r}")
+            a, b = window
+            for x in (a, b):
+                if x is not None and (
+                    isinstance(x, bool) or not isinstance(x, numbers.Integral)
+                ):
+                    raise ValueError(
+                        f"{who}: window bounds must be integers, got {window!r}"
+                    )
+            if a is None or a < 0:
+                raise ValueError(
+                    f"{who}: window must start at a tenure >= 0, got {a!r}"
+                )
+            if b is not None and b <= a:
+                raise ValueError(
+                    f"{who}: window {tuple(window)!r} is empty or reversed (need a < b)"
+                )
+            self.window = (int(a), None if b is None else int(b))
+        if segments is not None:
+            segments = [segments] if isinstance(segments, str) else list(segments)
+            if not segments:
+                raise ValueError(f"{who}: segments, when given, must name one or more")
+        self.segments = segments
+        self.cost_fixed = _real(cost_fixed, f"{who}: cost_fixed")
+        self.cost_per_customer = _real(cost_per_customer, f"{who}: cost_per_customer")
+        self.cost_per_period = _real(cost_per_period, f"{who}: cost_per_period")
+        for label, c in (
+            ("cost_fixed", self.cost_fixed),
+            ("cost_per_customer", self.cost_per_customer),
+            ("cost_per_period", self.cost_per_period),
+        ):
+            if c < 0:
+                raise ValueError(f"{who}: {label} must be >= 0, got {c}")
+
+    def active_in(self, start: int, end: int | None) -> bool:
+        """Is it active over the whole tenure piece [start, end)?"""
+        a, b = self.window
+        return start >= a and (b is None or (end is not None and end <= b))
+
+    def __repr__(self) -> str:
+        to = self.targets[0] if len(self.targets) == 1 else self.targets
+        return (
+            f"Intervention({self.name!r}, at=({self.source!r}, {to!r}), "
+            f"{self.effect}={self.amount:g}, reach={self.reach:g})"
+        )
+
+
+class Plan:
+    """A named set of interventions. ``Plan("baseline", [])`` changes nothing.
+
+    Several interventions on the same transition apply in the plan's order:
+    relative risks multiply, changes add, freed probability moves as each one
+    says. Setting a probability together with any other effect on the same
+    transition, or two interventions sending the same row's freed probability to
+    different stages, is contradictory: a ValueError when the plan is applied.
+    """
+
+    def __init__(self, name: str, interventions: Sequence[Intervention] = ()) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a plan needs a non-empty name, got {name!r}")
+        interventions = list(interventions)
+        for i in interventions:
+            if not isinstance(i, Intervention):
+                raise ValueError(f"plan {name!r}: {i!r} is not an Intervention")
+        names = [i.name for i in interventions]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"plan {name!r}: intervention names repeat: {dup}")
+        self.name = name
+        self.interventions = interventions
+
+    @property
+    def fixed_cost(self) -> float:
+        return sum(i.cost_fixed for i in self.interventions)
+
+    def __repr__(self) -> str:
+        return f"Plan({self.name!r}, {[i.name for i in self.interventions]})"
+
+
+# -- applying a plan ----------------------------------------------------------
+
+
+class _Resolved:
+    """An intervention with stage indices for one journey."""
+
+    def __init__(self, iv: Intervention, journey: Journey) -> None:
+        stages = journey.stages
+        who = f"intervention {iv.name!r}"
+
+        def index(s: str) -> int:
+            if s not in stages:
+                raise ValueError(f"{who}: unknown stage {s!r}; the stages are {stages}")
+            return stages.index(s)
+
+        absorbing = set(journey.absorbing)
+        if iv.source == "*":
+            self.rows = [i for i, s in enumerate(stages) if s not in absorbing]
+        else:
+            self.rows = [index(iv.source)]
+            if iv.source in absorbing:
+                raise ValueError(
+                    f"{who}: {iv.source!r} is absorbing: it has no moves to change"
+                )
+        self.targets = None if "*" in iv.targets else [index(t) for t in iv.targets]
+        self.dest = None if iv.reassign_to is None else index(iv.reassign_to)
+        if iv.segments is not None:
+            for s in iv.segments:
+                if s not in journey.segments:
+                    raise ValueError(
+                        f"{who}: unknown segment {s!r}; the segments are "
+                        f"{journey.segments}"
+                    )
+        self.iv = iv
+
+    def targets_in(self, i: int, row: np.ndarray) -> list[int]:
+        if self.targets is None:
+            return [j for j in range(len(row)) if j != i and row[j] > 0]
+        return [j for j in self.targets if j != i]
+
+    def apply(self, P: np.ndarray, stages: list[str]) -> None:
+        iv = self.iv
+        for i in self.rows:
+            row = P[i]
+            t = self.targets_in(i, row)
+            if not t:
+                continue
+            old = row[t].copy()
+            if iv.effect == "relative_risk":
+                new = old * iv.amount
+            elif iv.effect == "change":
+                new = old + iv.amount
+            else:
+                new = np.full(len(t), iv.amount)
+            for j, p in zip(t, new, strict=True):
+                if not -_TOL <= p <= 1 + _TOL:
+                    raise ValueError(
+                        f"intervention {iv.name!r}: transition {stages[i]!r} -> "
+                        f"{stages[j]!r} would become {p:.6g}, outside [0, 1]"
+                    )
+            new = np.clip(new, 0.0, 1.0)
+            freed = float(old.sum() - new.sum())
+            row[t] = new
+            if self.dest is not None:
+                row[self.dest] += freed
+                if not -_TOL <= row[self.dest] <= 1 + _TOL:
+                    raise ValueError(
+                        f"intervention {iv.name!r}: transition {stages[i]!r} -> "
+                        f"{stages[self.dest]!r} would become {row[self.dest]:.6g}, "
+                        "outside [0, 1]"
+                    )
+            else:
+                rest = [j for j in range(len(row)) if j not in t]
+                w = row[rest]
+                if w.sum() > 0:
+                    row[rest] += freed * w / w.sum()
+                elif i not in t:
+                    row[i] += freed
+                if (row < -_TOL).any() or (row > 1 + _TOL).any():
+                    raise ValueError(
+                        f"intervention {iv.name!r}: row {stages[i]!r} would leave "
+                        "[0, 1] when its freed probability is shared out"
+                    )
+            P[i] = np.clip(row, 0.0, 1.0)
+
+
+def _check_contradictions(plan: Plan, resolved: list[_Resolved], n: int) -> None:
+    setters: dict[tuple[int, int], str] = {}
+    touched: dict[tuple[int, int], str] = {}
+    dests: dict[int, tuple[int | None, str]] = {}
+    for r in resolved:
+        iv = r.iv
+        for i in r.rows:
+            targets = (
+                r.targets if r.targets is not None else [j for j in range(n) if j != i]
+            )
+            for j in targets:
+                key = (i, j)
+                if (iv.effect == "probability" and key in touched) or key in setters:
+                    other = setters.get(key) or touched.get(key)
+                    raise ValueError(
+                        f"plan {plan.name!r}: interventions {other!r} and {iv.name!r} "
+                        "contradict each other on the same transition (one sets its "
+                        "probability)"
+                    )
+                touched[key] = iv.name
+                if iv.effect == "probability":
+                    setters[key] = iv.name
+            if i in dests and dests[i][0] != r.dest:
+                raise ValueError(
+                    f"plan {plan.name!r}: interventions {dests[i][1]!r} and "
+                    f"{iv.name!r} send row {i}'s freed probability to different places"
+                )
+            dests[i] = (r.dest, iv.name)
+
+
+def _breaks(ivs: list[Intervention]) -> set[int]:
+    out = set()
+    for iv in ivs:
+        a, b = iv.window
+        out.add(a)
+        if b is not None:
+            out.add(b)
+    return out
+
+
+def _piecewise(pieces: list[tuple[int, np.ndarray]], breaks: set[int]):
+    """Re-cut [(start, array)] at extra tenure breakpoints."""
+    starts = sorted({t for t, _ in pieces} | breaks)
+    return [(t, next(m for s, m in reversed(pieces) if s <= t).copy()) for t in starts]
+
+
+def apply_plan(
+    journey: Journey, plan: Plan, *, cost_rate: float
+) -> tuple[Journey, list[dict]]:
+    """The journey customers face under ``plan``: each segment split into
+    sub-populations by which partial-reach interventions touch them (shares are
+    the exact mixture), transitions changed within each intervention's window,
+    and a value stream carrying per customer-period costs.
+
+    Returns the journey and, for every touched sub-population and intervention,
+    where its customers are reached and charged once (``[{"segment": index,
+    "stages": [...], "window": (a, b), "cost": c, "intervention": name}]``).
+    """
+    stages = journey.stages
+    n = len(stages)
+    resolved = [_Resolved(iv, journey) for iv in plan.interventions]
+    _check_contradictions(plan, resolved, n)
+    streams = [*journey.streams, COST_STREAM]
+    rates = dict(journey._resolved["rates"])
+    rates[COST_STREAM] = cost_rate
+    weights = [*journey._resolved["weights"], 0.0]
+    segments = []
+    once: list[dict] = []
+    for gname, share, pieces, vals, moves, start in journey._segment_specs():
+        applies = [
+            r
+            for r in resolved
+            if (r.iv.segments is None or gname in r.iv.segments) and r.iv.reach > 0
+        ]
+        full = [r for r in applies if r.iv.reach >= 1]
+        partial = [r for r in applies if r.iv.reach < 1]
+        if len(partial) > MAX_PARTIAL_REACH:
+            raise ValueError(
+                f"plan {plan.name!r}: {len(partial)} interventions with partial "
+                f"reach in segment {gname!r}; at most {MAX_PARTIAL_REACH} can be "
+                "mixed exactly"
+            )
+        for touched in itertools.product([True, False], repeat=len(partial)):
+            active = full + [r for r, t in zip(partial, touched, strict=True) if t]
+            weight = share
+            for r, t in zip(partial, touched, strict=True):
+                weight *= r.iv.reach if t else 1 - r.iv.reach
+            if weight <= 0:
+                continue
+            ivs = [r.iv for r in active]
+            cut = _piecewise(pieces, _breaks(ivs))
+            new_pieces = []
+            for k, (t0, m) in enumerate(cut):
+                t1 = cut[k + 1][0] if k + 1 < len(cut) else None
+                for r in active:
+                    if r.iv.active_in(t0, t1):
+                        r.apply(m, stages)
+                new_pieces.append((t0, m))
+            new_vals = dict(vals)
+            cost_pieces = _piecewise([(0, np.zeros(n))], _breaks(ivs))
+            for k, (t0, v) in enumerate(cost_pieces):
+                t1 = cost_pieces[k + 1][0] if k + 1 < len(cost_pieces) else None
+                for r in active:
+                    if r.iv.cost_per_period and r.iv.active_in(t0, t1):
+                        v[r.rows] += r.iv.cost_per_period
+            new_vals[COST_STREAM] = cost_pieces
+            new_moves = dict(moves)
+            new_moves[COST_STREAM] = None
+            label = gname
+            if partial:
+                names = [r.iv.name for r, t in zip(partial, touched, strict=True) if t]
+                label = f"{gname} | touched: {', '.join(names) or 'none'}"
+            index = len(segments)
+            segments.append((label, weight, new_pieces, new_vals, new_moves, start))
+            for r in active:
+                once.append(
+                    {
+                        "segment": index,
+                        "stages": list(r.rows),
+                        "window": r.iv.window,
+                        "cost": r.iv.cost_per_customer,
+                        "intervention": r.iv.name,
+                    }
+                )
+    absorbing = [stages.index(s) for s in journey.absorbing]
+    derived = journey._derived(
+        segments,
+        absorbing=absorbing,
+        streams=streams,
+        rates=rates,
+        weights=weights,
+        name=f"{journey.name or 'journey'} under {plan.name!r}",
+    )
+    return derived, once
