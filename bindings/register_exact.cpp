@@ -37,6 +37,14 @@ void register_exact(py::module_ &m) {
   JS_FIELD(segments);
 #undef JS_FIELD
 
+  py::enum_<Sensitivity>(m, "Sensitivity")
+      .value("value", Sensitivity::Value)
+      .value("lifetime", Sensitivity::Lifetime)
+      .value("retention", Sensitivity::Retention);
+  m.def("sensitivities", &sensitivities, py::arg("journey"), py::arg("periods"),
+        py::arg("accrual"), py::arg("metric"), py::arg("dest"),
+        py::call_guard<py::gil_scoped_release>());
+
   m.def("first_visits", &first_visits, py::arg("journey"), py::arg("segment"),
         py::arg("stages"), py::arg("start"), py::arg("until"),
         py::call_guard<py::gil_scoped_release>());

@@ -447,9 +447,139 @@ class Journey:
         return pd.DataFrame.from_records(records, index=self._stage_index())
 
     @property
-    def moments_of_truth(self) -> list:
+    def flagged_moments(self) -> list:
         """Stages and (from, to) transitions flagged as moments of truth."""
         return list(self._moments)
+
+    def moments_of_truth(
+        self,
+        metric: str = "clv",
+        horizon: int | None = None,
+        *,
+        to: str | Mapping | None = None,
+        accrual: str = "start",
+    ) -> pd.DataFrame:
+        """Where a point of improvement pays most: every transition ranked by
+        the exact sensitivity of ``metric`` to moving one percentage point of its
+        probability.
+
+        Parameters
+        ----------
+        metric : {"clv", "lifetime", "retention"}
+            Net value per customer, expected lifetime (periods), or retention at
+            ``horizon``.
+        horizon : int, optional
+            Periods; None is the whole lifetime (not for retention).
+        to : str or dict, optional
+            Where the moved probability goes (or comes from): a stage for every
+            row, ``{from: stage}`` per row; default: staying in the row's stage.
+        accrual : {"start", "end", "half-cycle"}
+
+        Returns
+        -------
+        DataFrame
+            One row per transition ``(from, to)`` with a positive probability,
+            best first: ``probability``, ``sensitivity`` (change of the metric
+            per unit of probability moved from the destination to this
+            transition), ``direction`` ("decrease" when lowering the transition
+            helps, "increase" otherwise), ``gain_per_point`` (the metric gained
+            by a one-point change in that direction) and ``moment_of_truth``
+            (flagged in the journey). Derivatives are exact (backward
+            recursion, and the fundamental matrix for the whole lifetime).
+        """
+        metrics = {
+            "clv": _core.Sensitivity.value,
+            "lifetime": _core.Sensitivity.lifetime,
+            "retention": _core.Sensitivity.retention,
+        }
+        if not isinstance(metric, str) or metric not in metrics:
+            raise ValueError(f"metric must be one of {sorted(metrics)}, got {metric!r}")
+        if horizon is not None and (
+            isinstance(horizon, bool)
+            or not isinstance(horizon, numbers.Integral)
+            or horizon < 1
+        ):
+            raise ValueError(
+                f"horizon must be an integer >= 1 or None, got {horizon!r}"
+            )
+        if metric == "retention" and horizon is None:
+            raise ValueError("metric='retention' needs a horizon")
+        if not isinstance(accrual, str) or accrual not in ACCRUALS:
+            raise ValueError(
+                f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"
+            )
+        n = len(self._stages)
+        dest = list(range(n))
+        if isinstance(to, str):
+            k = stage_index(self._stages, to, "to")
+            dest = [k] * n
+        elif isinstance(to, Mapping):
+            for frm, t in to.items():
+                dest[stage_index(self._stages, frm, "to")] = stage_index(
+                    self._stages, t, "to"
+                )
+        elif to is not None:
+            raise ValueError(f"to must be a stage or a dict, got {to!r}")
+        D = np.asarray(
+            _core.sensitivities(
+                self._core,
+                -1 if horizon is None else int(horizon),
+                ACCRUALS[accrual],
+                metrics[metric],
+                dest,
+            )
+        )
+        P = (
+            self.transition_matrices(self._segment_names[0])
+            if len(self._segment_names) == 1
+            else None
+        )
+        probs = (
+            P[0].to_numpy()
+            if P is not None
+            else sum(
+                self._core.share(i) * np.asarray(self._core.transitions(i)[0])
+                for i in range(len(self._segment_names))
+            )
+        )
+        flagged = set(m for m in self._moments if isinstance(m, tuple))
+        flagged_stages = set(m for m in self._moments if isinstance(m, str))
+        records = []
+        absorbing = set(self.absorbing)
+        for i, frm in enumerate(self._stages):
+            if frm in absorbing:
+                continue
+            for j, t in enumerate(self._stages):
+                if j == dest[i] or probs[i, j] <= 0:
+                    continue
+                s = float(D[i, j])
+                records.append(
+                    {
+                        "from": frm,
+                        "to": t,
+                        "probability": float(probs[i, j]),
+                        "sensitivity": s,
+                        "direction": "decrease" if s < 0 else "increase",
+                        "gain_per_point": abs(s) * 0.01,
+                        "moment_of_truth": (frm, t) in flagged
+                        or frm in flagged_stages
+                        or t in flagged_stages,
+                    }
+                )
+        out = pd.DataFrame.from_records(
+            records,
+            columns=[
+                "from",
+                "to",
+                "probability",
+                "sensitivity",
+                "direction",
+                "gain_per_point",
+                "moment_of_truth",
+            ],
+        )
+        out = out.sort_values("gain_per_point", ascending=False, kind="stable")
+        return out.set_index(["from", "to"])
 
     def owner(self, stage: str) -> str | None:
         stage_index(self._stages, stage, "owner")

@@ -220,7 +220,7 @@ def test_default_journey_has_the_documented_stages_and_owners():
     assert j.value_stages == ["first_value"]
     assert j.streams == ["revenue", "cost_to_serve"]
     assert j.start.to_dict() == {s: float(s == "onboarding") for s in STAGES}
-    assert j.moments_of_truth == [
+    assert j.flagged_moments == [
         "first_value",
         ("renewal_decision", "churned"),
         ("onboarding", "at_risk"),

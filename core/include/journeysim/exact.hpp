@@ -59,6 +59,16 @@ struct Analysis {
 Vector first_visits(const Journey &journey, std::size_t segment,
                     const std::vector<int> &stages, int from, int until);
 
+enum class Sensitivity { Value, Lifetime, Retention };
+
+// Exact derivatives of a metric per customer (net value, expected lifetime, or
+// retention at the horizon) with respect to moving probability, in every tenure
+// piece and segment, from dest[i] to j in row i: entry (i, j). periods < 0 means
+// the whole lifetime (not for retention). Through the fundamental matrix for the
+// stationary tail; absorbing rows are zero.
+Matrix sensitivities(const Journey &journey, int periods, Accrual accrual,
+                     Sensitivity metric, const std::vector<int> &dest);
+
 // Throws std::invalid_argument for periods < 0.
 Analysis analyze(const Journey &journey, int periods, Accrual accrual = Accrual::Start);
 
