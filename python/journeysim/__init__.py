@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .analysis import Analysis
+from .budget import BudgetChoice, best_plan
 from .compare import Comparison, compare
 from .demo import default_journey
 from .intervention import Intervention, Plan
@@ -23,6 +24,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Analysis",
+    "BudgetChoice",
     "Comparison",
     "InfiniteLifetimeWarning",
     "Intervention",
@@ -31,6 +33,7 @@ __all__ = [
     "Plan",
     "Simulation",
     "__version__",
+    "best_plan",
     "compare",
     "default_journey",
 ]
