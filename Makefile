@@ -68,6 +68,7 @@ format: $(VENV)/.installed
 bench: setup
 	$(PY) benchmarks/bench_exact.py
 	$(PY) benchmarks/bench_simulate.py
+	$(PY) benchmarks/bench_compare.py
 
 clean:
 	rm -rf build $(VENV) demo-retention.png
