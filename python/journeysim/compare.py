@@ -283,15 +283,26 @@ def _exact(plans, applied, periods, horizons, accrual, rate, streams):
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
         row["population net value"] = float(a.population_value["net"])
+        # Costs per customer-period are paid at the start of the period whatever
+        # the value accrual.
+        a_cost = a if accrual == "start" else pj.analyze(periods, accrual="start")
         row["intervention cost"] = (
-            p.fixed_cost + float(a.population_value[COST_STREAM]) + once_cost
+            p.fixed_cost + float(a_cost.population_value[COST_STREAM]) + once_cost
         )
         _finish(row, base)
-        row["customers reached"] = float(sum(reached.values()))
+        _reached_columns(row, p, reached)
         row.update(_team_columns(pj, a.population_entries, a.flows, n0))
         rows.append(row)
         base = base or row
     return rows, results
+
+
+def _reached_columns(row: dict, plan: Plan, reached: dict[str, float]) -> None:
+    """Customers reached: in total over the plan's interventions (a customer
+    touched by two counts twice), and per intervention."""
+    row["customers reached"] = float(sum(reached.values()))
+    for iv in plan.interventions:
+        row[f"reached {iv.name}"] = float(reached.get(iv.name, 0.0))
 
 
 def _paired(diff: np.ndarray) -> tuple[float, float, float]:
@@ -363,11 +374,18 @@ def _simulated(
         if pj.value_stages:
             fv = s.first_value[:n]
             row["reached value"] = float((fv >= 0).mean())
-        row["intervention cost"] = (
-            p.fixed_cost + float(s.value_by_period[COST_STREAM].sum()) + once_cost
-        )
+        if accrual == "start":
+            period_cost = float(s.value_by_period[COST_STREAM].sum())
+        else:  # paid at the start of a period: its exact expectation
+            a_cost = pj.analyze(periods, accrual="start")
+            n0 = pj._resolved["cohort_size"]
+            period_cost = float(
+                a_cost.population_value[COST_STREAM]
+                + (customers - n0) * a_cost.value[COST_STREAM]
+            )
+        row["intervention cost"] = p.fixed_cost + period_cost + once_cost
         _finish(row, base)
-        row["customers reached"] = float(sum(reached.values()))
+        _reached_columns(row, p, reached)
         # Workload and hand-offs are their exact expectations under the plan.
         a = pj.analyze(periods, accrual=accrual)
         scale = customers / pj._resolved["cohort_size"]

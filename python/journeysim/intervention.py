@@ -247,6 +247,11 @@ class _Resolved:
                     f"{who}: {iv.source!r} is absorbing: it has no moves to change"
                 )
         self.targets = None if "*" in iv.targets else [index(t) for t in iv.targets]
+        if iv.source != "*" and iv.source in iv.targets:
+            raise ValueError(
+                f"{who}: targets its own stay ({iv.source!r} -> {iv.source!r}); "
+                "name the moves it changes"
+            )
         self.dest = None if iv.reassign_to is None else index(iv.reassign_to)
         if iv.segments is not None:
             for s in iv.segments:
@@ -308,34 +313,35 @@ class _Resolved:
             P[i] = np.clip(row, 0.0, 1.0)
 
 
+def _overlap(a: Intervention, b: Intervention) -> bool:
+    """Can two interventions act on the same customer in the same period?"""
+    (a0, a1), (b0, b1) = a.window, b.window
+    if (a1 is not None and a1 <= b0) or (b1 is not None and b1 <= a0):
+        return False
+    if a.segments is None or b.segments is None:
+        return True
+    return bool(set(a.segments) & set(b.segments))
+
+
 def _check_contradictions(plan: Plan, resolved: list[_Resolved], n: int) -> None:
-    setters: dict[tuple[int, int], str] = {}
-    touched: dict[tuple[int, int], str] = {}
-    dests: dict[int, tuple[int | None, str]] = {}
-    for r in resolved:
-        iv = r.iv
-        for i in r.rows:
-            targets = (
-                r.targets if r.targets is not None else [j for j in range(n) if j != i]
-            )
-            for j in targets:
-                key = (i, j)
-                if (iv.effect == "probability" and key in touched) or key in setters:
-                    other = setters.get(key) or touched.get(key)
-                    raise ValueError(
-                        f"plan {plan.name!r}: interventions {other!r} and {iv.name!r} "
-                        "contradict each other on the same transition (one sets its "
-                        "probability)"
-                    )
-                touched[key] = iv.name
-                if iv.effect == "probability":
-                    setters[key] = iv.name
-            if i in dests and dests[i][0] != r.dest:
+    for x, y in itertools.combinations(resolved, 2):
+        if not _overlap(x.iv, y.iv):
+            continue
+        for i in set(x.rows) & set(y.rows):
+            tx = set(x.targets if x.targets is not None else range(n)) - {i}
+            ty = set(y.targets if y.targets is not None else range(n)) - {i}
+            if tx & ty and "probability" in (x.iv.effect, y.iv.effect):
                 raise ValueError(
-                    f"plan {plan.name!r}: interventions {dests[i][1]!r} and "
-                    f"{iv.name!r} send row {i}'s freed probability to different places"
+                    f"plan {plan.name!r}: interventions {x.iv.name!r} and "
+                    f"{y.iv.name!r} contradict each other on the same transition "
+                    "(one sets its probability)"
                 )
-            dests[i] = (r.dest, iv.name)
+            if x.dest != y.dest:
+                raise ValueError(
+                    f"plan {plan.name!r}: interventions {x.iv.name!r} and "
+                    f"{y.iv.name!r} send row {i}'s freed probability to different "
+                    "places"
+                )
 
 
 def _breaks(ivs: list[Intervention]) -> set[int]:

@@ -405,14 +405,14 @@ def test_stage_info_is_the_journey_map_table():
     assert info["absorbing"].tolist() == [False, False, True]
     # Only stages are flagged in the table; the (a, c) transition is listed below.
     assert info["moment_of_truth"].tolist() == [False, True, False]
-    assert j.moments_of_truth == ["b", ("a", "c")]
+    assert j.flagged_moments == ["b", ("a", "c")]
     assert j.owner("a") == "Onboarding"
     assert j.owner("c") is None
 
 
 def test_moments_of_truth_given_as_lists_become_pairs():
     j = js.Journey(S3, {"a": {"b": 0.5}}, moments_of_truth=[["a", "b"]])
-    assert j.moments_of_truth == [("a", "b")]
+    assert j.flagged_moments == [("a", "b")]
 
 
 def test_streams_value_stages_and_name():

@@ -1,0 +1,388 @@
+"""compare(): plans side by side, exactly or by Monte Carlo with common random
+numbers.
+
+The exact mixture over reach agrees with simulation; common random numbers make
+the interval of a paired difference far narrower than two independent runs would;
+the Monte Carlo summary carries paired 95 % intervals that cover the exact
+differences; workload and hand-offs per owner team agree with sums worked by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import journeysim as js
+from conftest import geometric
+
+approx = pytest.approx
+Z95 = 1.959963984540054
+
+
+def save(**kwargs) -> js.Intervention:
+    """Halves the churn of the geometric chain (0.2 -> 0.1)."""
+    return js.Intervention("save", ("active", "churned"), relative_risk=0.5, **kwargs)
+
+
+def onboarding_call(reach: float = 0.8) -> js.Plan:
+    """The design's example on the default journey: a call in the first three
+    months cuts onboarding churn by 40 %, the saved accounts go on adopting."""
+    call = js.Intervention(
+        "onboarding call",
+        at=("onboarding", "churned"),
+        relative_risk=0.6,
+        reassign_to="adopting",
+        reach=reach,
+        cost_per_customer=50,
+        window=(0, 3),
+    )
+    return js.Plan("proactive onboarding", [call])
+
+
+def at_risk_outreach() -> js.Plan:
+    """A save desk for accounts at risk: their churn down by a quarter, half of
+    them reached, 20 per account-month at risk, 10 000 to set up."""
+    desk = js.Intervention(
+        "save desk",
+        at=("at_risk", "churned"),
+        relative_risk=0.75,
+        reach=0.5,
+        cost_per_period=20.0,
+        cost_fixed=10_000.0,
+    )
+    return js.Plan("save desk", [desk])
+
+
+@pytest.fixture
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+# -- the exact mixture over reach is what simulation sees ---------------------------
+
+
+def test_exact_reach_mixture_equals_the_simulated_mean():
+    # Churn 0.1 for the half that is touched, 0.2 for the rest: the exact CLV
+    # over 12 periods is 0.5 * 100 (1 - 0.9^12) / 0.1 + 0.5 * 100 (1 - 0.8^12) / 0.2.
+    T, n = 12, 40_000
+    j = geometric(0.2, value=100.0)
+    plan = js.Plan("half reached", [save(reach=0.5)])
+    exact = js.compare(j, [plan], T).summary.loc["half reached"]
+    clv = 0.5 * 100 * (1 - 0.9**T) / 0.1 + 0.5 * 100 * (1 - 0.8**T) / 0.2
+    assert exact["CLV"] == approx(clv, rel=1e-12)
+    # Monte Carlo through compare: a draw per customer decides who is touched.
+    c = js.compare(j, [plan], T, customers=n, seed=2024)
+    sim = c.results["half reached"]
+    se = sim.standard_errors
+    assert abs(c.summary.loc["half reached", "CLV"] - clv) < 4 * se["net"]
+    r = 0.5 * 0.9**T + 0.5 * 0.8**T
+    assert abs(sim.retention.iloc[-1] - r) < 4 * se["retention"]
+    touched = (sim.segment == 0).mean()
+    assert abs(touched - 0.5) < 4 * np.sqrt(0.25 / n)
+    # ... and the plan's journey simulated on its own, on a richer journey with a
+    # window and a reach of 0.3.
+    j = js.default_journey()
+    plan = js.Plan(
+        "p",
+        [
+            js.Intervention(
+                "rescue",
+                ("at_risk", "churned"),
+                relative_risk=0.3,
+                reassign_to="adopting",
+                reach=0.3,
+                window=(2, 12),
+            )
+        ],
+    )
+    c = js.compare(j, [plan], 24)
+    s = c.journeys["p"].simulate(n, 24, seed=99)
+    for col in ("revenue", "cost_to_serve", "net"):
+        exact_v = c.results["p"].value[col]
+        assert abs(s.value[col] - exact_v) < 4 * s.standard_errors[col], col
+    assert abs(s.clv - c.summary.loc["p", "CLV"]) < 4 * s.standard_errors["net"]
+
+
+# -- common random numbers ----------------------------------------------------------
+
+
+def test_common_random_numbers_narrow_the_paired_interval():
+    # Every plan is simulated with the same seed, so a customer meets the same
+    # random numbers under the baseline and under the plan, and the paired
+    # difference of CLV varies far less than the difference of two independent
+    # runs (baseline with seed s, plan with seed s + 1), whose standard error is
+    # sqrt(var_a / n + var_b / n).
+    n, T, s = 20_000, 36, 11
+    j = js.default_journey()
+    plan = onboarding_call()
+    c = js.compare(j, [plan], T, customers=n, seed=s)
+    row = c.summary.loc[plan.name]
+    paired = row["CLV diff high"] - row["CLV diff low"]
+    a = c.results["baseline"].customer_value[:n, -1]
+    b = c.journeys[plan.name].simulate(n, T, seed=s + 1).customer_value[:n, -1]
+    independent = 2 * Z95 * np.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n)
+    ratio = paired / independent
+    print(f"CRN: paired 95% width {paired:.1f} / independent {independent:.1f}")
+    print(f"CRN width ratio = {ratio:.3f}")
+    assert 0 < ratio <= 1 / 3
+    # The paired interval is the mean difference +- 1.96 SE of the per-customer
+    # differences.
+    d = c.results[plan.name].customer_value[:n, -1] - a
+    half = Z95 * d.std(ddof=1) / np.sqrt(n)
+    assert row["CLV diff"] == approx(d.mean(), rel=1e-9)
+    assert row["CLV diff low"] == approx(d.mean() - half, rel=1e-9)
+    assert row["CLV diff high"] == approx(d.mean() + half, rel=1e-9)
+
+
+def test_the_same_seed_gives_the_same_comparison():
+    j = js.default_journey()
+    one = js.compare(j, [onboarding_call()], 12, customers=2000, seed=5, threads=1)
+    two = js.compare(j, [onboarding_call()], 12, customers=2000, seed=5, threads=2)
+    assert one.summary.equals(two.summary)
+
+
+# -- the Monte Carlo summary --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def both():
+    """The default journey with two plans, exact and by Monte Carlo."""
+    j = js.default_journey()
+    plans = [onboarding_call(), at_risk_outreach()]
+    exact = js.compare(j, plans, 24)
+    mc = js.compare(j, plans, 24, customers=20_000, seed=77, horizons=[6, 24])
+    return exact, mc
+
+
+def test_monte_carlo_summary_has_paired_interval_columns(both):
+    _, mc = both
+    assert mc.method == "monte carlo"
+    assert list(mc.summary.index) == ["baseline", "proactive onboarding", "save desk"]
+    cols = set(mc.summary.columns)
+    for name in (
+        "CLV diff",
+        "CLV diff low",
+        "CLV diff high",
+        "retention at 6 diff",
+        "retention at 24 diff low",
+        "retention at 24 diff high",
+        "lifetime diff",
+        "revenue diff low",
+        "incremental net value",
+        "incremental net value low",
+        "incremental net value high",
+    ):
+        assert name in cols, name
+    base = mc.summary.loc["baseline"]
+    diffs = [c for c in mc.summary.columns if " diff" in c or "incremental" in c]
+    assert (base[diffs] == 0).all()
+    for plan in ("proactive onboarding", "save desk"):
+        row = mc.summary.loc[plan]
+        # every interval is centred on its estimate: estimate +- 1.96 SE
+        for est in ("CLV diff", "retention at 24 diff", "lifetime diff"):
+            lo, hi = row[f"{est} low"], row[f"{est} high"]
+            assert lo < row[est] < hi, (plan, est)
+            assert row[est] - lo == approx(hi - row[est], rel=1e-9)
+        est = "incremental net value"
+        lo, hi = row[f"{est} low"], row[f"{est} high"]
+        assert lo < row[est] < hi, plan
+        assert row[est] - lo == approx(hi - row[est], rel=1e-9)
+        # the CLV difference is the difference of the CLV columns
+        assert row["CLV diff"] == approx(row["CLV"] - base["CLV"], rel=1e-9)
+
+
+def test_exact_differences_lie_within_the_monte_carlo_intervals(both):
+    exact, mc = both
+    e, m = exact.summary, mc.summary
+    for plan in ("proactive onboarding", "save desk"):
+        d = e.loc[plan, "CLV"] - e.loc["baseline", "CLV"]
+        lo, hi = m.loc[plan, "CLV diff low"], m.loc[plan, "CLV diff high"]
+        print(f"{plan}: exact CLV diff {d:.2f}, MC [{lo:.2f}, {hi:.2f}]")
+        assert lo <= d <= hi, plan
+        # For a cohort of n = 20 000 (the exact summary is for a cohort of 1):
+        # n times the change in net value and in the scaled costs, less the
+        # fixed cost paid once.
+        fixed = {"proactive onboarding": 0.0, "save desk": 10_000.0}[plan]
+        inc = (e.loc[plan, "incremental net value"] + fixed) * 20_000 - fixed
+        lo = m.loc[plan, "incremental net value low"]
+        hi = m.loc[plan, "incremental net value high"]
+        print(f"{plan}: exact incremental {inc:.0f}, MC [{lo:.0f}, {hi:.0f}]")
+        assert lo <= inc <= hi, plan
+
+
+def test_monte_carlo_costs_agree_with_the_exact_costs(both):
+    exact, mc = both
+    e, m = exact.summary, mc.summary
+    # The once-per-customer charge is the exact expectation in both (onboarding
+    # call: 0.8 of the cohort at tenure 0, 50 each).
+    assert e.loc["proactive onboarding", "intervention cost"] == approx(0.8 * 50)
+    assert m.loc["proactive onboarding", "intervention cost"] == approx(
+        0.8 * 50 * 20_000
+    )
+    assert m.loc["proactive onboarding", "customers reached"] == approx(16_000)
+    # The per customer-period charge is simulated: within a few per cent.
+    fixed = 10_000.0
+    per_period_exact = e.loc["save desk", "intervention cost"] - fixed
+    per_period_mc = (m.loc["save desk", "intervention cost"] - fixed) / 20_000
+    assert per_period_mc == approx(per_period_exact, rel=0.05)
+    # incremental net value = change in population net value - change in cost
+    for s in (e, m):
+        row, base = s.loc["save desk"], s.loc["baseline"]
+        assert row["incremental net value"] == approx(
+            row["population net value"]
+            - base["population net value"]
+            - (row["intervention cost"] - base["intervention cost"])
+        )
+        assert row["ROI"] == approx(
+            row["incremental net value"] / row["intervention cost"]
+        )
+
+
+def test_cost_per_period_is_charged_at_the_start_of_the_period_whatever_the_accrual():
+    # Documented: a customer-period is charged when a touched customer *starts* a
+    # period at the moment, discounted like start-of-period value. Churn 0.1 in
+    # window (0, 2), 10 per customer-period, cohort of 1000, r = 0:
+    #   1000 * (10 * 1 + 10 * 0.9) = 19000, whatever accrual the values use.
+    j = geometric(0.2, value=100.0, cohort_size=1000.0)
+    plan = js.Plan("p", [save(window=(0, 2), cost_per_period=10.0)])
+    costs = {
+        acc: js.compare(j, [plan], 12, accrual=acc).summary.loc[
+            "p", "intervention cost"
+        ]
+        for acc in ("start", "end", "half-cycle")
+    }
+    assert costs == approx({"start": 19000.0, "end": 19000.0, "half-cycle": 19000.0})
+
+
+# -- workload and hand-offs per owner team -----------------------------------------
+
+
+def owned(cohort_size: float = 10.0) -> js.Journey:
+    """lead (Sales) -> trial (Success) 0.5; trial -> won (Sales) 0.25 or lost
+    (no owner) 0.25. A cohort of 10 in lead and 2 arrivals a period."""
+    return js.Journey(
+        ["lead", "trial", "won", "lost"],
+        {"lead": {"trial": 0.5}, "trial": {"won": 0.25, "lost": 0.25}},
+        values={"revenue": {"trial": 1.0, "won": 10.0}},
+        metadata={
+            "lead": {"owner": "Sales"},
+            "trial": {"owner": "Success"},
+            "won": {"owner": "Sales"},
+        },
+        cohort_size=cohort_size,
+        arrivals=2.0,
+    )
+
+
+def test_workload_and_hand_offs_by_hand():
+    # Per cohort customer (start in lead), x_t = (lead, trial, won, lost):
+    #   x0 = (1, 0, 0, 0)
+    #   period 1: lead -> trial 0.5               x1 = (.5, .5, 0, 0)
+    #   period 2: lead -> trial .25, trial -> won .125, -> lost .125
+    #                                             x2 = (.25, .5, .125, .125)
+    #   period 3: lead -> trial .125, trial -> won .125, -> lost .125
+    # Moves into trial, calendar periods 1..3:
+    #   cohort of 10: 5, 2.5, 1.25; arrival at t=1 (2): -, 1, .5; at t=2: -, -, 1
+    #   -> 5, 3.5, 2.75: workload Success = 11.25 / 3 = 3.75
+    # Sales owns lead and won. Starting in lead: the cohort in period 1, the
+    # arrivals at t = 1, 2 in periods 2, 3: 10, 2, 2. Moves into won: cohort 0,
+    # 1.25, 1.25; arrival at t=1: -, -, .25 -> 0, 1.25, 1.5.
+    #   workload Sales = (10 + 3.25 + 3.5) / 3 = 16.75 / 3
+    # Hand-offs per customer over 3 periods: lead -> trial .875 (Sales ->
+    # Success) + trial -> won .25 (Success -> Sales); trial -> lost has no owner
+    # at one end: 1.125.
+    # Under the plan, nothing is lost from trial (probability 0, to won): trial
+    # row won .5, stay .5. Moves into won: cohort 0, 2.5, 2.5; arrival at t=1:
+    # -, -, .5 -> Sales = (10 + 4.5 + 5) / 3 = 6.5; hand-offs .875 + .5 = 1.375.
+    plan = js.Plan(
+        "no losses",
+        [js.Intervention("close", ("trial", "lost"), probability=0, reassign_to="won")],
+    )
+    c = js.compare(owned(), [plan], periods=3)
+    base, row = c.summary.loc["baseline"], c.summary.loc["no losses"]
+    teams = [col for col in c.summary.columns if col.startswith("workload")]
+    assert teams == ["workload Sales", "workload Success"]
+    assert base["workload Success"] == approx(3.75, rel=1e-12)
+    assert base["workload Sales"] == approx(16.75 / 3, rel=1e-12)
+    assert base["hand-offs"] == approx(1.125, rel=1e-12)
+    assert row["workload Success"] == approx(3.75, rel=1e-12)
+    assert row["workload Sales"] == approx(6.5, rel=1e-12)
+    assert row["hand-offs"] == approx(1.375, rel=1e-12)
+
+
+def test_no_owners_no_team_columns():
+    c = js.compare(geometric(0.2, value=1.0), [js.Plan("p", [save()])], 6)
+    assert not [col for col in c.summary.columns if "workload" in col or "hand" in col]
+
+
+def test_monte_carlo_workload_is_the_exact_one_for_its_cohort():
+    # The Monte Carlo summary reports the exact expected workload of a cohort of
+    # `customers` (plus the arrivals): the same as the exact summary of the same
+    # journey with cohort_size = customers.
+    plan = js.Plan(
+        "p", [js.Intervention("nudge", ("lead", "trial"), relative_risk=1.2)]
+    )
+    mc = js.compare(owned(), [plan], 3, customers=100, seed=1).summary
+    exact = js.compare(owned(cohort_size=100.0), [plan], 3)
+    cols = ["workload Sales", "workload Success", "hand-offs"]
+    for p in ("baseline", "p"):
+        assert mc.loc[p, cols].tolist() == approx(exact.summary.loc[p, cols].tolist())
+
+
+# -- the picture --------------------------------------------------------------------
+
+
+def test_plot_returns_the_axes(both, pyplot):
+    from matplotlib.axes import Axes
+
+    exact, mc = both
+    ax = exact.plot()
+    assert isinstance(ax, Axes)
+    assert ax.get_xlabel() == "incremental net value"
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(exact.summary.index)
+    ax = mc.plot(metric="CLV diff")
+    assert isinstance(ax, Axes)
+    assert "monte carlo" in ax.get_title()
+    _, mine = pyplot.subplots()
+    assert exact.plot(ax=mine, metric="CLV") is mine
+
+
+@pytest.mark.parametrize("metric", ["bogus", "CLV diff"])
+def test_plot_rejects_an_unknown_metric(metric, pyplot):
+    c = js.compare(geometric(0.2, value=1.0), [js.Plan("p", [save()])], 6)
+    with pytest.raises(ValueError, match=f"metric.*'{metric}'"):
+        c.plot(metric=metric)
+
+
+# -- compare's own arguments --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"periods": 0}, r"periods must be >= 1"),
+        ({"periods": 2.5}, r"periods must be an integer"),
+        ({"horizons": [13]}, r"horizons must be integers in \[0, 12\]"),
+        ({"accrual": "middle"}, r"accrual must be one of"),
+        ({"discount_rate": -1.0}, r"discount_rate must be a number > -1"),
+    ],
+)
+def test_compare_rejects_bad_arguments(kwargs, message):
+    kwargs = {"periods": 12, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        js.compare(geometric(0.2, value=1.0), [js.Plan("p", [save()])], **kwargs)
+
+
+def test_compare_takes_a_single_plan_and_puts_the_baseline_first():
+    c = js.compare(geometric(0.2, value=1.0), js.Plan("p", [save()]), 6)
+    assert list(c.summary.index) == ["baseline", "p"]
+    assert c.method == "exact"
+    assert "<Comparison of 2 plans (exact)>" in repr(c)
+    with pytest.raises(ValueError, match="plans must be Plan objects"):
+        js.compare(geometric(0.2), [save()], 6)
