@@ -2,9 +2,16 @@
 
 #include "journeysim/simulate.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 using namespace journeysim;
 
 namespace {
+
+// (capacity, rank per stage, from, until, touched per segment, fallback per segment)
+using CapacityTuple = std::tuple<std::int64_t, std::vector<int>, int, int,
+                                 std::vector<bool>, std::vector<int>>;
 
 py::dict to_dict(SimulationResult &&r) {
   const auto R = static_cast<py::ssize_t>(r.replications);
@@ -24,6 +31,12 @@ py::dict to_dict(SimulationResult &&r) {
   d["cohort_lifetime"] = to_numpy(std::move(r.cohort_lifetime), {R});
   d["cohort_lifetime_sq"] = to_numpy(std::move(r.cohort_lifetime_sq), {R});
   d["arrivals"] = to_numpy(std::move(r.arrivals), {R, T});
+  const auto X = static_cast<py::ssize_t>(r.capacity_treated.size()) /
+                 std::max<py::ssize_t>(R * T, 1);
+  d["capacity_eligible"] = to_numpy(std::move(r.capacity_eligible), {R, T, X});
+  d["capacity_treated"] = to_numpy(std::move(r.capacity_treated), {R, T, X});
+  d["capacity_first_treated"] =
+      to_numpy(std::move(r.capacity_first_treated), {R, T, X});
   d["lifetime"] = to_numpy(std::move(r.lifetime), {M});
   d["outcome"] = to_numpy(std::move(r.outcome), {M});
   d["first_value"] = to_numpy(std::move(r.first_value), {M});
@@ -57,7 +70,7 @@ void register_simulate(py::module_ &m) {
       [](const Journey &journey, std::int64_t customers, int periods,
          std::uint64_t seed, int replications, int threads, Accrual accrual,
          Method method, bool per_customer, bool record_events,
-         SimulationControl *control) {
+         SimulationControl *control, const std::vector<CapacityTuple> &capacity) {
         SimulationOptions o;
         o.customers = customers;
         o.periods = periods;
@@ -68,17 +81,28 @@ void register_simulate(py::module_ &m) {
         o.method = method;
         o.per_customer = per_customer;
         o.record_events = record_events;
+        std::vector<CapacityRule> rules;
+        for (const auto &[cap, rank, from, until, touched, fallback] : capacity) {
+          CapacityRule rule;
+          rule.capacity = cap;
+          rule.rank = rank;
+          rule.from = from;
+          rule.until = until;
+          rule.touched = touched;
+          rule.fallback = fallback;
+          rules.push_back(std::move(rule));
+        }
         SimulationResult r;
         {
           py::gil_scoped_release release;
-          r = simulate(journey, o, control);
+          r = simulate(journey, o, control, rules);
         }
         return to_dict(std::move(r));
       },
       py::arg("journey"), py::arg("customers"), py::arg("periods"), py::arg("seed"),
       py::arg("replications"), py::arg("threads"), py::arg("accrual"),
       py::arg("method"), py::arg("per_customer"), py::arg("record_events"),
-      py::arg("control") = nullptr);
+      py::arg("control") = nullptr, py::arg("capacity") = std::vector<CapacityTuple>{});
 
   m.def("expected_moves", &expected_moves, py::arg("journey"), py::arg("periods"),
         py::call_guard<py::gil_scoped_release>());

@@ -190,7 +190,9 @@ def compare(
     value less the change in cost), ROI (incremental net value per unit of
     cost), customers reached per intervention, workload per owner team (mean
     customers entering the team's stages per period) and hand-offs between
-    teams per customer.
+    teams per customer. Plans whose interventions have a ``capacity`` are
+    simulation only (``customers=`` is required) and marked in the "capacity
+    limited" column; their workload columns are left empty.
     """
     from .journey import ACCRUALS, Journey
 
@@ -222,6 +224,16 @@ def compare(
     if not isinstance(accrual, str) or accrual not in ACCRUALS:
         raise ValueError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
     rate = _cost_rate(journey, discount_rate)
+    capped = [p.name for p in plans if any(i.capacity for i in p.interventions)]
+    if capped and customers is None:
+        raise ValueError(
+            f"plans {capped} have capacity limits, which make effects nonlinear: "
+            "they can only be simulated; pass customers= to compare by Monte Carlo"
+        )
+    if capped and accrual != "start":
+        raise ValueError(
+            "plans with capacity limits are simulated with accrual='start'"
+        )
     all_plans = [Plan("baseline", []), *plans]
     applied = {p.name: apply_plan(journey, p, cost_rate=rate) for p in all_plans}
     journeys = {name: pj for name, (pj, _) in applied.items()}
@@ -344,7 +356,22 @@ def _simulated(
             accrual=accrual,
         )
         results[p.name] = s
-        once_cost, reached = _once(pj, once, periods, rate, customers)
+        limited = set(getattr(pj, "_capacity_names", []))
+        once_cost, reached = _once(
+            pj,
+            [e for e in once if e["intervention"] not in limited],
+            periods,
+            rate,
+            customers,
+        )
+        if limited:
+            # Treated customers, counted by the simulation period by period.
+            disc = (1.0 + rate) ** -np.arange(periods)
+            for x, name in enumerate(pj._capacity_names):
+                iv = next(i for i in p.interventions if i.name == name)
+                first = s._raw["capacity_first_treated"][0, :, x]
+                once_cost += iv.cost_per_customer * float((first * disc).sum())
+                reached[name] = float(first.sum())
         n = customers
         cv = s.customer_value  # streams, cost stream, net
         life = s.lifetime[:n].astype(float)
@@ -374,7 +401,7 @@ def _simulated(
         if pj.value_stages:
             fv = s.first_value[:n]
             row["reached value"] = float((fv >= 0).mean())
-        if accrual == "start":
+        if accrual == "start":  # simulated: capacity decides who is treated
             period_cost = float(s.value_by_period[COST_STREAM].sum())
         else:  # paid at the start of a period: its exact expectation
             a_cost = pj.analyze(periods, accrual="start")
@@ -386,13 +413,13 @@ def _simulated(
         row["intervention cost"] = p.fixed_cost + period_cost + once_cost
         _finish(row, base)
         _reached_columns(row, p, reached)
-        # Workload and hand-offs are their exact expectations under the plan.
-        a = pj.analyze(periods, accrual=accrual)
-        scale = customers / pj._resolved["cohort_size"]
-        entries = (
-            a.population_entries + (scale - 1) * pj._resolved["cohort_size"] * a.entries
-        )
-        row.update(_team_columns(pj, entries, a.flows, customers))
+        row["capacity limited"] = bool(limited)
+        if not limited:
+            # Workload and hand-offs are their exact expectations under the plan.
+            a = pj.analyze(periods, accrual=accrual)
+            n0 = pj._resolved["cohort_size"]
+            entries = a.population_entries + (customers - n0) * a.entries
+            row.update(_team_columns(pj, entries, a.flows, customers))
         for key, v in per.items():
             if base is None:
                 base_pc[key] = v

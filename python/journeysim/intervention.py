@@ -69,6 +69,14 @@ class Intervention:
         Paid for every period a touched customer starts at a *from* stage within
         the window (a customer-period of the team's time), discounted like
         start-of-period value.
+    capacity : int, optional
+        Customers per period the team can treat. Those who meet the moment
+        beyond it that period move as if untouched (and cost nothing). This
+        makes the effect nonlinear: plans with a capacity can only be simulated.
+    priority : list of str, optional
+        With a capacity: the order in which *from* stages are served (first
+        come, first served within a stage, by customer number). Default: first
+        come, first served.
     """
 
     def __init__(
@@ -86,6 +94,8 @@ class Intervention:
         cost_fixed: float = 0.0,
         cost_per_customer: float = 0.0,
         cost_per_period: float = 0.0,
+        capacity: int | None = None,
+        priority: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"an intervention needs a non-empty name, got {name!r}")
@@ -169,6 +179,23 @@ class Intervention:
         self.cost_fixed = _real(cost_fixed, f"{who}: cost_fixed")
         self.cost_per_customer = _real(cost_per_customer, f"{who}: cost_per_customer")
         self.cost_per_period = _real(cost_per_period, f"{who}: cost_per_period")
+        if capacity is not None and (
+            isinstance(capacity, bool)
+            or not isinstance(capacity, numbers.Integral)
+            or capacity <= 0
+        ):
+            raise ValueError(
+                f"{who}: capacity must be a whole number of customers > 0, "
+                f"got {capacity!r}"
+            )
+        self.capacity = None if capacity is None else int(capacity)
+        if priority is not None:
+            if isinstance(priority, str):
+                priority = [priority]
+            priority = list(priority)
+            if capacity is None:
+                raise ValueError(f"{who}: priority only matters with a capacity")
+        self.priority = priority
         for label, c in (
             ("cost_fixed", self.cost_fixed),
             ("cost_per_customer", self.cost_per_customer),
@@ -253,6 +280,18 @@ class _Resolved:
                 "name the moves it changes"
             )
         self.dest = None if iv.reassign_to is None else index(iv.reassign_to)
+        self.rank = [-1] * len(stages)
+        for i in self.rows:
+            self.rank[i] = 0
+        if iv.priority is not None:
+            for k, s in enumerate(iv.priority):
+                i = index(s)
+                if i not in self.rows:
+                    raise ValueError(f"{who}: priority stage {s!r} is not a from-stage")
+                self.rank[i] = k
+            for i in self.rows:
+                if stages[i] not in iv.priority:
+                    self.rank[i] = len(iv.priority)
         if iv.segments is not None:
             for s in iv.segments:
                 if s not in journey.segments:
@@ -382,14 +421,17 @@ def apply_plan(
     weights = [*journey._resolved["weights"], 0.0]
     segments = []
     once: list[dict] = []
+    capped = [r for r in resolved if r.iv.capacity is not None]
+    index_of: dict[tuple[str, frozenset], int] = {}
+    touched_sets: list[tuple[str, frozenset]] = []
     for gname, share, pieces, vals, moves, start in journey._segment_specs():
         applies = [
             r
             for r in resolved
             if (r.iv.segments is None or gname in r.iv.segments) and r.iv.reach > 0
         ]
-        full = [r for r in applies if r.iv.reach >= 1]
-        partial = [r for r in applies if r.iv.reach < 1]
+        full = [r for r in applies if r.iv.reach >= 1 and r.iv.capacity is None]
+        partial = [r for r in applies if r.iv.reach < 1 or r.iv.capacity is not None]
         if len(partial) > MAX_PARTIAL_REACH:
             raise ValueError(
                 f"plan {plan.name!r}: {len(partial)} interventions with partial "
@@ -401,7 +443,7 @@ def apply_plan(
             weight = share
             for r, t in zip(partial, touched, strict=True):
                 weight *= r.iv.reach if t else 1 - r.iv.reach
-            if weight <= 0:
+            if weight <= 0 and not capped:
                 continue
             ivs = [r.iv for r in active]
             cut = _piecewise(pieces, _breaks(ivs))
@@ -427,6 +469,9 @@ def apply_plan(
                 names = [r.iv.name for r, t in zip(partial, touched, strict=True) if t]
                 label = f"{gname} | touched: {', '.join(names) or 'none'}"
             index = len(segments)
+            key = (gname, frozenset(r.iv.name for r in active))
+            index_of[key] = index
+            touched_sets.append(key)
             segments.append((label, weight, new_pieces, new_vals, new_moves, start))
             for r in active:
                 once.append(
@@ -438,6 +483,14 @@ def apply_plan(
                         "intervention": r.iv.name,
                     }
                 )
+    rules = []
+    for r in capped:
+        a, b = r.iv.window
+        touched = [r.iv.name in names for _, names in touched_sets]
+        fallback = [index_of[(g, names - {r.iv.name})] for g, names in touched_sets]
+        rules.append(
+            (r.iv.capacity, r.rank, a, -1 if b is None else b, touched, fallback)
+        )
     absorbing = [stages.index(s) for s in journey.absorbing]
     derived = journey._derived(
         segments,
@@ -447,4 +500,6 @@ def apply_plan(
         weights=weights,
         name=f"{journey.name or 'journey'} under {plan.name!r}",
     )
+    derived._capacity = rules
+    derived._capacity_names = [r.iv.name for r in capped]
     return derived, once

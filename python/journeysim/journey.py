@@ -608,6 +608,11 @@ class Journey:
             raise ValueError(f"periods must be an integer, got {periods!r}")
         if periods < 0:
             raise ValueError(f"periods must be >= 0, got {periods}")
+        if getattr(self, "_capacity", None):
+            raise ValueError(
+                "this journey has capacity limits, which make effects nonlinear: "
+                "they can only be simulated (use simulate())"
+            )
         if not isinstance(accrual, str) or accrual not in ACCRUALS:
             raise ValueError(
                 f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"

@@ -91,6 +91,9 @@ def run_simulation(
     if per_customer:
         need = people * (4 + 2 + 4 + 1 + 8 * len(journey.streams))
         _check_memory(need, "per-customer arrays (pass record='totals' to skip them)")
+    if getattr(journey, "_capacity", None):
+        need = people * (periods + 2) * 8
+        _check_memory(need, "the random numbers of a capacity-limited simulation")
     if record == "events":
         moves = _core.expected_moves(journey._core, periods)
         need = int(moves * people * EVENT_BYTES * 2.5)  # blocks, merge, DataFrame
@@ -118,6 +121,7 @@ def run_simulation(
                 per_customer,
                 record == "events",
                 control,
+                getattr(journey, "_capacity", None) or [],
             )
         except BaseException as err:  # handed to the calling thread
             box["error"] = err
@@ -281,6 +285,26 @@ class Simulation:
         """Undiscounted value of everyone by calendar period."""
         v = self._with_net(self._raw["value_by_period_nominal"]).mean(axis=0)
         return pd.DataFrame(v, index=self._periods(), columns=self._columns)
+
+    @cached_property
+    def capacity(self) -> pd.DataFrame:
+        """Per period (first replication) and capacity-limited intervention:
+        customers who met it (``eligible``), were treated, and were treated for
+        the first time. Empty without capacity limits."""
+        names = getattr(self._journey, "_capacity_names", [])
+        frames = {}
+        for x, name in enumerate(names):
+            frames[name] = pd.DataFrame(
+                {
+                    "eligible": self._raw["capacity_eligible"][0, :, x],
+                    "treated": self._raw["capacity_treated"][0, :, x],
+                    "first treated": self._raw["capacity_first_treated"][0, :, x],
+                },
+                index=self._periods(),
+            )
+        if not frames:
+            return pd.DataFrame(index=self._periods())
+        return pd.concat(frames, axis=1, names=["intervention", "count"])
 
     @cached_property
     def arrivals(self) -> pd.Series:

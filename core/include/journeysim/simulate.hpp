@@ -59,6 +59,9 @@ struct SimulationResult {
   std::vector<double> cohort_lifetime;    // R: sum of lifetimes of the cohort
   std::vector<double> cohort_lifetime_sq; // R
   std::vector<std::int64_t> arrivals;     // R x T, customers joining at t = 1..T
+  // Per capacity rule (X of them): R x T x X customers meeting it, treated, and
+  // treated for the first time, in each period.
+  std::vector<std::int64_t> capacity_eligible, capacity_treated, capacity_first_treated;
   // Per customer, first replication (individual method, per_customer):
   std::vector<std::int32_t> lifetime;    // M: periods started in a transient stage
   std::vector<std::int16_t> outcome;     // M: absorbing stage, or -1 if still active
@@ -70,9 +73,25 @@ struct SimulationResult {
   std::vector<std::int32_t> event_period, event_from, event_to;
 };
 
+// A team's limit on an intervention: at most `capacity` customers per period are
+// treated among those who meet it (touched customers at one of its stages within
+// its tenure window), by stage priority (lower rank first; -1: not a stage of
+// it) and then first come, first served (customer number). A customer who is not
+// served that period moves as customers of segment `fallback[g]` (the same
+// sub-population without this intervention) do.
+struct CapacityRule {
+  std::int64_t capacity = 0;
+  std::vector<int> rank;     // per stage
+  int from = 0, until = -1;  // tenure window [from, until); until < 0: open
+  std::vector<bool> touched; // per segment
+  std::vector<int> fallback; // per segment
+};
+
 // Throws std::invalid_argument for bad options and SimulationCancelled on cancel.
+// With capacity rules the individual method runs period by period.
 SimulationResult simulate(const Journey &journey, const SimulationOptions &options,
-                          SimulationControl *control = nullptr);
+                          SimulationControl *control = nullptr,
+                          const std::vector<CapacityRule> &capacity = {});
 
 // Expected number of stage changes per customer over `periods` (for sizing an
 // event log before running).

@@ -1,0 +1,115 @@
+"""Capacity: a team treats at most so many customers per period; the effect is
+nonlinear, so plans with a capacity are simulated period by period."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import journeysim as js
+
+
+def outreach(**kwargs) -> js.Intervention:
+    return js.Intervention(
+        "outreach",
+        at=("at_risk", "churned"),
+        relative_risk=0.5,
+        cost_per_period=80,
+        cost_per_customer=20,
+        **kwargs,
+    )
+
+
+def test_capacity_is_never_exceeded():
+    j = js.default_journey()
+    c = js.compare(
+        j,
+        [js.Plan("capped", [outreach(capacity=300)])],
+        periods=24,
+        customers=20_000,
+        seed=3,
+    )
+    cap = c.results["capped"].capacity["outreach"]
+    assert (cap["treated"] <= 300).all()
+    # Everyone who meets the moment is served while there is room.
+    np.testing.assert_array_equal(cap["treated"], np.minimum(cap["eligible"], 300))
+    assert (cap["first treated"] <= cap["treated"]).all()
+    assert c.summary.loc["capped", "capacity limited"]
+    assert not c.summary.loc["baseline", "capacity limited"]
+
+
+def test_capacity_nobody_reaches_gives_the_unlimited_plan_exactly():
+    # With room for everyone, the period-by-period engine meets every customer
+    # with the same random numbers as the customer-by-customer one.
+    j = js.default_journey()
+    plans = [
+        js.Plan("unlimited", [outreach()]),
+        js.Plan("roomy", [outreach(capacity=10**9)]),
+    ]
+    c = js.compare(j, plans, periods=24, customers=5_000, seed=8)
+    a, b = c.results["unlimited"], c.results["roomy"]
+    np.testing.assert_array_equal(a.lifetime, b.lifetime)
+    np.testing.assert_array_equal(a.outcome, b.outcome)
+    np.testing.assert_allclose(a.customer_value, b.customer_value, rtol=1e-12)
+    s = c.summary
+    assert s.loc["roomy", "CLV"] == pytest.approx(s.loc["unlimited", "CLV"])
+    # Once-per-customer costs are counted in the capacity run and are their
+    # exact expectation otherwise: equal up to Monte Carlo noise.
+    assert s.loc["roomy", "intervention cost"] == pytest.approx(
+        s.loc["unlimited", "intervention cost"], rel=2e-3
+    )
+
+
+def test_a_binding_capacity_buys_less():
+    j = js.default_journey()
+    plans = [
+        js.Plan("unlimited", [outreach()]),
+        js.Plan("capped", [outreach(capacity=100)]),
+    ]
+    s = js.compare(j, plans, periods=24, customers=20_000, seed=3).summary
+    assert 0 < s.loc["capped", "CLV diff"] < s.loc["unlimited", "CLV diff"]
+    assert (
+        s.loc["capped", "intervention cost"] < s.loc["unlimited", "intervention cost"]
+    )
+
+
+def test_priority_serves_the_listed_stage_first():
+    # Two moments of truth share one team: renewal decisions come first.
+    j = js.default_journey()
+    iv = js.Intervention(
+        "save",
+        at=("*", "churned"),
+        relative_risk=0.5,
+        capacity=50,
+        priority=["renewal_decision"],
+    )
+    c = js.compare(j, [js.Plan("p", [iv])], periods=12, customers=5_000, seed=2)
+    cap = c.results["p"].capacity["save"]
+    assert (cap["treated"] <= 50).all()
+    assert (cap["treated"] == np.minimum(cap["eligible"], 50)).all()
+
+
+@pytest.mark.parametrize("capacity", [0, -5, 2.5, True])
+def test_capacity_must_be_a_positive_whole_number(capacity):
+    with pytest.raises(ValueError, match="capacity must be a whole number"):
+        outreach(capacity=capacity)
+
+
+def test_priority_without_capacity_is_a_value_error():
+    with pytest.raises(ValueError, match="priority only matters with a capacity"):
+        outreach(priority=["at_risk"])
+
+
+def test_capacity_cannot_be_analysed_exactly():
+    j = js.default_journey()
+    with pytest.raises(ValueError, match="can only be simulated"):
+        js.compare(j, [js.Plan("capped", [outreach(capacity=10)])], periods=12)
+    c = js.compare(
+        j,
+        [js.Plan("capped", [outreach(capacity=10)])],
+        periods=12,
+        customers=1_000,
+        seed=1,
+    )
+    with pytest.raises(ValueError, match="can only be simulated"):
+        c.journeys["capped"].analyze(12)
