@@ -30,6 +30,25 @@ def _real(x: Any, what: str) -> float:
     return float(x)
 
 
+def _window(window: Any, what: str) -> tuple[int, int | None]:
+    """A half-open period range (a, b), b None for open-ended."""
+    if window is None:
+        return (0, None)
+    if not (isinstance(window, tuple | list) and len(window) == 2):
+        raise ValueError(f"{what} must be (a, b), got {window!r}")
+    a, b = window
+    for x in (a, b):
+        if x is not None and (
+            isinstance(x, bool) or not isinstance(x, numbers.Integral)
+        ):
+            raise ValueError(f"{what} bounds must be integers, got {window!r}")
+    if a is None or a < 0:
+        raise ValueError(f"{what} must start at a tenure >= 0, got {a!r}")
+    if b is not None and b <= a:
+        raise ValueError(f"{what} {tuple(window)!r} is empty or reversed (need a < b)")
+    return (int(a), None if b is None else int(b))
+
+
 class Intervention:
     """A change at a moment of truth.
 
@@ -57,6 +76,11 @@ class Intervention:
     window : (a, b), optional
         Tenure periods when it is active: periods with tenure ``a <= k-1 < b``
         (``b=None`` for open-ended). Default: always.
+    calendar : (a, b), optional
+        Calendar periods when it is active (periods ``a < k <= b`` of the
+        calendar, i.e. starting at times ``a <= t < b``), combined with
+        ``window``. For the starting cohort calendar time is tenure; journeys
+        with arrivals (cohorts on other clocks) do not support it yet.
     segments : list of str, optional
         The segments it applies to (default: all).
     cost_fixed : float
@@ -90,6 +114,7 @@ class Intervention:
         reassign_to: str | None = None,
         reach: float = 1.0,
         window: tuple[int, int | None] | None = None,
+        calendar: tuple[int, int | None] | None = None,
         segments: Iterable[str] | None = None,
         cost_fixed: float = 0.0,
         cost_per_customer: float = 0.0,
@@ -149,28 +174,21 @@ class Intervention:
         self.reach = _real(reach, f"{who}: reach")
         if not 0 <= self.reach <= 1:
             raise ValueError(f"{who}: reach must be in [0, 1], got {self.reach}")
-        if window is None:
-            self.window: tuple[int, int | None] = (0, None)
-        else:
-            if not (isinstance(window, tuple | list) and len(window) == 2):
-                raise ValueError(f"{who}: window must be (a, b), got {window!r}")
-            a, b = window
-            for x in (a, b):
-                if x is not None and (
-                    isinstance(x, bool) or not isinstance(x, numbers.Integral)
-                ):
-                    raise ValueError(
-                        f"{who}: window bounds must be integers, got {window!r}"
-                    )
-            if a is None or a < 0:
+        self.window: tuple[int, int | None] = _window(window, f"{who}: window")
+        self.calendar = (
+            None if calendar is None else _window(calendar, f"{who}: calendar")
+        )
+        if self.calendar is not None:
+            # One clock for the starting cohort: the intersection of the two.
+            (a0, b0), (a1, b1) = self.window, self.calendar
+            lo = max(a0, a1)
+            hi = b0 if b1 is None else (b1 if b0 is None else min(b0, b1))
+            if hi is not None and hi <= lo:
                 raise ValueError(
-                    f"{who}: window must start at a tenure >= 0, got {a!r}"
+                    f"{who}: window {self.window} and calendar {self.calendar} "
+                    "never overlap"
                 )
-            if b is not None and b <= a:
-                raise ValueError(
-                    f"{who}: window {tuple(window)!r} is empty or reversed (need a < b)"
-                )
-            self.window = (int(a), None if b is None else int(b))
+            self.window = (lo, hi)
         if segments is not None:
             segments = [segments] if isinstance(segments, str) else list(segments)
             if not segments:
@@ -264,6 +282,12 @@ class _Resolved:
                 raise ValueError(f"{who}: unknown stage {s!r}; the stages are {stages}")
             return stages.index(s)
 
+        if iv.calendar is not None and journey._arrivals[0]:
+            raise ValueError(
+                f"{who}: calendar windows are not supported on journeys with "
+                "arrivals yet (each arriving cohort has its own tenure clock); use a "
+                "tenure window"
+            )
         absorbing = set(journey.absorbing)
         if iv.source == "*":
             self.rows = [i for i, s in enumerate(stages) if s not in absorbing]

@@ -914,3 +914,48 @@ def test_customers_reached_per_intervention():
     a = js.Intervention("a", at=("active", "churned"), relative_risk=0.5, reach=0.5)
     c = js.compare(j, [js.Plan("p", [a])], periods=3)
     assert c.summary.loc["p", "reached a"] == approx(0.5)
+
+
+def test_calendar_window_is_the_tenure_window_of_the_starting_cohort():
+    # Churn 0.2 halved during calendar periods starting at t = 1, 2: retention at
+    # 3 is 0.8 * 0.9 * 0.9, whether the window is given in tenure or calendar.
+    j = js.Journey(["active", "churned"], {"active": {"churned": 0.2}})
+    by_calendar = js.Intervention(
+        "c", at=("active", "churned"), relative_risk=0.5, calendar=(1, 3)
+    )
+    by_tenure = js.Intervention(
+        "t", at=("active", "churned"), relative_risk=0.5, window=(1, 3)
+    )
+    s = js.compare(
+        j, [js.Plan("cal", [by_calendar]), js.Plan("ten", [by_tenure])], periods=3
+    ).summary
+    assert s.loc["cal", "retention at 3"] == approx(0.8 * 0.9 * 0.9)
+    assert s.loc["ten", "retention at 3"] == approx(0.8 * 0.9 * 0.9)
+
+
+def test_calendar_and_tenure_windows_combine():
+    iv = js.Intervention(
+        "c",
+        at=("active", "churned"),
+        relative_risk=0.5,
+        window=(2, 6),
+        calendar=(0, 4),
+    )
+    assert iv.window == (2, 4)
+    with pytest.raises(ValueError, match="never overlap"):
+        js.Intervention(
+            "c",
+            at=("active", "churned"),
+            relative_risk=0.5,
+            window=(5, 6),
+            calendar=(0, 4),
+        )
+
+
+def test_calendar_windows_with_arrivals_are_refused():
+    j = js.Journey(["active", "churned"], {"active": {"churned": 0.2}}, arrivals=10)
+    iv = js.Intervention(
+        "c", at=("active", "churned"), relative_risk=0.5, calendar=(1, 3)
+    )
+    with pytest.raises(ValueError, match="calendar windows are not supported"):
+        js.compare(j, [js.Plan("p", [iv])], periods=3)
