@@ -49,6 +49,16 @@ Vector effective(const Matrix &P, const Vector &v, const Matrix &moves, double d
   return a;
 }
 
+// Per-period discount factor of each stream, then 1 for the "alive" column.
+Vector discount_factors(const Segment &seg) {
+  const auto K = static_cast<Index>(seg.streams.size());
+  Vector dvec(K + 1);
+  for (Index k = 0; k < K; ++k)
+    dvec(k) = 1.0 / (1.0 + seg.streams[static_cast<std::size_t>(k)].discount_rate);
+  dvec(K) = 1.0;
+  return dvec;
+}
+
 std::vector<Epoch> make_epochs(const Segment &seg, const std::vector<bool> &absorbing,
                                const Vector &dvec, Accrual accrual) {
   std::set<int> starts(seg.transitions.starts.begin(), seg.transitions.starts.end());
@@ -251,10 +261,7 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
   const auto n = static_cast<Index>(journey.n_stages());
   const auto K = static_cast<Index>(journey.n_streams());
   const auto &absorbing = journey.absorbing();
-  Vector dvec(K + 1);
-  for (Index k = 0; k < K; ++k)
-    dvec(k) = 1.0 / (1.0 + seg.streams[static_cast<std::size_t>(k)].discount_rate);
-  dvec(K) = 1.0;
+  const Vector dvec = discount_factors(seg);
   const auto epochs = make_epochs(seg, absorbing, dvec, accrual);
 
   Analysis r;
@@ -605,10 +612,7 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
   const auto n = static_cast<Index>(journey.n_stages());
   const auto K = static_cast<Index>(journey.n_streams());
   const auto &absorbing = journey.absorbing();
-  Vector dvec(K + 1);
-  for (Index k = 0; k < K; ++k)
-    dvec(k) = 1.0 / (1.0 + seg.streams[static_cast<std::size_t>(k)].discount_rate);
-  dvec(K) = 1.0;
+  const Vector dvec = discount_factors(seg);
   const auto epochs = make_epochs(seg, absorbing, dvec, accrual);
   const double d = dvec(column);
   const bool whole = T < 0;

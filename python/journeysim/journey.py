@@ -131,19 +131,6 @@ class Journey:
         self._stages = stages
         self.name = name
         self._normalize = bool(normalize)
-        self._inputs = dict(
-            transitions=transitions,
-            values=values,
-            transition_values=transition_values,
-            start=start,
-            discount_rate=discount_rate,
-            absorbing=absorbing,
-            value_stages=value_stages,
-            net=net,
-            segments=segments,
-            arrivals=arrivals,
-            cohort_size=cohort_size,
-        )
         self._metadata = _check_metadata(metadata, stages)
         self._moments = _check_moments(moments_of_truth, stages)
 
