@@ -9,8 +9,9 @@ using namespace journeysim;
 
 namespace {
 
-// (capacity, rank per stage, from, until, touched per segment, fallback per segment)
-using CapacityTuple = std::tuple<std::int64_t, std::vector<int>, int, int,
+// (capacity, rank per stage, from, until, calendar from, calendar until,
+//  touched per segment, fallback per segment)
+using CapacityTuple = std::tuple<std::int64_t, std::vector<int>, int, int, int, int,
                                  std::vector<bool>, std::vector<int>>;
 
 py::dict to_dict(SimulationResult &&r) {
@@ -82,12 +83,15 @@ void register_simulate(py::module_ &m) {
         o.per_customer = per_customer;
         o.record_events = record_events;
         std::vector<CapacityRule> rules;
-        for (const auto &[cap, rank, from, until, touched, fallback] : capacity) {
+        for (const auto &[cap, rank, from, until, cal_from, cal_until, touched,
+                          fallback] : capacity) {
           CapacityRule rule;
           rule.capacity = cap;
           rule.rank = rank;
           rule.from = from;
           rule.until = until;
+          rule.calendar_from = cal_from;
+          rule.calendar_until = cal_until;
           rule.touched = touched;
           rule.fallback = fallback;
           rules.push_back(std::move(rule));

@@ -829,11 +829,16 @@ public:
         const CapacityRule &rule = rules_[x];
         auto &e = eligible[x];
         e.clear();
+        const bool in_calendar = t >= rule.calendar_from &&
+                                 (rule.calendar_until < 0 || t < rule.calendar_until);
         for (std::size_t i = 0; i < next_id; ++i) {
           const int tau = t - join[i];
-          if (absorbed[i] || !rule.touched[seg[i]] || tau < rule.from ||
-              (rule.until >= 0 && tau >= rule.until))
+          if (absorbed[i] || !rule.touched[seg[i]]) continue;
+          if (!in_calendar) {
+            denied[i * X + x] = 1; // not on this period: as if untouched
             continue;
+          }
+          if (tau < rule.from || (rule.until >= 0 && tau >= rule.until)) continue;
           if (rule.rank[static_cast<std::size_t>(stage[i])] < 0) continue;
           e.push_back(i);
         }

@@ -112,5 +112,6 @@ def simulate(
     per_customer: bool,
     record_events: bool,
     control: SimulationControl | None = None,
+    capacity: list[tuple[Any, ...]] = ...,
 ) -> dict[str, np.ndarray]: ...
 def expected_moves(journey: Journey, periods: int) -> float: ...

@@ -50,12 +50,20 @@ def _arrivals(journey: Journey, periods: int) -> np.ndarray:
     return a
 
 
-def _once(pj: Journey, once: list[dict], periods: int, rate: float, n0: float):
+def _once(
+    pj: Journey,
+    once: list[dict],
+    periods: int,
+    rate: float,
+    n0: float,
+    arrivals: bool = True,
+):
     """Population cost and customers reached of the once-per-customer charges,
     exactly: first visits to the moment within the window, by sub-population,
-    for a starting cohort of ``n0`` and the journey's arrivals."""
+    for a starting cohort of ``n0`` and (if ``arrivals``) the journey's
+    arrivals."""
     d = 1.0 / (1.0 + rate)
-    arr = _arrivals(pj, periods)
+    arr = _arrivals(pj, periods) if arrivals else np.zeros(periods)
     disc_join = d ** np.arange(1, periods + 1)
     cost = 0.0
     reached: dict[str, float] = {}
@@ -235,12 +243,15 @@ def compare(
             "plans with capacity limits are simulated with accrual='start'"
         )
     all_plans = [Plan("baseline", []), *plans]
-    applied = {p.name: apply_plan(journey, p, cost_rate=rate) for p in all_plans}
+    applied = {
+        p.name: apply_plan(journey, p, cost_rate=rate, simulate=customers is not None)
+        for p in all_plans
+    }
     journeys = {name: pj for name, (pj, _) in applied.items()}
     streams = journey.streams
     if customers is None:
         rows, results = _exact(
-            all_plans, applied, periods, horizons, accrual, rate, streams
+            all_plans, applied, periods, horizons, accrual, rate, streams, journey
         )
         method = "exact"
     else:
@@ -274,7 +285,38 @@ def _finish(row: dict, base: dict | None) -> None:
     row["ROI"] = row["incremental net value"] / cost if cost > 0 else np.nan
 
 
-def _exact(plans, applied, periods, horizons, accrual, rate, streams):
+def _by_cohort(journey, plan, periods, accrual, rate, n0):
+    """Population figures of a plan with calendar windows on a journey with
+    arrivals: each arriving cohort meets the windows at other tenures, so each
+    is analysed on its own (over the periods it has left) and discounted from
+    its arrival. Returns population net value, per-period cost, once cost,
+    customers reached, and entries by calendar period."""
+    arr = _arrivals(journey, periods)
+    cohorts = [(0, n0)] + [(t, arr[t - 1]) for t in range(1, periods) if arr[t - 1]]
+    rates = journey._resolved["rates"]
+    weights = journey._resolved["weights"]
+    net = period_cost = once_cost = 0.0
+    reached: dict[str, float] = {}
+    entries = np.zeros((periods, len(journey.stages)))
+    for joined, size in cohorts:
+        pj, once = apply_plan(journey, plan, cost_rate=rate, joined=joined)
+        h = periods - joined
+        a = pj.analyze(h, accrual=accrual)
+        for s, w in zip(journey.streams, weights, strict=True):
+            if w:
+                net += size * w * float(a.value[s]) * (1 + rates[s]) ** -joined
+        a_cost = a if accrual == "start" else pj.analyze(h, accrual="start")
+        period_cost += size * float(a_cost.value[COST_STREAM]) * (1 + rate) ** -joined
+        c, r = _once(pj, once, h, rate, size, arrivals=False)
+        once_cost += c * (1 + rate) ** -joined
+        for k, v in r.items():
+            reached[k] = reached.get(k, 0.0) + v
+        entries[joined:] += size * a.entries.to_numpy()
+    entries = pd.DataFrame(entries, columns=pd.Index(journey.stages, name="stage"))
+    return net, period_cost, once_cost, reached, entries
+
+
+def _exact(plans, applied, periods, horizons, accrual, rate, streams, journey):
     rows, results = [], {}
     base = None
     for p in plans:
@@ -294,16 +336,22 @@ def _exact(plans, applied, periods, horizons, accrual, rate, streams):
         for s in streams:
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
-        row["population net value"] = float(a.population_value["net"])
-        # Costs per customer-period are paid at the start of the period whatever
-        # the value accrual.
-        a_cost = a if accrual == "start" else pj.analyze(periods, accrual="start")
-        row["intervention cost"] = (
-            p.fixed_cost + float(a_cost.population_value[COST_STREAM]) + once_cost
-        )
+        entries = a.population_entries
+        if journey._arrivals[0] and any(iv.calendar for iv in p.interventions):
+            net, period_cost, once_cost, reached, entries = _by_cohort(
+                journey, p, periods, accrual, rate, n0
+            )
+            row["population net value"] = net
+        else:
+            row["population net value"] = float(a.population_value["net"])
+            # Costs per customer-period are paid at the start of the period
+            # whatever the value accrual.
+            a_cost = a if accrual == "start" else pj.analyze(periods, accrual="start")
+            period_cost = float(a_cost.population_value[COST_STREAM])
+        row["intervention cost"] = p.fixed_cost + period_cost + once_cost
         _finish(row, base)
         _reached_columns(row, p, reached)
-        row.update(_team_columns(pj, a.population_entries, a.flows, n0))
+        row.update(_team_columns(pj, entries, a.flows, n0))
         rows.append(row)
         base = base or row
     return rows, results
@@ -356,7 +404,12 @@ def _simulated(
             accrual=accrual,
         )
         results[p.name] = s
-        limited = set(getattr(pj, "_capacity_names", []))
+        limited = set(getattr(pj, "_capacity_names", []))  # capacity or calendar
+        if limited and accrual != "start":
+            raise ValueError(
+                f"plan {p.name!r} has capacity or calendar rules, simulated with "
+                "accrual='start'"
+            )
         once_cost, reached = _once(
             pj,
             [e for e in once if e["intervention"] not in limited],
@@ -413,7 +466,7 @@ def _simulated(
         row["intervention cost"] = p.fixed_cost + period_cost + once_cost
         _finish(row, base)
         _reached_columns(row, p, reached)
-        row["capacity limited"] = bool(limited)
+        row["capacity limited"] = any(iv.capacity for iv in p.interventions)
         if not limited:
             # Workload and hand-offs are their exact expectations under the plan.
             a = pj.analyze(periods, accrual=accrual)

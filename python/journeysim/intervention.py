@@ -77,10 +77,9 @@ class Intervention:
         Tenure periods when it is active: periods with tenure ``a <= k-1 < b``
         (``b=None`` for open-ended). Default: always.
     calendar : (a, b), optional
-        Calendar periods when it is active (periods ``a < k <= b`` of the
-        calendar, i.e. starting at times ``a <= t < b``), combined with
-        ``window``. For the starting cohort calendar time is tenure; journeys
-        with arrivals (cohorts on other clocks) do not support it yet.
+        Calendar periods when it is active (periods starting at calendar times
+        ``a <= t < b``), combined with ``window``: a customer who joined at
+        ``s`` meets it at tenures in ``window`` and in ``[a - s, b - s)``.
     segments : list of str, optional
         The segments it applies to (default: all).
     cost_fixed : float
@@ -178,17 +177,13 @@ class Intervention:
         self.calendar = (
             None if calendar is None else _window(calendar, f"{who}: calendar")
         )
-        if self.calendar is not None:
-            # One clock for the starting cohort: the intersection of the two.
-            (a0, b0), (a1, b1) = self.window, self.calendar
-            lo = max(a0, a1)
-            hi = b0 if b1 is None else (b1 if b0 is None else min(b0, b1))
-            if hi is not None and hi <= lo:
+        if self.calendar is not None and self.calendar[1] is not None:
+            if self.calendar[1] <= self.window[0]:
                 raise ValueError(
                     f"{who}: window {self.window} and calendar {self.calendar} "
-                    "never overlap"
+                    "never overlap: the calendar window ends before any customer "
+                    "reaches the tenure window"
                 )
-            self.window = (lo, hi)
         if segments is not None:
             segments = [segments] if isinstance(segments, str) else list(segments)
             if not segments:
@@ -222,10 +217,19 @@ class Intervention:
             if c < 0:
                 raise ValueError(f"{who}: {label} must be >= 0, got {c}")
 
-    def active_in(self, start: int, end: int | None) -> bool:
-        """Is it active over the whole tenure piece [start, end)?"""
+    def tenure_window(self, joined: int = 0) -> tuple[int, int | None] | None:
+        """The tenures at which a customer who joined at ``joined`` meets it (the
+        window and the calendar window together); None if at none."""
         a, b = self.window
-        return start >= a and (b is None or (end is not None and end <= b))
+        if self.calendar is not None:
+            ca, cb = self.calendar
+            a = max(a, ca - joined)
+            if cb is not None:
+                b = cb - joined if b is None else min(b, cb - joined)
+        a = max(a, 0)
+        if b is not None and b <= a:
+            return None
+        return (a, b)
 
     def __repr__(self) -> str:
         to = self.targets[0] if len(self.targets) == 1 else self.targets
@@ -282,12 +286,6 @@ class _Resolved:
                 raise ValueError(f"{who}: unknown stage {s!r}; the stages are {stages}")
             return stages.index(s)
 
-        if iv.calendar is not None and journey._arrivals[0]:
-            raise ValueError(
-                f"{who}: calendar windows are not supported on journeys with "
-                "arrivals yet (each arriving cohort has its own tenure clock); use a "
-                "tenure window"
-            )
         absorbing = set(journey.absorbing)
         if iv.source == "*":
             self.rows = [i for i, s in enumerate(stages) if s not in absorbing]
@@ -324,6 +322,12 @@ class _Resolved:
                         f"{journey.segments}"
                     )
         self.iv = iv
+        self.window = iv.window  # the tenures it acts at, set by apply_plan
+
+    def active_in(self, start: int, end: int | None) -> bool:
+        """Is it active over the whole tenure piece [start, end)?"""
+        a, b = self.window
+        return start >= a and (b is None or (end is not None and end <= b))
 
     def targets_in(self, i: int, row: np.ndarray) -> list[int]:
         if self.targets is None:
@@ -379,6 +383,10 @@ class _Resolved:
 def _overlap(a: Intervention, b: Intervention) -> bool:
     """Can two interventions act on the same customer in the same period?"""
     (a0, a1), (b0, b1) = a.window, b.window
+    if a.calendar is not None and b.calendar is not None:
+        (c0, c1), (e0, e1) = a.calendar, b.calendar
+        if (c1 is not None and c1 <= e0) or (e1 is not None and e1 <= c0):
+            return False
     if (a1 is not None and a1 <= b0) or (b1 is not None and b1 <= a0):
         return False
     if a.segments is None or b.segments is None:
@@ -407,10 +415,10 @@ def _check_contradictions(plan: Plan, resolved: list[_Resolved], n: int) -> None
                 )
 
 
-def _breaks(ivs: list[Intervention]) -> set[int]:
+def _breaks(active: list[_Resolved]) -> set[int]:
     out = set()
-    for iv in ivs:
-        a, b = iv.window
+    for r in active:
+        a, b = r.window
         out.add(a)
         if b is not None:
             out.add(b)
@@ -424,12 +432,24 @@ def _piecewise(pieces: list[tuple[int, np.ndarray]], breaks: set[int]):
 
 
 def apply_plan(
-    journey: Journey, plan: Plan, *, cost_rate: float
+    journey: Journey,
+    plan: Plan,
+    *,
+    cost_rate: float,
+    joined: int = 0,
+    simulate: bool = False,
 ) -> tuple[Journey, list[dict]]:
     """The journey customers face under ``plan``: each segment split into
     sub-populations by which partial-reach interventions touch them (shares are
     the exact mixture), transitions changed within each intervention's window,
     and a value stream carrying per customer-period costs.
+
+    For analysis, calendar windows are turned into the tenures at which
+    customers who joined at ``joined`` meet them. For simulation
+    (``simulate=True``) interventions with a calendar window or a capacity are
+    kept as rules the engine applies period by period (the journey carries them
+    as ``_capacity``): touched customers outside the calendar window, or beyond
+    the capacity, move as the same sub-population without the intervention.
 
     Returns the journey and, for every touched sub-population and intervention,
     where its customers are reached and charged once (``[{"segment": index,
@@ -445,17 +465,27 @@ def apply_plan(
     weights = [*journey._resolved["weights"], 0.0]
     segments = []
     once: list[dict] = []
-    capped = [r for r in resolved if r.iv.capacity is not None]
+    for r in resolved:
+        w = r.iv.window if simulate else r.iv.tenure_window(joined)
+        r.window = w if w is not None else (0, 0)
+    ruled = [
+        r
+        for r in resolved
+        if simulate and (r.iv.capacity is not None or r.iv.calendar is not None)
+    ]
+    capped = ruled
     index_of: dict[tuple[str, frozenset], int] = {}
     touched_sets: list[tuple[str, frozenset]] = []
     for gname, share, pieces, vals, moves, start in journey._segment_specs():
         applies = [
             r
             for r in resolved
-            if (r.iv.segments is None or gname in r.iv.segments) and r.iv.reach > 0
+            if (r.iv.segments is None or gname in r.iv.segments)
+            and r.iv.reach > 0
+            and r.window != (0, 0)
         ]
-        full = [r for r in applies if r.iv.reach >= 1 and r.iv.capacity is None]
-        partial = [r for r in applies if r.iv.reach < 1 or r.iv.capacity is not None]
+        full = [r for r in applies if r.iv.reach >= 1 and r not in ruled]
+        partial = [r for r in applies if r.iv.reach < 1 or r in ruled]
         if len(partial) > MAX_PARTIAL_REACH:
             raise ValueError(
                 f"plan {plan.name!r}: {len(partial)} interventions with partial "
@@ -469,21 +499,20 @@ def apply_plan(
                 weight *= r.iv.reach if t else 1 - r.iv.reach
             if weight <= 0 and not capped:
                 continue
-            ivs = [r.iv for r in active]
-            cut = _piecewise(pieces, _breaks(ivs))
+            cut = _piecewise(pieces, _breaks(active))
             new_pieces = []
             for k, (t0, m) in enumerate(cut):
                 t1 = cut[k + 1][0] if k + 1 < len(cut) else None
                 for r in active:
-                    if r.iv.active_in(t0, t1):
+                    if r.active_in(t0, t1):
                         r.apply(m, stages)
                 new_pieces.append((t0, m))
             new_vals = dict(vals)
-            cost_pieces = _piecewise([(0, np.zeros(n))], _breaks(ivs))
+            cost_pieces = _piecewise([(0, np.zeros(n))], _breaks(active))
             for k, (t0, v) in enumerate(cost_pieces):
                 t1 = cost_pieces[k + 1][0] if k + 1 < len(cost_pieces) else None
                 for r in active:
-                    if r.iv.cost_per_period and r.iv.active_in(t0, t1):
+                    if r.iv.cost_per_period and r.active_in(t0, t1):
                         v[r.rows] += r.iv.cost_per_period
             new_vals[COST_STREAM] = cost_pieces
             new_moves = dict(moves)
@@ -502,18 +531,29 @@ def apply_plan(
                     {
                         "segment": index,
                         "stages": list(r.rows),
-                        "window": r.iv.window,
+                        "window": r.window,
                         "cost": r.iv.cost_per_customer,
                         "intervention": r.iv.name,
                     }
                 )
     rules = []
-    for r in capped:
-        a, b = r.iv.window
+    for r in ruled:
+        a, b = r.window
+        ca, cb = r.iv.calendar or (0, None)
         touched = [r.iv.name in names for _, names in touched_sets]
         fallback = [index_of[(g, names - {r.iv.name})] for g, names in touched_sets]
+        capacity = r.iv.capacity if r.iv.capacity is not None else 2**62
         rules.append(
-            (r.iv.capacity, r.rank, a, -1 if b is None else b, touched, fallback)
+            (
+                capacity,
+                r.rank,
+                a,
+                -1 if b is None else b,
+                ca,
+                -1 if cb is None else cb,
+                touched,
+                fallback,
+            )
         )
     absorbing = [stages.index(s) for s in journey.absorbing]
     derived = journey._derived(

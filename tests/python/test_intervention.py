@@ -941,7 +941,10 @@ def test_calendar_and_tenure_windows_combine():
         window=(2, 6),
         calendar=(0, 4),
     )
-    assert iv.window == (2, 4)
+    # A customer who joined at s meets it at tenures in [2, 6) and [0 - s, 4 - s).
+    assert iv.tenure_window(0) == (2, 4)
+    assert iv.tenure_window(1) == (2, 3)
+    assert iv.tenure_window(2) is None
     with pytest.raises(ValueError, match="never overlap"):
         js.Intervention(
             "c",
@@ -952,10 +955,28 @@ def test_calendar_and_tenure_windows_combine():
         )
 
 
-def test_calendar_windows_with_arrivals_are_refused():
-    j = js.Journey(["active", "churned"], {"active": {"churned": 0.2}}, arrivals=10)
-    iv = js.Intervention(
-        "c", at=("active", "churned"), relative_risk=0.5, calendar=(1, 3)
+def test_calendar_windows_with_arrivals_by_cohort():
+    # Churn 0.2 halved in calendar periods starting at t = 1 only. The cohort of
+    # 10 at t = 0 and 10 arrivals at t = 1 (both meet the campaign in their
+    # first period there: tenure 1 and tenure 0). Customers alive at t = 2:
+    # cohort 10 * 0.8 * 0.9, arrivals 10 * 0.9; value 1 a period, r = 0:
+    # cohort 10 * (1 + 0.8), arrivals 10 * 1 over periods 1-2 / 2.
+    j = js.Journey(
+        ["active", "churned"],
+        {"active": {"churned": 0.2}},
+        values={"revenue": {"active": 1.0}},
+        cohort_size=10,
+        arrivals=[10.0],
     )
-    with pytest.raises(ValueError, match="calendar windows are not supported"):
-        js.compare(j, [js.Plan("p", [iv])], periods=3)
+    iv = js.Intervention(
+        "c",
+        at=("active", "churned"),
+        relative_risk=0.5,
+        calendar=(1, 2),
+        cost_per_period=1.0,
+    )
+    s = js.compare(j, [js.Plan("p", [iv])], periods=2).summary
+    # Value: cohort periods 1, 2 on x0 = 1 and x1 = 0.8; arrival period 2 on 1.
+    assert s.loc["p", "population net value"] == approx(10 * 1.8 + 10 * 1.0)
+    # Cost: customers starting a period in [1, 2) at active: cohort 8, arrivals 10.
+    assert s.loc["p", "intervention cost"] == approx(8 + 10)

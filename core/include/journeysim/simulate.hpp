@@ -73,7 +73,8 @@ struct SimulationResult {
   std::vector<std::int32_t> event_period, event_from, event_to;
 };
 
-// A team's limit on an intervention: at most `capacity` customers per period are
+// A rule the period-by-period engine applies to an intervention: a team's
+// capacity, a calendar window, or both. At most `capacity` customers per period are
 // treated among those who meet it (touched customers at one of its stages within
 // its tenure window), by stage priority (lower rank first; -1: not a stage of
 // it) and then first come, first served (customer number). A customer who is not
@@ -81,8 +82,11 @@ struct SimulationResult {
 // sub-population without this intervention) do.
 struct CapacityRule {
   std::int64_t capacity = 0;
-  std::vector<int> rank;     // per stage
-  int from = 0, until = -1;  // tenure window [from, until); until < 0: open
+  std::vector<int> rank;    // per stage
+  int from = 0, until = -1; // tenure window [from, until); until < 0: open
+  // Calendar window [calendar_from, calendar_until) of the period's start time;
+  // outside it touched customers move as `fallback` (and are not counted).
+  int calendar_from = 0, calendar_until = -1;
   std::vector<bool> touched; // per segment
   std::vector<int> fallback; // per segment
 };
