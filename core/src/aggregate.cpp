@@ -1,0 +1,167 @@
+// The aggregate engine: the cohort as counts per stage, moved by multinomial
+// splitting each period; its cost does not depend on the number of customers.
+#include "engine.hpp"
+
+#include <boost/random/binomial_distribution.hpp>
+
+#include <algorithm>
+
+namespace journeysim::detail {
+namespace {
+
+using Count = std::int64_t;
+
+void split(const Matrix &P, int i, Count n, Rng &rng, std::vector<Count> &to) {
+  // Conditional binomials: a multinomial draw of n over row i.
+  double left = 1.0;
+  const Index cols = P.cols();
+  for (Index j = 0; j < cols && n > 0; ++j) {
+    const double p = P(i, j);
+    if (p <= 0.0) continue;
+    Count x;
+    if (p >= left) {
+      x = n;
+    } else {
+      boost::random::binomial_distribution<Count, double> bin(n,
+                                                              std::min(1.0, p / left));
+      x = bin(rng);
+    }
+    to[static_cast<std::size_t>(j)] += x;
+    n -= x;
+    left -= p;
+  }
+}
+
+struct Pool {
+  int join = 0;
+  bool cohort = false;
+  int segment = 0;
+  std::vector<Count> n; // per stage
+};
+
+} // namespace
+
+void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
+                   SimulationResult &out) {
+  const int T = o.periods;
+  const auto S = static_cast<std::size_t>(j.n_stages());
+  const auto K = static_cast<std::size_t>(j.n_streams());
+  const auto disc = discount_table(j, T);
+  Rng rng(stream_seed(o.seed, static_cast<std::uint64_t>(rep), 0));
+  const auto &segs = j.segments();
+  const int L = j.stationary_from();
+  std::vector<Pool> pools;
+  auto distribute = [&](Count n, int join, bool cohort) {
+    // Segment shares, then start stages, each a multinomial draw.
+    Matrix shares(1, static_cast<Index>(segs.size()));
+    for (std::size_t g = 0; g < segs.size(); ++g)
+      shares(0, static_cast<Index>(g)) = segs[g].share;
+    std::vector<Count> per_seg(segs.size(), 0);
+    split(shares, 0, n, rng, per_seg);
+    for (std::size_t g = 0; g < segs.size(); ++g) {
+      Pool p;
+      p.join = join;
+      p.cohort = cohort;
+      p.segment = static_cast<int>(g);
+      p.n.assign(S, 0);
+      split(Matrix(segs[g].start.transpose()), 0, per_seg[g], rng, p.n);
+      pools.push_back(std::move(p));
+    }
+  };
+  distribute(o.customers, 0, true);
+  const std::size_t occ0 =
+      static_cast<std::size_t>(rep) * (static_cast<std::size_t>(T) + 1) * S;
+  auto record = [&](int t) {
+    for (const auto &p : pools)
+      for (std::size_t s = 0; s < S; ++s) {
+        out.occupancy[occ0 + static_cast<std::size_t>(t) * S + s] += p.n[s];
+        if (p.cohort)
+          out.cohort_occupancy[occ0 + static_cast<std::size_t>(t) * S + s] += p.n[s];
+      }
+  };
+  record(0);
+  std::vector<Count> flow_row(S);
+  const std::size_t v0 =
+      static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) * K;
+  for (int t = 1; t <= T; ++t) {
+    const auto c = static_cast<std::size_t>(t - 1); // calendar period - 1
+    for (auto &p : pools) {
+      const int tau = t - 1 - p.join;
+      const Segment &seg = segs[static_cast<std::size_t>(p.segment)];
+      const Matrix &P = seg.transitions.at(tau);
+      std::vector<Count> next(S, 0);
+      for (std::size_t i = 0; i < S; ++i) {
+        if (p.n[i] == 0) continue;
+        std::fill(flow_row.begin(), flow_row.end(), 0);
+        split(P, static_cast<int>(i), p.n[i], rng, flow_row);
+        for (std::size_t k = 0; k < K; ++k) {
+          const auto &vs = seg.streams[k];
+          const Vector &v = vs.stage_values.at(tau);
+          const auto &d = disc[k];
+          const std::size_t h = 2 * c; // calendar discounting, as for the population
+          for (std::size_t jn = 0; jn < S; ++jn) {
+            if (flow_row[jn] == 0) continue;
+            const auto f = static_cast<double>(flow_row[jn]);
+            double amount = 0.0, own = 0.0;
+            const auto ii = static_cast<Index>(i), jj = static_cast<Index>(jn);
+            switch (o.accrual) {
+            case Accrual::Start:
+              amount = f * v(ii);
+              own = amount * d[h];
+              break;
+            case Accrual::End:
+              amount = f * v(jj);
+              own = amount * d[h + 2];
+              break;
+            case Accrual::HalfCycle:
+              amount = 0.5 * f * (v(ii) + v(jj));
+              own = amount * d[h + 1];
+              break;
+            }
+            if (vs.transition_values.size()) {
+              const double m = f * vs.transition_values(ii, jj);
+              amount += m;
+              own += m * d[h + 2];
+            }
+            out.value_by_period[v0 + c * K + k] += own;
+            out.value_by_period_nominal[v0 + c * K + k] += amount;
+            if (p.cohort)
+              out.cohort_value[static_cast<std::size_t>(rep) * K + k] += own;
+          }
+        }
+        for (std::size_t jn = 0; jn < S; ++jn) next[jn] += flow_row[jn];
+      }
+      p.n = std::move(next);
+    }
+    // Cohorts past the last tenure piece behave alike: merge them (not the start
+    // cohort).
+    std::vector<Pool> merged;
+    for (auto &p : pools) {
+      bool done = false;
+      if (!p.cohort && t - p.join >= L)
+        for (auto &m : merged)
+          if (!m.cohort && m.segment == p.segment && t - m.join >= L) {
+            for (std::size_t s = 0; s < S; ++s) m.n[s] += p.n[s];
+            done = true;
+            break;
+          }
+      if (!done) merged.push_back(std::move(p));
+    }
+    pools = std::move(merged);
+    const Count a =
+        out.arrivals[static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) +
+                     static_cast<std::size_t>(t - 1)];
+    if (a > 0) distribute(a, t, false);
+    record(t);
+  }
+  // Cohort lifetime: sum over periods of cohort members in transient stages.
+  double life = 0.0;
+  for (int t = 0; t < T; ++t)
+    for (std::size_t s = 0; s < S; ++s)
+      if (!j.absorbing()[s])
+        life += static_cast<double>(
+            out.cohort_occupancy[occ0 + static_cast<std::size_t>(t) * S + s]);
+  out.cohort_lifetime[static_cast<std::size_t>(rep)] = life;
+}
+
+} // namespace journeysim::detail

@@ -1,0 +1,243 @@
+// The period-by-period engine for capacity and calendar rules: a team's limit
+// couples customers within a period, so everyone moves one period at a time.
+#include "engine.hpp"
+
+#include <algorithm>
+
+namespace journeysim::detail {
+namespace {
+
+// Customers a team can treat per period couple customers within a period, so
+// this run goes period by period over everyone (single-threaded), using exactly
+// the random numbers the customer-by-customer engine gives each customer.
+class CapacityRun {
+public:
+  CapacityRun(const Journey &j, const SimulationOptions &o,
+              const std::vector<CapacityRule> &rules, SimulationControl *ctl)
+      : j_(j), o_(o), rules_(rules), ctl_(ctl), T_(o.periods),
+        S_(static_cast<int>(j.n_stages())), K_(static_cast<int>(j.n_streams())),
+        disc_(discount_table(j, o.periods)) {
+    for (const auto &seg : j.segments()) tables_.push_back(make_tables(seg));
+    share_cdf_.resize(static_cast<Index>(j.segments().size()));
+    double c = 0.0;
+    for (std::size_t g = 0; g < j.segments().size(); ++g)
+      share_cdf_(static_cast<Index>(g)) = (c += j.segments()[g].share);
+  }
+
+  void run(int rep, const std::vector<std::int64_t> &joins, SimulationResult &out) {
+    const int T = T_;
+    const auto S = static_cast<std::size_t>(S_), K = static_cast<std::size_t>(K_);
+    const auto X = rules_.size();
+    std::vector<int> join;
+    for (std::size_t t = 0; t < joins.size(); ++t)
+      for (std::int64_t c = 0; c < joins[t]; ++c) join.push_back(static_cast<int>(t));
+    const auto M = join.size();
+    // Each customer's draws, as the block streams hand them out.
+    std::vector<std::size_t> offset(M + 1, 0);
+    for (std::size_t i = 0; i < M; ++i)
+      offset[i + 1] = offset[i] + 2 + static_cast<std::size_t>(T - join[i]);
+    std::vector<double> draws(offset[M]);
+    for (std::size_t b = 0; b * kBlock < M; ++b) {
+      Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep), b));
+      const std::size_t hi = std::min(M, (b + 1) * static_cast<std::size_t>(kBlock));
+      for (std::size_t q = offset[b * kBlock]; q < offset[hi]; ++q)
+        draws[q] = uniform(rng);
+    }
+    std::vector<std::uint8_t> seg(M);
+    std::vector<std::int16_t> stage(M);
+    std::vector<char> absorbed(M, 0);
+    std::vector<std::int32_t> life(M, 0), first(M, -1);
+    std::vector<double> cv(M * K, 0.0);
+    std::vector<std::uint64_t> charged(M, 0);
+    const bool keep = rep == 0 && o_.per_customer;
+    const bool events = rep == 0 && o_.record_events;
+    const std::size_t r = static_cast<std::size_t>(rep);
+    const std::size_t occ0 = r * static_cast<std::size_t>(T + 1) * S;
+    const std::size_t v0 = r * static_cast<std::size_t>(T) * K;
+    const std::size_t x0 = r * static_cast<std::size_t>(T) * X;
+    std::vector<std::size_t> order;
+    std::vector<std::vector<std::size_t>> eligible(X);
+    std::vector<char> denied(M * X, 0);
+    std::size_t next_id = 0;
+    for (int t = 0; t <= T; ++t) {
+      if (ctl_ && ctl_->cancel.load(std::memory_order_relaxed))
+        throw SimulationCancelled();
+      // Customers joining now.
+      for (; next_id < M && join[next_id] == t; ++next_id) {
+        const std::size_t i = next_id;
+        const int g = draw_from_cdf(share_cdf_, draws[offset[i]]);
+        seg[i] = static_cast<std::uint8_t>(g);
+        const int s = draw_from_cdf(tables_[static_cast<std::size_t>(g)].start_cdf,
+                                    draws[offset[i] + 1]);
+        stage[i] = static_cast<std::int16_t>(s);
+        absorbed[i] = j_.absorbing()[static_cast<std::size_t>(s)];
+        if (is_value(s)) first[i] = 0;
+      }
+      for (std::size_t i = 0; i < next_id; ++i) {
+        const auto at =
+            occ0 + static_cast<std::size_t>(t) * S + static_cast<std::size_t>(stage[i]);
+        ++out.occupancy[at];
+        if (join[i] == 0) ++out.cohort_occupancy[at];
+      }
+      if (t == T) break;
+      // Who meets a capacity-limited intervention this period, and who is served.
+      for (std::size_t x = 0; x < X; ++x) {
+        const CapacityRule &rule = rules_[x];
+        auto &e = eligible[x];
+        e.clear();
+        const bool in_calendar = t >= rule.calendar_from &&
+                                 (rule.calendar_until < 0 || t < rule.calendar_until);
+        for (std::size_t i = 0; i < next_id; ++i) {
+          const int tau = t - join[i];
+          if (absorbed[i] || !rule.touched[seg[i]]) continue;
+          if (!in_calendar) {
+            denied[i * X + x] = 1; // not on this period: as if untouched
+            continue;
+          }
+          if (tau < rule.from || (rule.until >= 0 && tau >= rule.until)) continue;
+          if (rule.rank[static_cast<std::size_t>(stage[i])] < 0) continue;
+          e.push_back(i);
+        }
+        std::stable_sort(e.begin(), e.end(), [&](std::size_t a, std::size_t b) {
+          return rule.rank[static_cast<std::size_t>(stage[a])] <
+                 rule.rank[static_cast<std::size_t>(stage[b])];
+        });
+        const auto served =
+            std::min<std::size_t>(e.size(), static_cast<std::size_t>(rule.capacity));
+        out.capacity_eligible[x0 + static_cast<std::size_t>(t) * X + x] =
+            static_cast<std::int64_t>(e.size());
+        out.capacity_treated[x0 + static_cast<std::size_t>(t) * X + x] =
+            static_cast<std::int64_t>(served);
+        for (std::size_t q = 0; q < e.size(); ++q) {
+          const std::size_t i = e[q];
+          if (q >= served) {
+            denied[i * X + x] = 1;
+          } else if (!(charged[i] >> x & 1ULL)) {
+            charged[i] |= 1ULL << x;
+            ++out.capacity_first_treated[x0 + static_cast<std::size_t>(t) * X + x];
+          }
+        }
+      }
+      // Move everyone who is still in the journey.
+      for (std::size_t i = 0; i < next_id; ++i) {
+        if (absorbed[i]) continue;
+        const int tau = t - join[i];
+        int g = seg[i];
+        for (std::size_t x = 0; x < X; ++x)
+          if (denied[i * X + x]) {
+            g = rules_[x].fallback[static_cast<std::size_t>(g)];
+            denied[i * X + x] = 0;
+          }
+        const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
+        const int s = stage[i];
+        const int nx = tab.sampler_at(tau).draw(
+            s, draws[offset[i] + 2 + static_cast<std::size_t>(tau)]);
+        ++life[i];
+        accrue(tab, s, nx, tau, join[i], &cv[i * K], out, v0);
+        if (nx != s) {
+          if (events) {
+            out.event_customer.push_back(static_cast<std::int64_t>(i));
+            out.event_period.push_back(t + 1);
+            out.event_from.push_back(s);
+            out.event_to.push_back(nx);
+          }
+          if (first[i] < 0 && is_value(nx)) first[i] = tau + 1;
+          stage[i] = static_cast<std::int16_t>(nx);
+          absorbed[i] = j_.absorbing()[static_cast<std::size_t>(nx)];
+        }
+      }
+    }
+    if (ctl_) ctl_->steps_done.fetch_add(static_cast<std::int64_t>(offset[M] - 2 * M));
+    // Totals of the starting cohort, and per-customer arrays.
+    const double *w = j_.net_weights().data();
+    for (std::size_t i = 0; i < M && join[i] == 0; ++i) {
+      double net = 0.0;
+      for (std::size_t k = 0; k < K; ++k) {
+        const double v = cv[i * K + k];
+        out.cohort_value[r * K + k] += v;
+        out.cohort_value_sq[r * (K + 1) + k] += v * v;
+        net += w[k] * v;
+      }
+      out.cohort_value_sq[r * (K + 1) + K] += net * net;
+      out.cohort_lifetime[r] += life[i];
+      out.cohort_lifetime_sq[r] += static_cast<double>(life[i]) * life[i];
+    }
+    if (keep) {
+      out.lifetime = life;
+      out.first_value = first;
+      out.segment = seg;
+      out.customer_value = cv;
+      out.outcome.assign(M, -1);
+      for (std::size_t i = 0; i < M; ++i)
+        if (absorbed[i]) out.outcome[i] = stage[i];
+    }
+  }
+
+private:
+  [[nodiscard]] bool is_value(int s) const {
+    for (int v : j_.value_stages())
+      if (v == s) return true;
+    return false;
+  }
+
+  // The value of period tau + 1 of a customer who joined at J, moving s -> nx.
+  void accrue(const SegmentTables &tab, int s, int nx, int tau, int J, double *cv,
+              SimulationResult &out, std::size_t v0) const {
+    const auto K = static_cast<std::size_t>(K_);
+    std::size_t e = 0;
+    while (e + 1 < tab.value_starts.size() && tab.value_starts[e + 1] <= tau) ++e;
+    const auto period = static_cast<std::size_t>(J + tau);
+    const std::size_t h = 2 * static_cast<std::size_t>(tau);
+    for (std::size_t k = 0; k < K; ++k) {
+      const auto &d = disc_[k];
+      const auto ki = static_cast<Index>(k);
+      const Matrix &v = tab.values[e];
+      double amount = 0.0, own = 0.0;
+      switch (o_.accrual) {
+      case Accrual::Start:
+        amount = v(s, ki);
+        own = amount * d[h];
+        break;
+      case Accrual::End:
+        amount = v(nx, ki);
+        own = amount * d[h + 2];
+        break;
+      case Accrual::HalfCycle:
+        amount = 0.5 * (v(s, ki) + v(nx, ki));
+        own = amount * d[h + 1];
+        break;
+      }
+      if (!tab.moves.empty()) {
+        const double m = tab.moves[k](s, nx);
+        amount += m;
+        own += m * d[h + 2];
+      }
+      cv[k] += own;
+      out.value_by_period[v0 + period * K + k] +=
+          own * d[2 * static_cast<std::size_t>(J)];
+      out.value_by_period_nominal[v0 + period * K + k] += amount;
+    }
+  }
+
+  const Journey &j_;
+  const SimulationOptions &o_;
+  const std::vector<CapacityRule> &rules_;
+  SimulationControl *ctl_;
+  int T_, S_, K_;
+  std::vector<std::vector<double>> disc_;
+  std::vector<SegmentTables> tables_;
+  Vector share_cdf_;
+};
+
+} // namespace
+
+void run_capacity(const Journey &j, const SimulationOptions &o,
+                  const std::vector<CapacityRule> &rules, SimulationControl *ctl,
+                  const std::vector<std::vector<std::int64_t>> &joins,
+                  SimulationResult &out) {
+  CapacityRun run(j, o, rules, ctl);
+  for (std::size_t rep = 0; rep < joins.size(); ++rep)
+    run.run(static_cast<int>(rep), joins[rep], out);
+}
+
+} // namespace journeysim::detail

@@ -1,0 +1,402 @@
+// The customer-by-customer engine: blocks of customers in parallel, each
+// customer's stays accounted in closed form when it moves (see docs/algorithms.md).
+#include "engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+namespace journeysim::detail {
+namespace {
+
+// Per-thread integer accumulators (difference arrays over calendar time); the
+// order of integer additions does not matter, so threads may share blocks freely.
+// "start" counts customer-times by the value piece of their tenure; "end" counts
+// customer-times t >= 1 of tenure by the value piece of tenure - 1 (the piece of
+// the period that led there), which is what end-of-period accrual needs.
+struct Counts {
+  std::vector<std::int64_t> start, end; // (T+2) x G x E x S
+  std::vector<std::int64_t> cohort;     // (T+2) x S, starting cohort only
+  Counts(std::size_t cells, std::size_t cohort_cells)
+      : start(cells), end(cells), cohort(cohort_cells) {}
+};
+
+// Per-block floating-point sums, reduced in block order for reproducibility.
+struct BlockSums {
+  std::vector<double> moves, moves_nominal; // T x K: values of moves
+  std::vector<double> cvalue, cvalue_sq;    // K and K+1 (net)
+  double life = 0.0, life_sq = 0.0;
+};
+
+struct BlockEvents {
+  std::vector<std::int64_t> customer;
+  std::vector<std::int32_t> period, from, to;
+};
+
+class IndividualRun {
+public:
+  IndividualRun(const Journey &j, const SimulationOptions &o, SimulationControl *ctl)
+      : j_(j), o_(o), ctl_(ctl), T_(o.periods), S_(static_cast<int>(j.n_stages())),
+        K_(static_cast<int>(j.n_streams())), disc_(discount_table(j, o.periods)) {
+    for (const auto &seg : j.segments()) tables_.push_back(make_tables(seg));
+    for (const auto &t : tables_)
+      E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
+    G_ = static_cast<int>(tables_.size());
+    need_end_ = K_ > 0 && o.accrual != Accrual::Start;
+    share_cdf_.resize(static_cast<Index>(j.segments().size()));
+    double c = 0.0;
+    for (std::size_t g = 0; g < j.segments().size(); ++g)
+      share_cdf_(static_cast<Index>(g)) = (c += j.segments()[g].share);
+    for (int v : j.value_stages()) is_value_[static_cast<std::size_t>(v)] = true;
+    for (std::size_t i = 0; i < j.n_stages(); ++i) absorbing_[i] = j.absorbing()[i];
+    // geo_[k][tau] = sum_{m < tau} d^m: discounted periods in closed form.
+    for (const auto &d : disc_) {
+      std::vector<double> g(static_cast<std::size_t>(T_) + 2, 0.0);
+      for (std::size_t tau = 1; tau < g.size(); ++tau)
+        g[tau] = g[tau - 1] + d[2 * (tau - 1)];
+      geo_.push_back(std::move(g));
+    }
+  }
+
+  // Simulates replication `rep` with `joins[t]` customers joining at t = 0..T.
+  void run(int rep, const std::vector<std::int64_t> &joins, SimulationResult &out,
+           int threads) {
+    std::vector<std::int64_t> first_of(joins.size() + 1,
+                                       0); // customer ids by join time
+    for (std::size_t t = 0; t < joins.size(); ++t)
+      first_of[t + 1] = first_of[t] + joins[t];
+    const std::int64_t M = first_of.back();
+    const std::int64_t n_blocks = (M + kBlock - 1) / kBlock;
+    const bool keep = rep == 0 && o_.per_customer;
+    if (keep) {
+      const auto m = static_cast<std::size_t>(M);
+      out.lifetime.assign(m, 0);
+      out.outcome.assign(m, -1);
+      out.first_value.assign(m, -1);
+      out.segment.assign(m, 0);
+      out.customer_value.assign(m * static_cast<std::size_t>(K_), 0.0);
+    }
+    const bool events = rep == 0 && o_.record_events;
+    std::vector<BlockSums> sums(static_cast<std::size_t>(n_blocks));
+    std::vector<BlockEvents> ev(events ? static_cast<std::size_t>(n_blocks) : 0);
+    const auto t2 = static_cast<std::size_t>(T_) + 2;
+    std::vector<Counts> counts;
+    for (int t = 0; t < threads; ++t)
+      counts.emplace_back(t2 * static_cast<std::size_t>(G_ * E_ * S_),
+                          t2 * static_cast<std::size_t>(S_));
+    std::atomic<std::int64_t> next{0};
+    std::atomic<bool> stop{false};
+    auto work = [&](int tid) {
+      Counts &c = counts[static_cast<std::size_t>(tid)];
+      for (;;) {
+        const std::int64_t b = next.fetch_add(1);
+        if (b >= n_blocks || stop.load(std::memory_order_relaxed)) return;
+        if (ctl_ && ctl_->cancel.load(std::memory_order_relaxed)) {
+          stop = true;
+          return;
+        }
+        run_block(rep, b, M, first_of, c, sums[static_cast<std::size_t>(b)],
+                  events ? &ev[static_cast<std::size_t>(b)] : nullptr,
+                  keep ? &out : nullptr);
+      }
+    };
+    if (threads == 1) {
+      work(0);
+    } else {
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t) pool.emplace_back(work, t);
+      for (auto &th : pool) th.join();
+    }
+    if (stop || (ctl_ && ctl_->cancel.load())) throw SimulationCancelled();
+    reduce(rep, counts, sums, out);
+    if (events)
+      for (auto &e : ev) {
+        out.event_customer.insert(out.event_customer.end(), e.customer.begin(),
+                                  e.customer.end());
+        out.event_period.insert(out.event_period.end(), e.period.begin(),
+                                e.period.end());
+        out.event_from.insert(out.event_from.end(), e.from.begin(), e.from.end());
+        out.event_to.insert(out.event_to.end(), e.to.begin(), e.to.end());
+      }
+  }
+
+private:
+  [[nodiscard]] std::size_t cell(int t, int g, int e, int s) const {
+    return ((static_cast<std::size_t>(t) * static_cast<std::size_t>(G_) +
+             static_cast<std::size_t>(g)) *
+                static_cast<std::size_t>(E_) +
+            static_cast<std::size_t>(e)) *
+               static_cast<std::size_t>(S_) +
+           static_cast<std::size_t>(s);
+  }
+
+  // The customer (segment g, joined at J, horizon H) was in stage s at tenures
+  // [a, b), b <= H + 1: count it, and add its discounted stage value to cv.
+  void sojourn(const SegmentTables &tab, int g, int J, int H, int s, int a, int b,
+               Counts &c, double *cv) const {
+    if (J == 0) {
+      ++c.cohort[static_cast<std::size_t>(a) * static_cast<std::size_t>(S_) +
+                 static_cast<std::size_t>(s)];
+      --c.cohort[static_cast<std::size_t>(b) * static_cast<std::size_t>(S_) +
+                 static_cast<std::size_t>(s)];
+    }
+    const auto &vs = tab.value_starts;
+    const int E = static_cast<int>(vs.size());
+    for (int e = 0; e < E; ++e) {
+      const int lo = e == 0 ? 0 : vs[static_cast<std::size_t>(e)];
+      const int hi = e + 1 < E ? vs[static_cast<std::size_t>(e) + 1] : H + 2;
+      // start counts: tenures in [a, b) within this piece
+      const int s0 = std::max(a, lo), s1 = std::min(b, hi);
+      if (s0 < s1) {
+        ++c.start[cell(J + s0, g, e, s)];
+        --c.start[cell(J + s1, g, e, s)];
+      }
+      // end counts: tenures k >= 1 in [a, b) whose period k - 1 is in this piece
+      const int e0 = std::max({a, 1, lo + 1}), e1 = std::min(b, hi + 1);
+      if (need_end_ && e0 < e1) {
+        ++c.end[cell(J + e0, g, e, s)];
+        --c.end[cell(J + e1, g, e, s)];
+      }
+      if (!K_) continue;
+      // Per-customer value, discounted to the customer's start:
+      //   start part  sum_{m in [a, min(b,H))}          v(m) d^m
+      //   end part  d sum_{m in [max(a-1,0), min(b-1,H))} v(m) d^m
+      const int m0 = std::max(a, lo), m1 = std::min({b, H, hi});
+      const int n0 = std::max({a - 1, 0, lo}), n1 = std::min({b - 1, H, hi});
+      for (int k = 0; k < K_; ++k) {
+        const double v = tab.values[static_cast<std::size_t>(e)](s, k);
+        if (v == 0.0) continue;
+        const auto &geo = geo_[static_cast<std::size_t>(k)];
+        const double st = m0 < m1 ? geo[static_cast<std::size_t>(m1)] -
+                                        geo[static_cast<std::size_t>(m0)]
+                                  : 0.0;
+        const double en = n0 < n1 ? geo[static_cast<std::size_t>(n1)] -
+                                        geo[static_cast<std::size_t>(n0)]
+                                  : 0.0;
+        const auto &d = disc_[static_cast<std::size_t>(k)];
+        switch (o_.accrual) {
+        case Accrual::Start:
+          cv[k] += v * st;
+          break;
+        case Accrual::End:
+          cv[k] += v * d[2] * en;
+          break;
+        case Accrual::HalfCycle:
+          cv[k] += 0.5 * v * (d[1] * st + d[1] * en);
+          break;
+        }
+      }
+    }
+  }
+
+  void run_block(int rep, std::int64_t b, std::int64_t M,
+                 const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
+                 BlockEvents *ev, SimulationResult *keep) {
+    Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep),
+                        static_cast<std::uint64_t>(b)));
+    const auto K = static_cast<std::size_t>(K_);
+    sum.moves.assign(static_cast<std::size_t>(T_) * K, 0.0);
+    sum.moves_nominal.assign(static_cast<std::size_t>(T_) * K, 0.0);
+    sum.cvalue.assign(K, 0.0);
+    sum.cvalue_sq.assign(K + 1, 0.0); // streams, then net
+    double cv[kMaxStreams];
+    const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
+    int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
+                             first_of.begin()) -
+            1;
+    std::int64_t steps = 0;
+    for (std::int64_t id = lo; id < hi; ++id) {
+      while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
+      std::fill(cv, cv + K, 0.0);
+      const int g = draw_from_cdf(share_cdf_, uniform(rng));
+      const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
+      int s = draw_from_cdf(tab.start_cdf, uniform(rng));
+      const bool cohort = J == 0;
+      const int H = T_ - J; // periods this customer lives through
+      int first = is_value_[static_cast<std::size_t>(s)] ? 0 : -1;
+      int a = 0;    // tenure at which the customer entered s
+      int used = 0; // move draws consumed
+      bool absorbed = absorbing_[static_cast<std::size_t>(s)];
+      if (!absorbed) {
+        // Tenure pieces of the transitions: hoist the sampler while it holds.
+        int tau = 0;
+        for (std::size_t p = 0; p < tab.samplers.size() && !absorbed; ++p) {
+          const RowSampler &rs = tab.samplers[p];
+          const int until = p + 1 < tab.trans_starts.size()
+                                ? std::min(H, tab.trans_starts[p + 1])
+                                : H;
+          for (; tau < until; ++tau) {
+            const int next = rs.draw(s, uniform(rng));
+            if (next == s) continue;
+            // A move in period tau + 1: close the stay in s.
+            sojourn(tab, g, J, H, s, a, tau + 1, c, cv);
+            if (!tab.moves.empty()) on_move(tab, s, next, tau, J, cv, sum);
+            if (ev) {
+              ev->customer.push_back(id);
+              ev->period.push_back(J + tau + 1);
+              ev->from.push_back(s);
+              ev->to.push_back(next);
+            }
+            if (first < 0 && is_value_[static_cast<std::size_t>(next)]) first = tau + 1;
+            s = next;
+            a = tau + 1;
+            if (absorbing_[static_cast<std::size_t>(s)]) {
+              absorbed = true;
+              ++tau;
+              break;
+            }
+          }
+        }
+        used = tau;
+      }
+      sojourn(tab, g, J, H, s, a, H + 1, c, cv);
+      const int life = absorbed ? a : H;
+      steps += H;
+      // Every customer consumes the same number of draws, whatever happened.
+      if (used < H) rng.discard(static_cast<unsigned long long>(H - used));
+      if (keep) {
+        const auto i = static_cast<std::size_t>(id);
+        keep->lifetime[i] = life;
+        keep->outcome[i] = absorbed ? static_cast<std::int16_t>(s) : std::int16_t{-1};
+        keep->first_value[i] = first;
+        keep->segment[i] = static_cast<std::uint8_t>(g);
+        for (std::size_t k = 0; k < K; ++k) keep->customer_value[i * K + k] = cv[k];
+      }
+      if (cohort) {
+        double net = 0.0;
+        for (std::size_t k = 0; k < K; ++k) {
+          sum.cvalue[k] += cv[k];
+          sum.cvalue_sq[k] += cv[k] * cv[k];
+          net += j_.net_weights()[k] * cv[k];
+        }
+        sum.cvalue_sq[K] += net * net;
+        sum.life += life;
+        sum.life_sq += static_cast<double>(life) * life;
+      }
+    }
+    if (ctl_) ctl_->steps_done.fetch_add(steps, std::memory_order_relaxed);
+  }
+
+  // The value of a move s -> next in period tau + 1 (discounted like "end").
+  void on_move(const SegmentTables &tab, int s, int next, int tau, int J, double *cv,
+               BlockSums &sum) const {
+    const auto period = static_cast<std::size_t>(J + tau); // calendar period - 1
+    const auto K = static_cast<std::size_t>(K_);
+    for (std::size_t k = 0; k < K; ++k) {
+      const double m = tab.moves[k](s, next);
+      if (m == 0.0) continue;
+      const auto &d = disc_[k];
+      cv[k] += m * d[2 * static_cast<std::size_t>(tau) + 2];
+      sum.moves[period * K + k] += m * d[2 * period + 2];
+      sum.moves_nominal[period * K + k] += m;
+    }
+  }
+
+  void reduce(int rep, std::vector<Counts> &counts, const std::vector<BlockSums> &sums,
+              SimulationResult &out) const {
+    const auto T = static_cast<std::size_t>(T_), S = static_cast<std::size_t>(S_),
+               K = static_cast<std::size_t>(K_), G = static_cast<std::size_t>(G_),
+               E = static_cast<std::size_t>(E_);
+    const std::size_t row = G * E * S;
+    // Sum the threads' difference arrays, then integrate over time.
+    Counts &total = counts[0];
+    for (std::size_t t = 1; t < counts.size(); ++t) {
+      for (std::size_t i = 0; i < total.start.size(); ++i) {
+        total.start[i] += counts[t].start[i];
+        total.end[i] += counts[t].end[i];
+      }
+      for (std::size_t i = 0; i < total.cohort.size(); ++i)
+        total.cohort[i] += counts[t].cohort[i];
+    }
+    for (std::size_t t = 1; t <= T + 1; ++t) {
+      for (std::size_t i = 0; i < row; ++i) {
+        total.start[t * row + i] += total.start[(t - 1) * row + i];
+        total.end[t * row + i] += total.end[(t - 1) * row + i];
+      }
+    }
+    const std::size_t occ0 = static_cast<std::size_t>(rep) * (T + 1) * S;
+    for (std::size_t t = 0; t <= T; ++t) {
+      for (std::size_t i = 0; i < row; ++i)
+        out.occupancy[occ0 + t * S + i % S] += total.start[t * row + i];
+      for (std::size_t i = 0; i < S; ++i) {
+        if (t > 0) total.cohort[t * S + i] += total.cohort[(t - 1) * S + i];
+        out.cohort_occupancy[occ0 + t * S + i] = total.cohort[t * S + i];
+      }
+    }
+    // Value by calendar period from the counts (integers: order-free).
+    const std::size_t v0 = static_cast<std::size_t>(rep) * T * K;
+    for (std::size_t c = 1; c <= T; ++c)
+      for (std::size_t g = 0; g < G; ++g) {
+        const auto &tab = tables_[g];
+        for (std::size_t e = 0; e < tab.values.size(); ++e)
+          for (std::size_t s = 0; s < S; ++s) {
+            const auto ns =
+                static_cast<double>(total.start[(c - 1) * row + (g * E + e) * S + s]);
+            const auto ne =
+                static_cast<double>(total.end[c * row + (g * E + e) * S + s]);
+            for (std::size_t k = 0; k < K; ++k) {
+              const double v =
+                  tab.values[e](static_cast<Index>(s), static_cast<Index>(k));
+              if (v == 0.0) continue;
+              const auto &d = disc_[k];
+              double nominal = 0.0, disc = 0.0;
+              switch (o_.accrual) {
+              case Accrual::Start:
+                nominal = ns * v;
+                disc = nominal * d[2 * (c - 1)];
+                break;
+              case Accrual::End:
+                nominal = ne * v;
+                disc = nominal * d[2 * c];
+                break;
+              case Accrual::HalfCycle:
+                nominal = 0.5 * (ns + ne) * v;
+                disc = nominal * d[2 * c - 1];
+                break;
+              }
+              out.value_by_period[v0 + (c - 1) * K + k] += disc;
+              out.value_by_period_nominal[v0 + (c - 1) * K + k] += nominal;
+            }
+          }
+      }
+    const std::size_t k0 = static_cast<std::size_t>(rep) * K;
+    for (const auto &b : sums) {
+      for (std::size_t i = 0; i < T * K; ++i) {
+        out.value_by_period[v0 + i] += b.moves[i];
+        out.value_by_period_nominal[v0 + i] += b.moves_nominal[i];
+      }
+      for (std::size_t k = 0; k < K; ++k) out.cohort_value[k0 + k] += b.cvalue[k];
+      for (std::size_t k = 0; k <= K; ++k)
+        out.cohort_value_sq[static_cast<std::size_t>(rep) * (K + 1) + k] +=
+            b.cvalue_sq[k];
+      out.cohort_lifetime[static_cast<std::size_t>(rep)] += b.life;
+      out.cohort_lifetime_sq[static_cast<std::size_t>(rep)] += b.life_sq;
+    }
+  }
+
+  static constexpr int kMaxStreams = 64;
+  const Journey &j_;
+  const SimulationOptions &o_;
+  SimulationControl *ctl_;
+  int T_, S_, K_, G_ = 1, E_ = 1;
+  bool need_end_ = false; // end-of-period counts, for "end" and "half-cycle" values
+  std::vector<std::vector<double>> disc_, geo_;
+  std::vector<SegmentTables> tables_;
+  Vector share_cdf_;
+  std::vector<char> is_value_ = std::vector<char>(j_.n_stages(), 0);
+  std::vector<char> absorbing_ = std::vector<char>(j_.n_stages(), 0);
+};
+
+} // namespace
+
+void run_individual(const Journey &j, const SimulationOptions &o,
+                    SimulationControl *ctl,
+                    const std::vector<std::vector<std::int64_t>> &joins,
+                    SimulationResult &out, int threads) {
+  IndividualRun run(j, o, ctl);
+  for (std::size_t rep = 0; rep < joins.size(); ++rep)
+    run.run(static_cast<int>(rep), joins[rep], out, threads);
+}
+
+} // namespace journeysim::detail
