@@ -22,6 +22,7 @@ public:
     double c = 0.0;
     for (std::size_t g = 0; g < j.segments().size(); ++g)
       share_cdf_(static_cast<Index>(g)) = (c += j.segments()[g].share);
+    for (int v : j.value_stages()) is_value_[static_cast<std::size_t>(v)] = 1;
   }
 
   void run(int rep, const std::vector<std::int64_t> &joins, SimulationResult &out) {
@@ -120,8 +121,13 @@ public:
       }
       // Move everyone who is still in the journey.
       for (std::size_t i = 0; i < next_id; ++i) {
-        if (absorbed[i]) continue;
         const int tau = t - join[i];
+        if (absorbed[i]) {
+          // Absorbed customers stay put but may still earn (a value in the stage).
+          const SegmentTables &tab = tables_[seg[i]];
+          accrue(tab, stage[i], stage[i], tau, join[i], &cv[i * K], out, v0);
+          continue;
+        }
         int g = seg[i];
         for (std::size_t x = 0; x < X; ++x)
           if (denied[i * X + x]) {
@@ -175,9 +181,7 @@ public:
 
 private:
   [[nodiscard]] bool is_value(int s) const {
-    for (int v : j_.value_stages())
-      if (v == s) return true;
-    return false;
+    return is_value_[static_cast<std::size_t>(s)];
   }
 
   // The value of period tau + 1 of a customer who joined at J, moving s -> nx.
@@ -227,6 +231,7 @@ private:
   std::vector<std::vector<double>> disc_;
   std::vector<SegmentTables> tables_;
   Vector share_cdf_;
+  std::vector<char> is_value_ = std::vector<char>(j_.n_stages(), 0);
 };
 
 } // namespace

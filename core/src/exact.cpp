@@ -339,9 +339,9 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
   r.lifetime = dot_safe(Winf.col(K));
   {
     std::vector<std::string> never;
+    const auto absorbable = can_reach(*last.P, absorbing);
     for (Index i = 0; i < n; ++i)
-      if (std::isinf(r.stage_lifetime(i)) &&
-          can_reach(*last.P, absorbing)[static_cast<std::size_t>(i)] == false)
+      if (std::isinf(r.stage_lifetime(i)) && !absorbable[static_cast<std::size_t>(i)])
         never.push_back(journey.stages()[static_cast<std::size_t>(i)]);
     if (!never.empty()) {
       std::string names;
@@ -551,8 +551,9 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
         r.ttv_reached += w * p.ttv_reached;
         if (p.ttv_reached > 0.0) ttv_g += w * p.ttv_reached * p.ttv_mean;
       }
-      for (const auto &msg : p.warnings)
-        r.warnings.push_back("segment '" + segs[s].name + "': " + msg);
+      if (w > 0.0) // a segment with no customers has nothing to warn about
+        for (const auto &msg : p.warnings)
+          r.warnings.push_back("segment '" + segs[s].name + "': " + msg);
     }
     r.ttv_mean = r.ttv_reached > 0.0 ? ttv_g / r.ttv_reached : kNaN;
     r.retention = Vector::Ones(T + 1);

@@ -78,6 +78,12 @@ void Journey::validate() {
   }
 
   const std::size_t n_streams = s.segments[0].streams.size();
+  {
+    std::unordered_set<std::string> seen;
+    for (const auto &vs : s.segments[0].streams)
+      if (!seen.insert(vs.name).second)
+        fail("duplicate value stream name '" + vs.name + "'");
+  }
   for (auto &seg : s.segments) {
     const std::string at = where(seg, s.segments.size());
     check_starts(seg.transitions, at + "transitions");

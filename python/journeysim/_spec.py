@@ -158,6 +158,8 @@ def resolve_pieces(
         for t, _ in pieces:
             if t < 0:
                 raise ValueError(f"{what}: tenure {t} is negative")
+            if t > 1_000_000:
+                raise ValueError(f"{what}: tenure {t} is beyond 1,000,000 periods")
         if pieces[0][0] != 0 and base is None:
             raise ValueError(
                 f"{what}: the first tenure piece must start at 0, not {pieces[0][0]}"

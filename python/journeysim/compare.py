@@ -332,7 +332,7 @@ def _exact(plans, applied, periods, horizons, accrual, rate, streams, journey):
         row["expected lifetime"] = a.expected_lifetime
         if pj.value_stages:
             row["time to value"] = float(a.time_to_value["mean_periods"])
-            row["reached value"] = float(a.time_to_value["reached"])
+            row["reached value"] = float(a.time_to_value["reached_within_horizon"])
         for s in streams:
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
@@ -365,10 +365,92 @@ def _reached_columns(row: dict, plan: Plan, reached: dict[str, float]) -> None:
         row[f"reached {iv.name}"] = float(reached.get(iv.name, 0.0))
 
 
-def _paired(diff: np.ndarray) -> tuple[float, float, float]:
+# 97.5% quantiles of Student's t for 1..30 degrees of freedom (normal beyond).
+_T975 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
+
+
+def _paired(diff: np.ndarray, t_quantile: bool = False) -> tuple[float, float, float]:
+    """Mean of paired differences and its 95% interval (Student's t for a few
+    replications, normal for many customers)."""
     m = float(diff.mean())
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.nan
-    return m, m - Z95 * se, m + Z95 * se
+    n = len(diff)
+    if n < 2:
+        return m, np.nan, np.nan
+    q = _T975[n - 2] if t_quantile and n - 1 <= len(_T975) else Z95
+    se = float(diff.std(ddof=1) / np.sqrt(n))
+    return m, m - q * se, m + q * se
+
+
+def _paired_units(s, pj: Journey, customers: int, horizons, streams):
+    """The units paired between plans: the starting cohort's customers (one
+    replication: per-customer arrays), or replications (several: each
+    replication's cohort means and population total). Returns the metric arrays
+    and whether they are per replication."""
+    weights = np.asarray(pj._resolved["weights"])
+    rates = pj._resolved["rates"]
+    per: dict[str, np.ndarray] = {}
+    if s.replications == 1:
+        n = customers
+        cv = s.customer_value  # streams, cost stream, net
+        life = s.lifetime[:n].astype(float)
+        absorbed = s.outcome[:n] >= 0
+        for h in horizons:
+            per[f"retention at {h}"] = (~(absorbed & (life <= h))).astype(float)
+        per["lifetime"] = life
+        for k, st in enumerate(streams):
+            per[st] = cv[:n, k]
+        per["CLV"] = cv[:n, -1]
+        # Population net value: each customer's value discounted from t = 0.
+        joined = s.joined
+        pop = np.zeros(len(joined))
+        for k, st in enumerate(pj.streams):
+            if weights[k]:
+                pop += weights[k] * cv[:, k] * (1 + rates[st]) ** (-joined)
+        per["population net value"] = pop
+        return per, False
+    raw = s._raw
+    absorbing = np.asarray(pj._core.absorbing)
+    coh = raw["cohort_occupancy"]
+    for h in horizons:
+        per[f"retention at {h}"] = 1.0 - coh[:, h, absorbing].sum(axis=1) / customers
+    per["lifetime"] = raw["cohort_lifetime"] / customers
+    values = raw["cohort_value"] / customers
+    for k, st in enumerate(streams):
+        per[st] = values[:, k]
+    per["CLV"] = values @ weights
+    per["population net value"] = raw["value_by_period"].sum(axis=1) @ weights
+    return per, True
 
 
 def _simulated(
@@ -425,35 +507,16 @@ def _simulated(
                 first = s._raw["capacity_first_treated"][0, :, x]
                 once_cost += iv.cost_per_customer * float((first * disc).sum())
                 reached[name] = float(first.sum())
-        n = customers
-        cv = s.customer_value  # streams, cost stream, net
-        life = s.lifetime[:n].astype(float)
-        absorbed = s.outcome[:n] >= 0
-        per: dict[str, np.ndarray] = {}
-        for h in horizons:
-            per[f"retention at {h}"] = (~(absorbed & (life <= h))).astype(float)
-        per["lifetime"] = life
-        for k, st in enumerate(streams):
-            per[st] = cv[:n, k]
-        per["CLV"] = cv[:n, -1]
-        # Population net value: each customer's value discounted from t = 0.
-        joined = s.joined
-        rates = pj._resolved["rates"]
-        weights = pj._resolved["weights"]
-        pop = np.zeros(len(joined))
-        for k, st in enumerate(pj.streams):
-            if weights[k]:
-                pop += weights[k] * cv[:, k] * (1 + rates[st]) ** (-joined)
-        per["population net value"] = pop
+        per, by_rep = _paired_units(s, pj, customers, horizons, streams)
         row: dict[str, Any] = {"plan": p.name}
         for key, v in per.items():
-            if key == "population net value":
+            if key == "population net value" and not by_rep:
                 row[key] = float(v.sum())
             else:
                 row[key] = float(v.mean())
         if pj.value_stages:
-            fv = s.first_value[:n]
-            row["reached value"] = float((fv >= 0).mean())
+            # Within the horizon, from the first replication's customers.
+            row["reached value"] = float((s.first_value[:customers] >= 0).mean())
         if accrual == "start":  # simulated: capacity decides who is treated
             period_cost = float(s.value_by_period[COST_STREAM].sum())
         else:  # paid at the start of a period: its exact expectation
@@ -480,13 +543,23 @@ def _simulated(
             else:
                 d = v - base_pc[key]
             if key == "population net value":
-                total = float(d.sum())
-                se = float(d.std(ddof=1) * np.sqrt(len(d))) if len(d) > 1 else np.nan
+                if by_rep:  # a total per replication: the interval of its mean
+                    total, lo, hi = _paired(d, t_quantile=True)
+                    half = hi - total
+                else:  # a sum over customers
+                    total = float(d.sum())
+                    half = (
+                        Z95 * float(d.std(ddof=1) * np.sqrt(len(d)))
+                        if len(d) > 1
+                        else np.nan
+                    )
                 dc = row["intervention cost"] - (base or row)["intervention cost"]
-                row["incremental net value low"] = total - dc - Z95 * se
-                row["incremental net value high"] = total - dc + Z95 * se
+                row["incremental net value low"] = total - dc - half
+                row["incremental net value high"] = total - dc + half
                 continue
-            m, lo, hi = _paired(d) if base is not None else (0.0, 0.0, 0.0)
+            m, lo, hi = (
+                _paired(d, t_quantile=by_rep) if base is not None else (0.0, 0.0, 0.0)
+            )
             row[f"{key} diff"] = m
             row[f"{key} diff low"] = lo
             row[f"{key} diff high"] = hi

@@ -21,6 +21,8 @@ __all__ = ["COST_STREAM", "Intervention", "Plan", "apply_plan"]
 COST_STREAM = "intervention_cost"
 #: Interventions with partial reach in one segment, at most: 2**n sub-populations.
 MAX_PARTIAL_REACH = 10
+#: Tenure and calendar bounds at most (a million periods).
+MAX_PERIOD = 1_000_000
 _TOL = 1e-12
 
 
@@ -44,6 +46,10 @@ def _window(window: Any, what: str) -> tuple[int, int | None]:
             raise ValueError(f"{what} bounds must be integers, got {window!r}")
     if a is None or a < 0:
         raise ValueError(f"{what} must start at a tenure >= 0, got {a!r}")
+    if a > MAX_PERIOD or (b is not None and b > MAX_PERIOD):
+        raise ValueError(
+            f"{what} bounds must be at most {MAX_PERIOD:,}, got {window!r}"
+        )
     if b is not None and b <= a:
         raise ValueError(f"{what} {tuple(window)!r} is empty or reversed (need a < b)")
     return (int(a), None if b is None else int(b))
@@ -457,6 +463,11 @@ def apply_plan(
     """
     stages = journey.stages
     n = len(stages)
+    if COST_STREAM in journey.streams:
+        raise ValueError(
+            f"the journey already has a stream named {COST_STREAM!r} (a plan's "
+            "journey?): plans apply to the journey without interventions"
+        )
     resolved = [_Resolved(iv, journey) for iv in plan.interventions]
     _check_contradictions(plan, resolved, n)
     streams = [*journey.streams, COST_STREAM]
@@ -473,7 +484,6 @@ def apply_plan(
         for r in resolved
         if simulate and (r.iv.capacity is not None or r.iv.calendar is not None)
     ]
-    capped = ruled
     index_of: dict[tuple[str, frozenset], int] = {}
     touched_sets: list[tuple[str, frozenset]] = []
     for gname, share, pieces, vals, moves, start in journey._segment_specs():
@@ -497,7 +507,7 @@ def apply_plan(
             weight = share
             for r, t in zip(partial, touched, strict=True):
                 weight *= r.iv.reach if t else 1 - r.iv.reach
-            if weight <= 0 and not capped:
+            if weight <= 0 and not ruled:
                 continue
             cut = _piecewise(pieces, _breaks(active))
             new_pieces = []
@@ -565,5 +575,5 @@ def apply_plan(
         name=f"{journey.name or 'journey'} under {plan.name!r}",
     )
     derived._capacity = rules
-    derived._capacity_names = [r.iv.name for r in capped]
+    derived._capacity_names = [r.iv.name for r in ruled]
     return derived, once

@@ -145,6 +145,11 @@ class Journey:
             normalize=self._normalize,
         )
         streams = _stream_names(values, transition_values)
+        if "intervention_cost" in streams:
+            raise ValueError(
+                "the value stream name 'intervention_cost' is reserved for the "
+                "costs of plans"
+            )
         self._streams = streams
         rates = _rates(discount_rate, streams)
         base_v = {
@@ -484,7 +489,7 @@ class Journey:
         if horizon is not None and (
             isinstance(horizon, bool)
             or not isinstance(horizon, numbers.Integral)
-            or horizon < 1
+            or not 1 <= horizon <= 1_000_000
         ):
             raise ValueError(
                 f"horizon must be an integer >= 1 or None, got {horizon!r}"
@@ -529,6 +534,12 @@ class Journey:
                 for i in range(len(self._segment_names))
             )
         )
+        # Listed: every move possible in some tenure piece of some segment.
+        possible = sum(
+            np.asarray(m)
+            for i in range(len(self._segment_names))
+            for m in self._core.transitions(i)
+        )
         flagged = set(m for m in self._moments if isinstance(m, tuple))
         flagged_stages = set(m for m in self._moments if isinstance(m, str))
         records = []
@@ -537,7 +548,7 @@ class Journey:
             if frm in absorbing:
                 continue
             for j, t in enumerate(self._stages):
-                if j == dest[i] or probs[i, j] <= 0:
+                if j == dest[i] or possible[i, j] <= 0:
                     continue
                 s = float(D[i, j])
                 records.append(
@@ -546,7 +557,11 @@ class Journey:
                         "to": t,
                         "probability": float(probs[i, j]),
                         "sensitivity": s,
-                        "direction": "decrease" if s < 0 else "increase",
+                        "direction": (
+                            "undefined"
+                            if not np.isfinite(s)
+                            else ("decrease" if s < 0 else "increase")
+                        ),
                         "gain_per_point": abs(s) * 0.01,
                         "moment_of_truth": (frm, t) in flagged
                         or frm in flagged_stages
@@ -595,6 +610,8 @@ class Journey:
             raise ValueError(f"periods must be an integer, got {periods!r}")
         if periods < 0:
             raise ValueError(f"periods must be >= 0, got {periods}")
+        if periods > 1_000_000:
+            raise ValueError(f"periods must be at most 1,000,000, got {periods}")
         if getattr(self, "_capacity", None):
             raise ValueError(
                 "this journey has capacity limits, which make effects nonlinear: "

@@ -113,3 +113,36 @@ def test_capacity_cannot_be_analysed_exactly():
     )
     with pytest.raises(ValueError, match="can only be simulated"):
         c.journeys["capped"].analyze(12)
+
+
+def test_rules_keep_the_value_of_absorbing_stages():
+    # "won" earns 5 a period after absorption: a do-nothing intervention run by
+    # the period-by-period engine must give the baseline's value.
+    j = js.Journey(
+        ["a", "won", "lost"],
+        {"a": {"won": 0.3, "lost": 0.2}},
+        values={"revenue": {"a": 1.0, "won": 5.0}},
+    )
+    nothing = js.Intervention(
+        "nothing", at=("a", "lost"), relative_risk=1.0, capacity=10**9
+    )
+    c = js.compare(j, [js.Plan("p", [nothing])], periods=12, customers=2_000, seed=4)
+    s = c.summary
+    assert s.loc["p", "CLV"] == pytest.approx(s.loc["baseline", "CLV"], rel=1e-12)
+
+
+def test_replications_are_the_paired_units():
+    # Several replications: figures are means over all of them, intervals come
+    # from per-replication paired differences.
+    j = js.default_journey()
+    call = js.Intervention(
+        "call", at=("onboarding", "churned"), relative_risk=0.6, reassign_to="adopting"
+    )
+    c = js.compare(
+        j, [js.Plan("p", [call])], periods=24, customers=2_000, seed=1, replications=6
+    )
+    assert c.summary.loc["p", "CLV"] == pytest.approx(c.results["p"].clv)
+    assert c.summary.loc["p", "CLV diff low"] < c.summary.loc["p", "CLV diff"]
+    assert c.summary.loc["p", "CLV diff"] < c.summary.loc["p", "CLV diff high"]
+    one = js.compare(j, [js.Plan("p", [call])], periods=24, customers=2_000, seed=1)
+    assert one.summary.loc["p", "CLV"] != c.summary.loc["p", "CLV"]

@@ -90,3 +90,23 @@ def test_destination_to_a_stage():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         js.default_journey().moments_of_truth(**kwargs)
+
+
+def test_undefined_sensitivities_are_labelled():
+    # r = 0 and value in an absorbing stage: the whole-lifetime value diverges.
+    j = js.Journey(
+        ["a", "won", "lost"],
+        {"a": {"won": 0.3, "lost": 0.2}},
+        values={"revenue": {"a": 1.0, "won": 5.0}},
+    )
+    m = j.moments_of_truth("clv")
+    assert (m.loc[m["sensitivity"].isna(), "direction"] == "undefined").all()
+
+
+def test_transitions_possible_only_later_are_listed():
+    j = js.Journey(
+        ["a", "b", "c"],
+        {0: {"a": {"c": 0.1}}, 2: {"a": {"b": 0.2, "c": 0.1}}},
+    )
+    m = j.moments_of_truth("lifetime")
+    assert ("a", "b") in m.index

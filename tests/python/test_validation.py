@@ -685,3 +685,17 @@ def test_validation_errors_are_not_silently_swallowed_by_normalize():
         make(transitions={"a": {"b": -0.5}}, normalize=True)
     with pytest.raises(ValueError, match=r"not finite"):
         make(transitions=[[math.inf, 0, 0], [0, 1, 0], [0, 0, 1]], normalize=True)
+
+
+def test_the_cost_stream_name_is_reserved():
+    with pytest.raises(ValueError, match="reserved"):
+        js.Journey(
+            ["a", "b"], {"a": {"b": 0.5}}, values={"intervention_cost": {"a": 1.0}}
+        )
+
+
+@pytest.mark.parametrize("periods", [2**31, 10**7])
+def test_huge_horizons_are_value_errors(periods):
+    j = js.Journey(["a", "b"], {"a": {"b": 0.5}})
+    with pytest.raises(ValueError, match="at most 1,000,000"):
+        j.analyze(periods)
