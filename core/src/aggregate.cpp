@@ -102,27 +102,11 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
           for (std::size_t jn = 0; jn < S; ++jn) {
             if (flow_row[jn] == 0) continue;
             const auto f = static_cast<double>(flow_row[jn]);
-            double amount = 0.0, own = 0.0;
             const auto ii = static_cast<Index>(i), jj = static_cast<Index>(jn);
-            switch (o.accrual) {
-            case Accrual::Start:
-              amount = f * v(ii);
-              own = amount * d[h];
-              break;
-            case Accrual::End:
-              amount = f * v(jj);
-              own = amount * d[h + 2];
-              break;
-            case Accrual::HalfCycle:
-              amount = 0.5 * f * (v(ii) + v(jj));
-              own = amount * d[h + 1];
-              break;
-            }
-            if (vs.transition_values.size()) {
-              const double m = f * vs.transition_values(ii, jj);
-              amount += m;
-              own += m * d[h + 2];
-            }
+            const double move =
+                vs.transition_values.size() ? vs.transition_values(ii, jj) : 0.0;
+            const PeriodValue pv = period_value(o.accrual, v(ii), v(jj), move, d, h);
+            const double amount = f * pv.amount, own = f * pv.discounted;
             out.value_by_period[v0 + c * K + k] += own;
             out.value_by_period_nominal[v0 + c * K + k] += amount;
             if (p.cohort)

@@ -196,26 +196,9 @@ private:
       const auto &d = disc_[k];
       const auto ki = static_cast<Index>(k);
       const Matrix &v = tab.values[e];
-      double amount = 0.0, own = 0.0;
-      switch (o_.accrual) {
-      case Accrual::Start:
-        amount = v(s, ki);
-        own = amount * d[h];
-        break;
-      case Accrual::End:
-        amount = v(nx, ki);
-        own = amount * d[h + 2];
-        break;
-      case Accrual::HalfCycle:
-        amount = 0.5 * (v(s, ki) + v(nx, ki));
-        own = amount * d[h + 1];
-        break;
-      }
-      if (!tab.moves.empty()) {
-        const double m = tab.moves[k](s, nx);
-        amount += m;
-        own += m * d[h + 2];
-      }
+      const double move = tab.moves.empty() ? 0.0 : tab.moves[k](s, nx);
+      const PeriodValue pv = period_value(o_.accrual, v(s, ki), v(nx, ki), move, d, h);
+      const double amount = pv.amount, own = pv.discounted;
       cv[k] += own;
       out.value_by_period[v0 + period * K + k] +=
           own * d[2 * static_cast<std::size_t>(J)];

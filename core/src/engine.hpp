@@ -156,6 +156,36 @@ inline std::vector<std::vector<double>> discount_table(const Journey &j, int T) 
   return out;
 }
 
+// The value of one period for one move s -> next: the undiscounted amount, and
+// the amount discounted to the start of the clock whose tenure-based index is
+// h = 2 tau (d holds d^(x/2)). Stage values follow the accrual; a value on the
+// move is discounted like "end".
+struct PeriodValue {
+  double amount = 0.0, discounted = 0.0;
+};
+inline PeriodValue period_value(Accrual accrual, double v_from, double v_to,
+                                double move, const std::vector<double> &d,
+                                std::size_t h) {
+  PeriodValue r;
+  switch (accrual) {
+  case Accrual::Start:
+    r.amount = v_from;
+    r.discounted = v_from * d[h];
+    break;
+  case Accrual::End:
+    r.amount = v_to;
+    r.discounted = v_to * d[h + 2];
+    break;
+  case Accrual::HalfCycle:
+    r.amount = 0.5 * (v_from + v_to);
+    r.discounted = r.amount * d[h + 1];
+    break;
+  }
+  r.amount += move;
+  r.discounted += move * d[h + 2];
+  return r;
+}
+
 // The engines, one file each; `joins[r][t]` customers join at t in replication r.
 void run_individual(const Journey &j, const SimulationOptions &o,
                     SimulationControl *ctl,
