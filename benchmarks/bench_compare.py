@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import journeysim as js
+from results_file import write_section
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Plan comparison (bench_compare.py)"
 
 
@@ -108,14 +108,7 @@ def main() -> None:
         "",
     ]
     section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section(SECTION, section)
     print(section)
 
 

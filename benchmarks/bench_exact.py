@@ -25,6 +25,7 @@ import numpy as np
 
 import journeysim as js
 from journeysim import _core
+from results_file import RESULTS, write_section
 
 SIZES = (10, 30, 100, 1000)
 PERIODS = 120
@@ -34,8 +35,6 @@ RTOL = 1e-9
 EXITS = 5
 TARGET_MS = 1.0  # 30 stages over 120 periods, Python overhead included
 SECTION = "## Exact analytics (bench_exact.py)"
-RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
-
 
 # -- the journeys ---------------------------------------------------------------
 
@@ -423,29 +422,6 @@ def render(mach: dict, rows: list[dict], verdict: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replaces the section SECTION of ``path`` (up to the next "## " heading),
-    or appends it; other sections are kept as they are."""
-    old = path.read_text() if path.exists() else ""
-    if not old.strip():
-        path.write_text("# Benchmark results\n\n" + text)
-        return
-    lines = old.splitlines(keepends=True)
-    start = next(
-        (i for i, ln in enumerate(lines) if ln.rstrip() == SECTION),
-        None,
-    )
-    if start is None:
-        path.write_text(old.rstrip("\n") + "\n\n" + text)
-        return
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-        len(lines),
-    )
-    rest = "".join(lines[end:])
-    path.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""))
-
-
 # -- main -----------------------------------------------------------------------
 
 
@@ -500,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in verdict:
         print(line)
     if not args.no_write:
-        write_section(render(mach, rows, verdict))
+        write_section(SECTION, render(mach, rows, verdict))
         print(f"wrote {RESULTS}")
     return 0
 

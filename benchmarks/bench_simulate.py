@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 
 import journeysim as js  # noqa: E402
 from journeysim import _core  # noqa: E402
+from results_file import RESULTS, write_section  # noqa: E402
 
 SIZES = (10, 30)
 CUSTOMERS = 1_000_000
@@ -72,8 +73,6 @@ TARGETS = {
     "aggregate_ms": 50.0,  # 10**9 x 120
 }
 SECTION = "## Monte Carlo (bench_simulate.py)"
-RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
-
 
 # -- the journeys ---------------------------------------------------------------
 
@@ -534,27 +533,6 @@ def render(mach, rows, agg, rss, pyd_note, targets, extra) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replaces the section SECTION of ``path`` (up to the next "## " heading),
-    or appends it; other sections are kept as they are. The file is read right
-    before writing."""
-    old = path.read_text() if path.exists() else ""
-    if not old.strip():
-        path.write_text("# Benchmark results\n\n" + text)
-        return
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        path.write_text(old.rstrip("\n") + "\n\n" + text)
-        return
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-        len(lines),
-    )
-    rest = "".join(lines[end:])
-    path.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""))
-
-
 # -- main -----------------------------------------------------------------------
 
 
@@ -792,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, meas, ok in targets:
         print(f"{'PASS' if ok else 'FAIL'}: {name}: {meas}")
     if not args.no_write:
-        write_section(render(mach, rows, agg, rss, pyd_note, targets, extra))
+        write_section(SECTION, render(mach, rows, agg, rss, pyd_note, targets, extra))
         print(f"wrote {RESULTS}")
     return 0
 
