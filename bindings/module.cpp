@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
   register_model(m);
   register_exact(m);
   register_simulate(m);
+  register_fit(m);
 }

@@ -12,6 +12,7 @@ namespace py = pybind11;
 void register_model(py::module_ &m);
 void register_exact(py::module_ &m);
 void register_simulate(py::module_ &m);
+void register_fit(py::module_ &m);
 
 // Hands a vector's buffer to numpy without copying; the array owns it.
 template <class T>

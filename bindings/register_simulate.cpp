@@ -40,6 +40,7 @@ py::dict to_dict(SimulationResult &&r) {
       to_numpy(std::move(r.capacity_first_treated), {R, T, X});
   d["lifetime"] = to_numpy(std::move(r.lifetime), {M});
   d["outcome"] = to_numpy(std::move(r.outcome), {M});
+  d["start_stage"] = to_numpy(std::move(r.start_stage), {M});
   d["first_value"] = to_numpy(std::move(r.first_value), {M});
   d["segment"] = to_numpy(std::move(r.segment), {M});
   d["customer_value"] = to_numpy(std::move(r.customer_value), {M, K});

@@ -45,7 +45,7 @@ public:
         draws[q] = uniform(rng);
     }
     std::vector<std::uint8_t> seg(M);
-    std::vector<std::int16_t> stage(M);
+    std::vector<std::int16_t> stage(M), start_stage(M, 0);
     std::vector<char> absorbed(M, 0);
     std::vector<std::int32_t> life(M, 0), first(M, -1);
     std::vector<double> cv(M * K, 0.0);
@@ -71,6 +71,7 @@ public:
         const int s = draw_from_cdf(tables_[static_cast<std::size_t>(g)].start_cdf,
                                     draws[offset[i] + 1]);
         stage[i] = static_cast<std::int16_t>(s);
+        if (keep) start_stage[i] = stage[i];
         absorbed[i] = j_.absorbing()[static_cast<std::size_t>(s)];
         if (is_value(s)) first[i] = 0;
       }
@@ -173,6 +174,7 @@ public:
       out.first_value = first;
       out.segment = seg;
       out.customer_value = cv;
+      out.start_stage = start_stage;
       out.outcome.assign(M, -1);
       for (std::size_t i = 0; i < M; ++i)
         if (absorbed[i]) out.outcome[i] = stage[i];

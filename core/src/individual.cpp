@@ -73,6 +73,7 @@ public:
       const auto m = static_cast<std::size_t>(M);
       out.lifetime.assign(m, 0);
       out.outcome.assign(m, -1);
+      out.start_stage.assign(m, 0);
       out.first_value.assign(m, -1);
       out.segment.assign(m, 0);
       out.customer_value.assign(m * static_cast<std::size_t>(K_), 0.0);
@@ -212,6 +213,8 @@ private:
       const int g = draw_from_cdf(share_cdf_, uniform(rng));
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
       int s = draw_from_cdf(tab.start_cdf, uniform(rng));
+      if (keep)
+        keep->start_stage[static_cast<std::size_t>(id)] = static_cast<std::int16_t>(s);
       const bool cohort = J == 0;
       const int H = T_ - J; // periods this customer lives through
       int first = is_value_[static_cast<std::size_t>(s)] ? 0 : -1;

@@ -12,6 +12,7 @@ from .analysis import Analysis
 from .budget import BudgetChoice, best_plan
 from .compare import Comparison, compare
 from .demo import default_journey
+from .fit import Fit, fit
 from .intervention import Intervention, Plan
 from .journey import Journey
 from .simulation import Simulation
@@ -26,6 +27,7 @@ __all__ = [
     "Analysis",
     "BudgetChoice",
     "Comparison",
+    "Fit",
     "InfiniteLifetimeWarning",
     "Intervention",
     "Journey",
@@ -36,4 +38,5 @@ __all__ = [
     "best_plan",
     "compare",
     "default_journey",
+    "fit",
 ]

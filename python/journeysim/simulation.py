@@ -372,6 +372,33 @@ class Simulation:
         return self._per_customer("outcome")
 
     @property
+    def start_stage(self) -> np.ndarray:
+        """Stage index each customer started in."""
+        return self._per_customer("start_stage")
+
+    def stage_log(self) -> pd.DataFrame:
+        """The event log as stage changes, the start included: one row per
+        customer joining (its start stage) and per move (the new stage), with
+        the period from which the customer is there: what :func:`fit` reads
+        (``kind="changes"``, censored at ``periods``)."""
+        ev = self.events
+        cats = pd.CategoricalDtype(self._journey.stages)
+        start = pd.DataFrame(
+            {
+                "customer": np.arange(len(self.joined), dtype=np.int64),
+                "period": self.joined,
+                "stage": pd.Categorical.from_codes(self.start_stage, dtype=cats),
+            }
+        )
+        moves = pd.DataFrame(
+            {"customer": ev["customer"], "period": ev["period"], "stage": ev["to"]}
+        )
+        log = pd.concat([start, moves], ignore_index=True)
+        return log.sort_values(["customer", "period"], kind="stable").reset_index(
+            drop=True
+        )
+
+    @property
     def first_value(self) -> np.ndarray:
         """First period (from the customer's own start) in a value stage, -1 if
         never within the horizon."""

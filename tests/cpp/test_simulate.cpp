@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "journeysim/exact.hpp"
+#include "journeysim/fit.hpp"
 #include "journeysim/simulate.hpp"
 
 using namespace journeysim;
@@ -93,4 +94,28 @@ TEST_CASE("first visits: the first time in a stage within a window") {
   CHECK(w(1) == Approx(0.1));
   CHECK(w(2) == Approx(0.07)); // those already there were counted at 1
   CHECK(w(3) == Approx(0.049));
+}
+
+TEST_CASE("transition counts from stage changes, by hand") {
+  // Customer 0: a at 0, b at 2, c (absorbing) at 3; customer 1: a at 0, censored
+  // at 4. Stays are carried forward: a->a once, a->b, b->c; then a->a four times.
+  const std::vector<std::int64_t> customer{0, 0, 0, 1}, period{0, 2, 3, 0};
+  const std::vector<std::int32_t> stage{0, 1, 2, 0};
+  const auto r =
+      count_transitions(customer.data(), period.data(), stage.data(), nullptr, 4, 3, 1,
+                        {0}, {false, false, true}, true, 4);
+  CHECK(r.counts[0 * 3 + 0] == 5);
+  CHECK(r.counts[0 * 3 + 1] == 1);
+  CHECK(r.counts[1 * 3 + 2] == 1);
+  CHECK(r.starts[0] == 2);
+  // By tenure piece from 2 on: customer 1's stays at tenures 2 and 3 move there.
+  const auto p =
+      count_transitions(customer.data(), period.data(), stage.data(), nullptr, 4, 3, 1,
+                        {0, 2}, {false, false, true}, true, 4);
+  CHECK(p.counts[0] == 3);     // piece 0: a->a at tenures 0 (cust 0), 0, 1 (cust 1)
+  CHECK(p.counts[9 + 0] == 2); // piece 2: a->a at tenures 2, 3 (cust 1)
+  CHECK(p.counts[9 + 1 * 3 + 2] == 1); // b->c at tenure 2 (cust 0)
+  CHECK_THROWS_AS(count_transitions(customer.data(), period.data(), stage.data(),
+                                    nullptr, 4, 2, 1, {0}, {false, false}, true, 4),
+                  std::invalid_argument);
 }

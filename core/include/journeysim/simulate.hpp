@@ -65,6 +65,7 @@ struct SimulationResult {
   // Per customer, first replication (individual method, per_customer):
   std::vector<std::int32_t> lifetime;    // M: periods started in a transient stage
   std::vector<std::int16_t> outcome;     // M: absorbing stage, or -1 if still active
+  std::vector<std::int16_t> start_stage; // M: the stage the customer started in
   std::vector<std::int32_t> first_value; // M: first t in a value stage, or -1
   std::vector<std::uint8_t> segment;     // M
   std::vector<double> customer_value;    // M x K, discounted to the customer's start

@@ -1,0 +1,37 @@
+// Counting transitions in event logs: one pass over arrays sorted by customer
+// and period. Counts are additive, so they combine across files and chunks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace journeysim {
+
+struct TransitionCounts {
+  int stages = 0, pieces = 0, segments = 0;
+  std::vector<std::int64_t> counts; // segments x pieces x stages x stages
+  std::vector<std::int64_t> starts; // segments x stages: first stage of each customer
+};
+
+// Observations sorted by (customer, period), at most one per customer and
+// period; customers contiguous. A customer's tenure at an observation is its
+// period minus the customer's first period; the move from period p to p + 1
+// counts in the tenure piece of p (pieces start at `tenure_starts`, first 0).
+//
+// carry_forward (stage-change events): the stage holds until the next event, so
+// every period from one event to the next counts (stays, then the move), and
+// after the last event the stage holds until `end_period` (right-censored: no
+// move is invented), except in an absorbing stage. Without it (snapshots) only
+// observations in consecutive periods count; gaps are skipped.
+//
+// Throws std::invalid_argument for out-of-range stages or segments, periods not
+// increasing within a customer, or a segment that changes within a customer.
+TransitionCounts
+count_transitions(const std::int64_t *customer, const std::int64_t *period,
+                  const std::int32_t *stage, const std::int32_t *segment, std::size_t n,
+                  int stages, int segments, const std::vector<int> &tenure_starts,
+                  const std::vector<bool> &absorbing, bool carry_forward,
+                  std::int64_t end_period);
+
+} // namespace journeysim

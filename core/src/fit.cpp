@@ -1,0 +1,100 @@
+#include "journeysim/fit.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace journeysim {
+
+TransitionCounts
+count_transitions(const std::int64_t *customer, const std::int64_t *period,
+                  const std::int32_t *stage, const std::int32_t *segment, std::size_t n,
+                  int stages, int segments, const std::vector<int> &tenure_starts,
+                  const std::vector<bool> &absorbing, bool carry_forward,
+                  std::int64_t end_period) {
+  if (stages <= 0) throw std::invalid_argument("count_transitions needs stages > 0");
+  if (segments <= 0)
+    throw std::invalid_argument("count_transitions needs segments > 0");
+  if (tenure_starts.empty() || tenure_starts[0] != 0)
+    throw std::invalid_argument("tenure pieces must start at 0");
+  for (std::size_t p = 1; p < tenure_starts.size(); ++p)
+    if (tenure_starts[p] <= tenure_starts[p - 1])
+      throw std::invalid_argument("tenure pieces must be increasing");
+  if (absorbing.size() != static_cast<std::size_t>(stages))
+    throw std::invalid_argument("absorbing needs one flag per stage");
+  TransitionCounts out;
+  out.stages = stages;
+  out.pieces = static_cast<int>(tenure_starts.size());
+  out.segments = segments;
+  const auto S = static_cast<std::size_t>(stages);
+  const auto P = tenure_starts.size();
+  out.counts.assign(static_cast<std::size_t>(segments) * P * S * S, 0);
+  out.starts.assign(static_cast<std::size_t>(segments) * S, 0);
+  auto piece_of = [&](std::int64_t tenure) {
+    std::size_t p = 0;
+    while (p + 1 < P && tenure_starts[p + 1] <= tenure) ++p;
+    return p;
+  };
+  // Adds `k` moves i -> j for tenures [t0, t0 + k) (k stays, or one move).
+  auto add = [&](std::size_t g, std::int64_t t0, std::int64_t k, std::size_t i,
+                 std::size_t j) {
+    std::int64_t t = t0;
+    while (k > 0) {
+      const std::size_t p = piece_of(t);
+      const std::int64_t until =
+          p + 1 < P ? static_cast<std::int64_t>(tenure_starts[p + 1]) : t + k;
+      const std::int64_t m = std::min(k, until - t);
+      out.counts[((g * P + p) * S + i) * S + j] += m;
+      t += m;
+      k -= m;
+    }
+  };
+  std::size_t r = 0;
+  while (r < n) {
+    const std::int64_t c = customer[r];
+    const std::int64_t first = period[r];
+    const std::int32_t g0 = segment ? segment[r] : 0;
+    if (g0 < 0 || g0 >= segments)
+      throw std::invalid_argument("segment code out of range at row " +
+                                  std::to_string(r));
+    const auto g = static_cast<std::size_t>(g0);
+    std::size_t prev = r;
+    if (stage[r] < 0 || stage[r] >= stages)
+      throw std::invalid_argument("stage code out of range at row " +
+                                  std::to_string(r));
+    ++out.starts[g * S + static_cast<std::size_t>(stage[r])];
+    std::size_t q = r + 1;
+    for (; q < n && customer[q] == c; ++q) {
+      if (stage[q] < 0 || stage[q] >= stages)
+        throw std::invalid_argument("stage code out of range at row " +
+                                    std::to_string(q));
+      if (period[q] <= period[prev])
+        throw std::invalid_argument("periods must increase within a customer (row " +
+                                    std::to_string(q) + ")");
+      if (segment && segment[q] != g0)
+        throw std::invalid_argument("a customer's segment changes at row " +
+                                    std::to_string(q));
+      const auto i = static_cast<std::size_t>(stage[prev]);
+      const auto j = static_cast<std::size_t>(stage[q]);
+      const std::int64_t gap = period[q] - period[prev];
+      const std::int64_t t0 = period[prev] - first;
+      if (!absorbing[i]) {
+        if (carry_forward) {
+          add(g, t0, gap - 1, i, i); // stays while nothing happens
+          add(g, t0 + gap - 1, 1, i, j);
+        } else if (gap == 1) {
+          add(g, t0, 1, i, j);
+        }
+      }
+      prev = q;
+    }
+    // Right-censoring: the last stage holds to the end of the data.
+    const auto last = static_cast<std::size_t>(stage[prev]);
+    if (carry_forward && !absorbing[last] && end_period > period[prev])
+      add(g, period[prev] - first, end_period - period[prev], last, last);
+    r = q;
+  }
+  return out;
+}
+
+} // namespace journeysim

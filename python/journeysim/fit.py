@@ -1,0 +1,380 @@
+"""Calibrating a journey from an event log: transition counts (in the core),
+maximum likelihood and Dirichlet posterior estimates with their uncertainty."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .journey import Journey
+
+__all__ = ["Fit", "fit"]
+
+PERIODS = {"M": "M", "W": "W", "D": "D"}
+
+
+def _read(events: Any, columns: list[str]) -> pd.DataFrame:
+    if isinstance(events, pd.DataFrame):
+        return events
+    if isinstance(events, str | Path):
+        path = Path(events)
+        if not path.exists():
+            raise ValueError(f"events file {str(path)!r} does not exist")
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path, columns=columns).to_pandas()
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, usecols=columns)
+        raise ValueError(f"events file {str(path)!r}: expected .csv or .parquet")
+    try:
+        import pyarrow as pa
+
+        if isinstance(events, pa.Table):
+            return events.select(columns).to_pandas()
+    except ImportError:  # pragma: no cover - pyarrow is optional
+        pass
+    raise ValueError(
+        f"events must be a DataFrame, a pyarrow Table or a CSV/Parquet path, got "
+        f"{type(events).__name__}"
+    )
+
+
+def _bucket(times: pd.Series, period: Any, column: str) -> np.ndarray:
+    """Period index of each timestamp."""
+    if isinstance(period, bool):
+        raise ValueError(f"period must be 'M', 'W', 'D' or an integer, got {period!r}")
+    if isinstance(period, numbers.Integral):
+        if period <= 0:
+            raise ValueError(f"period must be a positive integer, got {period}")
+        if not pd.api.types.is_numeric_dtype(times):
+            raise ValueError(
+                f"column {column!r} must be numeric for period={period} "
+                f"(got {times.dtype}); use 'M', 'W' or 'D' for dates"
+            )
+        return np.floor_divide(times.to_numpy(dtype=np.int64), int(period))
+    if period not in PERIODS:
+        raise ValueError(f"period must be 'M', 'W', 'D' or an integer, got {period!r}")
+    try:
+        stamps = pd.to_datetime(times)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"column {column!r} has values that are not dates: {err}"
+        ) from None
+    return stamps.dt.to_period(PERIODS[period]).array.asi8.astype(np.int64)
+
+
+class Fit:
+    """Estimated transition probabilities with their uncertainty.
+
+    Attributes
+    ----------
+    journey : Journey
+        The estimated journey (posterior means; maximum likelihood when
+        ``prior=0``), with the observed start distribution and, with a segment
+        column, segments whose shares are their customers' shares.
+    counts : DataFrame
+        Observed transitions, labelled (from, to); by tenure piece and segment
+        in a MultiIndex when there are several.
+    """
+
+    def __init__(
+        self, stages, counts, starts, alpha, pieces, segments, absorbing, customers
+    ):
+        self.stages = list(stages)
+        self._counts = counts  # G x P x S x S
+        self._starts = starts  # G x S
+        self._alpha = alpha  # G x P x S x S posterior Dirichlet parameters
+        self.pieces = list(pieces)
+        self.segments = list(segments)
+        self.absorbing = list(absorbing)
+        self.customers = int(customers)
+        self.journey = self._journey(self._mean())
+
+    def _mean(self) -> np.ndarray:
+        a = self._alpha
+        tot = a.sum(axis=-1, keepdims=True)
+        eye = np.broadcast_to(np.eye(len(self.stages)), a.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tot > 0, a / np.where(tot > 0, tot, 1), eye)
+
+    def _journey(self, P: np.ndarray) -> Journey:
+        stages = self.stages
+        start = self._starts.sum(axis=0)
+        kwargs: dict[str, Any] = {
+            "start": start / start.sum(),
+            "absorbing": self.absorbing or None,
+        }
+
+        def pieces(g: int):
+            if len(self.pieces) == 1:
+                return P[g, 0]
+            return {t: P[g, p] for p, t in enumerate(self.pieces)}
+
+        if len(self.segments) == 1:
+            return Journey.from_matrix(pieces(0), stages=stages, **kwargs)
+        shares = self._starts.sum(axis=1)
+        segs = {
+            name: {
+                "share": float(shares[g] / shares.sum()),
+                "transitions": pieces(g),
+                "start": self._starts[g] / max(self._starts[g].sum(), 1),
+            }
+            for g, name in enumerate(self.segments)
+        }
+        first = pieces(0)
+        return Journey.from_matrix(
+            first, stages=stages, segments=segs, absorbing=kwargs["absorbing"]
+        )
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        idx = pd.Index(self.stages)
+        frames = {}
+        for g, seg in enumerate(self.segments):
+            for p, t in enumerate(self.pieces):
+                frames[(seg, t)] = pd.DataFrame(
+                    self._counts[g, p],
+                    index=idx.rename("from"),
+                    columns=idx.rename("to"),
+                )
+        if len(frames) == 1:
+            return next(iter(frames.values()))
+        return pd.concat(frames, names=["segment", "tenure", "from"])
+
+    def interval(self, level: float = 0.95) -> pd.DataFrame:
+        """Equal-tailed posterior interval of every transition probability:
+        the Beta marginals of the Dirichlet posterior. Columns ``estimate``,
+        ``low``, ``high``; rows (segment, tenure, from, to) where several."""
+        from scipy.special import betaincinv
+
+        if not (isinstance(level, numbers.Real) and 0 < level < 1):
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        a = self._alpha
+        b = a.sum(axis=-1, keepdims=True) - a
+        lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+        with np.errstate(invalid="ignore"):
+            low = np.where(a > 0, betaincinv(a, np.where(b > 0, b, 1), lo_q), 0.0)
+            high = np.where(a > 0, betaincinv(a, np.where(b > 0, b, 1), hi_q), 0.0)
+        low = np.where((a > 0) & (b == 0), 1.0, low)
+        high = np.where((a > 0) & (b == 0), 1.0, high)
+        mean = self._mean()
+        G, P = a.shape[:2]
+        index = pd.MultiIndex.from_product(
+            [self.segments, self.pieces, self.stages, self.stages],
+            names=["segment", "tenure", "from", "to"],
+        )
+        out = pd.DataFrame(
+            {"estimate": mean.ravel(), "low": low.ravel(), "high": high.ravel()},
+            index=index,
+        )
+        if G == 1 and P == 1:
+            out = out.droplevel(["segment", "tenure"])
+        return out
+
+    def sample(self, n: int, seed: int | None = None) -> list[Journey]:
+        """``n`` journeys drawn from the posterior (rows drawn independently
+        from their Dirichlet distributions)."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        rng = np.random.default_rng(seed)
+        out = []
+        a = self._alpha
+        for _ in range(int(n)):
+            P = self._mean().copy()
+            for idx in np.ndindex(a.shape[:3]):
+                row = a[idx]
+                pos = row > 0
+                if pos.sum() > 1:
+                    P[idx] = 0.0
+                    P[idx][pos] = rng.dirichlet(row[pos])
+            out.append(self._journey(P))
+        return out
+
+    def __repr__(self) -> str:
+        n = int(self._counts.sum())
+        return (
+            f"<Fit: {len(self.stages)} stages, {self.customers:,} customers, "
+            f"{n:,} transitions counted>"
+        )
+
+
+def fit(
+    events: Any,
+    *,
+    customer: str = "customer",
+    time: str = "period",
+    stage: str = "stage",
+    period: str | int = 1,
+    kind: str = "changes",
+    stages: Sequence[str] | None = None,
+    absorbing: Iterable[str] | None = None,
+    segment: str | None = None,
+    tenure: Sequence[int] | None = None,
+    prior: float | np.ndarray = 0.0,
+    impossible: Iterable[tuple[str, str]] = (),
+    end: Any = None,
+) -> Fit:
+    """Estimate a journey's transition probabilities from an event log.
+
+    Parameters
+    ----------
+    events : DataFrame, pyarrow Table, or path to a CSV or Parquet file
+        One row per observation: a customer, a time and a stage.
+    customer, time, stage : str
+        Column names.
+    period : {"M", "W", "D"} or int
+        How times are bucketed into periods: calendar months, weeks or days of
+        dates, or integer times divided by this number.
+    kind : {"changes", "snapshots"}
+        "changes": each row says the customer moved to a stage at that time; the
+        stage holds until the next row. "snapshots": each row is the stage
+        observed in that period; only consecutive periods count (gaps are
+        skipped). Several rows of a customer in one period: the last one, in
+        time order then row order, is the stage of that period.
+    stages : list of str, optional
+        The stages, in order (default: as they appear, sorted). A stage in the
+        log that is not in it is a ValueError.
+    absorbing : list of str, optional
+        Stages nobody leaves: their rows are not estimated.
+    segment : str, optional
+        A column with each customer's segment: one journey segment each.
+    tenure : list of int, optional
+        Tenure pieces to estimate separately, e.g. ``[0, 3]``.
+    prior : float or array
+        Dirichlet pseudo-counts added to every allowed transition (or a stages
+        x stages array); 0 gives maximum likelihood. A row never observed in a
+        tenure piece borrows its counts pooled over the pieces; a row never
+        observed at all stays put.
+    impossible : list of (from, to)
+        Structural zeros: transitions that stay at probability zero.
+    end : optional
+        The time the data ends (default: the last time in the log). Customers
+        still in a non-absorbing stage then are right-censored: they count as
+        staying until ``end``, and no churn is invented.
+    """
+    if kind not in ("changes", "snapshots"):
+        raise ValueError(f"kind must be 'changes' or 'snapshots', got {kind!r}")
+    cols = [customer, time, stage] + ([segment] if segment else [])
+    df = _read(events, cols)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"the events have no column(s) {missing}; columns are {list(df.columns)}"
+        )
+    df = df[cols]
+    if len(df) == 0:
+        raise ValueError("the event log is empty")
+    nulls = df.isna()
+    if nulls.any().any():
+        bad = df[nulls.any(axis=1)]
+        raise ValueError(
+            f"{len(bad)} rows have missing values, e.g. row {bad.index[0]!r}: "
+            f"{bad.iloc[0].to_dict()}"
+        )
+    names = df[stage].astype(str)
+    if stages is None:
+        stages = sorted(names.unique())
+    else:
+        stages = list(stages)
+        unknown = ~names.isin(stages)
+        if unknown.any():
+            bad = df[unknown]
+            raise ValueError(
+                f"{int(unknown.sum())} rows have stages not in stages=: "
+                f"{sorted(names[unknown].unique())[:5]}, e.g. row {bad.index[0]!r}"
+            )
+    S = len(stages)
+    code = pd.Categorical(names, categories=stages).codes.astype(np.int32)
+    periods = _bucket(df[time], period, time)
+    cust = pd.factorize(df[customer])[0].astype(np.int64)
+    absorbing = [] if absorbing is None else list(absorbing)
+    for a in absorbing:
+        if a not in stages:
+            raise ValueError(f"absorbing: unknown stage {a!r}; the stages are {stages}")
+    if segment:
+        seg_codes, seg_names = pd.factorize(df[segment], sort=True)
+        seg_codes = seg_codes.astype(np.int32)
+        seg_names = [str(s) for s in seg_names]
+    else:
+        seg_codes, seg_names = None, ["all"]
+    pieces = [0] if tenure is None else sorted({0, *(int(t) for t in tenure)})
+    # Sort by customer and period (stable: row order breaks ties), keep the last
+    # row of each customer and period.
+    order = np.lexsort((np.arange(len(df)), periods, cust))
+    cust, periods, code = cust[order], periods[order], code[order]
+    if seg_codes is not None:
+        seg_codes = seg_codes[order]
+    last = np.ones(len(cust), dtype=bool)
+    last[:-1] = (cust[1:] != cust[:-1]) | (periods[1:] != periods[:-1])
+    cust, periods, code = cust[last], periods[last], code[last]
+    if seg_codes is not None:
+        seg_codes = seg_codes[last]
+        change = (cust[1:] == cust[:-1]) & (seg_codes[1:] != seg_codes[:-1])
+        if change.any():
+            raise ValueError(
+                f"{int(change.sum())} customers change segment within the log"
+            )
+    end_period = (
+        int(periods.max())
+        if end is None
+        else int(_bucket(pd.Series([end]), period, "end")[0])
+    )
+    if end_period < int(periods.max()):
+        raise ValueError("end is before the last time in the log")
+    counts, starts = _core.count_transitions(
+        cust,
+        periods,
+        code,
+        seg_codes,
+        S,
+        len(seg_names),
+        pieces,
+        [s in absorbing for s in stages],
+        kind == "changes",
+        end_period,
+    )
+    counts = np.asarray(counts, dtype=float)
+    allowed = np.ones((S, S), dtype=bool)
+    for frm, to in impossible:
+        if frm not in stages or to not in stages:
+            raise ValueError(f"impossible: unknown stage in {(frm, to)!r}")
+        allowed[stages.index(frm), stages.index(to)] = False
+    if (counts[..., ~allowed] > 0).any():
+        i, j = np.argwhere((counts > 0)[..., :, :].any(axis=(0, 1)) & ~allowed)[0]
+        raise ValueError(
+            f"impossible transition {stages[i]!r} -> {stages[j]!r} is in the log"
+        )
+    if isinstance(prior, numbers.Real) and not isinstance(prior, bool):
+        if prior < 0:
+            raise ValueError(f"prior must be >= 0, got {prior}")
+        alpha_prior = np.full((S, S), float(prior))
+    else:
+        alpha_prior = np.asarray(prior, dtype=float)
+        if alpha_prior.shape != (S, S) or (alpha_prior < 0).any():
+            raise ValueError(f"prior must be a number or a ({S}, {S}) array >= 0")
+    # A row never observed in a tenure piece borrows the row pooled over pieces.
+    pooled = counts.sum(axis=1, keepdims=True)
+    empty = counts.sum(axis=-1, keepdims=True) == 0
+    counts_used = np.where(empty, np.broadcast_to(pooled, counts.shape), counts)
+    alpha = counts_used + np.where(allowed, alpha_prior, 0.0)
+    for a in absorbing:
+        i = stages.index(a)
+        alpha[..., i, :] = 0.0
+        alpha[..., i, i] = 1.0
+    return Fit(
+        stages,
+        counts.astype(np.int64),
+        np.asarray(starts),
+        alpha,
+        pieces,
+        seg_names,
+        absorbing,
+        len(np.unique(cust)),
+    )

@@ -1,0 +1,175 @@
+"""fit(): transition counts from event logs, estimates and their uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pytest import approx
+
+import journeysim as js
+
+STAGES = ["a", "b", "churned"]
+
+
+def log(rows):
+    return pd.DataFrame(rows, columns=["customer", "period", "stage"])
+
+
+def test_a_small_log_counted_by_hand():
+    # Customer 1: a at 0, b at 2, churned at 3. Stage changes hold until the
+    # next: a->a (0->1), a->b (1->2), b->churned (2->3).
+    # Customer 2: a at 0, still a at the end (4): censored, a->a four times.
+    f = js.fit(
+        log([(1, 0, "a"), (1, 2, "b"), (1, 3, "churned"), (2, 0, "a")]),
+        stages=STAGES,
+        absorbing=["churned"],
+        end=4,
+    )
+    c = f.counts
+    assert c.loc["a", "a"] == 1 + 4
+    assert c.loc["a", "b"] == 1
+    assert c.loc["b", "churned"] == 1
+    assert c.to_numpy().sum() == 7
+    P = f.journey.transition_matrix
+    assert P.loc["a", "b"] == approx(1 / 6)
+    assert P.loc["b", "churned"] == approx(1.0)
+    assert f.journey.start["a"] == approx(1.0)
+
+
+def test_snapshots_skip_gaps():
+    # Snapshots at 0, 1 and 3: only 0->1 counts; the gap 1->3 is unknown.
+    f = js.fit(
+        log([(1, 0, "a"), (1, 1, "b"), (1, 3, "churned")]),
+        kind="snapshots",
+        stages=STAGES,
+    )
+    assert f.counts.to_numpy().sum() == 1
+    assert f.counts.loc["a", "b"] == 1
+
+
+def test_duplicates_and_unsorted_rows():
+    # Rows out of order; two rows in period 2: the later row wins.
+    rows = [(1, 2, "a"), (1, 0, "a"), (1, 2, "b"), (1, 3, "churned")]
+    f = js.fit(log(rows), stages=STAGES, absorbing=["churned"])
+    c = f.counts
+    assert c.loc["a", "a"] == 1 and c.loc["a", "b"] == 1
+    assert c.loc["b", "churned"] == 1
+
+
+def test_dates_are_bucketed_into_months():
+    df = pd.DataFrame(
+        {
+            "account": ["x", "x", "x"],
+            "date": ["2024-01-05", "2024-01-20", "2024-03-02"],
+            "stage": ["a", "b", "churned"],
+        }
+    )
+    f = js.fit(
+        df,
+        customer="account",
+        time="date",
+        stage="stage",
+        period="M",
+        stages=STAGES,
+        absorbing=["churned"],
+    )
+    # January: b (the later row); b holds in February; churned in March.
+    assert f.counts.loc["b", "b"] == 1
+    assert f.counts.loc["b", "churned"] == 1
+
+
+def test_recovers_a_simulated_journey():
+    j = js.default_journey()
+    s = j.simulate(50_000, 36, seed=11, record="events")
+    f = js.fit(
+        s.stage_log(), stages=j.stages, absorbing=["churned"], tenure=[0, 3], end=36
+    )
+    true = j.transition_matrices()
+    iv = f.interval(0.999)
+    for t, P in true.items():
+        for a in j.transient:
+            for b in j.stages:
+                r = iv.loc[("all", t, a, b)]
+                if P.loc[a, b] > 0:
+                    assert r.low <= P.loc[a, b] <= r.high, (t, a, b)
+
+
+def test_intervals_cover_the_truth_at_about_their_level():
+    j = js.default_journey()
+    true = j.transition_matrices()[0]
+    hits = []
+    for seed in range(6):
+        s = j.simulate(5_000, 24, seed=seed, record="events")
+        f = js.fit(
+            s.stage_log(), stages=j.stages, absorbing=["churned"], end=24, prior=0.5
+        )
+        iv = f.interval(0.9)
+        for a in j.transient:
+            for b in j.stages:
+                if true.loc[a, b] > 0:
+                    r = iv.loc[(a, b)]
+                    hits.append(r.low <= true.loc[a, b] <= r.high)
+    # 0.9 nominal; rows pooled over tenure pieces make it a little conservative.
+    assert 0.82 <= np.mean(hits) <= 0.99
+
+
+def test_sample_draws_journeys_from_the_posterior():
+    f = js.fit(
+        log([(1, 0, "a"), (1, 2, "b"), (2, 0, "a"), (2, 1, "churned")]),
+        stages=STAGES,
+        absorbing=["churned"],
+        prior=1.0,
+    )
+    draws = f.sample(200, seed=3)
+    assert len(draws) == 200
+    pab = np.array([d.transition_matrix.loc["a", "b"] for d in draws])
+    assert pab.mean() == approx(f.journey.transition_matrix.loc["a", "b"], abs=0.05)
+    assert pab.std() > 0
+
+
+def test_segments_and_files(tmp_path):
+    df = pd.DataFrame(
+        {
+            "customer": [1, 1, 2, 2, 3],
+            "period": [0, 1, 0, 1, 0],
+            "stage": ["a", "churned", "a", "b", "b"],
+            "tier": ["smb", "smb", "ent", "ent", "ent"],
+        }
+    )
+    f = js.fit(df, stages=STAGES, absorbing=["churned"], segment="tier", end=1)
+    assert f.journey.segments == ["ent", "smb"]
+    assert f.journey.shares["ent"] == approx(2 / 3)
+    path = tmp_path / "events.parquet"
+    df.to_parquet(path)
+    g = js.fit(path, stages=STAGES, absorbing=["churned"], segment="tier", end=1)
+    np.testing.assert_array_equal(g.counts.to_numpy(), f.counts.to_numpy())
+    csv = tmp_path / "events.csv"
+    df.to_csv(csv, index=False)
+    h = js.fit(csv, stages=STAGES, absorbing=["churned"], segment="tier", end=1)
+    np.testing.assert_array_equal(h.counts.to_numpy(), f.counts.to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("events", "kwargs", "message"),
+    [
+        (log([]), {}, "empty"),
+        (log([(1, 0, "a"), (1, 1, "zzz")]), {"stages": STAGES}, "not in stages"),
+        (log([(1, 0, "a"), (1, None, "b")]), {}, "missing values"),
+        (log([(1, 0, "a")]), {"customer": "account"}, "no column"),
+        (log([(1, 0, "a")]), {"period": 0}, "positive integer"),
+        (log([(1, 0, "a")]), {"period": "Y"}, "period must be"),
+        (log([(1, 0, "a")]), {"kind": "other"}, "kind must be"),
+        (
+            log([(1, 0, "a"), (1, 1, "b")]),
+            {"stages": STAGES, "impossible": [("a", "b")]},
+            "impossible transition",
+        ),
+        (log([(1, 0, "a")]), {"prior": -1.0}, "prior must be"),
+        ("no/such/file.csv", {}, "does not exist"),
+        (3, {}, "events must be"),
+    ],
+)
+def test_bad_inputs_are_value_errors(events, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        js.fit(events, **kwargs)
