@@ -69,6 +69,7 @@ bench: setup
 	$(PY) benchmarks/bench_exact.py
 	$(PY) benchmarks/bench_simulate.py
 	$(PY) benchmarks/bench_compare.py
+	$(PY) benchmarks/bench_fit.py
 
 clean:
 	rm -rf build $(VENV) demo-retention.png
