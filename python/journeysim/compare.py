@@ -128,6 +128,13 @@ class Comparison:
     """
 
     def __init__(self, summary, journeys, results, method, periods) -> None:
+        #: With uncertainty=: per plan the mean, 95% interval and P(beats
+        #: baseline) of the incremental net value over the draws; else None.
+        self.uncertainty: pd.DataFrame | None = None
+        #: With uncertainty=: P(row plan's incremental net value > column's).
+        self.beats: pd.DataFrame | None = None
+        #: With uncertainty=: incremental net value per draw and plan.
+        self.draws: pd.DataFrame | None = None
         self.summary = summary
         self.journeys = journeys
         self.results = results
@@ -179,8 +186,18 @@ def compare(
     discount_rate: float | None = None,
     threads: int | None = None,
     progress: bool | None = None,
+    uncertainty: Any = None,
+    draws: int = 200,
 ) -> Comparison:
     """Compare plans side by side against the baseline (no intervention).
+
+    With ``uncertainty`` (a :class:`Fit`, whose posterior gives ``draws``
+    transition matrices, or a list of journeys with the same stages and
+    segments) every plan is also analysed exactly on every draw of the
+    transitions (probabilistic sensitivity analysis): ``Comparison.uncertainty``
+    gives per plan the mean and 95% interval of the incremental net value and
+    the probability that it beats the baseline, and ``Comparison.beats`` the
+    probability that each plan beats each other one.
 
     Exact (linear algebra, reach as an exact mixture) unless ``customers`` is
     given; then Monte Carlo with common random numbers: every plan is simulated
@@ -271,7 +288,80 @@ def compare(
         )
         method = "monte carlo"
     summary = pd.DataFrame(rows).set_index("plan")
-    return Comparison(summary, journeys, results, method, periods)
+    out = Comparison(summary, journeys, results, method, periods)
+    if uncertainty is not None:
+        if customers is not None:
+            raise ValueError(
+                "uncertainty= runs the exact analysis: leave customers out"
+            )
+        samples = _draw_journeys(journey, uncertainty, draws, seed)
+        table = []
+        for d in samples:
+            applied_d = {p.name: apply_plan(d, p, cost_rate=rate) for p in all_plans}
+            rows_d, _ = _exact(
+                all_plans, applied_d, periods, horizons, accrual, rate, streams, d
+            )
+            table.append([r["incremental net value"] for r in rows_d])
+        values = np.array(table)  # draws x plans
+        names = [p.name for p in all_plans]
+        out.draws = pd.DataFrame(values, columns=pd.Index(names, name="plan"))
+        out.uncertainty = pd.DataFrame(
+            {
+                "incremental net value": values.mean(axis=0),
+                "low": np.quantile(values, 0.025, axis=0),
+                "high": np.quantile(values, 0.975, axis=0),
+                "P(beats baseline)": (values > 0).mean(axis=0),
+            },
+            index=pd.Index(names, name="plan"),
+        )
+        out.beats = pd.DataFrame(
+            (values[:, :, None] > values[:, None, :]).mean(axis=0),
+            index=pd.Index(names, name="plan"),
+            columns=pd.Index(names, name="beats"),
+        )
+    return out
+
+
+def _draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list:
+    """The journey with each draw's transition matrices (values, starts and
+    everything else stay the journey's own)."""
+    from .fit import Fit
+    from .journey import Journey as _Journey
+
+    if isinstance(uncertainty, Fit):
+        if (
+            isinstance(draws, bool)
+            or not isinstance(draws, numbers.Integral)
+            or (draws < 2)
+        ):
+            raise ValueError(f"draws must be an integer >= 2, got {draws!r}")
+        samples = uncertainty.sample(int(draws), seed=seed)
+    else:
+        samples = list(uncertainty)
+        if len(samples) < 2 or not all(isinstance(x, _Journey) for x in samples):
+            raise ValueError(
+                "uncertainty must be a Fit or a list of two or more Journeys"
+            )
+    specs = journey._segment_specs()
+    out = []
+    for k, d in enumerate(samples):
+        if d.stages != journey.stages:
+            raise ValueError(
+                f"uncertainty draw {k} has stages {d.stages}, the journey "
+                f"{journey.stages}"
+            )
+        if len(d.segments) not in (1, len(specs)):
+            raise ValueError(
+                f"uncertainty draw {k} has {len(d.segments)} segments, the journey "
+                f"{len(specs)}"
+            )
+        dspecs = d._segment_specs()
+        segments = []
+        for g, (name, share, _, vals, moves, start) in enumerate(specs):
+            pieces = dspecs[g if len(dspecs) > 1 else 0][2]
+            segments.append((name, share, pieces, vals, moves, start))
+        out.append(journey._derived(segments))
+    return out
 
 
 def _finish(row: dict, base: dict | None) -> None:

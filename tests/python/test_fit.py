@@ -173,3 +173,66 @@ def test_segments_and_files(tmp_path):
 def test_bad_inputs_are_value_errors(events, kwargs, message):
     with pytest.raises(ValueError, match=message):
         js.fit(events, **kwargs)
+
+
+def psa_plans():
+    call = js.Intervention(
+        "call",
+        at=("onboarding", "churned"),
+        relative_risk=0.6,
+        reassign_to="adopting",
+        cost_per_customer=50,
+        window=(0, 3),
+    )
+    out = js.Intervention(
+        "outreach", at=("at_risk", "churned"), relative_risk=0.7, cost_per_period=80
+    )
+    return [js.Plan("call", [call]), js.Plan("outreach", [out])]
+
+
+def test_uncertainty_over_identical_draws_has_no_spread():
+    j = js.default_journey()
+    c = js.compare(j, psa_plans(), periods=24, uncertainty=[j, j, j])
+    u = c.uncertainty
+    for plan in ("call", "outreach"):
+        point = c.summary.loc[plan, "incremental net value"]
+        assert u.loc[plan, "incremental net value"] == approx(point)
+        assert u.loc[plan, "low"] == approx(point)
+        assert u.loc[plan, "high"] == approx(point)
+        assert u.loc[plan, "P(beats baseline)"] == (1.0 if point > 0 else 0.0)
+    assert c.beats.loc["outreach", "call"] in (0.0, 1.0)
+
+
+def test_uncertainty_from_a_fit():
+    j = js.default_journey()
+    s = j.simulate(2_000, 24, seed=3, record="events")
+    f = js.fit(s.stage_log(), stages=j.stages, absorbing=["churned"], end=24, prior=0.5)
+    c = js.compare(j, psa_plans(), periods=24, uncertainty=f, draws=40, seed=1)
+    u = c.uncertainty
+    assert list(u.index) == ["baseline", "call", "outreach"]
+    assert (u["low"] <= u["incremental net value"]).all()
+    assert (u["incremental net value"] <= u["high"]).all()
+    assert (u.loc["call", "high"] - u.loc["call", "low"]) > 0
+    assert c.draws.shape == (40, 3)
+    # P(a beats b) + P(b beats a) = 1 without ties.
+    assert c.beats.loc["call", "outreach"] + c.beats.loc["outreach", "call"] == approx(
+        1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("uncertainty", "kwargs", "message"),
+    [
+        ("nope", {}, "must be a Fit or a list"),
+        ([js.Journey(["x", "y"], {"x": {"y": 0.1}})] * 2, {}, "has stages"),
+        (None, {"customers": 100}, None),
+    ],
+)
+def test_bad_uncertainty(uncertainty, kwargs, message):
+    j = js.default_journey()
+    if message is None:
+        with pytest.raises(ValueError, match="leave customers out"):
+            js.compare(j, psa_plans(), periods=12, uncertainty=[j, j], **kwargs)
+        return
+    with pytest.raises(ValueError, match=message):
+        js.compare(j, psa_plans(), periods=12, uncertainty=uncertainty, **kwargs)
