@@ -197,6 +197,55 @@ class Fit:
             out.append(self._journey(P))
         return out
 
+    def _free(self, alpha: np.ndarray) -> int:
+        """Free parameters: per observed row, its possible moves less one."""
+        possible = alpha > 0
+        rows = possible.sum(axis=-1)
+        return int(np.clip(rows - 1, 0, None)[self._counts.sum(axis=-1) > 0].sum())
+
+    @property
+    def log_likelihood(self) -> float:
+        """Log-likelihood of the counted transitions under the estimates."""
+        P = self._mean()
+        n = self._counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(n > 0, n * np.log(np.where(P > 0, P, 1.0)), 0.0)
+        if ((n > 0) & (P <= 0)).any():
+            return float("-inf")
+        return float(terms.sum())
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion: 2 free parameters - 2 log-likelihood."""
+        return 2 * self._free(self._alpha) - 2 * self.log_likelihood
+
+    def tenure_test(self) -> pd.Series:
+        """Likelihood-ratio test of whether transitions differ across the tenure
+        pieces (against one matrix for all tenures): statistic G2, degrees of
+        freedom and p-value (chi-square)."""
+        from scipy.stats import chi2
+
+        if len(self.pieces) < 2:
+            raise ValueError("tenure_test needs a fit with tenure pieces (tenure=...)")
+        n = self._counts.astype(float)
+        pooled = n.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_piece = n / n.sum(axis=-1, keepdims=True)
+            p_pool = pooled / pooled.sum(axis=-1, keepdims=True)
+            g2 = 2 * np.where(n > 0, n * np.log(p_piece / p_pool), 0.0).sum()
+        observed = n.sum(axis=-1) > 0  # G x P x S rows seen
+        possible = (pooled > 0).sum(axis=-1)[:, 0, :]  # G x S
+        df = int(
+            sum(
+                max(int(possible[g, i]) - 1, 0)
+                * max(int(observed[g, :, i].sum()) - 1, 0)
+                for g in range(n.shape[0])
+                for i in range(n.shape[2])
+            )
+        )
+        p = float(chi2.sf(g2, df)) if df > 0 else float("nan")
+        return pd.Series({"G2": float(g2), "df": df, "p_value": p}, name="tenure test")
+
     def __repr__(self) -> str:
         n = int(self._counts.sum())
         return (

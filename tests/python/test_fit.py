@@ -236,3 +236,34 @@ def test_bad_uncertainty(uncertainty, kwargs, message):
         return
     with pytest.raises(ValueError, match=message):
         js.compare(j, psa_plans(), periods=12, uncertainty=uncertainty, **kwargs)
+
+
+def test_log_likelihood_and_aic_by_hand():
+    # a->a once, a->b once, b->churned once: MLE a row (1/2, 1/2), b row (0, 0, 1).
+    f = js.fit(
+        log([(1, 0, "a"), (1, 2, "b"), (1, 3, "churned")]),
+        stages=STAGES,
+        absorbing=["churned"],
+    )
+    assert f.log_likelihood == approx(2 * np.log(0.5))
+    # Free parameters: row a has 2 possible moves (1), row b has 1 (0).
+    assert f.aic == approx(2 * 1 - 2 * 2 * np.log(0.5))
+
+
+def test_tenure_test_detects_tenure_dependence():
+    j = js.default_journey()  # its onboarding row changes at tenure 3
+    s = j.simulate(20_000, 24, seed=3, record="events")
+    f = js.fit(
+        s.stage_log(), stages=j.stages, absorbing=["churned"], tenure=[0, 3], end=24
+    )
+    assert f.tenure_test()["p_value"] < 1e-6
+    flat = js.Journey(
+        ["a", "b", "c"], {"a": {"b": 0.2, "c": 0.05}, "b": {"a": 0.1, "c": 0.1}}
+    )
+    s2 = flat.simulate(20_000, 24, seed=4, record="events")
+    f2 = js.fit(
+        s2.stage_log(), stages=flat.stages, absorbing=["c"], tenure=[0, 3], end=24
+    )
+    assert f2.tenure_test()["p_value"] > 1e-3
+    with pytest.raises(ValueError, match="needs a fit with tenure pieces"):
+        js.fit(s2.stage_log(), stages=flat.stages, end=24).tenure_test()
