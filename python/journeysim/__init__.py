@@ -12,7 +12,7 @@ from .analysis import Analysis
 from .budget import BudgetChoice, best_plan
 from .compare import Comparison, compare
 from .demo import default_journey
-from .fit import Fit, fit
+from .fit import Fit, FitCheck, fit
 from .intervention import Intervention, Plan
 from .journey import Journey
 from .simulation import Simulation
@@ -28,6 +28,7 @@ __all__ = [
     "BudgetChoice",
     "Comparison",
     "Fit",
+    "FitCheck",
     "InfiniteLifetimeWarning",
     "Intervention",
     "Journey",

@@ -4,6 +4,7 @@ maximum likelihood and Dirichlet posterior estimates with their uncertainty."""
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ import pandas as pd
 
 from . import _core
 from .journey import Journey
+from .warnings import InfiniteLifetimeWarning
 
-__all__ = ["Fit", "fit"]
+__all__ = ["Fit", "FitCheck", "fit"]
 
 PERIODS = {"M": "M", "W": "W", "D": "D"}
 
@@ -246,12 +248,160 @@ class Fit:
         p = float(chi2.sf(g2, df)) if df > 0 else float("nan")
         return pd.Series({"G2": float(g2), "df": df, "p_value": p}, name="tenure test")
 
+    def check(self, holdout: Any = None) -> FitCheck:
+        """How well the fitted journey describes a log: its own, or ``holdout``
+        (read with the same options as the fit).
+
+        Returns a :class:`FitCheck` with observed against predicted occupancy
+        and retention by tenure (customers observed at each tenure; censored
+        customers drop out), the log-likelihood and AIC of the log's transitions
+        under the fit, and a likelihood-ratio test of first-order against
+        second-order Markov dynamics.
+        """
+        data = self._data
+        counts = self._counts
+        if holdout is not None:
+            other = fit(holdout, **self._options)
+            if other.stages != self.stages:
+                raise ValueError("the holdout log has other stages than the fit")
+            data, counts = other._data, other._counts
+        return FitCheck(self, data, counts)
+
     def __repr__(self) -> str:
         n = int(self._counts.sum())
         return (
             f"<Fit: {len(self.stages)} stages, {self.customers:,} customers, "
             f"{n:,} transitions counted>"
         )
+
+
+def _sequences(data: dict, n_stages: int):
+    """Each customer's stage at each tenure it is observed: (customer, tenure,
+    stage) arrays. Stage changes hold until the next change (or the end of the
+    data); snapshots stand for their period only."""
+    cust, period, stage = data["customer"], data["period"], data["stage"]
+    first_row = np.ones(len(cust), dtype=bool)
+    first_row[1:] = cust[1:] != cust[:-1]
+    first = np.maximum.accumulate(np.where(first_row, np.arange(len(cust)), 0))
+    tenure0 = period - period[first]
+    if not data["changes"]:
+        return cust, tenure0, stage
+    nxt = np.empty_like(period)
+    nxt[:-1] = period[1:]
+    last_row = np.ones(len(cust), dtype=bool)
+    last_row[:-1] = cust[1:] != cust[:-1]
+    nxt[last_row] = data["end"] + 1
+    span = nxt - period
+    c = np.repeat(cust, span)
+    st = np.repeat(stage, span)
+    offsets = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    return c, np.repeat(tenure0, span) + offsets, st
+
+
+class FitCheck:
+    """Diagnostics of a :class:`Fit` against a log (see :meth:`Fit.check`).
+
+    Attributes
+    ----------
+    occupancy : DataFrame
+        By tenure: the observed share of customers in each stage (among those
+        observed at that tenure) and the fitted journey's prediction.
+    retention : DataFrame
+        Observed and predicted share not in an absorbing stage, by tenure.
+    log_likelihood, aic : float
+        Of the log's transitions under the fitted probabilities.
+    second_order : Series
+        Likelihood-ratio test of first-order against second-order Markov: G2,
+        degrees of freedom, p-value. A small p-value says the next stage depends
+        on where the customer came from, not only on the current stage.
+    """
+
+    def __init__(self, f: Fit, data: dict, counts: np.ndarray) -> None:
+        from scipy.stats import chi2
+
+        S = len(f.stages)
+        c, tau, st = _sequences(data, S)
+        T = int(tau.max()) + 1
+        observed = np.zeros((T, S))
+        np.add.at(observed, (tau, st), 1.0)
+        n_at = observed.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = observed / n_at[:, None]
+        with warnings.catch_warnings():  # only occupancy is needed here
+            warnings.simplefilter("ignore", InfiniteLifetimeWarning)
+            a = f.journey.analyze(T - 1)
+        predicted = a.occupancy.to_numpy()
+        idx = pd.RangeIndex(T, name="tenure")
+        self.occupancy = pd.concat(
+            {
+                "observed": pd.DataFrame(shares, index=idx, columns=f.stages),
+                "predicted": pd.DataFrame(predicted, index=idx, columns=f.stages),
+            },
+            axis=1,
+        )
+        absorbing = [f.stages.index(s) for s in f.journey.absorbing]
+        transient = [i for i in range(S) if i not in absorbing]
+        self.retention = pd.DataFrame(
+            {
+                "observed": shares[:, transient].sum(axis=1),
+                "predicted": predicted[:, transient].sum(axis=1),
+                "customers": n_at,
+            },
+            index=idx,
+        )
+        P = f._mean()
+        with np.errstate(divide="ignore"):
+            logp = np.where(P > 0, np.log(np.where(P > 0, P, 1.0)), -np.inf)
+        n = counts.astype(float)
+        with np.errstate(invalid="ignore"):
+            self.log_likelihood = float(np.where(n > 0, n * logp, 0.0).sum())
+        self.aic = 2 * f._free(f._alpha) - 2 * self.log_likelihood
+        # Second order: counts of (i, j, k) in consecutive tenures.
+        ok = (c[2:] == c[:-2]) & (tau[2:] == tau[:-2] + 2) & (c[1:-1] == c[:-2])
+        i, j, k = st[:-2][ok], st[1:-1][ok], st[2:][ok]
+        keep = ~np.isin(j, absorbing)
+        triples = (
+            np.bincount((i[keep] * S + j[keep]) * S + k[keep], minlength=S**3)
+            .reshape(S, S, S)
+            .astype(float)
+        )
+        pairs = triples.sum(axis=0)  # j -> k, first order
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p2 = triples / triples.sum(axis=2, keepdims=True)
+            p1 = pairs / pairs.sum(axis=1, keepdims=True)
+            g2 = 2 * np.where(triples > 0, triples * np.log(p2 / p1[None]), 0.0).sum()
+        r = (pairs > 0).sum(axis=1)  # possible next stages from j
+        seen = triples.sum(axis=2) > 0  # (i, j) observed
+        df = int(
+            sum(
+                max(r[jj] - 1, 0) * max(int(seen[:, jj].sum()) - 1, 0)
+                for jj in range(S)
+            )
+        )
+        self.second_order = pd.Series(
+            {
+                "G2": float(g2),
+                "df": df,
+                "p_value": float(chi2.sf(g2, df)) if df > 0 else float("nan"),
+            },
+            name="first against second order",
+        )
+
+    def plot(self, ax=None):
+        """Observed against predicted retention by tenure; returns the Axes."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(7, 4))
+        r = self.retention
+        ax.plot(r.index, r["observed"], "o", ms=4, label="observed")
+        ax.plot(r.index, r["predicted"], "-", lw=2, label="fitted journey")
+        ax.set_xlabel("tenure (periods)")
+        ax.set_ylabel("retention")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        return ax
 
 
 def fit(
@@ -417,7 +567,7 @@ def fit(
         i = stages.index(a)
         alpha[..., i, :] = 0.0
         alpha[..., i, i] = 1.0
-    return Fit(
+    result = Fit(
         stages,
         counts.astype(np.int64),
         np.asarray(starts),
@@ -427,3 +577,23 @@ def fit(
         absorbing,
         len(np.unique(cust)),
     )
+    result._data = {
+        "customer": cust,
+        "period": periods,
+        "stage": code,
+        "changes": kind == "changes",
+        "end": end_period,
+    }
+    result._options = {
+        "customer": customer,
+        "time": time,
+        "stage": stage,
+        "period": period,
+        "kind": kind,
+        "stages": stages,
+        "absorbing": absorbing or None,
+        "segment": segment,
+        "tenure": tenure,
+        "end": end,
+    }
+    return result

@@ -267,3 +267,47 @@ def test_tenure_test_detects_tenure_dependence():
     assert f2.tenure_test()["p_value"] > 1e-3
     with pytest.raises(ValueError, match="needs a fit with tenure pieces"):
         js.fit(s2.stage_log(), stages=flat.stages, end=24).tenure_test()
+
+
+def test_check_against_the_fit_and_a_holdout():
+    j = js.default_journey()
+    s = j.simulate(20_000, 24, seed=3, record="events")
+    f = js.fit(
+        s.stage_log(), stages=j.stages, absorbing=["churned"], tenure=[0, 3], end=24
+    )
+    c = f.check()
+    r = c.retention
+    # 20,000 customers: observed retention within 4 binomial SE of the fit.
+    se = np.sqrt(r["predicted"] * (1 - r["predicted"]) / r["customers"])
+    assert (np.abs(r["observed"] - r["predicted"]) <= 4 * se + 1e-12).all()
+    assert c.log_likelihood == approx(f.log_likelihood)
+    assert c.second_order["p_value"] > 1e-3  # the simulated journey is Markov
+    h = f.check(holdout=j.simulate(20_000, 24, seed=9, record="events").stage_log())
+    assert np.abs(h.retention["observed"] - h.retention["predicted"]).max() < 0.03
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = c.plot()
+    assert ax.get_ylabel() == "retention"
+    plt.close("all")
+
+
+def test_second_order_dynamics_are_detected():
+    # From a, the chance of moving to b depends on whether the customer came
+    # from b: not a first-order journey.
+    rng = np.random.default_rng(1)
+    rows = []
+    for customer in range(3_000):
+        prev, cur = None, "a"
+        for t in range(20):
+            rows.append((customer, t, cur))
+            if cur == "a":
+                go = rng.random() < (0.8 if prev == "b" else 0.1)
+                nxt = "b" if go else "a"
+            else:
+                nxt = "a" if rng.random() < 0.5 else "b"
+            prev, cur = cur, nxt
+    f = js.fit(log(rows), kind="snapshots")
+    assert f.check().second_order["p_value"] < 1e-6
