@@ -16,7 +16,7 @@ from . import _core
 from .journey import Journey
 from .warnings import InfiniteLifetimeWarning
 
-__all__ = ["Fit", "FitCheck", "fit"]
+__all__ = ["Fit", "FitCheck", "GeneratorFit", "fit"]
 
 PERIODS = {"M": "M", "W": "W", "D": "D"}
 
@@ -404,6 +404,185 @@ class FitCheck:
         return ax
 
 
+DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+
+
+class GeneratorFit:
+    """A continuous-time fit: transition rates from exact transition times, and
+    the period matrix ``expm(Q * period)``.
+
+    Attributes
+    ----------
+    generator : DataFrame
+        Estimated rates Q (per unit of time): moves i -> j over the time at
+        risk in i; rows sum to zero.
+    exposure : Series
+        Time at risk in each stage.
+    counts : DataFrame
+        Observed moves.
+    journey : Journey
+        The journey with the period matrix ``expm(Q * period)``.
+    """
+
+    def __init__(self, stages, counts, exposure, starts, absorbing, length, prior):
+        self.stages = list(stages)
+        self._n = counts
+        self._r = exposure
+        self._starts = starts
+        self.absorbing = list(absorbing)
+        self.length = float(length)
+        self._prior = float(prior)
+        idx = pd.Index(self.stages)
+        self.counts = pd.DataFrame(
+            counts, index=idx.rename("from"), columns=idx.rename("to")
+        )
+        self.exposure = pd.Series(exposure, index=idx.rename("stage"), name="exposure")
+        Q = self._generator(counts.astype(float))
+        self.generator = pd.DataFrame(
+            Q, index=idx.rename("from"), columns=idx.rename("to")
+        )
+        self.journey = self._journey(Q)
+
+    def _generator(self, n: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            Q = np.where(self._r[:, None] > 0, n / self._r[:, None], 0.0)
+        np.fill_diagonal(Q, 0.0)
+        np.fill_diagonal(Q, -Q.sum(axis=1))
+        return Q
+
+    def _journey(self, Q: np.ndarray) -> Journey:
+        from scipy.linalg import expm
+
+        P = np.clip(expm(Q * self.length), 0.0, 1.0)
+        P /= P.sum(axis=1, keepdims=True)
+        start = self._starts / self._starts.sum()
+        return Journey.from_matrix(
+            P,
+            stages=self.stages,
+            start=start,
+            absorbing=self.absorbing or None,
+            normalize=True,
+        )
+
+    def _draw_generators(self, n: int, seed) -> list[np.ndarray]:
+        # Gamma posterior of each rate: shape moves + prior, rate time at risk.
+        rng = np.random.default_rng(seed)
+        shape = self._n + self._prior
+        np.fill_diagonal(shape, 0.0)
+        out = []
+        for _ in range(n):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rates = np.where(
+                    (shape > 0) & (self._r[:, None] > 0),
+                    rng.gamma(np.where(shape > 0, shape, 1.0))
+                    / np.where(self._r[:, None] > 0, self._r[:, None], 1.0),
+                    0.0,
+                )
+            np.fill_diagonal(rates, 0.0)
+            np.fill_diagonal(rates, -rates.sum(axis=1))
+            out.append(rates)
+        return out
+
+    def sample(self, n: int, seed: int | None = None) -> list[Journey]:
+        """``n`` journeys from the posterior of the rates (Gamma, with the
+        fit's prior pseudo-count on every move)."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        return [self._journey(Q) for Q in self._draw_generators(int(n), seed)]
+
+    def interval(
+        self, level: float = 0.95, draws: int = 2000, seed: int | None = 0
+    ) -> pd.DataFrame:
+        """Posterior interval of each period probability, from ``draws``
+        posterior generators."""
+        from scipy.linalg import expm
+
+        if not (isinstance(level, numbers.Real) and 0 < level < 1):
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        mats = np.array(
+            [expm(Q * self.length) for Q in self._draw_generators(draws, seed)]
+        )
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        index = pd.MultiIndex.from_product(
+            [self.stages, self.stages], names=["from", "to"]
+        )
+        return pd.DataFrame(
+            {
+                "estimate": self.journey.transition_matrix.to_numpy().ravel(),
+                "low": np.quantile(mats, lo, axis=0).ravel(),
+                "high": np.quantile(mats, hi, axis=0).ravel(),
+            },
+            index=index,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<GeneratorFit: {len(self.stages)} stages, "
+            f"{int(self._n.sum()):,} moves over {self._r.sum():,.1f} time at risk>"
+        )
+
+
+def _fit_continuous(df, customer, time, stage, period, stages, absorbing, end, prior):
+    times = df[time]
+    if pd.api.types.is_numeric_dtype(times):
+        t = times.to_numpy(dtype=float)
+        if (
+            isinstance(period, bool)
+            or not isinstance(period, numbers.Real)
+            or (period <= 0)
+        ):
+            raise ValueError(
+                f"with numeric times, period must be a positive length, got {period!r}"
+            )
+        length = float(period)
+        end_t = None if end is None else float(end)
+    else:
+        try:
+            stamps = pd.to_datetime(times)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"column {time!r} has values that are not dates: {err}"
+            ) from None
+        if period not in DAYS:
+            raise ValueError(
+                f"with dates, period must be 'M', 'W' or 'D', got {period!r}"
+            )
+        origin = stamps.min()
+        t = ((stamps - origin).dt.total_seconds() / 86400.0).to_numpy()
+        length = DAYS[period]
+        end_t = (
+            None
+            if end is None
+            else (pd.Timestamp(end) - origin).total_seconds() / 86400
+        )
+    S = len(stages)
+    code = pd.Categorical(df[stage].astype(str), categories=stages).codes.astype(
+        np.int64
+    )
+    cust = pd.factorize(df[customer])[0]
+    order = np.lexsort((np.arange(len(df)), t, cust))
+    cust, t, code = cust[order], t[order], code[order]
+    end_t = float(t.max()) if end_t is None else end_t
+    if end_t < t.max():
+        raise ValueError("end is before the last time in the log")
+    same = cust[1:] == cust[:-1]
+    dt = (t[1:] - t[:-1])[same]
+    frm, to = code[:-1][same], code[1:][same]
+    absorbing_idx = [stages.index(a) for a in absorbing]
+    at_risk = ~np.isin(frm, absorbing_idx)
+    exposure = np.bincount(frm[at_risk], weights=dt[at_risk], minlength=S)
+    moved = at_risk & (frm != to)
+    counts = np.bincount(frm[moved] * S + to[moved], minlength=S * S).reshape(S, S)
+    last = np.ones(len(cust), dtype=bool)
+    last[:-1] = ~same
+    tail = last & ~np.isin(code, absorbing_idx)
+    exposure += np.bincount(code[tail], weights=end_t - t[tail], minlength=S)
+    first = np.ones(len(cust), dtype=bool)
+    first[1:] = ~same
+    starts = np.bincount(code[first], minlength=S).astype(float)
+    return GeneratorFit(stages, counts, exposure, starts, absorbing, length, prior)
+
+
 def fit(
     events: Any,
     *,
@@ -419,7 +598,8 @@ def fit(
     prior: float | np.ndarray = 0.0,
     impossible: Iterable[tuple[str, str]] = (),
     end: Any = None,
-) -> Fit:
+    model: str = "discrete",
+) -> Fit | GeneratorFit:
     """Estimate a journey's transition probabilities from an event log.
 
     Parameters
@@ -457,9 +637,19 @@ def fit(
         The time the data ends (default: the last time in the log). Customers
         still in a non-absorbing stage then are right-censored: they count as
         staying until ``end``, and no churn is invented.
+    model : {"discrete", "continuous"}
+        "continuous": times are exact (numbers, or dates in days); moves out of
+        each stage over the time at risk there estimate a generator Q, and the
+        period matrix is expm(Q * period), with ``period`` a length in the
+        times' unit (or "M", "W", "D" for dates). Returns a
+        :class:`GeneratorFit` (``kind`` must be "changes").
     """
     if kind not in ("changes", "snapshots"):
         raise ValueError(f"kind must be 'changes' or 'snapshots', got {kind!r}")
+    if model not in ("discrete", "continuous"):
+        raise ValueError(f"model must be 'discrete' or 'continuous', got {model!r}")
+    if model == "continuous" and kind != "changes":
+        raise ValueError("model='continuous' needs exact change times (kind='changes')")
     cols = [customer, time, stage] + ([segment] if segment else [])
     df = _read(events, cols)
     missing = [c for c in cols if c not in df.columns]
@@ -490,6 +680,18 @@ def fit(
                 f"{sorted(names[unknown].unique())[:5]}, e.g. row {bad.index[0]!r}"
             )
     S = len(stages)
+    if model == "continuous":
+        absorbing = [] if absorbing is None else list(absorbing)
+        for a in absorbing:
+            if a not in stages:
+                raise ValueError(
+                    f"absorbing: unknown stage {a!r}; the stages are {stages}"
+                )
+        if isinstance(prior, bool) or not isinstance(prior, numbers.Real) or prior < 0:
+            raise ValueError(f"prior must be a number >= 0, got {prior!r}")
+        return _fit_continuous(
+            df, customer, time, stage, period, stages, absorbing, end, prior
+        )
     code = pd.Categorical(names, categories=stages).codes.astype(np.int32)
     periods = _bucket(df[time], period, time)
     cust = pd.factorize(df[customer])[0].astype(np.int64)

@@ -311,3 +311,53 @@ def test_second_order_dynamics_are_detected():
             prev, cur = cur, nxt
     f = js.fit(log(rows), kind="snapshots")
     assert f.check().second_order["p_value"] < 1e-6
+
+
+def simulate_ctmc(Q, customers, end, seed):
+    """Exact change times of a continuous-time chain started in stage 0."""
+    rng = np.random.default_rng(seed)
+    S = len(Q)
+    rows = []
+    for c in range(customers):
+        t, s = 0.0, 0
+        rows.append((c, t, STAGES[s]))
+        while -Q[s, s] > 0:
+            t += rng.exponential(1 / -Q[s, s])
+            if t > end:
+                break
+            p = np.clip(Q[s], 0, None)
+            s = int(rng.choice(S, p=p / p.sum()))
+            rows.append((c, t, STAGES[s]))
+    return log(rows)
+
+
+def test_the_continuous_fit_recovers_a_generator():
+    from scipy.linalg import expm
+
+    Q = np.array([[-0.3, 0.2, 0.1], [0.1, -0.4, 0.3], [0.0, 0.0, 0.0]])
+    events = simulate_ctmc(Q, 4_000, end=15.0, seed=2)
+    g = js.fit(
+        events,
+        model="continuous",
+        stages=STAGES,
+        absorbing=["churned"],
+        end=15.0,
+        period=1.0,
+        prior=0.0,
+    )
+    np.testing.assert_allclose(g.generator.to_numpy(), Q, atol=0.02)
+    P = g.journey.transition_matrix.to_numpy()
+    np.testing.assert_allclose(P, expm(Q), atol=0.02)
+    iv = g.interval(0.99, draws=400)
+    true = expm(Q)
+    for (a, b), r in iv.iterrows():
+        i, j = STAGES.index(a), STAGES.index(b)
+        assert r.low - 1e-9 <= true[i, j] <= r.high + 1e-9, (a, b)
+    assert len(g.sample(3, seed=1)) == 3
+
+
+def test_continuous_needs_changes():
+    with pytest.raises(ValueError, match="needs exact change times"):
+        js.fit(log([(1, 0.0, "a")]), model="continuous", kind="snapshots")
+    with pytest.raises(ValueError, match="model must be"):
+        js.fit(log([(1, 0.0, "a")]), model="hazard")
