@@ -150,22 +150,39 @@ class Fit:
             return next(iter(frames.values()))
         return pd.concat(frames, names=["segment", "tenure", "from"])
 
-    def interval(self, level: float = 0.95) -> pd.DataFrame:
-        """Equal-tailed posterior interval of every transition probability:
-        the Beta marginals of the Dirichlet posterior. Columns ``estimate``,
+    def interval(
+        self, level: float = 0.95, bootstrap: int | None = None, seed: int | None = None
+    ) -> pd.DataFrame:
+        """Equal-tailed interval of every transition probability: the Beta
+        marginals of the Dirichlet posterior, or with ``bootstrap=B`` the
+        quantiles of the estimates over B resamples of customers (with
+        replacement, each with its whole history). Columns ``estimate``,
         ``low``, ``high``; rows (segment, tenure, from, to) where several."""
         from scipy.special import betaincinv
 
         if not (isinstance(level, numbers.Real) and 0 < level < 1):
             raise ValueError(f"level must be in (0, 1), got {level!r}")
-        a = self._alpha
-        b = a.sum(axis=-1, keepdims=True) - a
         lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-        with np.errstate(invalid="ignore"):
-            low = np.where(a > 0, betaincinv(a, np.where(b > 0, b, 1), lo_q), 0.0)
-            high = np.where(a > 0, betaincinv(a, np.where(b > 0, b, 1), hi_q), 0.0)
-        low = np.where((a > 0) & (b == 0), 1.0, low)
-        high = np.where((a > 0) & (b == 0), 1.0, high)
+        a = self._alpha
+        if bootstrap is not None:
+            if (
+                isinstance(bootstrap, bool)
+                or not isinstance(bootstrap, numbers.Integral)
+                or bootstrap < 10
+            ):
+                raise ValueError(
+                    f"bootstrap must be an integer >= 10, got {bootstrap!r}"
+                )
+            boots = self._bootstrap(int(bootstrap), seed)
+            low = np.quantile(boots, lo_q, axis=0)
+            high = np.quantile(boots, hi_q, axis=0)
+        else:
+            b = a.sum(axis=-1, keepdims=True) - a
+            with np.errstate(invalid="ignore"):
+                low = np.where(a > 0, betaincinv(a, np.where(b > 0, b, 1), lo_q), 0.0)
+                high = np.where(a > 0, betaincinv(a, np.where(b > 0, b, 1), hi_q), 0.0)
+            low = np.where((a > 0) & (b == 0), 1.0, low)
+            high = np.where((a > 0) & (b == 0), 1.0, high)
         mean = self._mean()
         G, P = a.shape[:2]
         index = pd.MultiIndex.from_product(
@@ -179,6 +196,46 @@ class Fit:
         if G == 1 and P == 1:
             out = out.droplevel(["segment", "tenure"])
         return out
+
+    def _bootstrap(self, B: int, seed) -> np.ndarray:
+        """Estimates (B x G x P x S x S) over resamples of whole customers."""
+        d = self._data
+        cust = d["customer"]
+        first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+        lengths = np.diff(np.r_[first, len(cust)])
+        n = len(first)
+        rng = np.random.default_rng(seed)
+        S, G = len(self.stages), len(self.segments)
+        flags = [i in d["absorbing"] for i in range(S)]
+        out = []
+        for _ in range(B):
+            pick = rng.integers(0, n, n)
+            size = lengths[pick]
+            rows = np.repeat(first[pick], size) + (
+                np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
+            )
+            new_ids = np.repeat(np.arange(n, dtype=np.int64), size)
+            seg = None if d["segment"] is None else d["segment"][rows]
+            counts, _ = _core.count_transitions(
+                new_ids,
+                d["period"][rows],
+                d["stage"][rows],
+                seg,
+                S,
+                G,
+                self.pieces,
+                flags,
+                d["changes"],
+                d["end"],
+            )
+            alpha = _posterior(
+                np.asarray(counts, dtype=float), d["prior"], d["absorbing"]
+            )
+            tot = alpha.sum(axis=-1, keepdims=True)
+            eye = np.broadcast_to(np.eye(S), alpha.shape)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(np.where(tot > 0, alpha / np.where(tot > 0, tot, 1), eye))
+        return np.array(out)
 
     def sample(self, n: int, seed: int | None = None) -> list[Journey]:
         """``n`` journeys drawn from the posterior (rows drawn independently
@@ -273,6 +330,20 @@ class Fit:
             f"<Fit: {len(self.stages)} stages, {self.customers:,} customers, "
             f"{n:,} transitions counted>"
         )
+
+
+def _posterior(counts: np.ndarray, prior: np.ndarray, absorbing: list[int]):
+    """Dirichlet parameters: counts plus the prior, a row never observed in a
+    tenure piece borrowing its counts pooled over the pieces, absorbing rows
+    fixed to stay."""
+    pooled = counts.sum(axis=1, keepdims=True)
+    empty = counts.sum(axis=-1, keepdims=True) == 0
+    used = np.where(empty, np.broadcast_to(pooled, counts.shape), counts)
+    alpha = used + prior
+    for i in absorbing:
+        alpha[..., i, :] = 0.0
+        alpha[..., i, i] = 1.0
+    return alpha
 
 
 def _sequences(data: dict, n_stages: int):
@@ -760,15 +831,9 @@ def fit(
         alpha_prior = np.asarray(prior, dtype=float)
         if alpha_prior.shape != (S, S) or (alpha_prior < 0).any():
             raise ValueError(f"prior must be a number or a ({S}, {S}) array >= 0")
-    # A row never observed in a tenure piece borrows the row pooled over pieces.
-    pooled = counts.sum(axis=1, keepdims=True)
-    empty = counts.sum(axis=-1, keepdims=True) == 0
-    counts_used = np.where(empty, np.broadcast_to(pooled, counts.shape), counts)
-    alpha = counts_used + np.where(allowed, alpha_prior, 0.0)
-    for a in absorbing:
-        i = stages.index(a)
-        alpha[..., i, :] = 0.0
-        alpha[..., i, i] = 1.0
+    prior_matrix = np.where(allowed, alpha_prior, 0.0)
+    absorbing_idx = [stages.index(a) for a in absorbing]
+    alpha = _posterior(counts, prior_matrix, absorbing_idx)
     result = Fit(
         stages,
         counts.astype(np.int64),
@@ -783,8 +848,11 @@ def fit(
         "customer": cust,
         "period": periods,
         "stage": code,
+        "segment": seg_codes,
         "changes": kind == "changes",
         "end": end_period,
+        "prior": prior_matrix,
+        "absorbing": absorbing_idx,
     }
     result._options = {
         "customer": customer,

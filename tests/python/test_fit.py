@@ -361,3 +361,23 @@ def test_continuous_needs_changes():
         js.fit(log([(1, 0.0, "a")]), model="continuous", kind="snapshots")
     with pytest.raises(ValueError, match="model must be"):
         js.fit(log([(1, 0.0, "a")]), model="hazard")
+
+
+def test_bootstrap_intervals_resample_customers():
+    j = js.default_journey()
+    s = j.simulate(5_000, 24, seed=3, record="events")
+    f = js.fit(s.stage_log(), stages=j.stages, absorbing=["churned"], end=24)
+    boot = f.interval(0.95, bootstrap=60, seed=1)
+    beta = f.interval(0.95)
+    # Same estimates; intervals of similar width where there is data.
+    np.testing.assert_allclose(boot["estimate"], beta["estimate"])
+    row = ("onboarding", "adopting")
+    wb = boot.loc[row, "high"] - boot.loc[row, "low"]
+    wd = beta.loc[row, "high"] - beta.loc[row, "low"]
+    assert 0.5 < wb / wd < 2.0
+    assert (boot["low"] <= boot["estimate"] + 1e-12).all()
+    np.testing.assert_array_equal(
+        f.interval(0.95, bootstrap=20, seed=4), f.interval(0.95, bootstrap=20, seed=4)
+    )
+    with pytest.raises(ValueError, match="bootstrap must be"):
+        f.interval(0.95, bootstrap=3)
