@@ -42,6 +42,51 @@ def best(f, n=3):
     return min(out), r
 
 
+PARQUET_ROWS = 10_000_000
+
+CHILD = """
+import resource, sys, time
+import journeysim as js
+t = time.perf_counter()
+f = js.fit(sys.argv[1], kind="snapshots")
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def parquet_fit() -> tuple[float, float]:
+    """fit() from a 10 M-row Parquet file (reading included) in a fresh process:
+    seconds and peak RSS in MB."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    per = 20
+    customers = PARQUET_ROWS // per
+    names = np.array([f"stage {k}" for k in range(8)])
+    table = pa.table(
+        {
+            "customer": np.repeat(np.arange(customers, dtype=np.int64), per),
+            "period": np.tile(np.arange(per, dtype=np.int64), customers),
+            "stage": names[rng.integers(0, len(names), PARQUET_ROWS)],
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/events.parquet"
+        pq.write_table(table, path)
+        del table
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, path],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    return float(out[0]), float(out[1]) / 1024
+
+
 def main() -> None:
     customer, period, stage = events(N_EVENTS)
     absorbing = [False] * STAGES
@@ -65,6 +110,7 @@ def main() -> None:
     assert np.array_equal(np.asarray(counts)[0, 0], ref), "counts differ"
     rate_core, rate_np = N_EVENTS / t_core / 1e6, N_EVENTS / t_np / 1e6
     ok_rate, ok_ratio = rate_core >= 200, rate_core / rate_np >= 10
+    pq_seconds, pq_mb = parquet_fit()
     text = "\n".join(
         [
             SECTION,
@@ -84,6 +130,10 @@ def main() -> None:
             f"- >= 200 M events/s: {'PASS' if ok_rate else 'FAIL'} ({rate_core:.0f})",
             f"- >= 10x numpy: {'PASS' if ok_ratio else 'FAIL'} "
             f"({rate_core / rate_np:.1f}x)",
+            f"- fit() from a {PARQUET_ROWS:,}-row Parquet file (snapshots, 500,000 "
+            f"customers), reading included, in a fresh process: {pq_seconds:.2f} s "
+            f"({'PASS' if pq_seconds < 5 else 'FAIL'}, target < 5 s), peak RSS "
+            f"{pq_mb:,.0f} MB ({'PASS' if pq_mb < 2048 else 'FAIL'}, target < 2 GB)",
             "",
         ]
     )

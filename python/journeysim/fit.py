@@ -738,19 +738,22 @@ def fit(
             f"{len(bad)} rows have missing values, e.g. row {bad.index[0]!r}: "
             f"{bad.iloc[0].to_dict()}"
         )
-    names = df[stage].astype(str)
+    # Factorise once (hashing each value), then work with the few distinct names.
+    raw, uniques = pd.factorize(df[stage])
+    seen = [str(u) for u in uniques]
     if stages is None:
-        stages = sorted(names.unique())
+        stages = sorted(set(seen))
     else:
         stages = list(stages)
-        unknown = ~names.isin(stages)
-        if unknown.any():
-            bad = df[unknown]
+        bad_names = [u for u in seen if u not in stages]
+        if bad_names:
+            unknown = np.isin(raw, [seen.index(u) for u in bad_names])
             raise ValueError(
                 f"{int(unknown.sum())} rows have stages not in stages=: "
-                f"{sorted(names[unknown].unique())[:5]}, e.g. row {bad.index[0]!r}"
+                f"{sorted(bad_names)[:5]}, e.g. row {df.index[np.argmax(unknown)]!r}"
             )
     S = len(stages)
+    code = np.array([stages.index(u) for u in seen], dtype=np.int32)[raw]
     if model == "continuous":
         absorbing = [] if absorbing is None else list(absorbing)
         for a in absorbing:
@@ -763,7 +766,6 @@ def fit(
         return _fit_continuous(
             df, customer, time, stage, period, stages, absorbing, end, prior
         )
-    code = pd.Categorical(names, categories=stages).codes.astype(np.int32)
     periods = _bucket(df[time], period, time)
     cust = pd.factorize(df[customer])[0].astype(np.int64)
     absorbing = [] if absorbing is None else list(absorbing)
@@ -842,7 +844,7 @@ def fit(
         pieces,
         seg_names,
         absorbing,
-        len(np.unique(cust)),
+        int(cust.max()) + 1,  # factorised codes are 0 .. customers - 1
     )
     result._data = {
         "customer": cust,
