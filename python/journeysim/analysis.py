@@ -289,6 +289,25 @@ class Analysis:
 
         return retention_curve(self.retention, ax=ax)
 
+    def _repr_html_(self) -> str:
+        from .display import table
+
+        head = table(
+            ["figure", "value"],
+            self.summary().items(),
+            f"Analysis over {self.periods} periods (accrual {self.accrual})",
+        )
+        st = self.stages
+        rows = [
+            [s, r["remaining_lifetime"], r["clv"], r["lifetime_clv"]]
+            for s, r in st.iterrows()
+        ]
+        return head + table(
+            ["stage", "remaining lifetime", f"CLV {self.periods}", "CLV lifetime"],
+            rows,
+            "Per stage: a customer there now",
+        )
+
     def __repr__(self) -> str:
         s = self.summary()
         lines = [f"<Analysis over {self.periods} periods, accrual={self.accrual!r}>"]

@@ -167,6 +167,29 @@ class Comparison:
         ax.grid(axis="x", alpha=0.3)
         return ax
 
+    def _repr_html_(self) -> str:
+        from .display import table
+
+        cols = [
+            c
+            for c in self.summary.columns
+            if not c.endswith((" low", " high")) and not c.startswith("reached ")
+        ]
+        rows = [[c, *self.summary[c].tolist()] for c in cols]
+        out = table(
+            ["", *self.summary.index],
+            rows,
+            f"Plans over {self.periods} periods ({self.method})",
+        )
+        if self.uncertainty is not None:
+            u = self.uncertainty
+            out += table(
+                ["plan", *u.columns],
+                [[i, *r] for i, r in u.iterrows()],
+                "Under the estimates' uncertainty",
+            )
+        return out
+
     def __repr__(self) -> str:
         return f"<Comparison of {len(self.summary)} plans ({self.method})>\n" + (
             self.summary.T.to_string()

@@ -324,6 +324,30 @@ class Fit:
             data, counts = other._data, other._counts
         return FitCheck(self, data, counts)
 
+    def _repr_html_(self) -> str:
+        from .display import table
+
+        iv = self.interval(0.95)
+        rows = []
+        for key, r in iv.iterrows():
+            key = key if isinstance(key, tuple) else (key,)
+            frm, to = key[-2], key[-1]
+            if frm == to or r["estimate"] <= 0:
+                continue
+            rows.append(
+                [
+                    " ".join(str(k) for k in (*key[:-2], frm)) + f" → {to}",
+                    r["estimate"],
+                    r["low"],
+                    r["high"],
+                ]
+            )
+        title = (
+            f"Fit: {self.customers:,} customers, "
+            f"{int(self._counts.sum()):,} transitions counted"
+        )
+        return table(["move", "estimate", "95% low", "95% high"], rows, title)
+
     def __repr__(self) -> str:
         n = int(self._counts.sum())
         return (

@@ -717,6 +717,37 @@ class Journey:
             )
         return self._segment_names.index(segment)
 
+    def _repr_html_(self) -> str:
+        from .display import table
+
+        info = self.stage_info
+        P = self.transition_matrices(self._segment_names[0])[0]
+        rows = []
+        for s in self._stages:
+            exits = {t: p for t, p in P.loc[s].items() if t != s and p > 0}
+            moves = ", ".join(f"{t} {p:.3g}" for t, p in exits.items())
+            rows.append(
+                [
+                    s,
+                    info.loc[s, "owner"] or "",
+                    "absorbing" if info.loc[s, "absorbing"] else moves,
+                    bool(info.loc[s, "moment_of_truth"]),
+                ]
+            )
+        title = f"Journey {self.name}" if self.name else "Journey"
+        extra = []
+        if self._streams:
+            extra.append("streams: " + ", ".join(self._streams))
+        if len(self._segment_names) > 1:
+            extra.append("segments: " + ", ".join(self._segment_names))
+        if self._core.stationary_from > 0:
+            extra.append(f"tenure-dependent until {self._core.stationary_from}")
+        note = (
+            f"<div style='font-size:0.85em'>{'; '.join(extra)}</div>" if extra else ""
+        )
+        header = ["stage", "owner", "moves per period (tenure 0)", "moment of truth"]
+        return table(header, rows, title) + note
+
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
         parts = [f"{len(self._stages)} stages", f"absorbing={self.absorbing}"]

@@ -510,6 +510,20 @@ class Simulation:
             out[f"value {s}"] = float(v)
         return pd.Series(out, name="simulated")
 
+    def _repr_html_(self) -> str:
+        from .display import table
+
+        rows = list(self.summary().items())
+        if self.method == "individual":
+            for k, v in self.standard_errors.items():
+                rows.append((f"standard error {k}", v))
+        title = (
+            f"Simulation ({self.method}): {self.customers:,} customers x "
+            f"{self.periods} periods x {self.replications} replication(s), "
+            f"seed {self.seed}"
+        )
+        return table(["figure", "value"], rows, title)
+
     def __repr__(self) -> str:
         return (
             f"<Simulation {self.method}: {self.customers:,} customers x "
