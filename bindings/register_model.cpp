@@ -41,6 +41,11 @@ Journey make_journey(std::vector<std::string> stages,
     seg.start = start;
     spec.segments.push_back(std::move(seg));
   }
+  // A list with -1 alone means "no absorbing stage" (rather than "detect them").
+  if (absorbing.size() == 1 && absorbing[0] == -1) {
+    spec.detect_absorbing = false;
+    absorbing.clear();
+  }
   spec.absorbing = std::move(absorbing);
   spec.value_stages = std::move(value_stages);
   spec.net_weights = std::move(net_weights);

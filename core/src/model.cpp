@@ -194,7 +194,7 @@ void Journey::validate() {
         if (P(ii, ii) != 1.0) return false;
     return true;
   };
-  if (s.absorbing.empty()) {
+  if (s.absorbing.empty() && s.detect_absorbing) {
     for (std::size_t i = 0; i < n; ++i) absorbing_[i] = stays_put(i);
   } else {
     for (int a : s.absorbing) {

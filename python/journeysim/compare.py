@@ -351,7 +351,7 @@ def _draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list
     from .fit import Fit
     from .journey import Journey as _Journey
 
-    if isinstance(uncertainty, Fit):
+    if isinstance(uncertainty, Fit) or hasattr(uncertainty, "sample"):
         if (
             isinstance(draws, bool)
             or not isinstance(draws, numbers.Integral)
@@ -360,10 +360,13 @@ def _draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list
             raise ValueError(f"draws must be an integer >= 2, got {draws!r}")
         samples = uncertainty.sample(int(draws), seed=seed)
     else:
-        samples = list(uncertainty)
+        try:
+            samples = list(uncertainty)
+        except TypeError:
+            samples = []
         if len(samples) < 2 or not all(isinstance(x, _Journey) for x in samples):
             raise ValueError(
-                "uncertainty must be a Fit or a list of two or more Journeys"
+                "uncertainty must be a fit or a list of two or more Journeys"
             )
     specs = journey._segment_specs()
     out = []
@@ -373,16 +376,17 @@ def _draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list
                 f"uncertainty draw {k} has stages {d.stages}, the journey "
                 f"{journey.stages}"
             )
-        if len(d.segments) not in (1, len(specs)):
+        dspecs = {spec[0]: spec for spec in d._segment_specs()}
+        if len(dspecs) > 1 and set(dspecs) != {spec[0] for spec in specs}:
             raise ValueError(
-                f"uncertainty draw {k} has {len(d.segments)} segments, the journey "
-                f"{len(specs)}"
+                f"uncertainty draw {k} has segments {sorted(dspecs)}, the journey "
+                f"{sorted(spec[0] for spec in specs)}"
             )
-        dspecs = d._segment_specs()
         segments = []
-        for g, (name, share, _, vals, moves, start) in enumerate(specs):
-            pieces = dspecs[g if len(dspecs) > 1 else 0][2]
-            segments.append((name, share, pieces, vals, moves, start))
+        for name, share, _, vals, moves, start in specs:
+            # One segment in the draw serves all; several are matched by name.
+            own = dspecs[name] if len(dspecs) > 1 else next(iter(dspecs.values()))
+            segments.append((name, share, own[2], vals, moves, start))
         out.append(journey._derived(segments))
     return out
 

@@ -63,6 +63,11 @@ def _bucket(times: pd.Series, period: Any, column: str) -> np.ndarray:
         return np.floor_divide(times.to_numpy(dtype=np.int64), int(period))
     if period not in PERIODS:
         raise ValueError(f"period must be 'M', 'W', 'D' or an integer, got {period!r}")
+    if pd.api.types.is_numeric_dtype(times):
+        raise ValueError(
+            f"column {column!r} is numeric: period={period!r} needs dates "
+            "(use an integer period for numeric times)"
+        )
     try:
         stamps = pd.to_datetime(times)
     except (ValueError, TypeError) as err:
@@ -111,7 +116,7 @@ class Fit:
         start = self._starts.sum(axis=0)
         kwargs: dict[str, Any] = {
             "start": start / start.sum(),
-            "absorbing": self.absorbing or None,
+            "absorbing": list(self.absorbing),  # [] means none (censored stays)
         }
 
         def pieces(g: int):
@@ -318,10 +323,20 @@ class Fit:
         data = self._data
         counts = self._counts
         if holdout is not None:
-            other = fit(holdout, **self._options)
+            options = dict(self._options, end=None)  # the holdout's own end
+            other = fit(holdout, **options)
             if other.stages != self.stages:
                 raise ValueError("the holdout log has other stages than the fit")
-            data, counts = other._data, other._counts
+            unknown = [g for g in other.segments if g not in self.segments]
+            if unknown:
+                raise ValueError(
+                    f"the holdout log has segments {unknown} the fit has not"
+                )
+            # Counts in the fit's segment order (segments missing there: zero).
+            counts = np.zeros(self._counts.shape, dtype=np.int64)
+            for k, g in enumerate(other.segments):
+                counts[self.segments.index(g)] = other._counts[k]
+            data = other._data
         return FitCheck(self, data, counts)
 
     def _repr_html_(self) -> str:
@@ -364,6 +379,11 @@ def _posterior(counts: np.ndarray, prior: np.ndarray, absorbing: list[int]):
     empty = counts.sum(axis=-1, keepdims=True) == 0
     used = np.where(empty, np.broadcast_to(pooled, counts.shape), counts)
     alpha = used + prior
+    # A row never observed in any piece stays put: the prior alone is no data.
+    never = pooled.sum(axis=-1)[:, 0, :] == 0  # segments x stages
+    for g, i in zip(*np.nonzero(never), strict=True):
+        alpha[g, :, i, :] = 0.0
+        alpha[g, :, i, i] = 1.0
     for i in absorbing:
         alpha[..., i, :] = 0.0
         alpha[..., i, i] = 1.0
@@ -785,8 +805,19 @@ def fit(
                 raise ValueError(
                     f"absorbing: unknown stage {a!r}; the stages are {stages}"
                 )
-        if isinstance(prior, bool) or not isinstance(prior, numbers.Real) or prior < 0:
-            raise ValueError(f"prior must be a number >= 0, got {prior!r}")
+        if (
+            isinstance(prior, bool)
+            or not isinstance(prior, numbers.Real)
+            or not (np.isfinite(prior) and prior >= 0)
+        ):
+            raise ValueError(f"prior must be a finite number >= 0, got {prior!r}")
+        for name, given in (
+            ("segment", segment),
+            ("tenure", tenure),
+            ("impossible", list(impossible)),
+        ):
+            if given:
+                raise ValueError(f"model='continuous' does not support {name}= yet")
         return _fit_continuous(
             df, customer, time, stage, period, stages, absorbing, end, prior
         )
@@ -805,7 +836,13 @@ def fit(
     pieces = [0] if tenure is None else sorted({0, *(int(t) for t in tenure)})
     # Sort by customer and period (stable: row order breaks ties), keep the last
     # row of each customer and period.
-    order = np.lexsort((np.arange(len(df)), periods, cust))
+    # Within a period, rows in time order (then row order): the last one wins.
+    raw_time = (
+        df[time].to_numpy(dtype=float)
+        if pd.api.types.is_numeric_dtype(df[time])
+        else pd.to_datetime(df[time]).to_numpy("datetime64[ns]").view(np.int64)
+    )
+    order = np.lexsort((np.arange(len(df)), raw_time, periods, cust))
     cust, periods, code = cust[order], periods[order], code[order]
     if seg_codes is not None:
         seg_codes = seg_codes[order]
@@ -850,12 +887,16 @@ def fit(
             f"impossible transition {stages[i]!r} -> {stages[j]!r} is in the log"
         )
     if isinstance(prior, numbers.Real) and not isinstance(prior, bool):
-        if prior < 0:
-            raise ValueError(f"prior must be >= 0, got {prior}")
+        if not (np.isfinite(prior) and prior >= 0):
+            raise ValueError(f"prior must be finite and >= 0, got {prior}")
         alpha_prior = np.full((S, S), float(prior))
     else:
         alpha_prior = np.asarray(prior, dtype=float)
-        if alpha_prior.shape != (S, S) or (alpha_prior < 0).any():
+        if (
+            alpha_prior.shape != (S, S)
+            or not np.isfinite(alpha_prior).all()
+            or (alpha_prior < 0).any()
+        ):
             raise ValueError(f"prior must be a number or a ({S}, {S}) array >= 0")
     prior_matrix = np.where(allowed, alpha_prior, 0.0)
     absorbing_idx = [stages.index(a) for a in absorbing]

@@ -565,7 +565,7 @@ def apply_plan(
                 fallback,
             )
         )
-    absorbing = [stages.index(s) for s in journey.absorbing]
+    absorbing = [stages.index(s) for s in journey.absorbing] or [-1]
     derived = journey._derived(
         segments,
         absorbing=absorbing,

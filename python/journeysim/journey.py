@@ -63,7 +63,9 @@ class Journey:
         Per-period discount rate, shared or ``{stream: rate}``; must be > -1.
     absorbing : list of str, optional
         The absorbing stages. Default: those that never leave in any tenure
-        piece of any segment. A declared absorbing stage may not have exits.
+        piece of any segment; ``[]`` for none at all (a stage that stays put
+        is then still a stage customers are retained in). A declared absorbing
+        stage may not have exits.
     value_stages : str or list of str, optional
         The stage(s) whose first reaching is "time to value".
     net : dict, optional
@@ -197,7 +199,7 @@ class Journey:
             ]
         )
         if absorbing is not None and not absorbing_idx:
-            raise ValueError("absorbing: name at least one stage, or leave it out")
+            absorbing_idx = [-1]  # an empty list: no absorbing stage at all
         vstages = [] if value_stages is None else _names(value_stages, "value_stages")
         self._value_stages = vstages
         value_idx = [stage_index(stages, v, "value_stages") for v in vstages]

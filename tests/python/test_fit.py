@@ -223,7 +223,7 @@ def test_uncertainty_from_a_fit():
 @pytest.mark.parametrize(
     ("uncertainty", "kwargs", "message"),
     [
-        ("nope", {}, "must be a Fit or a list"),
+        ("nope", {}, "must be a fit or a list"),
         ([js.Journey(["x", "y"], {"x": {"y": 0.1}})] * 2, {}, "has stages"),
         (None, {"customers": 100}, None),
     ],
@@ -381,3 +381,58 @@ def test_bootstrap_intervals_resample_customers():
     )
     with pytest.raises(ValueError, match="bootstrap must be"):
         f.interval(0.95, bootstrap=3)
+
+
+def test_review_cases():
+    # The last row in time order wins within a period, whatever the row order.
+    df = pd.DataFrame(
+        {
+            "customer": [1, 1, 1],
+            "date": ["2024-01-01", "2024-02-20", "2024-02-05"],
+            "stage": ["a", "b", "c"],
+        }
+    )
+    f = js.fit(df, time="date", period="M", stages=["a", "b", "c"])
+    assert f.counts.loc["a", "b"] == 1 and f.counts.loc["a", "c"] == 0
+    # A stage never observed stays put, whatever the prior.
+    g = js.fit(log([(1, 0, "a"), (1, 1, "b")]), stages=["a", "b", "d"], prior=0.5)
+    assert g.journey.transition_matrix.loc["d", "d"] == 1.0
+    r = g.interval(0.95).loc[("d", "d")]
+    assert (r["estimate"], r["low"], r["high"]) == (1.0, 1.0, 1.0)
+    # Stages only seen censored are not taken for absorbing ones.
+    h = js.fit(log([(1, 0, "a"), (1, 1, "b"), (2, 0, "a"), (2, 1, "c")]))
+    assert h.journey.absorbing == []
+    # Numeric times need an integer period; a NaN prior is refused.
+    with pytest.raises(ValueError, match="needs dates"):
+        js.fit(log([(1, 0, "a")]), period="M")
+    with pytest.raises(ValueError, match="prior must be finite"):
+        js.fit(log([(1, 0, "a")]), prior=float("nan"))
+    with pytest.raises(ValueError, match="does not support segment"):
+        js.fit(log([(1, 0.0, "a")]).assign(seg="x"), model="continuous", segment="seg")
+
+
+def test_uncertainty_segments_are_matched_by_name():
+    # Segment z always churns, a always reaches "val"; the journey lists z first.
+    rows = []
+    for c in range(20):
+        seg = "z" if c < 10 else "a"
+        rows += [(c, 0, "on", seg), (c, 1, "churn" if seg == "z" else "val", seg)]
+    events = pd.DataFrame(rows, columns=["customer", "period", "stage", "seg"])
+    f = js.fit(
+        events,
+        stages=["on", "val", "churn"],
+        absorbing=["churn"],
+        segment="seg",
+        prior=0.01,
+    )
+    j = js.Journey(
+        ["on", "val", "churn"],
+        {"on": {"val": 0.5, "churn": 0.5}},
+        absorbing=["churn"],
+        segments={"z": {"share": 0.5}, "a": {"share": 0.5}},
+    )
+    from journeysim.compare import _draw_journeys
+
+    d = _draw_journeys(j, f, 2, 0)[0]
+    assert d.transition_matrices("z")[0].loc["on", "churn"] > 0.9
+    assert d.transition_matrices("a")[0].loc["on", "val"] > 0.9

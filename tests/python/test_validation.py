@@ -330,7 +330,6 @@ BAD = [
         {"absorbing": ["a"]},
         r"absorbing stage 'a' has an exit to 'b' \(0\.5\); absorbing stages stay put",
     ),
-    ("absorbing-empty", {"absorbing": []}, r"absorbing: name at least one stage"),
     (
         "absorbing-twice",
         {"absorbing": ["c", "c"]},
@@ -699,3 +698,12 @@ def test_huge_horizons_are_value_errors(periods):
     j = js.Journey(["a", "b"], {"a": {"b": 0.5}})
     with pytest.raises(ValueError, match="at most 1,000,000"):
         j.analyze(periods)
+
+
+def test_an_empty_absorbing_list_means_none():
+    # "c" stays put but is not absorbing: customers there are retained.
+    j = js.Journey(["a", "b", "c"], {"a": {"b": 0.5}, "b": {"c": 1.0}}, absorbing=[])
+    assert j.absorbing == []
+    with pytest.warns(js.InfiniteLifetimeWarning):  # nobody ever leaves
+        a = j.analyze(3)
+    assert a.retention_at(3) == 1.0

@@ -62,6 +62,7 @@ struct JourneySpec {
   // Absorbing stages by index. Empty: detected as the stages that stay put with
   // probability one in every tenure piece of every segment.
   std::vector<int> absorbing;
+  bool detect_absorbing = true;    // with no stage listed: detect them, or have none
   std::vector<int> value_stages;   // targets of "time to value"; may be empty
   std::vector<double> net_weights; // weight of each stream in net value (CLV)
   double cohort_size = 1.0;        // customers at t = 0
