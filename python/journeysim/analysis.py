@@ -283,6 +283,12 @@ class Analysis:
         out["CLV over lifetime"] = self.lifetime_clv
         return pd.Series(out, name="value")
 
+    def plot_occupancy(self, ax: matplotlib.axes.Axes | None = None):
+        """Stacked shares of the cohort by stage over time; returns the Axes."""
+        from .plot import occupancy_area
+
+        return occupancy_area(self.occupancy, ax=ax)
+
     def plot_retention(self, ax: matplotlib.axes.Axes | None = None):
         """Retention curve on ``ax`` (a new figure if None); returns the Axes."""
         from .plot import retention_curve

@@ -719,6 +719,13 @@ class Journey:
             )
         return self._segment_names.index(segment)
 
+    def plot(self, ax=None, min_probability: float = 0.01):
+        """The journey as a map: stages in lanes by owner team, moves with their
+        probabilities, moments of truth in red; returns the Axes."""
+        from .plot import journey_diagram
+
+        return journey_diagram(self, ax=ax, min_probability=min_probability)
+
     def _repr_html_(self) -> str:
         from .display import table
 
