@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import time
-from pathlib import Path
 
 import numpy as np
 
 import journeysim as js
-from results_file import write_section
+from results_file import cpu_model, write_section
 
 SECTION = "## Plan comparison (bench_compare.py)"
 
@@ -83,12 +81,7 @@ def main() -> None:
         ),
         2,
     )
-    cpu = "unknown"
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = re.search(r"model name\s*:\s*(.*)", text).group(1)
-    except (OSError, AttributeError):
-        pass
+    cpu = cpu_model()
     lines = [
         SECTION,
         "",

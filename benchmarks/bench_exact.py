@@ -15,7 +15,6 @@ import argparse
 import ctypes
 import os
 import platform
-import re
 import statistics
 import sys
 import timeit
@@ -25,7 +24,7 @@ import numpy as np
 
 import journeysim as js
 from journeysim import _core
-from results_file import RESULTS, write_section
+from results_file import RESULTS, cpu_model, write_section
 
 SIZES = (10, 30, 100, 1000)
 PERIODS = 120
@@ -253,15 +252,6 @@ def time_many(fns: dict, repeat: int, min_time: float) -> dict:
 
 
 # -- the machine ----------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return m.group(1).strip() if m else "unknown"
 
 
 def openblas_runtime() -> str | None:

@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 
 import journeysim as js  # noqa: E402
 from journeysim import _core  # noqa: E402
-from results_file import RESULTS, write_section  # noqa: E402
+from results_file import RESULTS, cpu_model, write_section  # noqa: E402
 
 SIZES = (10, 30)
 CUSTOMERS = 1_000_000
@@ -357,15 +357,6 @@ def measure_rss(record: str) -> dict:
 
 
 # -- the machine ----------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return m.group(1).strip() if m else "unknown"
 
 
 def machine() -> dict:

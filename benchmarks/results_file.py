@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import re
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
@@ -25,3 +27,13 @@ def write_section(section: str, text: str, path: Path = RESULTS) -> None:
     )
     rest = "".join(lines[end:])
     path.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""))
+
+
+def cpu_model() -> str:
+    """The processor's model name, for the machine line of a section."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return m.group(1).strip() if m else "unknown"

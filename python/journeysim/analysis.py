@@ -210,7 +210,7 @@ class Analysis:
 
     @cached_property
     def absorption(self) -> pd.Series:
-        mask = np.array([s in self._journey.absorbing for s in self._journey.stages])
+        mask = np.asarray(self._journey._core.absorbing)
         return pd.Series(
             np.asarray(self._r.absorption)[mask],
             index=pd.Index(self._journey.absorbing, name="stage"),

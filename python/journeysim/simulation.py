@@ -242,7 +242,7 @@ class Simulation:
     def _retention(self) -> np.ndarray:
         """R x (T+1) share of the starting cohort not absorbed."""
         coh = self._raw["cohort_occupancy"]
-        mask = np.array([s in self._journey.absorbing for s in self._journey.stages])
+        mask = np.asarray(self._journey._core.absorbing)
         return 1.0 - coh[:, :, mask].sum(axis=2) / self.customers
 
     @cached_property

@@ -3,6 +3,7 @@
 // using the time line of exact.hpp: period k moves x_{k-1} to x_k; its value is
 //   Start: x_{k-1}.v d^(k-1)   End: x_k.v d^k   HalfCycle: (x_{k-1}+x_k)/2.v d^(k-1/2)
 //   moves: sum_ij x_{k-1,i} P_ij T_ij d^k,   with d = 1 / (1 + r).
+#include "helpers.hpp"
 #include "journeysim/exact.hpp"
 #include "journeysim/model.hpp"
 
@@ -19,24 +20,10 @@ using namespace journeysim;
 using Catch::Contains;
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
+using journeysim::testing::mat;
+using journeysim::testing::vec;
 
 constexpr double kRel = 1e-12;
-
-Vector vec(const std::vector<double> &xs) {
-  Vector v(static_cast<Eigen::Index>(xs.size()));
-  for (std::size_t i = 0; i < xs.size(); ++i) v(static_cast<Eigen::Index>(i)) = xs[i];
-  return v;
-}
-
-Matrix mat(const std::vector<std::vector<double>> &rows) {
-  const auto n = static_cast<Eigen::Index>(rows.size());
-  const auto m = static_cast<Eigen::Index>(rows.empty() ? 0 : rows[0].size());
-  Matrix M(n, m);
-  for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = 0; j < m; ++j)
-      M(i, j) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
-  return M;
-}
 
 Vector unit(Eigen::Index n, Eigen::Index i) { return Vector::Unit(n, i); }
 

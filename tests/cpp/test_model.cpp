@@ -1,6 +1,7 @@
 // Specification of the journey model (core/include/journeysim/model.hpp): what a
 // valid JourneySpec is, the error each invalid one raises, and the small helpers
 // (Piecewise, arrivals_at, stationary_from).
+#include "helpers.hpp"
 #include "journeysim/model.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,26 +16,12 @@ namespace {
 using namespace journeysim;
 using Catch::Contains;
 using Catch::Matchers::WithinRel;
+using journeysim::testing::mat;
+using journeysim::testing::vec;
 
 constexpr double kRel = 1e-12;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-Vector vec(const std::vector<double> &xs) {
-  Vector v(static_cast<Eigen::Index>(xs.size()));
-  for (std::size_t i = 0; i < xs.size(); ++i) v(static_cast<Eigen::Index>(i)) = xs[i];
-  return v;
-}
-
-Matrix mat(const std::vector<std::vector<double>> &rows) {
-  const auto n = static_cast<Eigen::Index>(rows.size());
-  const auto m = static_cast<Eigen::Index>(rows.empty() ? 0 : rows[0].size());
-  Matrix M(n, m);
-  for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = 0; j < m; ++j)
-      M(i, j) = rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
-  return M;
-}
 
 ValueStream stream(const std::string &name, double rate, const Vector &values) {
   ValueStream vs;
