@@ -23,14 +23,15 @@ test: setup lint cpp-test py-test
 
 setup: system-deps $(VENV)/.installed
 
-# Eigen 3.4, Boost (Random is header-only), Catch2 and clang-format from Debian's
-# packages.
+# Eigen 3.4, Boost (Random is header-only), Catch2, clang-format and chromium
+# (the HTML report's browser test) from Debian's packages.
 system-deps:
 	@missing=""; \
 	[ -f /usr/include/eigen3/Eigen/Core ] || missing="$$missing libeigen3-dev"; \
 	[ -f /usr/include/boost/random/mersenne_twister.hpp ] || missing="$$missing libboost-dev"; \
 	[ -f /usr/include/catch2/catch.hpp ] || missing="$$missing catch2"; \
 	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
