@@ -32,6 +32,7 @@ system-deps:
 	[ -f /usr/include/catch2/catch.hpp ] || missing="$$missing catch2"; \
 	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
