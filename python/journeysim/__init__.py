@@ -15,6 +15,7 @@ from .demo import default_journey
 from .fit import Fit, FitCheck, fit
 from .intervention import Intervention, Plan
 from .journey import Journey
+from .report import report
 from .simulation import Simulation
 from .warnings import InfiniteLifetimeWarning, JourneyWarning
 
@@ -40,4 +41,5 @@ __all__ = [
     "compare",
     "default_journey",
     "fit",
+    "report",
 ]

@@ -1,0 +1,541 @@
+"""A self-contained HTML report of a plan comparison, for people who do not read
+Python: one file with inline CSS and inline SVG charts, no script and nothing
+fetched, so it opens in any browser, offline, and survives being e-mailed."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import io
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .compare import Comparison, compare
+from .display import fmt
+from .intervention import Intervention, Plan
+from .journey import Journey
+
+__all__ = ["report"]
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;
+max-width:70em;padding:0 1.5em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:0.1em}h2{font-size:1.25em;margin-top:1.8em;
+border-bottom:2px solid #e3e8ef;padding-bottom:0.2em}
+.meta{color:#666;font-size:0.9em}
+table{border-collapse:collapse;font-size:0.9em;margin:0.6em 0}
+th,td{padding:0.25em 0.7em;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f4f6f9}
+tr.best td{background:#eef7ee}
+.interval{color:#777;font-size:0.85em}
+.findings li{margin:0.25em 0}
+figure.chart{margin:1em 0;break-inside:avoid}
+figure.chart svg{max-width:100%;height:auto}
+figcaption{color:#555;font-size:0.9em}
+.note{color:#666;font-size:0.85em}
+"""
+
+
+def report(
+    journey: Journey,
+    plans: Sequence[Plan],
+    out: str | os.PathLike | None = None,
+    *,
+    periods: int = 36,
+    customers: int | None = None,
+    seed: int | None = None,
+    replications: int = 1,
+    uncertainty: Any = None,
+    draws: int = 200,
+    title: str | None = None,
+    comparison: Comparison | None = None,
+    progress: bool | None = None,
+) -> str:
+    """Compare plans and write the result as one self-contained HTML file.
+
+    The report holds the key findings in words, the comparison table (with
+    95% intervals when simulated), the plans and their interventions, charts
+    (incremental net value by plan, retention by plan, cost against return,
+    the journey map, where customers are over time, the moments of truth) and,
+    with ``uncertainty``, the distribution of each plan's incremental value over
+    the estimates' uncertainty. Charts are inline SVG: the file needs no
+    Python, no network and no script to read.
+
+    Parameters
+    ----------
+    journey : Journey
+    plans : list of Plan
+        The plans to compare with the baseline (no intervention).
+    out : path, optional
+        Where to write the HTML; the HTML is returned either way.
+    periods, customers, seed, replications, uncertainty, draws, progress
+        As for :func:`journeysim.compare` (exact unless ``customers`` is given).
+    title : str, optional
+        Default: "Plan comparison: <journey name>".
+    comparison : Comparison, optional
+        A comparison already computed for these plans (then nothing is re-run).
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import journeysim as js
+    >>> j = js.default_journey()
+    >>> call = js.Intervention("onboarding call", at=("onboarding", "churned"),
+    ...                        relative_risk=0.6, cost_per_customer=50)
+    >>> path = os.path.join(tempfile.mkdtemp(), "report.html")
+    >>> page = js.report(j, [js.Plan("call", [call])], path, periods=24)
+    >>> page.startswith("<!DOCTYPE html>") and os.path.getsize(path) > 10_000
+    True
+    """
+    if not isinstance(journey, Journey):
+        raise ValueError(f"report needs a Journey, got {journey!r}")
+    if isinstance(plans, Plan):
+        plans = [plans]
+    plans = list(plans)
+    if comparison is None:
+        comparison = compare(
+            journey,
+            plans,
+            periods,
+            customers=customers,
+            seed=seed,
+            replications=replications,
+            uncertainty=uncertainty,
+            draws=draws,
+            progress=progress,
+        )
+    elif not isinstance(comparison, Comparison):
+        raise ValueError(f"comparison must be a Comparison, got {comparison!r}")
+    page = _page(journey, plans, comparison, title, seed)
+    if out is not None:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(page)
+    return page
+
+
+# -- the page -----------------------------------------------------------------
+
+
+def _page(journey, plans, c: Comparison, title, seed) -> str:
+    from . import __version__
+
+    name = journey.name or "journey"
+    title = title or f"Plan comparison: {name}"
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    how = (
+        "exact (linear algebra)"
+        if c.method == "exact"
+        else f"Monte Carlo, seed {seed}, common random numbers across plans"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">{len(journey.stages)} stages, {len(plans)} plan(s) '
+        f"against the baseline, {c.periods} periods, {_e(how)}. "
+        f"Made {when} with journeysim {_e(__version__)}.</p>",
+        '<section id="findings"><h2>Key findings</h2>',
+        _findings(c),
+        "</section>",
+        '<section id="summary"><h2>Plans side by side</h2>',
+        _summary_table(c),
+        '<p class="note">Per customer of the starting cohort unless marked '
+        "population; values discounted. Incremental net value = change in net "
+        "value less the change in intervention cost, against the baseline; "
+        "ROI = incremental net value per unit of intervention cost.</p>",
+        _chart("incremental-value", "Incremental net value by plan", _value_bars(c)),
+        _chart("cost-return", "Intervention cost against return", _cost_return(c)),
+        _chart("retention", "Retention by plan", _retention(c)),
+        "</section>",
+    ]
+    if c.uncertainty is not None:
+        parts += [
+            '<section id="uncertainty"><h2>How sure are we?</h2>',
+            _uncertainty_table(c),
+            _chart(
+                "uncertainty",
+                "Incremental net value over the estimates' uncertainty",
+                _uncertainty_plot(c),
+            ),
+            "</section>",
+        ]
+    parts += [
+        '<section id="plans"><h2>The plans</h2>',
+        _plans_table(plans),
+        "</section>",
+        '<section id="journey"><h2>The journey</h2>',
+        _stages_table(journey, c),
+        _chart("journey-map", "The journey map", _journey_map(journey)),
+        _chart("occupancy", "Where customers are (baseline)", _occupancy(c)),
+        _chart(
+            "moments",
+            "Moments of truth: net value per customer gained by a one-point "
+            "change of each move",
+            _moments(journey, c.periods),
+        ),
+        "</section>",
+        '<p class="note">Period k is the step from t = k - 1 to t = k; value '
+        "accrues at the start of a period unless stated; discounting per period "
+        "from t = 0. See the journeysim documentation for the conventions.</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _findings(c: Comparison) -> str:
+    s = c.summary
+    items = []
+    if len(s) == 1:
+        return "<ul class='findings'><li>No plan to compare.</li></ul>"
+    inc = s["incremental net value"].iloc[1:]
+    best = inc.idxmax()
+    base_ret = s.iloc[0, 0]
+    ret_col = s.columns[0]
+    if inc.max() > 0:
+        items.append(
+            f"<b>{_e(best)}</b> adds the most net value: "
+            f"{_e(fmt(float(inc.max())))} per customer of the starting cohort"
+            + _interval(s, "incremental net value", best)
+            + (
+                f", an ROI of {_e(fmt(float(s.loc[best, 'ROI'])))}"
+                if np.isfinite(s.loc[best, "ROI"])
+                else ""
+            )
+            + "."
+        )
+    else:
+        items.append("No plan adds net value over the baseline.")
+    for p in s.index[1:]:
+        d = float(s.loc[p, ret_col] - base_ret)
+        items.append(
+            f"{_e(p)}: {ret_col} {_e(_pct(s.loc[p, ret_col]))} "
+            f"({'+' if d >= 0 else '−'}{abs(d) * 100:.1f} points against "
+            f"{_e(_pct(base_ret))}), intervention cost "
+            f"{_e(fmt(float(s.loc[p, 'intervention cost'])))}."
+        )
+    losing = [p for p in inc.index if inc[p] < 0]
+    if losing:
+        items.append(
+            "Costs more than it returns: " + ", ".join(_e(p) for p in losing) + "."
+        )
+    if c.uncertainty is not None:
+        u = c.uncertainty
+        items.append(
+            f"Over the estimates' uncertainty, {_e(best)} beats the baseline with "
+            f"probability {_e(_pct(u.loc[best, 'P(beats baseline)']))}."
+        )
+    return "<ul class='findings'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def _pct(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _interval(s: pd.DataFrame, col: str, plan: str) -> str:
+    lo, hi = f"{col} low", f"{col} high"
+    if lo not in s.columns or not np.isfinite(s.loc[plan, lo]):
+        return ""
+    return f" (95% interval {_e(fmt(s.loc[plan, lo]))} to {_e(fmt(s.loc[plan, hi]))})"
+
+
+SUMMARY_COLUMNS = (
+    "lifetime",
+    "expected lifetime",
+    "time to value",
+    "reached value",
+    "CLV",
+    "population net value",
+    "intervention cost",
+    "incremental net value",
+    "ROI",
+    "customers reached",
+)
+
+
+def _summary_table(c: Comparison) -> str:
+    s = c.summary
+    cols = [col for col in s.columns if col.startswith("retention at ")]
+    cols += [col for col in SUMMARY_COLUMNS if col in s.columns]
+    best = None
+    if len(s) > 1:
+        best = s["incremental net value"].iloc[1:].idxmax()
+    out = ['<table id="summary-table"><tr><th>plan</th>']
+    out += [f"<th>{_e(col)}</th>" for col in cols]
+    out.append("</tr>")
+    for plan, row in s.iterrows():
+        cls = ' class="best"' if plan == best else ""
+        out.append(f"<tr{cls}><td>{_e(plan)}</td>")
+        for col in cols:
+            v = row[col]
+            cell = _e(_pct(v) if col.startswith("retention at ") else fmt(_num(v)))
+            lo = f"{col} diff low" if f"{col} diff low" in s.columns else f"{col} low"
+            hi = lo.replace(" low", " high")
+            if plan != s.index[0] and lo in s.columns and np.isfinite(row[lo]):
+                base = 0.0 if lo == f"{col} low" else float(s.iloc[0][col])
+                a, b = base + row[lo], base + row[hi]
+                span = (
+                    f"{_pct(a)} – {_pct(b)}"
+                    if col.startswith("retention at ")
+                    else f"{fmt(a)} – {fmt(b)}"
+                )
+                cell += f'<br><span class="interval">{_e(span)}</span>'
+            out.append(f"<td>{cell}</td>")
+        out.append("</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _num(v: Any) -> Any:
+    return float(v) if isinstance(v, np.floating | float) else v
+
+
+def _uncertainty_table(c: Comparison) -> str:
+    u = c.uncertainty
+    out = ['<table id="uncertainty-table"><tr><th>plan</th>']
+    out += [f"<th>{_e(col)}</th>" for col in u.columns]
+    out.append("</tr>")
+    for plan, row in u.iterrows():
+        out.append(f"<tr><td>{_e(plan)}</td>")
+        for col in u.columns:
+            v = float(row[col])
+            out.append(f"<td>{_e(_pct(v) if col.startswith('P(') else fmt(v))}</td>")
+        out.append("</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _plans_table(plans: Sequence[Plan]) -> str:
+    out = [
+        '<table id="plans-table"><tr><th>plan</th><th>intervention</th>'
+        "<th>at</th><th>effect</th><th>reach</th><th>when</th><th>cost</th></tr>"
+    ]
+    for p in plans:
+        if not p.interventions:
+            out.append(f"<tr><td>{_e(p.name)}</td><td colspan=6>none</td></tr>")
+        for k, iv in enumerate(p.interventions):
+            out.append(
+                f"<tr><td>{_e(p.name) if k == 0 else ''}</td><td>{_e(iv.name)}</td>"
+                f"<td>{_e(_at(iv))}</td><td>{_e(_effect(iv))}</td>"
+                f"<td>{_e(_pct(iv.reach))}</td><td>{_e(_when(iv))}</td>"
+                f"<td>{_e(_costs(iv))}</td></tr>"
+            )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _at(iv: Intervention) -> str:
+    to = ", ".join(iv.targets)
+    return f"{iv.source} → {to}"
+
+
+def _effect(iv: Intervention) -> str:
+    text = {
+        "relative_risk": f"× {iv.amount:g}",
+        "change": f"{iv.amount:+g}",
+        "probability": f"= {iv.amount:g}",
+    }[iv.effect]
+    if iv.reassign_to:
+        text += f", freed to {iv.reassign_to}"
+    return text
+
+
+def _when(iv: Intervention) -> str:
+    parts = []
+    a, b = iv.window
+    if (a, b) != (0, None):
+        parts.append(f"tenure {a}–{'' if b is None else b - 1}")
+    if iv.calendar is not None:
+        ca, cb = iv.calendar
+        parts.append(f"calendar {ca}–{'' if cb is None else cb - 1}")
+    if iv.capacity:
+        parts.append(f"up to {iv.capacity:,} per period")
+    if iv.segments:
+        parts.append("segments " + ", ".join(iv.segments))
+    return "; ".join(parts) or "always"
+
+
+def _costs(iv: Intervention) -> str:
+    parts = []
+    if iv.cost_fixed:
+        parts.append(f"{fmt(iv.cost_fixed)} fixed")
+    if iv.cost_per_customer:
+        parts.append(f"{fmt(iv.cost_per_customer)} per customer")
+    if iv.cost_per_period:
+        parts.append(f"{fmt(iv.cost_per_period)} per customer-period")
+    return ", ".join(parts) or "none"
+
+
+def _stages_table(journey: Journey, c: Comparison) -> str:
+    info = journey.stage_info
+    health = None
+    base = c.results.get("baseline")
+    if c.method == "exact" and base is not None:
+        health = base.stages
+    else:  # a simulated comparison: the health table is exact in any case
+        health = journey.analyze(periods=c.periods).stages
+    out = [
+        '<table id="stages-table"><tr><th>stage</th><th>owner</th>'
+        "<th>touchpoints</th><th>moment of truth</th>"
+        "<th>remaining lifetime</th><th>CLV from here</th></tr>"
+    ]
+    for s in journey.stages:
+        meta = info.loc[s]
+        touch = _listed(meta.get("touchpoints")) or _listed(meta.get("channels"))
+        owner = meta["owner"] if isinstance(meta["owner"], str) else ""
+        out.append(
+            f"<tr><td>{_e(s)}{' (end)' if meta['absorbing'] else ''}</td>"
+            f"<td>{_e(owner)}</td><td>{_e(touch)}</td>"
+            f"<td>{'yes' if meta['moment_of_truth'] else ''}</td>"
+            f"<td>{_e(fmt(float(health.loc[s, 'remaining_lifetime'])))}</td>"
+            f"<td>{_e(fmt(float(health.loc[s, 'clv'])))}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _listed(x: Any) -> str:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, list | tuple):
+        return ", ".join(str(v) for v in x)
+    return ""
+
+
+# -- charts -------------------------------------------------------------------
+
+
+def _chart(key: str, caption: str, svg: str) -> str:
+    return (
+        f'<figure class="chart" id="chart-{key}">{svg}'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _svg(fig) -> str:
+    """The figure as inline SVG (without the XML prolog), then closed."""
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _figure(w: float, h: float):
+    from matplotlib.figure import Figure
+
+    # A bare Figure, not pyplot: no global state, safe in a server or thread.
+    fig = Figure(figsize=(w, h))
+    return fig, fig.add_subplot()
+
+
+def _value_bars(c: Comparison) -> str:
+    fig, ax = _figure(7.5, 0.55 * len(c.summary) + 1.6)
+    c.plot(ax=ax)
+    return _svg(fig)
+
+
+def _cost_return(c: Comparison) -> str:
+    s = c.summary.iloc[1:]
+    fig, ax = _figure(7.5, 4)
+    cost = s["intervention cost"].to_numpy(dtype=float)
+    gain = (s["incremental net value"] + s["intervention cost"]).to_numpy(dtype=float)
+    ax.scatter(cost, gain, s=60, color="#1f77b4", zorder=3)
+    for name, x, y in zip(s.index, cost, gain):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
+    top = max([1.0, *np.abs(cost), *np.abs(gain)])
+    ax.plot([0, top], [0, top], ls="--", color="#999", lw=1, label="break-even")
+    ax.set_xlabel("intervention cost per customer")
+    ax.set_ylabel("value gained before cost per customer")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    return _svg(fig)
+
+
+def _retention(c: Comparison) -> str:
+    fig, ax = _figure(7.5, 4)
+    for name, r in c.results.items():
+        ret = r.retention
+        ax.plot(
+            ret.index,
+            ret.to_numpy(),
+            lw=2 if name == "baseline" else 1.5,
+            ls="--" if name == "baseline" else "-",
+            label=name,
+        )
+    ax.set_xlabel("period")
+    ax.set_ylabel("retention (share not churned)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    return _svg(fig)
+
+
+def _uncertainty_plot(c: Comparison) -> str:
+    d = c.draws.iloc[:, 1:]
+    fig, ax = _figure(7.5, 0.6 * d.shape[1] + 1.8)
+    # Drawn by hand (boxplot's keywords keep changing across matplotlib).
+    names = list(d.columns)
+    q = np.quantile(d.to_numpy(), [0.025, 0.25, 0.5, 0.75, 0.975], axis=0)
+    y = np.arange(len(names))
+    ax.hlines(y, q[0], q[4], color="#1f77b4", lw=1.5)
+    ax.barh(y, q[3] - q[1], left=q[1], height=0.4, color="#aec7e8", ec="#1f77b4")
+    ax.vlines(q[2], y - 0.2, y + 0.2, color="#08306b", lw=2)
+    ax.set_yticks(y, names)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("incremental net value per customer (box: quartiles, whiskers: 95%)")
+    ax.grid(axis="x", alpha=0.3)
+    return _svg(fig)
+
+
+def _journey_map(journey: Journey) -> str:
+    from .plot import journey_diagram
+
+    teams = len({journey.owner(s) for s in journey.stages})
+    fig, ax = _figure(1.5 * len(journey.stages) + 2, 1.1 * max(teams, 2) + 1)
+    journey_diagram(journey, ax=ax)
+    return _svg(fig)
+
+
+def _occupancy(c: Comparison) -> str:
+    from .plot import occupancy_area
+
+    fig, ax = _figure(8, 4.5)
+    base = c.results["baseline"]
+    occ = base.occupancy
+    if isinstance(occ.columns, pd.MultiIndex):  # per segment: add them up
+        occ = occ.T.groupby(level=-1).sum().T[base.occupancy.columns.levels[-1]]
+    occupancy_area(occ, ax=ax)
+    return _svg(fig)
+
+
+def _moments(journey: Journey, periods: int) -> str:
+    from .plot import tornado
+
+    m = journey.moments_of_truth(metric="clv", horizon=periods)
+    m = m[np.isfinite(m["gain_per_point"].to_numpy(dtype=float))]
+    fig, ax = _figure(7.5, 0.35 * min(len(m), 12) + 1.4)
+    if len(m):
+        tornado(m, ax=ax)
+    else:
+        ax.text(0.5, 0.5, "no transition to improve", ha="center")
+        ax.axis("off")
+    return _svg(fig)

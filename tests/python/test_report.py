@@ -1,0 +1,189 @@
+"""The HTML plan report: its contents, and that it renders in a real browser
+(headless Chromium driven by Selenium: the summary table's cells and every
+chart are laid out with a size, and their screenshots are not blank)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import journeysim as js
+from conftest import geometric
+
+CHARTS = [
+    "incremental-value",
+    "cost-return",
+    "retention",
+    "journey-map",
+    "occupancy",
+    "moments",
+]
+
+
+def plans():
+    call = js.Intervention(
+        "onboarding call",
+        at=("onboarding", "churned"),
+        relative_risk=0.6,
+        reassign_to="adopting",
+        reach=0.8,
+        cost_per_customer=50,
+        window=(0, 3),
+    )
+    rescue = js.Intervention(
+        "rescue desk", at=("at_risk", "churned"), relative_risk=0.7, cost_per_period=30
+    )
+    return [
+        js.Plan("call", [call]),
+        js.Plan("rescue", [rescue]),
+        js.Plan("both", [call, rescue]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def exact_report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "exact.html"
+    page = js.report(js.default_journey(), plans(), path, periods=36)
+    return path, page
+
+
+def test_report_is_self_contained(exact_report):
+    path, page = exact_report
+    assert path.read_text(encoding="utf-8") == page
+    assert page.startswith("<!DOCTYPE html>")
+    # Nothing fetched, nothing run: no script, no external reference.
+    assert "<script" not in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    for key in CHARTS:
+        assert f'id="chart-{key}"' in page
+    assert page.count("<svg") == len(CHARTS)
+
+
+def test_report_numbers_are_the_comparisons(exact_report):
+    _, page = exact_report
+    c = js.compare(js.default_journey(), plans(), 36)
+    inc = c.summary["incremental net value"]
+    best = inc.iloc[1:].idxmax()
+    assert best == "both"
+    assert f"<b>{best}</b> adds the most net value: {inc[best]:,.0f}" in page
+    for plan in ("baseline", "call", "rescue", "both"):
+        assert f"<td>{plan}</td>" in page
+    assert f"{100 * c.summary.loc['call', 'retention at 36']:.1f}%" in page
+
+
+def test_report_monte_carlo_has_intervals(tmp_path):
+    page = js.report(
+        js.default_journey(),
+        plans()[:1],
+        tmp_path / "mc.html",
+        periods=24,
+        customers=5_000,
+        seed=3,
+        progress=False,
+    )
+    assert "Monte Carlo, seed 3" in page
+    assert page.count('class="interval"') >= 5
+    assert "95% interval" in page
+
+
+def test_report_with_uncertainty(tmp_path):
+    j = geometric(0.1, value=100.0)
+    s = j.simulate(2_000, periods=12, seed=1, record="events")
+    f = js.fit(s.stage_log(), stages=j.stages, absorbing=["churned"], end=12)
+    iv = js.Intervention("save", at=("active", "churned"), relative_risk=0.8)
+    page = js.report(
+        j,
+        [js.Plan("save", [iv])],
+        tmp_path / "u.html",
+        periods=12,
+        uncertainty=f,
+        draws=50,
+        seed=2,
+    )
+    assert 'id="uncertainty-table"' in page
+    assert 'id="chart-uncertainty"' in page
+    assert "beats the baseline with probability" in page
+
+
+def test_report_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="needs a Journey"):
+        js.report("journey.yaml", plans(), tmp_path / "x.html")
+    with pytest.raises(ValueError, match="must be a Comparison"):
+        js.report(js.default_journey(), plans(), comparison=object())
+    with pytest.raises(OSError):
+        js.report(js.default_journey(), plans(), tmp_path / "no" / "such" / "x.html")
+
+
+# -- in a real browser ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail(
+            "the report's browser test needs Debian's chromium and chromium-driver: "
+            "run `make setup`"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1300,1000")
+    service = webdriver.ChromeService(executable_path=driver_path)
+    driver = webdriver.Chrome(options=options, service=service)
+    yield driver
+    driver.quit()
+
+
+def not_blank(png: bytes, min_ink: float = 0.01) -> tuple[float, int]:
+    """Share of non-white pixels and number of distinct colours of a screenshot."""
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(io.BytesIO(png), format="png")[..., :3]
+    ink = float((img.min(axis=-1) < 0.9).mean())
+    colours = len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0))
+    return ink, colours
+
+
+def test_report_renders_in_chromium(browser, exact_report):
+    from selenium.webdriver.common.by import By
+
+    path, _ = exact_report
+    browser.get(path.as_uri())
+    assert browser.title == "Plan comparison: B2B SaaS customer success"
+
+    table = browser.find_element(By.ID, "summary-table")
+    rows = table.find_elements(By.TAG_NAME, "tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows[1:]] == [
+        "baseline",
+        "call",
+        "rescue",
+        "both",
+    ]
+    assert table.size["width"] > 400 and table.size["height"] > 80
+    best = browser.find_element(By.CSS_SELECTOR, "#summary-table tr.best td")
+    assert best.text == "both"
+    findings = browser.find_element(By.ID, "findings").text
+    assert "adds the most net value" in findings
+
+    for key in CHARTS:
+        fig = browser.find_element(By.ID, f"chart-{key}")
+        svg = fig.find_element(By.TAG_NAME, "svg")
+        assert svg.size["width"] > 200 and svg.size["height"] > 100, key
+        drawn = browser.execute_script(
+            "return arguments[0].querySelectorAll('path, use, text').length", svg
+        )
+        assert drawn > 20, key
+        browser.execute_script("arguments[0].scrollIntoView()", fig)
+        ink, colours = not_blank(svg.screenshot_as_png)
+        assert ink > 0.01 and colours > 8, (key, ink, colours)
+
+    page_ink, _ = not_blank(browser.get_screenshot_as_png())
+    assert page_ink > 0.02
