@@ -60,6 +60,17 @@ class Analysis:
     stages : DataFrame
         Per stage, for a customer in it at tenure 0: remaining lifetime and
         value, a health score of the stage.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}})
+    >>> a = j.analyze(periods=12)
+    >>> round(a.retention_at(12), 4), round(a.clv, 2), round(a.expected_lifetime, 6)
+    (0.2824, 717.57, 10.0)
+    >>> a.absorption.round(6).to_dict()
+    {'churned': 1.0}
     """
 
     def __init__(self, result, journey: Journey, accrual: str) -> None:

@@ -40,6 +40,17 @@ class BudgetChoice:
     frontier : DataFrame
         The value-versus-cost frontier: combinations no other beats on value
         at the same or lower cost, by increasing cost.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}})
+    >>> save = js.Intervention("save offer", at=("active", "churned"),
+    ...                        relative_risk=0.5, cost_per_customer=20)
+    >>> choice = js.best_plan(j, [save], budget=25, periods=12)
+    >>> choice.plan.name, len(choice.frontier) >= 1
+    ('best within budget', True)
     """
 
     def __init__(self, plan, summary, evaluated, frontier, budget) -> None:
@@ -116,6 +127,19 @@ def best_plan(
 
     ``reach`` lists the reach levels to consider for every candidate (default:
     each candidate's own reach).
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}})
+    >>> save = js.Intervention("save offer", at=("active", "churned"),
+    ...                        relative_risk=0.5, cost_per_customer=20)
+    >>> b = js.best_plan(j, [save], budget=25, periods=12)
+    >>> [i.name for i in b.plan.interventions]
+    ['save offer']
+    >>> js.best_plan(j, [save], budget=15, periods=12).plan.interventions
+    []
     """
     candidates = list(candidates)
     if not candidates:

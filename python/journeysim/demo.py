@@ -80,6 +80,15 @@ def default_journey() -> Journey:
     Revenue and cost-to-serve per account per month, 1% monthly discounting,
     net value = revenue - cost_to_serve, a renewal processing cost on each
     renewal, and a tougher onboarding row from month 3 on.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.default_journey()
+    >>> j.stages[:3], j.streams
+    (['onboarding', 'adopting', 'first_value'], ['revenue', 'cost_to_serve'])
+    >>> round(j.analyze(periods=36).retention_at(36), 3)
+    0.293
     """
     return Journey(
         STAGES,

@@ -89,6 +89,18 @@ class Fit:
     counts : DataFrame
         Observed transitions, labelled (from, to); by tenure piece and segment
         in a MultiIndex when there are several.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}})
+    >>> log = j.simulate(5_000, 24, seed=3, record="events").stage_log()
+    >>> f = js.fit(log, stages=j.stages, absorbing=["churned"], end=24)
+    >>> round(float(f.journey.transition_matrix.loc["active", "churned"]), 3)
+    0.097
+    >>> f.customers
+    5000
     """
 
     def __init__(
@@ -429,6 +441,16 @@ class FitCheck:
         Likelihood-ratio test of first-order against second-order Markov: G2,
         degrees of freedom, p-value. A small p-value says the next stage depends
         on where the customer came from, not only on the current stage.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}})
+    >>> log = j.simulate(5_000, 24, seed=3, record="events").stage_log()
+    >>> check = js.fit(log, stages=j.stages, absorbing=["churned"], end=24).check()
+    >>> check.retention.loc[2, ["observed", "predicted"]].round(3).tolist()
+    [0.81, 0.815]
     """
 
     def __init__(self, f: Fit, data: dict, counts: np.ndarray) -> None:
@@ -758,6 +780,24 @@ def fit(
         period matrix is expm(Q * period), with ``period`` a length in the
         times' unit (or "M", "W", "D" for dates). Returns a
         :class:`GeneratorFit` (``kind`` must be "changes").
+
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({
+    ...     "account_id": [1, 1, 2, 2, 3],
+    ...     "date": pd.to_datetime(["2025-01-05", "2025-02-10", "2025-01-20",
+    ...                             "2025-03-02", "2025-01-11"]),
+    ...     "stage": ["trial", "paying", "trial", "churned", "trial"],
+    ... })
+    >>> f = js.fit(log, customer="account_id", time="date", stage="stage",
+    ...            period="M", absorbing=["churned"])
+    >>> f.stages
+    ['churned', 'paying', 'trial']
+    >>> f.counts.loc["trial"].to_dict()
+    {'churned': 1, 'paying': 1, 'trial': 3}
     """
     if kind not in ("changes", "snapshots"):
         raise ValueError(f"kind must be 'changes' or 'snapshots', got {kind!r}")

@@ -151,10 +151,13 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         "</section>",
         '<section id="summary"><h2>Plans side by side</h2>',
         _summary_table(c),
-        '<p class="note">Per customer of the starting cohort unless marked '
-        "population; values discounted. Incremental net value = change in net "
-        "value less the change in intervention cost, against the baseline; "
-        "ROI = incremental net value per unit of intervention cost.</p>",
+        '<p class="note">Lifetime, time to value, stream values and CLV are '
+        "per customer of the starting cohort; population net value, intervention "
+        "cost, incremental net value and customers reached are for the modelled "
+        "population (the journey's cohort size, or the simulated customers, plus "
+        "arrivals). Values are discounted. Incremental net value = change in "
+        "population net value less the change in intervention cost, against the "
+        "baseline; ROI = incremental net value per unit of intervention cost.</p>",
         _chart("incremental-value", "Incremental net value by plan", _value_bars(c)),
         _chart("cost-return", "Intervention cost against return", _cost_return(c)),
         _chart("retention", "Retention by plan", _retention(c)),
@@ -210,7 +213,8 @@ def _findings(c: Comparison) -> str:
     if inc.max() > 0:
         items.append(
             f"<b>{_e(best)}</b> adds the most net value: "
-            f"{_e(fmt(float(inc.max())))} per customer of the starting cohort"
+            f"{_e(fmt(float(inc.max())))} over {c.periods} periods for the "
+            "modelled population"
             + _interval(s, "incremental net value", best)
             + (
                 f", an ROI of {_e(fmt(float(s.loc[best, 'ROI'])))}"

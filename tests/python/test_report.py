@@ -69,7 +69,7 @@ def test_report_numbers_are_the_comparisons(exact_report):
     inc = c.summary["incremental net value"]
     best = inc.iloc[1:].idxmax()
     assert best == "both"
-    assert f"<b>{best}</b> adds the most net value: {inc[best]:,.0f}" in page
+    assert f"<b>{best}</b> adds the most net value: {inc[best]:,.0f} over 36" in page
     for plan in ("baseline", "call", "rescue", "both"):
         assert f"<td>{plan}</td>" in page
     assert f"{100 * c.summary.loc['call', 'retention at 36']:.1f}%" in page
