@@ -16,8 +16,10 @@ from .fit import Fit, FitCheck, fit
 from .intervention import Intervention, Plan
 from .journey import Journey
 from .report import report
+from .sankey import flows, sankey
 from .simulation import Simulation
 from .warnings import InfiniteLifetimeWarning, JourneyWarning
+from .widget import WhatIf, what_if
 
 try:
     __version__ = version("journeysim")
@@ -36,10 +38,14 @@ __all__ = [
     "JourneyWarning",
     "Plan",
     "Simulation",
+    "WhatIf",
     "__version__",
     "best_plan",
     "compare",
     "default_journey",
     "fit",
+    "flows",
     "report",
+    "sankey",
+    "what_if",
 ]

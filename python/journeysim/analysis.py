@@ -306,6 +306,22 @@ class Analysis:
 
         return retention_curve(self.retention, ax=ax)
 
+    def sankey(self, **kwargs):
+        """A Sankey diagram of this analysis' flows over its horizon (a plotly
+        Figure, not shown); keyword arguments as :func:`journeysim.sankey`.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(["a", "b", "c"], {"a": {"b": 0.5}, "b": {"c": 0.25}})
+        >>> fig = j.analyze(periods=3).sankey(min_share=0.3)
+        >>> list(fig.data[0].node.label)
+        ['a', 'b']
+        """
+        from .sankey import sankey
+
+        return sankey(self, **kwargs)
+
     def _repr_html_(self) -> str:
         from .display import table
 
