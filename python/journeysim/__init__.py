@@ -12,6 +12,7 @@ from .analysis import Analysis
 from .budget import BudgetChoice, best_plan
 from .compare import Comparison, compare
 from .demo import default_journey
+from .files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .fit import Fit, FitCheck, fit
 from .intervention import Intervention, Plan
 from .journey import Journey
@@ -36,6 +37,7 @@ __all__ = [
     "Intervention",
     "Journey",
     "JourneyWarning",
+    "ModelFile",
     "Plan",
     "Simulation",
     "WhatIf",
@@ -43,9 +45,15 @@ __all__ = [
     "best_plan",
     "compare",
     "default_journey",
+    "dumps",
     "fit",
     "flows",
+    "load",
+    "load_model",
+    "load_plans",
+    "loads",
     "report",
     "sankey",
+    "save",
     "what_if",
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .journey import SpecError, check_keys, describe, spec_name, spec_names, spec_number
 
 if TYPE_CHECKING:
     from .journey import Journey
@@ -106,6 +108,21 @@ class Intervention:
         With a capacity: the order in which *from* stages are served (first
         come, first served within a stage, by customer number). Default: first
         come, first served.
+
+    Interventions are equal when every field is; they pickle, and
+    :meth:`to_dict` / :meth:`from_dict` give the form model files use.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> call = js.Intervention(
+    ...     "save call", at=("active", "churned"), relative_risk=0.5, reach=0.8,
+    ...     cost_per_customer=20, window=(0, 6),
+    ... )
+    >>> call
+    Intervention('save call', at=('active', 'churned'), relative_risk=0.5, reach=0.8)
+    >>> call.tenure_window(joined=0)
+    (0, 6)
     """
 
     def __init__(
@@ -237,6 +254,104 @@ class Intervention:
             return None
         return (a, b)
 
+    # -- the dict form: files and pickling ---------------------------------------
+
+    def to_dict(self) -> dict:
+        """The intervention as a dict of plain values, the form model files use.
+
+        Keys in a fixed order: ``name``; ``at`` (a stage for every exit of it,
+        ``[from, to]``, or ``[from, [to, ...]]``); the effect
+        (``relative_risk``, ``change`` or ``probability``) with its amount; then
+        only what differs from the defaults: ``reassign_to``, ``reach``,
+        ``window`` and ``calendar`` as ``[a, b]`` (``b`` None for open-ended),
+        ``segments``, ``cost_fixed``, ``cost_per_customer``,
+        ``cost_per_period``, ``capacity``, ``priority``.
+        ``Intervention.from_dict(iv.to_dict())`` is an equal intervention.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> call = js.Intervention(
+        ...     "onboarding call", at=("onboarding", "churned"), relative_risk=0.6,
+        ...     reassign_to="adopting", reach=0.8, cost_per_customer=50,
+        ...     window=(0, 3),
+        ... )
+        >>> call.to_dict()  # doctest: +NORMALIZE_WHITESPACE
+        {'name': 'onboarding call', 'at': ['onboarding', 'churned'],
+         'relative_risk': 0.6, 'reassign_to': 'adopting', 'reach': 0.8,
+         'window': [0, 3], 'cost_per_customer': 50.0}
+        >>> js.Intervention.from_dict(call.to_dict()) == call
+        True
+        """
+        if self.targets == ["*"] and self.source != "*":
+            at: Any = self.source
+        elif len(self.targets) == 1:
+            at = [self.source, self.targets[0]]
+        else:
+            at = [self.source, list(self.targets)]
+        d: dict[str, Any] = {"name": self.name, "at": at}
+        d[self.effect] = float(self.amount)
+        if self.reassign_to is not None:
+            d["reassign_to"] = self.reassign_to
+        if self.reach != 1.0:
+            d["reach"] = float(self.reach)
+        if tuple(self.window) != (0, None):
+            d["window"] = _window_list(self.window)
+        if self.calendar is not None:
+            d["calendar"] = _window_list(self.calendar)
+        if self.segments is not None:
+            d["segments"] = list(self.segments)
+        for key in _COSTS:
+            if getattr(self, key) != 0:
+                d[key] = float(getattr(self, key))
+        if self.capacity is not None:
+            d["capacity"] = int(self.capacity)
+        if self.priority is not None:
+            d["priority"] = list(self.priority)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Intervention:
+        """An intervention from its dict form (see :meth:`to_dict`; the keys are
+        the constructor's, with ``at`` and windows as lists).
+
+        Every field is checked first: a problem is a ValueError naming its key,
+        e.g. ``reach: expected a number, got the string 'most'``.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> iv = js.Intervention.from_dict({
+        ...     "name": "save desk", "at": ["at_risk", "churned"],
+        ...     "relative_risk": 0.7, "capacity": 40, "cost_per_period": 20,
+        ... })
+        >>> iv
+        Intervention('save desk', at=('at_risk', 'churned'), relative_risk=0.7, reach=1)
+        >>> try:
+        ...     js.Intervention.from_dict({"name": "x", "at": "a", "change": "big"})
+        ... except ValueError as err:
+        ...     print(err)
+        change: expected a number, got the string 'big'
+        """
+        kw = _read_intervention(d)
+        try:
+            return cls(**kw)
+        except ValueError as err:
+            raise SpecError(_guess_path(str(err), kw["name"]), str(err)) from None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is (their :meth:`to_dict` forms are equal)."""
+        if not isinstance(other, Intervention):
+            return NotImplemented
+        return self is other or self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        # By name: consistent with __eq__, which compares the name among the rest.
+        return hash(("Intervention", self.name))
+
+    def __reduce__(self):
+        return (_intervention_from_dict, (type(self), self.to_dict()))
+
     def __repr__(self) -> str:
         to = self.targets[0] if len(self.targets) == 1 else self.targets
         return (
@@ -253,6 +368,14 @@ class Plan:
     says. Setting a probability together with any other effect on the same
     transition, or two interventions sending the same row's freed probability to
     different stages, is contradictory: a ValueError when the plan is applied.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> call = js.Intervention("save call", at=("active", "churned"), change=-0.02)
+    >>> plan = js.Plan("retention push", [call])
+    >>> plan, plan.to_dict()["interventions"][0]["change"]
+    (Plan('retention push', ['save call']), -0.02)
     """
 
     def __init__(self, name: str, interventions: Sequence[Intervention] = ()) -> None:
@@ -273,8 +396,243 @@ class Plan:
     def fixed_cost(self) -> float:
         return sum(i.cost_fixed for i in self.interventions)
 
+    def to_dict(self) -> dict:
+        """``{"name": ..., "interventions": [intervention dicts]}``: the plan as
+        plain values, the interventions inline (see :meth:`Intervention.to_dict`).
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> call = js.Intervention("call", at="at_risk", change=-0.05)
+        >>> plan = js.Plan("save", [call])
+        >>> plan.to_dict()  # doctest: +NORMALIZE_WHITESPACE
+        {'name': 'save',
+         'interventions': [{'name': 'call', 'at': 'at_risk', 'change': -0.05}]}
+        >>> js.Plan.from_dict(plan.to_dict()) == plan
+        True
+        """
+        return {
+            "name": self.name,
+            "interventions": [i.to_dict() for i in self.interventions],
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: Mapping,
+        interventions: Mapping[str, Intervention] | Iterable[Intervention] = (),
+    ) -> Plan:
+        """A plan from its dict form. Its ``interventions`` list holds
+        intervention dicts, or names of interventions from ``interventions``
+        (a library: ``{name: Intervention}`` or a list of them).
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> call = js.Intervention("call", at="at_risk", change=-0.05)
+        >>> plan = js.Plan.from_dict(
+        ...     {"name": "save", "interventions": [
+        ...         "call", {"name": "gift", "at": "renewal_decision", "change": -0.02},
+        ...     ]},
+        ...     [call],
+        ... )
+        >>> [i.name for i in plan.interventions]
+        ['call', 'gift']
+        """
+        library = (
+            dict(interventions)
+            if isinstance(interventions, Mapping)
+            else {i.name: i for i in interventions}
+        )
+        if not isinstance(d, Mapping):
+            raise SpecError(
+                (), f"a plan must be a mapping (name, interventions), got {describe(d)}"
+            )
+        check_keys(d, (), _PLAN_KEYS, "a plan")
+        if "name" not in d:
+            raise SpecError((), "a plan needs a name")
+        name = spec_name(d["name"], ("name",), "the plan's name")
+        items = d.get("interventions", [])
+        if not isinstance(items, (list, tuple)):
+            raise SpecError(
+                ("interventions",),
+                "expected a list of interventions (or their names), got "
+                + describe(items),
+            )
+        ivs = []
+        seen: dict[str, int] = {}
+        for k, item in enumerate(items):
+            p = ("interventions", k)
+            if isinstance(item, str):
+                if item not in library:
+                    known = ", ".join(library) or "none"
+                    raise SpecError(
+                        p,
+                        f"unknown intervention {item!r}; the interventions defined "
+                        f"in the file are: {known}",
+                    )
+                iv = library[item]
+            elif isinstance(item, Mapping):
+                try:
+                    iv = Intervention.from_dict(item)
+                except SpecError as err:
+                    raise err.within(*p) from None
+            else:
+                raise SpecError(
+                    p, f"expected an intervention or its name, got {describe(item)}"
+                )
+            if iv.name in seen:
+                raise SpecError(
+                    p,
+                    f"intervention {iv.name!r} is in the plan twice (also "
+                    f"interventions[{seen[iv.name]}])",
+                )
+            seen[iv.name] = k
+            ivs.append(iv)
+        return cls(name, ivs)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the names and the interventions, in order, are equal."""
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self is other or (
+            self.name == other.name and self.interventions == other.interventions
+        )
+
+    def __hash__(self) -> int:
+        return hash(("Plan", self.name))
+
+    def __reduce__(self):
+        return (_plan_from_dict, (type(self), self.to_dict()))
+
     def __repr__(self) -> str:
         return f"Plan({self.name!r}, {[i.name for i in self.interventions]})"
+
+
+# -- the dict form --------------------------------------------------------------
+
+_COSTS = ("cost_fixed", "cost_per_customer", "cost_per_period")
+_EFFECTS = ("relative_risk", "change", "probability")
+#: The keys of an intervention dict, in the order to_dict() writes them.
+INTERVENTION_KEYS = (
+    "name",
+    "at",
+    *_EFFECTS,
+    "reassign_to",
+    "reach",
+    "window",
+    "calendar",
+    "segments",
+    *_COSTS,
+    "capacity",
+    "priority",
+)
+_PLAN_KEYS = ("name", "interventions")
+
+
+def _window_list(w: tuple) -> list:
+    return [int(w[0]), None if w[1] is None else int(w[1])]
+
+
+def _read_window(x: Any, path: tuple) -> tuple:
+    if not isinstance(x, (list, tuple)) or len(x) != 2:
+        raise SpecError(
+            path, f"expected [a, b] (b null for open-ended), got {describe(x)}"
+        )
+    for i, v in enumerate(x):
+        if v is None and i == 1:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise SpecError(
+                (*path, i), f"expected a whole number of periods, got {describe(v)}"
+            )
+    return (int(x[0]), None if x[1] is None else int(x[1]))
+
+
+def _read_intervention(d: Any) -> dict:
+    """The constructor's arguments from an intervention dict, checked."""
+    if not isinstance(d, Mapping):
+        raise SpecError(
+            (), f"an intervention must be a mapping (name, at, ...), got {describe(d)}"
+        )
+    check_keys(d, (), INTERVENTION_KEYS, "an intervention")
+    for key in ("name", "at"):
+        if key not in d:
+            raise SpecError((), f"an intervention needs {key!r}")
+    kw: dict[str, Any] = {
+        "name": spec_name(d["name"], ("name",), "the intervention's name")
+    }
+    at = d["at"]
+    if isinstance(at, str):
+        kw["at"] = at
+    elif isinstance(at, (list, tuple)) and len(at) == 2:
+        frm = spec_name(at[0], ("at", 0), "the from stage (or '*')")
+        to = at[1]
+        if isinstance(to, (list, tuple)):
+            if not to:
+                raise SpecError(("at", 1), "expected one or more target stages")
+            to = spec_names(to, ("at", 1), "target stages")
+        else:
+            to = spec_name(to, ("at", 1), "the target stage (or '*', or a list)")
+        kw["at"] = (frm, to)
+    else:
+        raise SpecError(("at",), f"expected a stage or [from, to], got {describe(at)}")
+    given = [k for k in _EFFECTS if k in d]
+    if not given:
+        raise SpecError(
+            (), "an intervention needs one effect: relative_risk, change or probability"
+        )
+    if len(given) > 1:
+        raise SpecError(
+            (given[1],), f"give one effect only, not both {given[0]!r} and {given[1]!r}"
+        )
+    kw[given[0]] = spec_number(d[given[0]], (given[0],))
+    if d.get("reassign_to") is not None:
+        kw["reassign_to"] = spec_name(d["reassign_to"], ("reassign_to",), "a stage")
+    if "reach" in d:
+        kw["reach"] = spec_number(d["reach"], ("reach",), what="a share in [0, 1]")
+    for key in ("window", "calendar"):
+        if d.get(key) is not None:
+            kw[key] = _read_window(d[key], (key,))
+    if d.get("segments") is not None:
+        kw["segments"] = spec_names(d["segments"], ("segments",), "segment names")
+    for key in _COSTS:
+        if key in d:
+            kw[key] = spec_number(d[key], (key,), what="an amount of money")
+    if d.get("capacity") is not None:
+        c = d["capacity"]
+        if isinstance(c, bool) or not isinstance(c, numbers.Integral):
+            raise SpecError(
+                ("capacity",),
+                f"expected a whole number of customers, got {describe(c)}",
+            )
+        if not 0 < c <= 2**62:
+            raise SpecError(
+                ("capacity",), f"expected a number of customers > 0, got {c}"
+            )
+        kw["capacity"] = int(c)
+    if d.get("priority") is not None:
+        kw["priority"] = spec_names(d["priority"], ("priority",), "stage names")
+    return kw
+
+
+def _guess_path(msg: str, name: str) -> tuple:
+    """The key a constructor error is about."""
+    rest = msg.removeprefix(f"intervention {name!r}: ")
+    for key in INTERVENTION_KEYS:
+        if rest.startswith(key):
+            return (key,)
+    if rest.startswith(("at ", "at=", "the from stage", "targets", "the target")):
+        return ("at",)
+    return ()
+
+
+def _intervention_from_dict(cls, d: dict) -> Intervention:
+    return cls(**_read_intervention(d))
+
+
+def _plan_from_dict(cls, d: dict) -> Plan:
+    return cls.from_dict(d)
 
 
 # -- applying a plan ----------------------------------------------------------

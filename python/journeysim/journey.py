@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -216,6 +218,9 @@ class Journey:
             "arrivals": (arr, constant),
             "cohort_size": float(cohort_size),
             "tolerance": tol,
+            # What segments apply on top of: kept so that to_spec() can write a
+            # segment as the few things it changes.
+            "base": (base_p, base_v, base_moves, base_start),
         }
         self._build()
 
@@ -338,6 +343,206 @@ class Journey:
                 )
             stages = [str(s) for s in first.index]
         return cls(list(stages), matrix, **kwargs)
+
+    # -- the canonical spec: files and pickling -----------------------------------
+
+    def to_spec(self) -> dict:
+        """The journey as a canonical, human-readable dict of plain Python
+        values: what a model file's ``journey:`` section holds.
+
+        Everything the constructor takes is there, in a fixed order: ``name``,
+        ``stages`` (a plain name, or ``{name, owner, description, channels,
+        touchpoints, kpis, moment_of_truth}``), ``transitions`` as sparse rows
+        ``{from: {to: p}}`` (the rest of a row stays; the stay is named whenever
+        "the rest" would not give it bit for bit; tenure pieces as ``{0: rows,
+        3: rows that change}``), ``values`` per stream (sparse ``{stage:
+        amount}``, tenure pieces likewise), ``transition_values`` as ``{stream:
+        {from: {to: amount}}}``, ``start``, ``discount_rate`` (one number, or
+        ``{stream: rate}`` when they differ), ``net`` (when not every stream
+        counts +1), ``value_stages``, ``absorbing`` (only when given: ``[]``
+        means none, a missing key means detected), ``moments_of_truth`` (the
+        ``[from, to]`` transitions; flagged stages carry ``moment_of_truth:
+        true``), ``segments`` (``{name: {share, ...}}`` with only what differs
+        from the journey's own transitions, values and start), ``arrivals`` and
+        ``cohort_size`` (when not 1).
+
+        Matrices, starts and shares are the ones the journey holds (after
+        ``normalize``), so ``Journey.from_spec(j.to_spec())`` rebuilds them bit
+        for bit and gives the same spec back. Numbers are Python floats, whose
+        ``repr`` survives YAML and JSON text exactly.
+
+        Raises
+        ------
+        ValueError
+            For the journey a plan produces (it has the plan's cost stream and
+            capacity rules): save the journey and the plan instead.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(
+        ...     ["trial", "paying", "churned"],
+        ...     {"trial": {"paying": 0.3, "churned": 0.2}, "paying": {"churned": 0.05}},
+        ...     values={"revenue": {"paying": 50}},
+        ...     discount_rate=0.01,
+        ... )
+        >>> spec = j.to_spec()
+        >>> spec["transitions"]
+        {'trial': {'paying': 0.3, 'churned': 0.2}, 'paying': {'churned': 0.05}}
+        >>> spec["values"], spec["start"], spec["discount_rate"]
+        ({'revenue': {'paying': 50.0}}, {'trial': 1.0}, 0.01)
+        >>> js.Journey.from_spec(spec) == j
+        True
+        """
+        if hasattr(self, "_capacity") or _COST_STREAM in self._streams:
+            raise ValueError(
+                "this journey is what a plan makes of a journey (it carries the "
+                f"plan's {_COST_STREAM!r} stream): save the journey and the plan "
+                "instead"
+            )
+        r = self._resolved
+        stages = self._stages
+        n = len(stages)
+        streams = self._streams
+        specs = self._segment_specs()
+        single = len(specs) == 1 and specs[0][0] == "all" and specs[0][1] == 1.0
+        base = r.get("base")
+        if single or base is None or list(base[1]) != streams:
+            _, _, bp, bv, bm, bs = specs[0]
+        else:
+            bp, bv, bm, bs = base
+            if self._normalize:  # as the core would, for a tidy base
+                tol = r["tolerance"]
+                bp = [(t, _normalized_rows(m, tol)) for t, m in bp]
+                bs = _normalized_rows(bs[None, :], tol)[0]
+        out: dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name if isinstance(self.name, str) else str(self.name)
+        out["stages"] = self._stage_entries()
+        out["transitions"] = _journey_pieces(_rows_pieces(stages, [(0, np.eye(n))], bp))
+        values = {
+            s: _journey_pieces(_vector_pieces(stages, [(0, np.zeros(n))], bv[s]))
+            for s in streams
+        }
+        # A trailing stream with transition values only needs no entry here:
+        # the streams keep their order (values first, then the others).
+        for s in reversed(streams):
+            if values[s] or bm[s] is None:
+                break
+            del values[s]
+        if values:
+            out["values"] = values
+        moves = {s: _moves_spec(stages, bm[s]) for s in streams if bm[s] is not None}
+        if moves:
+            out["transition_values"] = moves
+        out["start"] = _amounts(stages, bs)
+        rates = [float(r["rates"][s]) for s in streams]
+        if rates:
+            same = all(x == rates[0] for x in rates)
+            out["discount_rate"] = rates[0] if same else dict(zip(streams, rates))
+        if any(w != 1.0 for w in r["weights"]):
+            out["net"] = {s: float(w) for s, w in zip(streams, r["weights"])}
+        if self._value_stages:
+            out["value_stages"] = list(self._value_stages)
+        if r["absorbing"] == [-1]:
+            out["absorbing"] = []
+        elif r["absorbing"]:
+            out["absorbing"] = [stages[i] for i in r["absorbing"]]
+        pairs = [list(m) for m in self._moments if isinstance(m, tuple)]
+        if pairs:
+            out["moments_of_truth"] = pairs
+        if not single:
+            out["segments"] = {
+                name: _segment_spec(stages, streams, spec, (bp, bv, bm, bs))
+                for name, *spec in specs
+            }
+        arr, constant = r["arrivals"]
+        if arr:
+            out["arrivals"] = float(arr[0]) if constant else [float(a) for a in arr]
+        if r["cohort_size"] != 1.0:
+            out["cohort_size"] = float(r["cohort_size"])
+        return out
+
+    @classmethod
+    def from_spec(cls, spec: Mapping) -> Journey:
+        """A journey from the dict form of :meth:`to_spec` (or one a person
+        wrote: the same keys as the constructor's, with stages that may carry
+        their metadata, tenure keys as integers or digit strings, transition
+        values as ``{stream: {from: {to: amount}}}`` with ``"*"`` for any stage,
+        and an optional ``normalize: true``).
+
+        Every part is checked before the journey is built, and a problem is a
+        ValueError that names its key path, e.g. ``transitions.onboarding.
+        churned: probability 1.3 is outside [0, 1]``; a wrong type (a string
+        where a number belongs, a boolean for a number) is a ValueError too.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey.from_spec({
+        ...     "stages": [{"name": "active", "owner": "CS"}, "churned"],
+        ...     "transitions": {"active": {"churned": 0.1}},
+        ...     "values": {"revenue": {"active": 100}},
+        ... })
+        >>> j.owner("active"), round(j.analyze(periods=12).expected_lifetime, 6)
+        ('CS', 10.0)
+        >>> try:
+        ...     js.Journey.from_spec(
+        ...         {"stages": ["a", "b"], "transitions": {"a": {"b": 1.5}}}
+        ...     )
+        ... except ValueError as err:
+        ...     print(err)
+        transitions.a.b: probability 1.5 is outside [0, 1]
+        """
+        return cls._from_spec(spec, strict=True)
+
+    @classmethod
+    def _from_spec(cls, spec: Mapping, *, strict: bool) -> Journey:
+        kwargs = _read_journey_spec(spec, strict=strict)
+        try:
+            return cls(**kwargs)
+        except SpecError:
+            raise
+        except ValueError as err:
+            raise SpecError(_guess_journey_path(str(err), spec), str(err)) from None
+
+    def _stage_entries(self) -> list:
+        entries: list = []
+        for s in self._stages:
+            meta = self._metadata.get(s, {})
+            entry = {
+                k: _plain(meta[k])
+                for k in _STAGE_METADATA_ORDER
+                if meta.get(k) is not None
+            }
+            if s in self._moments:
+                entry["moment_of_truth"] = True
+            entries.append({"name": s, **entry} if entry else s)
+        return entries
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when their canonical specs (:meth:`to_spec`) are equal: the same
+        stages, matrices, values, starts, shares, metadata and name."""
+        if not isinstance(other, Journey):
+            return NotImplemented
+        if self is other:
+            return True
+        try:
+            return self.to_spec() == other.to_spec()
+        except ValueError:  # a plan's journey: only equal to itself
+            return False
+
+    def __hash__(self) -> int:
+        # Consistent with __eq__ (equal journeys have the same stages) and cheap.
+        return hash(("Journey", tuple(self._stages)))
+
+    def __reduce__(self):
+        # Through the canonical spec, so that a pickle is the same plain data as
+        # a model file; the journey a plan produces travels as its arrays.
+        if hasattr(self, "_capacity") or _COST_STREAM in self._streams:
+            state = {k: v for k, v in self.__dict__.items() if k != "_core"}
+            return (_journey_from_state, (type(self), state))
+        return (_journey_from_spec, (type(self), self.to_spec()))
 
     # -- what it is -------------------------------------------------------------
 
@@ -676,7 +881,7 @@ class Journey:
         >>> import journeysim as js
         >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}})
         >>> s = j.simulate(customers=10_000, periods=12, seed=1)
-        >>> abs(s.retention[12] - 0.9**12) < 0.02
+        >>> bool(abs(s.retention[12] - 0.9**12) < 0.02)
         True
         """
         from .simulation import run_simulation
@@ -991,18 +1196,754 @@ def _check_moments(moments: Iterable | None, stages: list[str]) -> list:
 
 def _sparse_rows(m: pd.DataFrame, prev: pd.DataFrame | None = None) -> dict:
     """Rows of ``m`` as sparse dicts; with ``prev``, only the rows that differ."""
+    stages = [str(s) for s in m.index]
+    a = m.to_numpy()
     rows = {}
-    for frm in m.index:
-        if prev is not None and np.array_equal(
-            m.loc[frm].to_numpy(), prev.loc[frm].to_numpy()
-        ):
+    for i, frm in enumerate(stages):
+        if prev is not None and np.array_equal(a[i], prev.loc[frm].to_numpy()):
             continue
-        exits = {to: float(p) for to, p in m.loc[frm].items() if to != frm and p != 0}
-        stay = float(m.loc[frm, frm])
-        # Name the stay probability whenever "the rest stays" would not give it
-        # bit for bit, so that dict -> matrix -> dict and back are exact.
-        if 1.0 - math.fsum(exits.values()) != stay:
-            exits[frm] = stay
-        if exits or prev is not None:
-            rows[frm] = exits or {frm: stay}
+        row = _sparse_row(stages, i, a[i])
+        if prev is not None or row != {frm: 1.0}:
+            rows[frm] = row
     return rows
+
+
+# -- the canonical spec ---------------------------------------------------------
+
+#: The value stream a plan adds (see journeysim.intervention.COST_STREAM).
+_COST_STREAM = "intervention_cost"
+_STAGE_METADATA_ORDER = ("owner", "description", "channels", "touchpoints", "kpis")
+#: The keys of a journey spec, in the order to_spec() writes them.
+SPEC_KEYS = (
+    "name",
+    "stages",
+    "transitions",
+    "values",
+    "transition_values",
+    "start",
+    "discount_rate",
+    "net",
+    "value_stages",
+    "absorbing",
+    "moments_of_truth",
+    "segments",
+    "arrivals",
+    "cohort_size",
+    "normalize",
+)
+_STAGE_KEYS = ("name", *_STAGE_METADATA_ORDER, "moment_of_truth")
+_SEGMENT_KEYS = ("share", "transitions", "values", "transition_values", "start")
+_SPEC_TOL = 1e-9
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
+
+
+class SpecError(ValueError):
+    """A ValueError about one place in a journey spec, an intervention or plan
+    dict, or a model file: ``path`` is the key path from the top of that
+    document (keys and list indices), ``message`` what is wrong there."""
+
+    def __init__(self, path: Sequence = (), message: str = "") -> None:
+        self.path = tuple(path)
+        self.message = message
+        where = spec_path(self.path)
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def within(self, *prefix) -> SpecError:
+        """The same error, one level down in a larger document."""
+        return SpecError(prefix + self.path, self.message)
+
+
+def spec_path(path: Sequence) -> str:
+    """``("plans", 1, "interventions", 0)`` -> ``plans[1].interventions[0]``."""
+    out = ""
+    for p in path:
+        if isinstance(p, str) and _IDENT.match(p):
+            out += ("." if out else "") + p
+        elif isinstance(p, int) and not isinstance(p, bool):
+            out += f"[{p}]"
+        else:
+            out += f"[{p!r}]"
+    return out
+
+
+def describe(x: Any) -> str:
+    """A short description of a value for an error message."""
+    if isinstance(x, bool):
+        return f"{x} (a boolean)"
+    if x is None:
+        return "nothing (null)"
+    if isinstance(x, str):
+        r = repr(x)
+        return "the string " + (r if len(r) <= 60 else r[:56] + "...'")
+    if isinstance(x, Mapping):
+        return "a mapping"
+    if isinstance(x, (list, tuple)):
+        return "a list"
+    r = repr(x)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def check_keys(d: Mapping, path: tuple, known: Sequence[str], what: str) -> None:
+    """Every key of ``d`` is one of ``known``, or a SpecError at that key."""
+    for k in d:
+        if k not in known:
+            near = difflib.get_close_matches(str(k), list(known), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise SpecError(
+                (*path, k),
+                f"unknown key {k!r} in {what}{hint} (known: {', '.join(known)})",
+            )
+
+
+def spec_number(
+    x: Any,
+    path: tuple,
+    *,
+    low: float | None = None,
+    above: float | None = None,
+    what: str = "a number",
+) -> float:
+    """A finite number (not a boolean) as a float, at least ``low``, more than
+    ``above``; otherwise a SpecError at ``path``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise SpecError(path, f"expected {what}, got {describe(x)}")
+    try:
+        v = float(x)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v):
+        raise SpecError(path, f"expected {what} (finite), got {describe(x)}")
+    if low is not None and v < low:
+        raise SpecError(path, f"expected {what} >= {low:g}, got {v!r}")
+    if above is not None and not v > above:
+        raise SpecError(path, f"expected {what} > {above:g}, got {v!r}")
+    return v
+
+
+def spec_name(x: Any, path: tuple, what: str = "a name") -> str:
+    if not isinstance(x, str) or not x:
+        raise SpecError(
+            path, f"expected {what} (a non-empty string), got {describe(x)}"
+        )
+    return x
+
+
+def spec_names(x: Any, path: tuple, what: str = "names") -> list[str]:
+    """A name or a list of names."""
+    if isinstance(x, str):
+        return [spec_name(x, path)]
+    if not isinstance(x, (list, tuple)):
+        raise SpecError(path, f"expected {what} (a name or a list), got {describe(x)}")
+    return [spec_name(v, (*path, i)) for i, v in enumerate(x)]
+
+
+def spec_mapping(x: Any, path: tuple, what: str) -> Mapping:
+    if not isinstance(x, Mapping):
+        raise SpecError(path, f"expected {what}, got {describe(x)}")
+    return x
+
+
+def _known_stage(name: Any, path: tuple, stages: list[str], wildcard=False) -> str:
+    if wildcard and name == "*":
+        return name
+    if not isinstance(name, str) or name not in stages:
+        near = difflib.get_close_matches(str(name), stages, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise SpecError(
+            path, f"unknown stage {name!r}; {hint}the stages are {', '.join(stages)}"
+        )
+    return name
+
+
+def _tenure_keys(m: Mapping, path: tuple, stages: list[str], first_zero: bool):
+    """[(tenure, key, value)] in tenure order when ``m`` is keyed by tenures
+    (integers, or digit strings that are not stage names), else None."""
+
+    def tenure(k):
+        if isinstance(k, bool):
+            return None
+        if isinstance(k, numbers.Integral):
+            return int(k)
+        if isinstance(k, str) and _DIGITS.match(k):
+            return int(k)
+        return None
+
+    keys = list(m)
+    ts = [tenure(k) for k in keys]
+    # Keyed by tenures when a key is an integer, or a digit string that is not
+    # a stage (JSON keys are strings: {"0": ..., "3": ...}).
+    if not any(
+        t is not None and not (isinstance(k, str) and k in stages)
+        for k, t in zip(keys, ts)
+    ):
+        return None
+    if any(t is None for t in ts):
+        k = next(k for k, t in zip(keys, ts) if t is None)
+        raise SpecError(
+            (*path, k),
+            "a mapping keyed by tenures (whole numbers) also has the key "
+            f"{k!r}; use {{0: ..., 3: ...}} with every piece under its tenure",
+        )
+    seen: dict[int, Any] = {}
+    for k, t in zip(keys, ts):
+        if t < 0 or t > 1_000_000:
+            raise SpecError((*path, k), f"tenure {t} is outside [0, 1,000,000]")
+        if t in seen:
+            raise SpecError(
+                (*path, k), f"tenure {t} is given twice (also as {seen[t]!r})"
+            )
+        seen[t] = k
+    pieces = sorted(zip(ts, keys, (m[k] for k in keys)), key=lambda p: p[0])
+    if first_zero and pieces[0][0] != 0:
+        raise SpecError(
+            (*path, pieces[0][1]),
+            f"the first tenure piece must start at 0, not {pieces[0][0]}",
+        )
+    return pieces
+
+
+def _read_rows(obj, path, stages, normalize, strict) -> dict:
+    rows = spec_mapping(obj, path, "rows {from: {to: probability}}")
+    out = {}
+    for frm, exits in rows.items():
+        p = (*path, frm)
+        _known_stage(frm, p, stages)
+        exits = spec_mapping(exits, p, f"the moves from {frm!r}, {{to: probability}}")
+        row = {}
+        for to, prob in exits.items():
+            q = (*p, to)
+            _known_stage(to, q, stages)
+            x = spec_number(prob, q, what="a probability")
+            if x < 0 or (x > 1.0 + _SPEC_TOL and not normalize):  # the core's
+                raise SpecError(q, f"probability {x:.12g} is outside [0, 1]")
+            row[to] = x
+        if strict and not normalize:
+            total = math.fsum(row.values())
+            if frm in row and abs(total - 1.0) > _SPEC_TOL:
+                raise SpecError(
+                    p,
+                    f"the row sums to {total:.12g}, not 1 (a row that names its "
+                    "own stage gives all of it; leave the stay out to mean the rest)",
+                )
+            if frm not in row and total > 1.0 + _SPEC_TOL:
+                raise SpecError(p, f"the moves sum to {total:.12g}, more than 1")
+        out[frm] = row
+    return out
+
+
+def _read_amounts(obj, path, stages, low=None) -> dict:
+    amounts = spec_mapping(obj, path, "amounts {stage: number}")
+    return {
+        _known_stage(s, (*path, s), stages): spec_number(x, (*path, s), low=low)
+        for s, x in amounts.items()
+    }
+
+
+def _read_pieces(obj, path, stages, kind, first_zero, normalize=False, strict=True):
+    what = "rows {from: {to: probability}}" if kind == "rows" else "{stage: amount}"
+    m = spec_mapping(obj, path, what)
+    pieces = _tenure_keys(m, path, stages, first_zero)
+
+    def one(x, p):
+        if kind == "rows":
+            return _read_rows(x, p, stages, normalize, strict)
+        return _read_amounts(x, p, stages)
+
+    if pieces is None:
+        return one(m, path)
+    return {t: one(v, (*path, k)) for t, k, v in pieces}
+
+
+def _read_moves(obj, path, stages):
+    """{from: {to: amount}} ("*" for any stage) -> what the constructor takes:
+    {(from, to): amount}, or a matrix when a stage's own stay has a value."""
+    if obj is None:
+        return None
+    m = spec_mapping(obj, path, "amounts on moves {from: {to: amount}}")
+    pairs: dict = {}
+    stays = []
+    for frm, tos in m.items():
+        p = (*path, frm)
+        _known_stage(frm, p, stages, wildcard=True)
+        tos = spec_mapping(tos, p, f"amounts on the moves from {frm!r}, {{to: amount}}")
+        for to, amount in tos.items():
+            q = (*p, to)
+            _known_stage(to, q, stages, wildcard=True)
+            if frm == "*" and to == "*":
+                raise SpecError(q, "'*' to '*' names no move")
+            x = spec_number(amount, q, what="an amount")
+            if frm == to:
+                stays.append((stages.index(frm), x))
+            else:
+                pairs[(frm, to)] = x
+    if not stays:
+        return pairs
+    matrix = _moves(pairs, stages, spec_path(path))
+    for i, x in stays:
+        matrix[i, i] = x
+    return matrix
+
+
+def _read_start(obj, path, stages, normalize, strict):
+    if isinstance(obj, str):
+        return _known_stage(obj, path, stages)
+    start = _read_amounts(obj, path, stages, low=0.0)
+    total = math.fsum(start.values())
+    if strict and not normalize and abs(total - 1.0) > _SPEC_TOL:
+        raise SpecError(path, f"the start shares sum to {total:.12g}, not 1")
+    return start
+
+
+def _read_stages(obj, strict):
+    path = ("stages",)
+    if not isinstance(obj, (list, tuple)) or not obj:
+        raise SpecError(
+            path, f"expected a list of one or more stages, got {describe(obj)}"
+        )
+    stages: list[str] = []
+    metadata: dict[str, dict] = {}
+    flagged: list[str] = []
+    where: dict[str, int] = {}
+    for i, entry in enumerate(obj):
+        p = (*path, i)
+        if isinstance(entry, Mapping):
+            check_keys(entry, p, _STAGE_KEYS, "a stage")
+            if "name" not in entry:
+                raise SpecError(p, "a stage given as a mapping needs a name")
+            name = spec_name(entry["name"], (*p, "name"), "a stage name")
+            meta = {}
+            for k in _STAGE_METADATA_ORDER:
+                if k not in entry:
+                    continue
+                v = entry[k]
+                if strict and k in ("owner", "description"):
+                    spec_name(v, (*p, k), f"the stage's {k}")
+                elif strict:
+                    if isinstance(v, (list, tuple)):
+                        v = spec_names(v, (*p, k), f"the stage's {k}")
+                    else:
+                        spec_name(v, (*p, k), f"the stage's {k} (a name or a list)")
+                meta[k] = v
+            if meta:
+                metadata[name] = meta
+            mot = entry.get("moment_of_truth", False)
+            if not isinstance(mot, bool):
+                raise SpecError(
+                    (*p, "moment_of_truth"),
+                    f"expected true or false, got {describe(mot)}",
+                )
+            if mot:
+                flagged.append(name)
+        else:
+            name = spec_name(entry, p, "a stage name or a mapping with a name")
+        if name in where:
+            raise SpecError(
+                p, f"stage {name!r} is listed twice (also stages[{where[name]}])"
+            )
+        where[name] = i
+        stages.append(name)
+    return stages, metadata, flagged
+
+
+def _read_journey_spec(spec: Any, *, strict: bool) -> dict:
+    """The constructor's keyword arguments from a spec, every part checked."""
+    if not isinstance(spec, Mapping):
+        raise SpecError(
+            (),
+            "a journey must be a mapping (stages, transitions, ...), got "
+            + describe(spec),
+        )
+    check_keys(spec, (), SPEC_KEYS, "a journey")
+    for key in ("stages", "transitions"):
+        if key not in spec:
+            raise SpecError((), f"a journey needs {key!r}")
+    normalize = spec.get("normalize", False)
+    if not isinstance(normalize, bool):
+        raise SpecError(
+            ("normalize",), f"expected true or false, got {describe(normalize)}"
+        )
+    kw: dict[str, Any] = {"normalize": normalize}
+    if spec.get("name") is not None:
+        kw["name"] = spec["name"]
+        if strict:
+            spec_name(spec["name"], ("name",), "the journey's name")
+    stages, metadata, flagged = _read_stages(spec["stages"], strict)
+    kw["stages"] = stages
+    if metadata:
+        kw["metadata"] = metadata
+    kw["transitions"] = _read_pieces(
+        spec["transitions"], ("transitions",), stages, "rows", True, normalize, strict
+    )
+
+    streams: list[str] = []
+    values = spec.get("values")
+    if values is not None:
+        values = spec_mapping(
+            values, ("values",), "value streams {stream: {stage: amount}}"
+        )
+        kw["values"] = {}
+        for s, v in values.items():
+            p = ("values", s)
+            spec_name(s, p, "a value stream name")
+            if s == _COST_STREAM:
+                raise SpecError(
+                    p, f"the stream name {s!r} is reserved for plans' costs"
+                )
+            kw["values"][s] = _read_pieces(v, p, stages, "amounts", True)
+            streams.append(s)
+    moves = spec.get("transition_values")
+    if moves is not None:
+        moves = spec_mapping(
+            moves, ("transition_values",), "{stream: {from: {to: amount}}}"
+        )
+        kw["transition_values"] = {}
+        for s, v in moves.items():
+            p = ("transition_values", s)
+            spec_name(s, p, "a value stream name")
+            if s == _COST_STREAM:
+                raise SpecError(
+                    p, f"the stream name {s!r} is reserved for plans' costs"
+                )
+            kw["transition_values"][s] = _read_moves(v, p, stages)
+            if s not in streams:
+                streams.append(s)
+
+    def known_stream(s, p):
+        if s not in streams:
+            raise SpecError(
+                p,
+                f"unknown value stream {s!r}; the streams are "
+                + (", ".join(streams) or "none"),
+            )
+
+    if "start" in spec and spec["start"] is not None:
+        kw["start"] = _read_start(spec["start"], ("start",), stages, normalize, strict)
+    if "discount_rate" in spec:
+        rate = spec["discount_rate"]
+        if isinstance(rate, Mapping):
+            for s, x in rate.items():
+                known_stream(s, ("discount_rate", s))
+                spec_number(x, ("discount_rate", s), above=-1, what="a discount rate")
+            kw["discount_rate"] = {s: float(x) for s, x in rate.items()}
+        else:
+            kw["discount_rate"] = spec_number(
+                rate,
+                ("discount_rate",),
+                above=-1,
+                what="a discount rate (or {stream: rate})",
+            )
+    if spec.get("net") is not None:
+        net = spec_mapping(spec["net"], ("net",), "weights {stream: weight}")
+        for s, w in net.items():
+            known_stream(s, ("net", s))
+            spec_number(w, ("net", s), what="a weight")
+        kw["net"] = {s: float(w) for s, w in net.items()}
+    if spec.get("value_stages") is not None:
+        one = isinstance(spec["value_stages"], str)
+        names = spec_names(spec["value_stages"], ("value_stages",), "stage names")
+        for i, v in enumerate(names):
+            _known_stage(v, ("value_stages",) if one else ("value_stages", i), stages)
+        kw["value_stages"] = names
+    if "absorbing" in spec:
+        one = isinstance(spec["absorbing"], str)
+        names = spec_names(spec["absorbing"], ("absorbing",), "stage names")
+        for i, a in enumerate(names):
+            _known_stage(a, ("absorbing",) if one else ("absorbing", i), stages)
+            if a in names[:i]:
+                raise SpecError(("absorbing", i), f"stage {a!r} is listed twice")
+        kw["absorbing"] = names
+    moments: list = list(flagged)
+    if spec.get("moments_of_truth") is not None:
+        mots = spec["moments_of_truth"]
+        if not isinstance(mots, (list, tuple)):
+            raise SpecError(
+                ("moments_of_truth",),
+                f"expected a list of stages or [from, to] pairs, got {describe(mots)}",
+            )
+        for i, m in enumerate(mots):
+            p = ("moments_of_truth", i)
+            if isinstance(m, str):
+                item: Any = _known_stage(m, p, stages)
+            elif isinstance(m, (list, tuple)) and len(m) == 2:
+                item = (
+                    _known_stage(m[0], (*p, 0), stages),
+                    _known_stage(m[1], (*p, 1), stages),
+                )
+            else:
+                raise SpecError(
+                    p, f"expected a stage or a [from, to] pair, got {describe(m)}"
+                )
+            if item not in moments:
+                moments.append(item)
+    if moments:
+        kw["moments_of_truth"] = moments
+    if spec.get("segments") is not None:
+        kw["segments"] = _read_segments(
+            spec["segments"], stages, streams, normalize, strict
+        )
+    if spec.get("arrivals") is not None:
+        arr = spec["arrivals"]
+        if isinstance(arr, (list, tuple)):
+            kw["arrivals"] = [
+                spec_number(a, ("arrivals", i), low=0.0, what="a number of customers")
+                for i, a in enumerate(arr)
+            ]
+        else:
+            kw["arrivals"] = spec_number(
+                arr, ("arrivals",), low=0.0, what="a number of customers (or a list)"
+            )
+    if spec.get("cohort_size") is not None:
+        kw["cohort_size"] = spec_number(
+            spec["cohort_size"], ("cohort_size",), low=0.0, what="a number of customers"
+        )
+    return kw
+
+
+def _read_segments(obj, stages, streams, normalize, strict) -> dict:
+    path = ("segments",)
+    segs = spec_mapping(obj, path, "segments {name: {share: ..., ...}}")
+    if not segs:
+        raise SpecError(path, "segments, when given, must name one or more")
+    out = {}
+    for name, seg in segs.items():
+        p = (*path, name)
+        spec_name(name, p, "a segment name")
+        seg = spec_mapping(seg, p, "a segment {share: ..., ...}")
+        check_keys(seg, p, _SEGMENT_KEYS, "a segment")
+        if "share" not in seg:
+            raise SpecError(p, "a segment needs a share")
+        one: dict[str, Any] = {
+            "share": spec_number(seg["share"], (*p, "share"), low=0.0)
+        }
+        if "transitions" in seg:
+            one["transitions"] = _read_pieces(
+                seg["transitions"],
+                (*p, "transitions"),
+                stages,
+                "rows",
+                False,
+                normalize,
+                strict,
+            )
+        if seg.get("values") is not None:
+            vals = spec_mapping(
+                seg["values"], (*p, "values"), "{stream: {stage: amount}}"
+            )
+            one["values"] = {}
+            for s, v in vals.items():
+                q = (*p, "values", s)
+                if s not in streams:
+                    raise SpecError(
+                        q,
+                        f"unknown value stream {s!r}; the journey's streams are "
+                        + (", ".join(streams) or "none")
+                        + " (declare it in the journey's values)",
+                    )
+                one["values"][s] = _read_pieces(v, q, stages, "amounts", False)
+        if seg.get("transition_values") is not None:
+            moves = spec_mapping(
+                seg["transition_values"],
+                (*p, "transition_values"),
+                "{stream: {from: {to: amount}}}",
+            )
+            one["transition_values"] = {}
+            for s, v in moves.items():
+                q = (*p, "transition_values", s)
+                if s not in streams:
+                    raise SpecError(q, f"unknown value stream {s!r}")
+                one["transition_values"][s] = _read_moves(v, q, stages)
+        if seg.get("start") is not None:
+            one["start"] = _read_start(
+                seg["start"], (*p, "start"), stages, normalize, strict
+            )
+        out[name] = one
+    total = math.fsum(s["share"] for s in out.values())
+    if strict and not normalize and abs(total - 1.0) > _SPEC_TOL:
+        raise SpecError(path, f"the segment shares sum to {total:.12g}, not 1")
+    return out
+
+
+def _guess_journey_path(msg: str, spec: Mapping) -> tuple:
+    """The key path a constructor (or core) error is most likely about."""
+    m = re.match(r"segment '([^']*)'", msg)
+    if (
+        m
+        and isinstance(spec.get("segments"), Mapping)
+        and m.group(1) in spec["segments"]
+    ):
+        return ("segments", m.group(1))
+    if msg.startswith("metadata"):
+        return ("stages",)
+    m = re.match(r"(transition_values|values)\['([^']*)'\]", msg)
+    if m:
+        return (m.group(1), m.group(2))
+    for key in SPEC_KEYS:
+        if msg.startswith(key):
+            return (key,)
+    core = (
+        ("row '", "transitions"),
+        ("transition '", "transitions"),
+        ("absorbing stage", "absorbing" if "absorbing" in spec else "transitions"),
+        ("start distribution", "start"),
+        ("segment shares", "segments"),
+        ("duplicate segment", "segments"),
+        ("duplicate stage", "stages"),
+        ("stage names", "stages"),
+        ("value stream", "values"),
+        ("the value stream", "values"),
+        ("net weight", "net"),
+        ("cohort size", "cohort_size"),
+        ("arrivals at period", "arrivals"),
+        ("discount rate", "discount_rate"),
+    )
+    for prefix, key in core:
+        if msg.startswith(prefix):
+            return (key,)
+    return ()
+
+
+def _plain(v: Any) -> Any:
+    """Metadata as plain YAML/JSON-friendly values."""
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        return float(v)
+    return v
+
+
+def _at(pieces: list, t: int):
+    return next(m for s, m in reversed(pieces) if s <= t)
+
+
+def _sparse_row(stages: Sequence[str], i: int, row: np.ndarray) -> dict:
+    """Row ``i`` as ``{to: p}``: its moves, and its stay whenever "the rest
+    stays" would not give it bit for bit (so dict -> matrix -> dict is exact)."""
+    exits = {stages[j]: float(p) for j, p in enumerate(row) if j != i and p != 0}
+    stay = float(row[i])
+    if 1.0 - math.fsum(exits.values()) != stay:
+        exits[stages[i]] = stay
+    return exits or {stages[i]: stay}
+
+
+def _rows_pieces(stages, base: list, target: list) -> dict:
+    """``{tenure: {from: {to: p}}}`` that, applied on top of ``base`` pieces
+    the way resolve_pieces does (a named row replaces the row from its tenure
+    on), gives the ``target`` pieces exactly."""
+    starts = sorted({t for t, _ in base} | {t for t, _ in target})
+    named: dict[int, np.ndarray] = {}
+    out = {}
+    for t in starts:
+        b, goal = _at(base, t), _at(target, t)
+        rows = {}
+        for i in range(len(stages)):
+            if not np.array_equal(named.get(i, b[i]), goal[i]):
+                rows[stages[i]] = _sparse_row(stages, i, goal[i])
+                named[i] = goal[i]
+        if rows:
+            out[t] = rows
+    return out
+
+
+def _vector_pieces(stages, base: list, target: list) -> dict:
+    """``{tenure: {stage: amount}}`` likewise, for per-stage amounts."""
+    starts = sorted({t for t, _ in base} | {t for t, _ in target})
+    named: dict[int, float] = {}
+    out = {}
+    for t in starts:
+        b, goal = _at(base, t), _at(target, t)
+        d = {}
+        for i in range(len(stages)):
+            if named.get(i, b[i]) != goal[i]:
+                d[stages[i]] = float(goal[i])
+                named[i] = goal[i]
+        if d:
+            out[t] = d
+    return out
+
+
+def _journey_pieces(pieces: dict) -> dict:
+    """The journey's own pieces: plain when there is one, and always from 0."""
+    if not pieces:
+        return {}
+    if list(pieces) == [0]:
+        return pieces[0]
+    return pieces if 0 in pieces else {0: {}, **pieces}
+
+
+def _segment_pieces(pieces: dict) -> dict:
+    return pieces[0] if list(pieces) == [0] else pieces
+
+
+def _amounts(stages, v: np.ndarray) -> dict:
+    return {s: float(x) for s, x in zip(stages, v) if x != 0}
+
+
+def _moves_spec(stages, m: np.ndarray) -> dict:
+    out = {}
+    for i, frm in enumerate(stages):
+        row = {stages[j]: float(x) for j, x in enumerate(m[i]) if x != 0}
+        if row:
+            out[frm] = row
+    return out
+
+
+def _same_moves(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(a, b)
+
+
+def _segment_spec(stages, streams, seg: list, base: tuple) -> dict:
+    share, pieces, vals, moves, start = seg
+    bp, bv, bm, bs = base
+    out: dict[str, Any] = {"share": float(share)}
+    rows = _rows_pieces(stages, bp, pieces)
+    if rows:
+        out["transitions"] = _segment_pieces(rows)
+    values = {}
+    for s in streams:
+        d = _vector_pieces(stages, bv[s], vals[s])
+        if d:
+            values[s] = _segment_pieces(d)
+    if values:
+        out["values"] = values
+    changed = {
+        s: None if moves[s] is None else _moves_spec(stages, moves[s])
+        for s in streams
+        if not _same_moves(bm[s], moves[s])
+    }
+    if changed:
+        out["transition_values"] = changed
+    if not np.array_equal(start, bs):
+        out["start"] = _amounts(stages, start)
+    return out
+
+
+def _normalized_rows(m: np.ndarray, tol: float) -> np.ndarray:
+    """Rows rescaled to sum to 1 the way the core does it (normalize=True)."""
+    m = np.array(m, dtype=float)
+    for i in range(len(m)):
+        total = 0.0
+        for x in m[i]:
+            total += float(x)
+        if abs(total - 1.0) > tol and total > 0.0:
+            m[i] = m[i] / total
+    return m
+
+
+def _journey_from_spec(cls, spec: dict):
+    return cls._from_spec(spec, strict=False)
+
+
+def _journey_from_state(cls, state: dict):
+    j = object.__new__(cls)
+    j.__dict__.update(state)
+    j._build()
+    return j

@@ -1,0 +1,908 @@
+"""Model files: a journey, a library of interventions and plans, in YAML or JSON.
+
+A model file is a mapping whose first key names the format, then any of a
+``journey``, an ``interventions`` library and ``plans``::
+
+    format: journeysim/1
+    journey:                        # Journey.to_spec(): the constructor's keys
+      name: B2B SaaS
+      stages:
+        - name: onboarding          # a stage with its journey-map metadata
+          owner: Onboarding team
+          touchpoints: [kickoff call]
+          moment_of_truth: true
+        - adopting                  # a plain name is fine
+        - churned
+      transitions:                  # sparse rows: the rest of a row stays
+        onboarding: {adopting: 0.55, churned: 0.05}
+      values:
+        revenue: {adopting: 800.0}
+      discount_rate: 0.01
+      moments_of_truth:             # transitions; stages carry their own flag
+        - [onboarding, churned]
+    interventions:                  # optional: defined once, used by name
+      - name: onboarding call
+        at: [onboarding, churned]
+        relative_risk: 0.6
+    plans:
+      - name: proactive
+        interventions: [onboarding call, {name: gift, at: onboarding, change: -0.01}]
+
+Tenure pieces are ``{0: rows, 3: rows that change}``; their keys are integers
+in YAML and strings (``"3"``) in JSON, and both are read. JSON files have the
+same structure. The JSON Schema of the format ships with the package
+(:func:`schema`, ``journeysim/schema/journeysim-1.schema.json``).
+
+Reading is ``yaml.safe_load``-level (no Python tags) and defensive: duplicate
+keys, more than a few aliases or an alias expansion, deep nesting, bytes that
+are not UTF-8 and files over 50 MB are refused. Every problem is a ValueError
+naming the file, the line (where known) and the key path, e.g.
+``model.yaml:14: journey.transitions.onboarding.churned: probability 1.3 is
+outside [0, 1]``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from json.decoder import JSONDecodeError, scanstring
+from json.scanner import NUMBER_RE
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .intervention import Intervention, Plan
+from .journey import Journey, SpecError, check_keys, describe, spec_path
+
+__all__ = [
+    "FORMAT",
+    "ModelFile",
+    "dumps",
+    "load",
+    "load_model",
+    "load_plans",
+    "loads",
+    "save",
+    "schema",
+]
+
+#: The format this version reads and writes.
+FORMAT = "journeysim/1"
+#: Files larger than this are refused.
+MAX_BYTES = 50 * 1024 * 1024
+#: Mappings and lists nested deeper than this are refused.
+MAX_DEPTH = 64
+#: YAML aliases (``*name``) in a file, at most.
+MAX_ALIASES = 100
+#: Values in a document once aliases are expanded, at most.
+MAX_NODES = 1_000_000
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+_TOP_KEYS = ("format", "journey", "interventions", "plans")
+_SCHEMA = "journeysim-1.schema.json"
+
+
+@dataclass
+class ModelFile:
+    """What a model file holds.
+
+    Attributes
+    ----------
+    path : str or None
+        The file it was read from (None for :func:`loads`).
+    journey : Journey or None
+    plans : list of Plan
+    interventions : dict
+        The file's library of interventions, ``{name: Intervention}``.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> call = js.Intervention("call", at=("active", "churned"), relative_risk=0.5)
+    >>> m = js.loads(js.dumps([js.Plan("calls", [call])]))
+    >>> m.journey is None, [p.name for p in m.plans], m.plans[0].interventions == [call]
+    (True, ['calls'], True)
+    """
+
+    path: str | None
+    journey: Journey | None = None
+    plans: list[Plan] = field(default_factory=list)
+    interventions: dict[str, Intervention] = field(default_factory=dict)
+
+
+# -- public functions -------------------------------------------------------------
+
+
+def load_model(path: str | os.PathLike) -> ModelFile:
+    """Read a model file (``.yaml``, ``.yml`` or ``.json``): its journey,
+    interventions and plans, whichever it has.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    ModelFile
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a journeysim/1 model, with the file name, the
+        line (where known), the key path and what is wrong.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}})
+    >>> plan = js.Plan("win-back", [js.Intervention("call", at="active", change=-0.02)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.yaml")
+    >>> js.save(j, path, plans=[plan])
+    >>> m = js.load_model(path)
+    >>> m.journey == j, m.plans == [plan]
+    (True, True)
+    """
+    name = os.fspath(path)
+    fmt = _format_of(name)
+    size = os.stat(name).st_size
+    if size > MAX_BYTES:
+        raise ValueError(
+            f"{name}: the file has {size:,} bytes, more than the {MAX_BYTES:,} a "
+            "model file may have"
+        )
+    with open(name, "rb") as f:
+        raw = f.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise ValueError(f"{name}: the file has more than {MAX_BYTES:,} bytes")
+    return _parse(_decode(raw, name), fmt, name, name)
+
+
+def load(path: str | os.PathLike) -> Journey:
+    """The journey of a model file.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a valid model file, or holds no journey.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import journeysim as js
+    >>> path = os.path.join(tempfile.mkdtemp(), "saas.yaml")
+    >>> js.save(js.default_journey(), path)
+    >>> j = js.load(path)
+    >>> j == js.default_journey(), j.name
+    (True, 'B2B SaaS customer success')
+    """
+    m = load_model(path)
+    if m.journey is None:
+        raise ValueError(f"{os.fspath(path)}: the file holds no journey")
+    return m.journey
+
+
+def load_plans(path: str | os.PathLike) -> list[Plan]:
+    """The plans of a model file, in file order.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a valid model file, or holds no plans.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import journeysim as js
+    >>> call = js.Intervention("call", at=("active", "churned"), relative_risk=0.5)
+    >>> path = os.path.join(tempfile.mkdtemp(), "plans.json")
+    >>> js.save([js.Plan("calls", [call]), js.Plan("nothing")], path)
+    >>> [p.name for p in js.load_plans(path)]
+    ['calls', 'nothing']
+    """
+    m = load_model(path)
+    if not m.plans:
+        raise ValueError(f"{os.fspath(path)}: the file holds no plans")
+    return m.plans
+
+
+def save(
+    obj: Journey | Plan | Intervention | Sequence,
+    path: str | os.PathLike,
+    *,
+    plans: Sequence[Plan] | None = None,
+) -> None:
+    """Write a model file; the format follows the suffix (``.yaml``, ``.yml``
+    or ``.json``).
+
+    Parameters
+    ----------
+    obj : Journey, Plan, Intervention, or a list of Plans (or Interventions)
+    path : str or path-like
+    plans : list of Plan, optional
+        Plans to write in the same file (``save(journey, "m.yaml",
+        plans=[...])``). An intervention used by several plans is written once
+        in the file's ``interventions`` library and named in each plan.
+
+    The YAML is block style with the keys in a fixed order and short rows and
+    lists inline; numbers are written so that they read back bit for bit.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100}}, name="tiny")
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.yaml")
+    >>> js.save(j, path)
+    >>> with open(path, encoding="utf-8") as f:
+    ...     print(f.read(), end="")
+    format: journeysim/1
+    journey:
+      name: tiny
+      stages: [active, churned]
+      transitions:
+        active: {churned: 0.1}
+      values:
+        revenue: {active: 100.0}
+      start: {active: 1.0}
+      discount_rate: 0.0
+    """
+    name = os.fspath(path)
+    text = dumps(obj, _format_of(name), plans=plans)
+    with open(name, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def dumps(
+    obj: Journey | Plan | Intervention | Sequence,
+    fmt: str = "yaml",
+    *,
+    plans: Sequence[Plan] | None = None,
+) -> str:
+    """The text of the model file :func:`save` would write, ``fmt`` being
+    ``"yaml"`` or ``"json"``.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> iv = js.Intervention("call", at=("active", "churned"), relative_risk=0.5)
+    >>> print(js.dumps(iv), end="")
+    format: journeysim/1
+    interventions:
+      - name: call
+        at: [active, churned]
+        relative_risk: 0.5
+    >>> print(js.dumps(js.Plan("calls", [iv]), "json"), end="")
+    {
+      "format": "journeysim/1",
+      "plans": [
+        {
+          "name": "calls",
+          "interventions": [
+            {
+              "name": "call",
+              "at": [
+                "active",
+                "churned"
+              ],
+              "relative_risk": 0.5
+            }
+          ]
+        }
+      ]
+    }
+    """
+    doc = _document(obj, plans)
+    if fmt == "yaml":
+        return yaml.dump(
+            doc,
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=88,
+        )
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    raise ValueError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
+
+
+def loads(text: str, fmt: str = "yaml", *, name: str = "<string>") -> ModelFile:
+    """Read a model file's text (``fmt`` ``"yaml"`` or ``"json"``); ``name``
+    stands for the file in error messages.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> m = js.loads('''
+    ... format: journeysim/1
+    ... journey:
+    ...   stages: [active, churned]
+    ...   transitions: {active: {churned: 0.25}}
+    ... ''')
+    >>> m.journey.analyze(periods=4).expected_lifetime
+    4.0
+    >>> try:
+    ...     js.loads("format: journeysim/2", name="old.yaml")
+    ... except ValueError as err:
+    ...     print(err)
+    old.yaml:1: format: unknown format 'journeysim/2'; this version reads journeysim/1
+    """
+    if fmt not in ("yaml", "json"):
+        raise ValueError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
+    if not isinstance(text, str):
+        raise ValueError(f"{name}: expected the text (a str), got {describe(text)}")
+    if len(text) > MAX_BYTES:
+        raise ValueError(f"{name}: the text is longer than {MAX_BYTES:,} characters")
+    return _parse(text.removeprefix("\ufeff"), fmt, name, None)
+
+
+def schema() -> dict:
+    """The JSON Schema (draft 2020-12) of the journeysim/1 model file format.
+
+    It describes the structure; :func:`load_model` checks more (that stages
+    exist, that rows sum to at most 1, ...). The file is
+    ``journeysim/schema/journeysim-1.schema.json`` in the installed package.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> s = js.files.schema()
+    >>> s["$schema"], s["properties"]["format"]
+    ('https://json-schema.org/draft/2020-12/schema', {'const': 'journeysim/1'})
+    """
+    ref = resources.files("journeysim").joinpath("schema", _SCHEMA)
+    return json.loads(ref.read_text(encoding="utf-8"))
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+def _format_of(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"{name}: unknown model file type {suffix or '(no suffix)'!r}; use "
+            ".yaml, .yml or .json"
+        )
+    return SUFFIXES[suffix]
+
+
+def _decode(raw: bytes, name: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ValueError(
+            f"{name}:{line}: the file is not UTF-8 text: byte 0x{raw[err.start]:02x} "
+            f"at offset {err.start} ({err.reason})"
+        ) from None
+
+
+class _Refused(Exception):
+    """A document refused while parsing, at a line."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _parse(text: str, fmt: str, name: str, path: str | None) -> ModelFile:
+    try:
+        if fmt == "yaml":
+            data, lines = _parse_yaml(text)
+        else:
+            data, lines = _JsonReader(text).parse()
+    except _Refused as err:
+        where = f"{name}:{err.line}" if err.line else name
+        raise ValueError(f"{where}: {err.message}") from None
+    try:
+        return _model(data, path)
+    except SpecError as err:
+        raise ValueError(_located(name, lines, err)) from None
+
+
+def _located(name: str, lines: dict, err: SpecError) -> str:
+    line = None
+    for k in range(len(err.path), 0, -1):
+        line = lines.get(err.path[:k])
+        if line is not None:
+            break
+    where = f"{name}:{line}" if line is not None else name
+    key = spec_path(err.path)
+    return f"{where}: {key}: {err.message}" if key else f"{where}: {err.message}"
+
+
+def _model(data: Any, path: str | None) -> ModelFile:
+    if data is None:
+        raise SpecError(
+            (), f"the file is empty; a model starts with 'format: {FORMAT}'"
+        )
+    if not isinstance(data, Mapping):
+        raise SpecError(
+            (),
+            f"a model file is a mapping that starts with 'format: {FORMAT}', got "
+            + describe(data),
+        )
+    if "format" not in data:
+        raise SpecError((), f"missing 'format: {FORMAT}' (this version reads {FORMAT})")
+    if data["format"] != FORMAT:
+        raise SpecError(
+            ("format",),
+            f"unknown format {data['format']!r}; this version reads {FORMAT}",
+        )
+    check_keys(data, (), _TOP_KEYS, "a model file")
+    out = ModelFile(path)
+    if "journey" in data:
+        try:
+            out.journey = Journey.from_spec(data["journey"])
+        except SpecError as err:
+            raise err.within("journey") from None
+    if "interventions" in data:
+        items = data["interventions"]
+        if not isinstance(items, list):
+            raise SpecError(
+                ("interventions",),
+                f"expected a list of interventions, got {describe(items)}",
+            )
+        where: dict[str, int] = {}
+        for k, item in enumerate(items):
+            try:
+                iv = Intervention.from_dict(item)
+            except SpecError as err:
+                raise err.within("interventions", k) from None
+            if iv.name in where:
+                raise SpecError(
+                    ("interventions", k, "name"),
+                    f"intervention {iv.name!r} is defined twice (also "
+                    f"interventions[{where[iv.name]}])",
+                )
+            where[iv.name] = k
+            out.interventions[iv.name] = iv
+    if "plans" in data:
+        items = data["plans"]
+        if not isinstance(items, list):
+            raise SpecError(
+                ("plans",), f"expected a list of plans, got {describe(items)}"
+            )
+        seen: dict[str, int] = {}
+        for k, item in enumerate(items):
+            try:
+                plan = Plan.from_dict(item, out.interventions)
+            except SpecError as err:
+                raise err.within("plans", k) from None
+            if plan.name in seen:
+                raise SpecError(
+                    ("plans", k, "name"),
+                    f"plan {plan.name!r} is defined twice "
+                    f"(also plans[{seen[plan.name]}])",
+                )
+            seen[plan.name] = k
+            out.plans.append(plan)
+    if out.journey is not None:
+        for k, iv in enumerate(out.interventions.values()):
+            _check_fits(iv, out.journey, ("interventions", k))
+        for k, plan in enumerate(out.plans):
+            for i, (iv, item) in enumerate(
+                zip(plan.interventions, data["plans"][k].get("interventions", []))
+            ):
+                if isinstance(item, Mapping):  # named ones are checked above
+                    _check_fits(iv, out.journey, ("plans", k, "interventions", i))
+    return out
+
+
+def _check_fits(iv: Intervention, journey: Journey, path: tuple) -> None:
+    """The stages and segments an intervention names are the journey's."""
+    stages = journey.stages
+
+    def stage(s, p):
+        if s != "*" and s not in stages:
+            raise SpecError(
+                p, f"unknown stage {s!r}; the journey's stages are {', '.join(stages)}"
+            )
+
+    stage(iv.source, (*path, "at"))
+    for t in iv.targets:
+        stage(t, (*path, "at"))
+    if iv.source in journey.absorbing:
+        raise SpecError(
+            (*path, "at"), f"{iv.source!r} is absorbing: it has no moves to change"
+        )
+    if iv.reassign_to is not None:
+        stage(iv.reassign_to, (*path, "reassign_to"))
+    for s in iv.priority or []:
+        stage(s, (*path, "priority"))
+    for s in iv.segments or []:
+        if s not in journey.segments:
+            raise SpecError(
+                (*path, "segments"),
+                f"unknown segment {s!r}; the journey's segments are "
+                + ", ".join(journey.segments),
+            )
+
+
+# -- YAML -----------------------------------------------------------------------
+
+# YAML 1.1 reads 1e-5 (no dot) as a string; read it as the number it means, and
+# quote such strings when writing so that they stay strings.
+_EXPONENT_FLOAT = re.compile(
+    r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that counts aliases and nesting while it composes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(
+                    self.peek_event().start_mark.line + 1,
+                    f"more than {MAX_ALIASES} aliases; a model file needs few or none",
+                )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(
+                    self.peek_event().start_mark.line + 1,
+                    f"mappings and lists nested more than {MAX_DEPTH} deep",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
+)
+
+
+def _parse_yaml(text: str) -> tuple[Any, dict]:
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        raise _Refused(
+            line, f"invalid YAML: character {err.character:#04x} is not allowed"
+        ) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[tuple, int] = {}
+        _walk(loader, node, (), lines, [0])
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "invalid YAML"
+        if err.context and err.problem:
+            problem = f"{err.context}, {err.problem}"
+        line = mark.line + 1 if mark else None
+        raise _Refused(line, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as err:
+        raise _Refused(None, f"invalid YAML: {err}") from None
+    except RecursionError:
+        raise _Refused(None, "nesting too deep") from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _walk(loader: _Loader, node, path: tuple, lines: dict, count: list) -> None:
+    """Record the line of every key path, and refuse duplicate keys, keys that
+    are not scalars, and documents that aliases expand beyond MAX_NODES."""
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise _Refused(
+            node.start_mark.line + 1,
+            f"the document expands to more than {MAX_NODES:,} values (aliases?)",
+        )
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for knode, vnode in node.value:
+            kline = knode.start_mark.line + 1
+            if not isinstance(knode, yaml.ScalarNode):
+                where = spec_path(path) or "the file"
+                raise _Refused(kline, f"{where}: keys must be names")
+            if knode.tag == "tag:yaml.org,2002:merge":
+                _walk(loader, vnode, path, lines, count)
+                continue
+            key = loader.construct_object(knode)
+            if key in seen:
+                raise _Refused(
+                    kline,
+                    f"{spec_path((*path, key))}: duplicate key {key!r} (first at line "
+                    f"{seen[key]}, again at line {kline})",
+                )
+            seen[key] = kline
+            lines.setdefault((*path, key), kline)
+            _walk(loader, vnode, (*path, key), lines, count)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.setdefault((*path, i), item.start_mark.line + 1)
+            _walk(loader, item, (*path, i), lines, count)
+
+
+# -- JSON -----------------------------------------------------------------------
+
+_WS = re.compile(r"[ \t\n\r]*")
+_LITERALS = (
+    ("true", True),
+    ("false", False),
+    ("null", None),
+    ("NaN", float("nan")),
+    ("Infinity", float("inf")),
+    ("-Infinity", float("-inf")),
+)
+
+
+class _JsonReader:
+    """JSON as the json module reads it, with the line of every key path,
+    duplicate keys refused and nesting bounded."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.lines: dict[tuple, int] = {}
+
+    def line(self, pos: int) -> int:
+        return bisect.bisect_right(self.starts, pos)
+
+    def fail(self, pos: int, message: str):
+        raise _Refused(self.line(pos), f"invalid JSON: {message}")
+
+    def skip(self, i: int) -> int:
+        return _WS.match(self.s, i).end()
+
+    def parse(self) -> tuple[Any, dict]:
+        i = self.skip(0)
+        if i == len(self.s):
+            return None, {}
+        value, i = self.value(i, (), 1)
+        i = self.skip(i)
+        if i != len(self.s):
+            self.fail(i, "extra text after the document")
+        return value, self.lines
+
+    def string(self, i: int) -> tuple[str, int]:
+        try:
+            return scanstring(self.s, i + 1, True)
+        except JSONDecodeError as err:
+            self.fail(err.pos, err.msg)
+
+    def value(self, i: int, path: tuple, depth: int) -> tuple[Any, int]:
+        s = self.s
+        c = s[i : i + 1]
+        if c in ("{", "["):
+            if depth > MAX_DEPTH:
+                raise _Refused(
+                    self.line(i), f"arrays and objects nested over {MAX_DEPTH} deep"
+                )
+            return (self.object if c == "{" else self.array)(i + 1, path, depth)
+        if c == '"':
+            return self.string(i)
+        m = NUMBER_RE.match(s, i)
+        if m:
+            integer, frac, exp = m.groups()
+            if frac or exp:
+                return float(integer + (frac or "") + (exp or "")), m.end()
+            return int(integer), m.end()
+        for word, v in _LITERALS:
+            if s.startswith(word, i):
+                return v, i + len(word)
+        self.fail(i, "expected a value" if c else "the text ends too early")
+
+    def object(self, i: int, path: tuple, depth: int) -> tuple[dict, int]:
+        s = self.s
+        out: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        i = self.skip(i)
+        if s[i : i + 1] == "}":
+            return out, i + 1
+        while True:
+            if s[i : i + 1] != '"':
+                self.fail(i, "expected a key in double quotes")
+            kline = self.line(i)
+            key, i = self.string(i)
+            if key in seen:
+                raise _Refused(
+                    kline,
+                    f"{spec_path((*path, key))}: duplicate key {key!r} (first at line "
+                    f"{seen[key]}, again at line {kline})",
+                )
+            seen[key] = kline
+            self.lines.setdefault((*path, key), kline)
+            i = self.skip(i)
+            if s[i : i + 1] != ":":
+                self.fail(i, "expected ':' after a key")
+            i = self.skip(i + 1)
+            out[key], i = self.value(i, (*path, key), depth + 1)
+            i = self.skip(i)
+            c = s[i : i + 1]
+            if c == "}":
+                return out, i + 1
+            if c != ",":
+                self.fail(i, "expected ',' or '}'")
+            i = self.skip(i + 1)
+
+    def array(self, i: int, path: tuple, depth: int) -> tuple[list, int]:
+        s = self.s
+        out: list[Any] = []
+        i = self.skip(i)
+        if s[i : i + 1] == "]":
+            return out, i + 1
+        while True:
+            self.lines.setdefault((*path, len(out)), self.line(i))
+            v, i = self.value(i, (*path, len(out)), depth + 1)
+            out.append(v)
+            i = self.skip(i)
+            c = s[i : i + 1]
+            if c == "]":
+                return out, i + 1
+            if c != ",":
+                self.fail(i, "expected ',' or ']'")
+            i = self.skip(i + 1)
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+class _Block(dict):
+    """A mapping always written in block style (a stage, an intervention)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, lists indented under their key, short rows inline, no
+    anchors or aliases."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data):
+        return True
+
+
+_Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
+)
+
+
+def _width(items, nested: bool) -> int | None:
+    """The width of a collection written inline, or None if it should not be:
+    scalars only (and, in a list, short lists of scalars)."""
+    width = 0
+    for x in items:
+        if isinstance(x, str):
+            if "\n" in x:
+                return None
+            width += len(x) + 2
+        elif x is None or isinstance(x, (bool, int, float)):
+            width += len(repr(x)) + 2
+        elif nested and type(x) is list:
+            w = _width(x, False)
+            if w is None:
+                return None
+            width += w + 2
+        else:
+            return None
+    return width
+
+
+def _inline(items, nested: bool = False) -> bool:
+    """Short collections of scalars are written inline."""
+    w = _width(items, nested)
+    return w is not None and w <= 60
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict):
+    flow = _inline([*data.keys(), *data.values()]) if data else True
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+
+def _represent_block(dumper: yaml.SafeDumper, data: dict):
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=False)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list):
+    flow = _inline(data, nested=True) if data else True
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(_Block, _represent_block)
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)
+
+
+def _document(obj: Any, plans: Sequence[Plan] | None) -> dict:
+    journey = None
+    library: list[Intervention] = []
+    plan_list: list[Plan] = []
+    if isinstance(obj, Journey):
+        journey = obj
+    elif isinstance(obj, Plan):
+        plan_list.append(obj)
+    elif isinstance(obj, Intervention):
+        library.append(obj)
+    elif (
+        isinstance(obj, (list, tuple))
+        and obj
+        and (
+            all(isinstance(p, Plan) for p in obj)
+            or all(isinstance(p, Intervention) for p in obj)
+        )
+    ):
+        for x in obj:
+            (plan_list if isinstance(x, Plan) else library).append(x)
+    else:
+        raise ValueError(
+            "save: expected a Journey, a Plan, an Intervention, or a list of Plans "
+            f"or of Interventions, got {type(obj).__name__}"
+        )
+    if plans is not None:
+        if isinstance(plans, Plan) or not all(isinstance(p, Plan) for p in plans):
+            raise ValueError("save: plans must be a list of Plans")
+        plan_list.extend(plans)
+    names = [p.name for p in plan_list]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"save: plan names repeat: {dup}")
+
+    doc: dict[str, Any] = {"format": FORMAT}
+    if journey is not None:
+        spec = journey.to_spec()
+        spec["stages"] = [
+            _Block(s) if isinstance(s, dict) else s for s in spec["stages"]
+        ]
+        doc["journey"] = spec
+
+    # The library: interventions saved as such, and any that several plans
+    # share (the same name and fields); plans name them instead of repeating.
+    lib: dict[str, dict] = {}
+    for iv in library:
+        d = iv.to_dict()
+        if iv.name in lib and lib[iv.name] != d:
+            raise ValueError(f"save: two different interventions are named {iv.name!r}")
+        lib[iv.name] = d
+    uses: dict[str, list[dict]] = {}
+    for plan in plan_list:
+        for iv in plan.interventions:
+            uses.setdefault(iv.name, []).append(iv.to_dict())
+    for n, ds in uses.items():
+        if n not in lib and len(ds) > 1 and all(d == ds[0] for d in ds):
+            lib[n] = ds[0]
+    if lib:
+        doc["interventions"] = [_Block(d) for d in lib.values()]
+    if plan_list:
+        doc["plans"] = [
+            _Block(
+                name=p.name,
+                interventions=[
+                    iv.name if lib.get(iv.name) == d else _Block(d)
+                    for iv in p.interventions
+                    for d in [iv.to_dict()]
+                ],
+            )
+            for p in plan_list
+        ]
+    return doc
