@@ -406,15 +406,20 @@ class Journey:
         streams = self._streams
         specs = self._segment_specs()
         single = len(specs) == 1 and specs[0][0] == "all" and specs[0][1] == 1.0
+        # Segments are written as what they change in the journey's own
+        # transitions, values and start (kept as given, rescaled as the core
+        # rescales); without those, as what they change in the first segment.
+        _, _, bp, bv, bm, bs = specs[0]
         base = r.get("base")
-        if single or base is None or list(base[1]) != streams:
-            _, _, bp, bv, bm, bs = specs[0]
-        else:
-            bp, bv, bm, bs = base
-            if self._normalize:  # as the core would, for a tidy base
-                tol = r["tolerance"]
-                bp = [(t, _normalized_rows(m, tol)) for t, m in bp]
-                bs = _normalized_rows(bs[None, :], tol)[0]
+        if not single and base is not None and list(base[1]) == streams:
+            tol = r["tolerance"]
+            own_p = [(t, _normalized_rows(m, tol)) for t, m in base[0]]
+            own_s = _normalized_rows(base[3][None, :], tol)[0]
+            if all(_stochastic(m, tol) for _, m in own_p) and _stochastic(
+                own_s[None, :], tol
+            ):
+                bp, bs = own_p, own_s
+            bv, bm = base[1], base[2]
         out: dict[str, Any] = {}
         if self.name is not None:
             out["name"] = self.name if isinstance(self.name, str) else str(self.name)
@@ -1936,6 +1941,16 @@ def _normalized_rows(m: np.ndarray, tol: float) -> np.ndarray:
         if abs(total - 1.0) > tol and total > 0.0:
             m[i] = m[i] / total
     return m
+
+
+def _stochastic(m: np.ndarray, tol: float) -> bool:
+    """Rows the core would accept as they are."""
+    return bool(
+        np.isfinite(m).all()
+        and (m >= 0).all()
+        and (m <= 1.0 + tol).all()
+        and all(abs(sum(float(x) for x in row) - 1.0) <= tol for row in m)
+    )
 
 
 def _journey_from_spec(cls, spec: dict):

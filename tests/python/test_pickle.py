@@ -140,3 +140,31 @@ def test_a_stay_a_hair_above_one_pickles():
     back = pickle.loads(pickle.dumps(j))
     assert back.transition_matrix.loc["b", "b"] == 1.0000000000000002
     assert_same_journey(j, back)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_derived_journeys_pickle_and_save(name, rng):
+    """What sweeps and uncertainty draws make of a journey (its segments and
+    rates replaced through _derived) pickles and saves exactly."""
+    j = journeys(rng)[name]
+    d = j._derived(j._segment_specs(), rates={s: 0.05 for s in j.streams})
+    back = pickle.loads(pickle.dumps(d))
+    assert_same_journey(d, back)
+    assert_same_analysis(d, back, periods=12)
+    assert_same_journey(d, js.loads(js.dumps(d)).journey)
+
+
+def test_a_base_row_no_segment_uses_need_not_be_valid():
+    j = js.Journey(
+        ["a", "b"],
+        {"a": {"a": 0.0}},  # every segment replaces this row
+        segments={
+            "x": {"share": 0.5, "transitions": {"a": {"b": 0.5}}},
+            "y": {"share": 0.5, "transitions": {"a": {"b": 0.1}}},
+        },
+    )
+    spec = j.to_spec()
+    assert spec["transitions"] == {"a": {"b": 0.5}}  # written from segment x
+    assert spec["segments"]["x"] == {"share": 0.5}
+    assert_same_journey(j, pickle.loads(pickle.dumps(j)))
+    assert_same_journey(j, js.loads(js.dumps(j)).journey)
