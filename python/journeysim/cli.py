@@ -1,12 +1,20 @@
-"""The ``journeysim`` command line. User errors exit with code 2 and a one-line
-message, never a traceback."""
+"""The ``journeysim`` command line: ``demo``, ``run``, ``compare``, ``fit`` and
+``report``. User errors (a bad file, a bad option) exit with code 2 and a
+one-line message, never a traceback; progress bars go to stderr."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+from typing import TextIO
 
 __all__ = ["main"]
+
+
+class UserError(ValueError):
+    """A mistake in what the user asked for: reported in one line, exit 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -14,14 +22,91 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"journeysim: error: {message}\n")
 
 
+def _count(text: str) -> int:
+    """A whole number of customers or periods; 1_000_000 and 1e6 are fine."""
+    try:
+        value = float(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_integer() or value < 0:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 0: {text!r}")
+    return int(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="journeysim", description="Customer journey what-if analysis."
+        prog="journeysim",
+        description="Customer journey what-if analysis: analyse a journey model, "
+        "compare intervention plans, calibrate from event logs, write reports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
     demo = sub.add_parser("demo", help="analyse the embedded B2B SaaS journey")
-    demo.add_argument("--periods", type=int, default=36, help="horizon in months")
+    demo.add_argument("--periods", type=_count, default=36, help="horizon in months")
     demo.add_argument("--out", default=None, help="where to write the retention PNG")
+
+    def horizon_and_simulation(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--periods", type=_count, default=36, help="horizon (36)")
+        p.add_argument(
+            "--customers",
+            type=_count,
+            default=None,
+            help="simulate this many customers (Monte Carlo); default: exact",
+        )
+        p.add_argument("--seed", type=int, default=None, help="random seed")
+        p.add_argument(
+            "--replications", type=_count, default=1, help="Monte Carlo replications"
+        )
+        p.add_argument("--threads", type=_count, default=None, help="threads")
+        p.add_argument(
+            "--no-progress", action="store_true", help="no progress bar on stderr"
+        )
+
+    run = sub.add_parser("run", help="analyse (or simulate) a journey model file")
+    run.add_argument("model", help="a journeysim YAML or JSON file")
+    horizon_and_simulation(run)
+    run.add_argument("--csv", metavar="DIR", help="write the tables as CSV files here")
+    run.add_argument("--plot", metavar="PNG", help="write the retention curve here")
+
+    cmp = sub.add_parser("compare", help="compare intervention plans")
+    cmp.add_argument("model", help="a journeysim file with a journey (and plans)")
+    cmp.add_argument(
+        "--plans", metavar="FILE", help="plans file (default: the model's plans)"
+    )
+    horizon_and_simulation(cmp)
+    cmp.add_argument("--csv", metavar="FILE", help="write the comparison table here")
+    cmp.add_argument("--plot", metavar="PNG", help="write the comparison chart here")
+
+    fit = sub.add_parser("fit", help="calibrate a journey from an event log")
+    fit.add_argument("events", help="a CSV or Parquet event log")
+    fit.add_argument("--out", required=True, metavar="MODEL", help="YAML/JSON out")
+    fit.add_argument("--customer", default="customer", help="customer id column")
+    fit.add_argument("--time", default="period", help="time column")
+    fit.add_argument("--stage", default="stage", help="stage column")
+    fit.add_argument(
+        "--period", default="1", help="M, W, D for dates, or an integer (1)"
+    )
+    fit.add_argument(
+        "--kind", choices=["changes", "snapshots"], default="changes", help="log kind"
+    )
+    fit.add_argument("--segment", default=None, help="segment column")
+    fit.add_argument("--tenure", default=None, help="tenure piece starts, e.g. 0,3,12")
+    fit.add_argument("--absorbing", default=None, help="absorbing stages, a,b")
+    fit.add_argument("--prior", type=float, default=0.0, help="Dirichlet prior")
+    fit.add_argument(
+        "--like",
+        metavar="MODEL",
+        help="keep this model's values, metadata and discounting; replace its "
+        "transitions by the fitted ones",
+    )
+    fit.add_argument("--plot", metavar="PNG", help="observed against fitted, here")
+
+    rep = sub.add_parser("report", help="write a self-contained HTML plan report")
+    rep.add_argument("model", help="a journeysim file with a journey (and plans)")
+    rep.add_argument("--plans", metavar="FILE", help="plans file")
+    rep.add_argument("--html", required=True, metavar="OUT", help="HTML file out")
+    rep.add_argument("--title", default=None, help="the report's title")
+    horizon_and_simulation(rep)
     return parser
 
 
@@ -31,13 +116,286 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            if args.periods < 0:
-                raise ValueError(f"--periods must be >= 0, got {args.periods}")
             run_demo(periods=args.periods, out=args.out)
-    except (ValueError, OSError) as err:
-        print(f"journeysim: error: {err}", file=sys.stderr)
+        elif args.command == "run":
+            _run(args, sys.stdout)
+        elif args.command == "compare":
+            _compare(args, sys.stdout)
+        elif args.command == "fit":
+            _fit(args, sys.stdout)
+        elif args.command == "report":
+            _report(args, sys.stdout)
+    except (ValueError, OSError, MemoryError) as err:
+        lines = str(err).strip().splitlines()
+        message = lines[0] if lines else type(err).__name__
+        print(f"journeysim: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("journeysim: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+# -- the commands ---------------------------------------------------------------
+
+
+def _progress(args) -> bool | None:
+    return False if args.no_progress else None
+
+
+def _check_simulation(args) -> None:
+    if args.periods < 1:
+        raise UserError(f"--periods must be >= 1, got {args.periods}")
+    if args.customers is not None and args.customers < 1:
+        raise UserError(f"--customers must be >= 1, got {args.customers}")
+    if args.replications < 1:
+        raise UserError(f"--replications must be >= 1, got {args.replications}")
+    if args.customers is None and (args.seed is not None or args.replications > 1):
+        raise UserError("--seed and --replications need --customers (Monte Carlo)")
+
+
+def _outputs(*paths: str | None) -> None:
+    """Fail before any work if an output cannot be written."""
+    for p in paths:
+        if p is None:
+            continue
+        parent = Path(p).resolve().parent
+        if not parent.is_dir():
+            raise UserError(f"{p}: the folder {parent} does not exist")
+
+
+def _run(args, out: TextIO) -> None:
+    from .files import load
+
+    _check_simulation(args)
+    _outputs(args.plot)
+    journey = load(args.model)
+    import pandas as pd
+
+    title = journey.name or Path(args.model).stem
+    if args.customers is None:
+        result = journey.analyze(periods=args.periods)
+        method = "exact"
+    else:
+        result = journey.simulate(
+            customers=args.customers,
+            periods=args.periods,
+            seed=args.seed,
+            replications=args.replications,
+            threads=args.threads,
+            progress=_progress(args),
+        )
+        method = f"Monte Carlo, {args.customers:,} customers, seed {result.seed}"
+    print(f"{title}: {len(journey.stages)} stages, {args.periods} periods ({method})")
+    print()
+    summary = result.summary()
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        print(summary.to_string())
+        print()
+        if args.customers is None:
+            print("Per-stage health (a customer in this stage now):")
+            print(result.stages.to_string(float_format="{:,.2f}".format))
+            print()
+    if args.csv:
+        folder = Path(args.csv)
+        folder.mkdir(parents=True, exist_ok=True)
+        tables = {
+            "summary": summary.to_frame("value"),
+            "occupancy": result.occupancy,
+            "retention": result.retention.to_frame(),
+            "value_by_period": result.value_by_period,
+        }
+        if args.customers is None:
+            tables["stages"] = result.stages
+            tables["absorption"] = result.absorption.to_frame()
+        for name, table in tables.items():
+            table.to_csv(folder / f"{name}.csv")
+        print(f"CSV tables written to {folder.resolve()}: {', '.join(tables)}")
+    if args.plot:
+        fig, ax = _figure()
+        ax.plot(result.retention.index, result.retention.to_numpy(), lw=2)
+        ax.set(xlabel="period", ylabel="retention", ylim=(0, 1.02), title=title)
+        ax.grid(alpha=0.3)
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(f"Retention curve written to {Path(args.plot).resolve()}")
+
+
+def _journey_and_plans(args):
+    from .files import load_model, load_plans
+
+    model = load_model(args.model)
+    if model.journey is None:
+        raise UserError(f"{args.model}: the file holds no journey")
+    plans = load_plans(args.plans) if args.plans else model.plans
+    if not plans:
+        raise UserError(
+            f"{args.model}: no plans to compare; add plans: to the file or pass "
+            "--plans FILE"
+        )
+    return model.journey, plans
+
+
+def _compare(args, out: TextIO) -> None:
+    import pandas as pd
+
+    from .compare import compare
+
+    _check_simulation(args)
+    _outputs(args.csv, args.plot)
+    journey, plans = _journey_and_plans(args)
+    c = compare(
+        journey,
+        plans,
+        args.periods,
+        customers=args.customers,
+        seed=args.seed,
+        replications=args.replications,
+        threads=args.threads,
+        progress=_progress(args),
+    )
+    print(
+        f"{len(plans)} plan(s) against the baseline, {args.periods} periods "
+        f"({c.method})"
+    )
+    print()
+    shown = [
+        col
+        for col in c.summary.columns
+        if not col.endswith((" low", " high", " diff"))
+        and not col.startswith(("reached ", "workload "))
+    ]
+    from .display import fmt
+
+    table = c.summary[shown].T.astype(object).map(fmt)
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        print(table.to_string())
+    if args.csv:
+        c.summary.to_csv(args.csv)
+        print(f"\nComparison table written to {Path(args.csv).resolve()}")
+    if args.plot:
+        fig, ax = _figure(height=0.6 * len(c.summary) + 1.6)
+        c.plot(ax=ax)
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(f"Comparison chart written to {Path(args.plot).resolve()}")
+
+
+def _fit(args, out: TextIO) -> None:
+    from .files import load, save
+    from .fit import fit
+
+    _outputs(args.out, args.plot)
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise UserError(f"--out must end in .yaml, .yml or .json, got {args.out!r}")
+    if not os.path.exists(args.events):
+        raise UserError(f"{args.events}: no such file")
+    period: str | int = args.period
+    if period.lstrip("-").isdigit():
+        period = int(period)
+    tenure = None
+    if args.tenure:
+        try:
+            tenure = [int(t) for t in args.tenure.split(",")]
+        except ValueError:
+            raise UserError(
+                f"--tenure must be whole numbers separated by commas, got "
+                f"{args.tenure!r}"
+            ) from None
+    like = load(args.like) if args.like else None
+    absorbing = None
+    if args.absorbing is not None:
+        absorbing = [s for s in args.absorbing.split(",") if s]
+    elif like is not None:
+        absorbing = like.absorbing
+    f = fit(
+        args.events,
+        customer=args.customer,
+        time=args.time,
+        stage=args.stage,
+        period=period,
+        kind=args.kind,
+        segment=args.segment,
+        tenure=tenure,
+        absorbing=absorbing,
+        prior=args.prior,
+        stages=like.stages if like is not None else None,
+    )
+    journey = f.journey
+    if like is not None:
+        journey = _with_transitions(like, journey)
+    save(journey, args.out)
+    check = f.check()
+    print(
+        f"Fitted {len(f.stages)} stages from {f.customers:,} customers "
+        f"({int(f.counts.to_numpy().sum()):,} transitions)."
+    )
+    print(f"log-likelihood {check.log_likelihood:,.1f}, AIC {check.aic:,.1f}")
+    so = check.second_order
+    print(
+        f"second-order Markov test: G2 {so['G2']:.1f}, df {int(so['df'])}, "
+        f"p {so['p_value']:.3g}"
+        + (
+            "  (the next stage depends on the previous one)"
+            if so["p_value"] < 0.01
+            else ""
+        )
+    )
+    if len(f.pieces) > 1:
+        t = f.tenure_test()
+        print(f"tenure test: G2 {t['G2']:.1f}, df {int(t['df'])}, p {t['p_value']:.3g}")
+    print(f"Model written to {Path(args.out).resolve()}")
+    if args.plot:
+        fig, ax = _figure()
+        check.plot(ax=ax)
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(
+            f"Observed against fitted retention written to {Path(args.plot).resolve()}"
+        )
+
+
+def _with_transitions(like, fitted):
+    """``like`` with the fitted transition matrices: values, metadata, starts,
+    shares and discounting stay the model's own. A fit of one segment serves
+    every segment; segments of a fit are matched by name."""
+    specs = like._segment_specs()
+    got = {spec[0]: spec for spec in fitted._segment_specs()}
+    if len(got) > 1 and set(got) != {spec[0] for spec in specs}:
+        raise UserError(
+            f"the log's segments {sorted(got)} are not the model's "
+            f"{sorted(spec[0] for spec in specs)}"
+        )
+    segments = []
+    for name, share, _, vals, moves, start in specs:
+        own = got[name] if len(got) > 1 else next(iter(got.values()))
+        segments.append((name, share, own[2], vals, moves, start))
+    return like._derived(segments)
+
+
+def _report(args, out: TextIO) -> None:
+    from .report import report
+
+    _check_simulation(args)
+    _outputs(args.html)
+    journey, plans = _journey_and_plans(args)
+    report(
+        journey,
+        plans,
+        args.html,
+        periods=args.periods,
+        customers=args.customers,
+        seed=args.seed,
+        replications=args.replications,
+        title=args.title,
+        progress=_progress(args),
+    )
+    print(f"Report written to {Path(args.html).resolve()}")
+
+
+def _figure(width: float = 7.0, height: float = 4.0):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    return fig, fig.add_subplot()
 
 
 if __name__ == "__main__":  # pragma: no cover
