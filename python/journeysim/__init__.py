@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .analysis import Analysis
 from .budget import BudgetChoice, best_plan
 from .compare import Comparison, compare
-from .demo import default_journey
+from .demo import default_journey, default_plans
 from .files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .fit import Fit, FitCheck, fit
 from .intervention import Intervention, Plan
@@ -45,6 +45,7 @@ __all__ = [
     "best_plan",
     "compare",
     "default_journey",
+    "default_plans",
     "dumps",
     "fit",
     "flows",

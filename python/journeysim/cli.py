@@ -23,13 +23,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _count(text: str) -> int:
-    """A whole number of customers or periods; 1_000_000 and 1e6 are fine."""
+    """A whole number; 1_000_000, 1,000,000 and 1e6 are fine. Ranges are
+    checked by each command, which names the option."""
     try:
         value = float(text.replace("_", "").replace(",", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value.is_integer() or value < 0:
-        raise argparse.ArgumentTypeError(f"not a whole number >= 0: {text!r}")
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     return int(value)
 
 
@@ -44,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="analyse the embedded B2B SaaS journey")
     demo.add_argument("--periods", type=_count, default=36, help="horizon in months")
     demo.add_argument("--out", default=None, help="where to write the retention PNG")
+    demo.add_argument(
+        "--save",
+        metavar="MODEL",
+        help="also write the journey and three example plans to this YAML/JSON "
+        "file, a starting point for run, compare and report",
+    )
 
     def horizon_and_simulation(p: argparse.ArgumentParser) -> None:
         p.add_argument("--periods", type=_count, default=36, help="horizon (36)")
@@ -116,7 +123,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
+            if args.periods < 0:
+                raise UserError(f"--periods must be >= 0, got {args.periods}")
+            if args.save:
+                _outputs(args.save)
             run_demo(periods=args.periods, out=args.out)
+            if args.save:
+                from .demo import default_journey, default_plans
+                from .files import save
+
+                save(default_journey(), args.save, plans=default_plans())
+                print(f"Journey and plans written to {Path(args.save).resolve()}")
         elif args.command == "run":
             _run(args, sys.stdout)
         elif args.command == "compare":
@@ -146,6 +163,8 @@ def _progress(args) -> bool | None:
 def _check_simulation(args) -> None:
     if args.periods < 1:
         raise UserError(f"--periods must be >= 1, got {args.periods}")
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be >= 1, got {args.threads}")
     if args.customers is not None and args.customers < 1:
         raise UserError(f"--customers must be >= 1, got {args.customers}")
     if args.replications < 1:

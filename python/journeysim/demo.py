@@ -8,9 +8,10 @@ from typing import TextIO
 
 import pandas as pd
 
+from .intervention import Intervention, Plan
 from .journey import Journey
 
-__all__ = ["default_journey", "run_demo"]
+__all__ = ["default_journey", "default_plans", "run_demo"]
 
 STAGES = [
     "onboarding",
@@ -128,6 +129,42 @@ def default_journey() -> Journey:
         ],
         name="B2B SaaS customer success",
     )
+
+
+def default_plans() -> list[Plan]:
+    """Three intervention plans for :func:`default_journey`: an onboarding call,
+    an at-risk rescue desk, and both together.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> [p.name for p in js.default_plans()]
+    ['onboarding call', 'rescue desk', 'call and rescue']
+    >>> c = js.compare(js.default_journey(), js.default_plans(), periods=36)
+    >>> c.summary["incremental net value"].idxmax()
+    'call and rescue'
+    """
+    call = Intervention(
+        "onboarding call",
+        at=("onboarding", "churned"),
+        relative_risk=0.6,
+        reassign_to="adopting",
+        reach=0.8,
+        window=(0, 3),
+        cost_per_customer=50,
+    )
+    rescue = Intervention(
+        "rescue desk",
+        at=("at_risk", "churned"),
+        relative_risk=0.7,
+        reassign_to="adopting",
+        cost_per_period=40,
+    )
+    return [
+        Plan("onboarding call", [call]),
+        Plan("rescue desk", [rescue]),
+        Plan("call and rescue", [call, rescue]),
+    ]
 
 
 def run_demo(

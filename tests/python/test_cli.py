@@ -202,6 +202,16 @@ def test_report_writes_self_contained_html(files, tmp_path):
     assert page.count("<svg") == 6
 
 
+def test_demo_saves_a_model_a_newcomer_can_report_on(tmp_path):
+    out = ok(cli("demo", "--save", "saas.yaml", "--out", "r.png", cwd=tmp_path))
+    assert "Journey and plans written to" in out
+    model = js.load_model(tmp_path / "saas.yaml")
+    assert model.journey == js.default_journey()
+    assert model.plans == js.default_plans()
+    ok(cli("report", "saas.yaml", "--html", "saas.html", cwd=tmp_path))
+    assert "call and rescue" in (tmp_path / "saas.html").read_text(encoding="utf-8")
+
+
 BAD_YAML = "format: journeysim/1\njourney:\n  stages: [a, b\n"
 WRONG_VERSION = "format: journeysim/9\njourney:\n  stages: [a, b]\n"
 BAD_PROBABILITY = (

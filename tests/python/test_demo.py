@@ -159,10 +159,11 @@ def test_demo_over_zero_periods_is_clean(tmp_path):
     ("args", "message"),
     [
         (["demo", "--periods", "-1"], "--periods must be >= 0, got -1"),
-        (["demo", "--periods", "abc"], "argument --periods: invalid int value: 'abc'"),
-        (["demo", "--periods", "1.5"], "invalid int value: '1.5'"),
+        (["demo", "--periods", "abc"], "argument --periods: not a whole number: 'abc'"),
+        (["demo", "--periods", "1.5"], "not a whole number: '1.5'"),
         ([], "the following arguments are required: command"),
-        (["report"], "invalid choice: 'report'"),
+        (["report"], "the following arguments are required: model, --html"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["demo", "--colour"], "unrecognized arguments: --colour"),
         (
             ["demo", "--periods", "2", "--out", "/nonexistent-dir/x.png"],
