@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import journeysim as js
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -51,3 +53,16 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_readme_model_file_loads(tmp_path):
+    """The README's YAML model file is a valid model with a plan."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert blocks, "README.md has no yaml code block"
+    for k, block in enumerate(blocks):
+        path = tmp_path / f"readme-{k}.yaml"
+        path.write_text(block)
+        model = js.load_model(path)
+        assert model.journey is not None and model.plans
+        js.compare(model.journey, model.plans, periods=12)
