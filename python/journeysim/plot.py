@@ -113,6 +113,18 @@ def journey_diagram(journey, ax=None, min_probability: float = 0.01):
             y - 0.45, y + 0.45, color="#f2f2f2" if y % 2 else "#e8eef7", zorder=0
         )
         ax.text(-1.0, y, team, va="center", ha="right", fontsize=9, color="#555")
+    # Limits first: labels are placed on the arcs in display coordinates.
+    ax.set_xlim(-1.8, step * (len(stages) - 1) + 0.9)
+    ax.set_ylim(-0.6, len(lanes) - 0.4)
+
+    def on_arc(p0, p1, rad):
+        """The middle of matplotlib's arc3 curve from p0 to p1 (a quadratic
+        Bezier whose control point is offset by rad x the chord, turned)."""
+        (x0, y0), (x1, y1) = ax.transData.transform([p0, p1])
+        dx, dy = x1 - x0, y1 - y0
+        mid = ((x0 + x1) / 2 + rad * dy / 2, (y0 + y1) / 2 - rad * dx / 2)
+        return ax.transData.inverted().transform(mid)
+
     for a in stages:
         for b in stages:
             p = P.loc[a, b]
@@ -136,8 +148,7 @@ def journey_diagram(journey, ax=None, min_probability: float = 0.01):
             ax.add_patch(arrow)
             if p >= 0.05:  # label the larger moves only, to keep the map legible
                 ax.text(
-                    (x0 + x1) / 2,
-                    (y0 + y1) / 2 + bend * 0.6,
+                    *on_arc((x0, y0), (x1, y1), bend),
                     f"{p:.2f}",
                     fontsize=7,
                     ha="center",
@@ -170,8 +181,6 @@ def journey_diagram(journey, ax=None, min_probability: float = 0.01):
                 "lw": 2 if s in flagged else 1,
             },
         )
-    ax.set_xlim(-1.8, step * (len(stages) - 1) + 0.9)
-    ax.set_ylim(-0.6, len(lanes) - 0.4)
     ax.axis("off")
     ax.set_title(journey.name or "journey")
     return ax
