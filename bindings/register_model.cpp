@@ -57,6 +57,29 @@ Journey make_journey(std::vector<std::string> stages,
   return Journey(std::move(spec));
 }
 
+// The arguments of make_journey that rebuild `j` bit for bit: its validated
+// spec (already normalised, so restoring it changes no number).
+py::tuple journey_state(const Journey &j) {
+  const JourneySpec &s = j.spec();
+  std::vector<SegmentTuple> segments;
+  for (const Segment &seg : s.segments) {
+    std::vector<StreamTuple> streams;
+    for (const ValueStream &vs : seg.streams) {
+      std::optional<Matrix> moves;
+      if (vs.transition_values.size() > 0) moves = vs.transition_values;
+      streams.emplace_back(vs.name, vs.discount_rate, vs.stage_values.starts,
+                           vs.stage_values.pieces, moves);
+    }
+    segments.emplace_back(seg.name, seg.share, seg.transitions.starts,
+                          seg.transitions.pieces, std::move(streams), seg.start);
+  }
+  std::vector<int> absorbing = s.absorbing;
+  if (absorbing.empty() && !s.detect_absorbing) absorbing = {-1};
+  return py::make_tuple(s.stages, segments, absorbing, s.value_stages, s.net_weights,
+                        s.cohort_size, s.arrivals, s.arrivals_constant, s.normalize,
+                        s.tolerance);
+}
+
 const Segment &segment(const Journey &j, std::size_t i) {
   if (i >= j.segments().size()) throw py::index_error("segment index out of range");
   return j.segments()[i];
@@ -75,6 +98,21 @@ void register_model(py::module_ &m) {
            py::arg("absorbing"), py::arg("value_stages"), py::arg("net_weights"),
            py::arg("cohort_size"), py::arg("arrivals"), py::arg("arrivals_constant"),
            py::arg("normalize"), py::arg("tolerance"))
+      // Pickled as its validated spec, so that journeys travel to other
+      // processes (Dask workers) and come back identical.
+      .def(py::pickle(&journey_state,
+                      [](const py::tuple &t) {
+                        if (t.size() != 10)
+                          throw std::runtime_error("invalid pickled Journey state");
+                        return make_journey(
+                            t[0].cast<std::vector<std::string>>(),
+                            t[1].cast<std::vector<SegmentTuple>>(),
+                            t[2].cast<std::vector<int>>(),
+                            t[3].cast<std::vector<int>>(),
+                            t[4].cast<std::vector<double>>(), t[5].cast<double>(),
+                            t[6].cast<std::vector<double>>(), t[7].cast<bool>(),
+                            t[8].cast<bool>(), t[9].cast<double>());
+                      }))
       .def_property_readonly("stages", &Journey::stages)
       .def_property_readonly("absorbing", &Journey::absorbing)
       .def_property_readonly("n_segments",

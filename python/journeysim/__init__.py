@@ -19,6 +19,7 @@ from .journey import Journey
 from .report import report
 from .sankey import flows, sankey
 from .simulation import Simulation
+from .sweep import SweepError, sweep
 from .warnings import InfiniteLifetimeWarning, JourneyWarning
 from .widget import WhatIf, what_if
 
@@ -40,6 +41,7 @@ __all__ = [
     "ModelFile",
     "Plan",
     "Simulation",
+    "SweepError",
     "WhatIf",
     "__version__",
     "best_plan",
@@ -56,5 +58,6 @@ __all__ = [
     "report",
     "sankey",
     "save",
+    "sweep",
     "what_if",
 ]

@@ -4,6 +4,7 @@ numbers."""
 from __future__ import annotations
 
 import numbers
+import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -223,6 +224,7 @@ def compare(
     progress: bool | None = None,
     uncertainty: Any = None,
     draws: int = 200,
+    client: Any = None,
 ) -> Comparison:
     """Compare plans side by side against the baseline (no intervention).
 
@@ -253,6 +255,12 @@ def compare(
     teams per customer. Plans whose interventions have a ``capacity`` are
     simulation only (``customers=`` is required) and marked in the "capacity
     limited" column; their workload columns are left empty.
+
+    With ``client`` (a ``dask.distributed.Client``) the work is spread over the
+    cluster with the same numbers as here: by Monte Carlo each plan's
+    simulation is a task (same seed, so still common random numbers), and the
+    uncertainty draws run in batches as in :func:`sweep`. The exact comparison
+    itself takes milliseconds and runs here.
 
     Examples
     --------
@@ -325,6 +333,24 @@ def compare(
     }
     journeys = {name: pj for name, (pj, _) in applied.items()}
     streams = journey.streams
+    sims = None
+    if client is not None:
+        from .sweep import _check_client, simulate_plans
+
+        _check_client(client)
+        if customers is not None:
+            if seed is None:
+                seed = secrets.randbits(64)
+            sims = simulate_plans(
+                client,
+                applied,
+                customers=customers,
+                periods=periods,
+                seed=seed,
+                replications=replications,
+                threads=threads,
+                accrual=accrual,
+            )
     if customers is None:
         rows, results = _exact(
             all_plans, applied, periods, horizons, accrual, rate, streams, journey
@@ -344,6 +370,7 @@ def compare(
             replications,
             threads,
             progress,
+            sims,
         )
         method = "monte carlo"
     summary = pd.DataFrame(rows).set_index("plan")
@@ -353,15 +380,20 @@ def compare(
             raise ValueError(
                 "uncertainty= runs the exact analysis: leave customers out"
             )
+        from .sweep import psa_values
+
         samples = _draw_journeys(journey, uncertainty, draws, seed)
-        table = []
-        for d in samples:
-            applied_d = {p.name: apply_plan(d, p, cost_rate=rate) for p in all_plans}
-            rows_d, _ = _exact(
-                all_plans, applied_d, periods, horizons, accrual, rate, streams, d
-            )
-            table.append([r["incremental net value"] for r in rows_d])
-        values = np.array(table)  # draws x plans
+        # Each draw analysed exactly like the comparison above, here or on the
+        # cluster (the sweep's engine either way).
+        values = psa_values(
+            samples,
+            plans,
+            periods=periods,
+            horizons=horizons,
+            accrual=accrual,
+            discount_rate=rate,
+            client=client,
+        )  # draws x plans, baseline first
         names = [p.name for p in all_plans]
         out.draws = pd.DataFrame(values, columns=pd.Index(names, name="plan"))
         out.uncertainty = pd.DataFrame(
@@ -619,9 +651,10 @@ def _simulated(
     replications,
     threads,
     progress,
+    sims=None,
 ):
-    import secrets
-
+    """Monte Carlo rows; ``sims`` (plan name -> Simulation) are simulations
+    already run (on a cluster) with these arguments."""
     if seed is None:
         seed = secrets.randbits(64)
     rows, results = [], {}
@@ -629,14 +662,18 @@ def _simulated(
     base_pc: dict[str, np.ndarray] = {}
     for p in plans:
         pj, once = applied[p.name]
-        s = pj.simulate(
-            customers,
-            periods,
-            seed=seed,
-            replications=replications,
-            threads=threads,
-            progress=progress,
-            accrual=accrual,
+        s = (
+            sims[p.name]
+            if sims is not None
+            else pj.simulate(
+                customers,
+                periods,
+                seed=seed,
+                replications=replications,
+                threads=threads,
+                progress=progress,
+                accrual=accrual,
+            )
         )
         results[p.name] = s
         limited = set(getattr(pj, "_capacity_names", []))  # capacity or calendar

@@ -24,6 +24,14 @@ PERIODS = {"M": "M", "W": "W", "D": "D"}
 def _read(events: Any, columns: list[str]) -> pd.DataFrame:
     if isinstance(events, pd.DataFrame):
         return events
+    from .partitions import is_dask_frame, partition_paths
+
+    if is_dask_frame(events):
+        return events[columns].compute()
+    paths = partition_paths(events)
+    if paths is not None:  # several files: one log, in the files' sorted order
+        frames = [_read(path, columns) for path in paths]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     if isinstance(events, str | Path):
         path = Path(events)
         if not path.exists():
@@ -31,7 +39,11 @@ def _read(events: Any, columns: list[str]) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
-            return pq.read_table(path, columns=columns).to_pandas()
+            # Missing columns are reported by name by the caller.
+            names = set(pq.read_schema(path).names)
+            return pq.read_table(
+                path, columns=[c for c in columns if c in names]
+            ).to_pandas()
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, usecols=columns)
         raise ValueError(f"events file {str(path)!r}: expected .csv or .parquet")
@@ -114,6 +126,15 @@ class Fit:
         self.segments = list(segments)
         self.absorbing = list(absorbing)
         self.customers = int(customers)
+        self.journey = self._journey(self._mean())
+
+    def __getstate__(self) -> dict:
+        # The journey is rebuilt from the estimates: the same computation as
+        # on construction, so the same journey, and a smaller pickle.
+        return {k: v for k, v in self.__dict__.items() if k != "journey"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         self.journey = self._journey(self._mean())
 
     def _mean(self) -> np.ndarray:
@@ -216,7 +237,7 @@ class Fit:
 
     def _bootstrap(self, B: int, seed) -> np.ndarray:
         """Estimates (B x G x P x S x S) over resamples of whole customers."""
-        d = self._data
+        d = self._needs_data("bootstrap intervals")
         cust = d["customer"]
         first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
         lengths = np.diff(np.r_[first, len(cust)])
@@ -272,6 +293,14 @@ class Fit:
                     P[idx][pos] = rng.dirichlet(row[pos])
             out.append(self._journey(P))
         return out
+
+    def _needs_data(self, what: str) -> dict:
+        if getattr(self, "_data", None) is None:
+            raise ValueError(
+                f"{what} needs the event arrays, which a fit computed on a cluster "
+                "(client=) leaves on the workers: fit without client= for it"
+            )
+        return self._data
 
     def _free(self, alpha: np.ndarray) -> int:
         """Free parameters: per observed row, its possible moves less one."""
@@ -332,7 +361,7 @@ class Fit:
         under the fit, and a likelihood-ratio test of first-order against
         second-order Markov dynamics.
         """
-        data = self._data
+        data = self._needs_data("check()") if holdout is None else None
         counts = self._counts
         if holdout is not None:
             options = dict(self._options, end=None)  # the holdout's own end
@@ -580,6 +609,14 @@ class GeneratorFit:
         )
         self.journey = self._journey(Q)
 
+    def __getstate__(self) -> dict:
+        # The journey is rebuilt from the counts, as on construction.
+        return {k: v for k, v in self.__dict__.items() if k != "journey"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.journey = self._journey(self._generator(self._n.astype(float)))
+
     def _generator(self, n: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             Q = np.where(self._r[:, None] > 0, n / self._r[:, None], 0.0)
@@ -720,6 +757,52 @@ def _fit_continuous(df, customer, time, stage, period, stages, absorbing, end, p
     return GeneratorFit(stages, counts, exposure, starts, absorbing, length, prior)
 
 
+def _estimate(
+    counts, starts, stages, pieces, seg_names, absorbing, prior, impossible, customers
+):
+    """The Fit from transition counts (segments x pieces x stages x stages) and
+    start counts: structural zeros, the prior, the posterior. Returns the Fit,
+    the prior matrix and the absorbing stages' indices."""
+    S = len(stages)
+    counts = np.asarray(counts, dtype=float)
+    allowed = np.ones((S, S), dtype=bool)
+    for frm, to in impossible:
+        if frm not in stages or to not in stages:
+            raise ValueError(f"impossible: unknown stage in {(frm, to)!r}")
+        allowed[stages.index(frm), stages.index(to)] = False
+    if (counts[..., ~allowed] > 0).any():
+        i, j = np.argwhere((counts > 0)[..., :, :].any(axis=(0, 1)) & ~allowed)[0]
+        raise ValueError(
+            f"impossible transition {stages[i]!r} -> {stages[j]!r} is in the log"
+        )
+    if isinstance(prior, numbers.Real) and not isinstance(prior, bool):
+        if not (np.isfinite(prior) and prior >= 0):
+            raise ValueError(f"prior must be finite and >= 0, got {prior}")
+        alpha_prior = np.full((S, S), float(prior))
+    else:
+        alpha_prior = np.asarray(prior, dtype=float)
+        if (
+            alpha_prior.shape != (S, S)
+            or not np.isfinite(alpha_prior).all()
+            or (alpha_prior < 0).any()
+        ):
+            raise ValueError(f"prior must be a number or a ({S}, {S}) array >= 0")
+    prior_matrix = np.where(allowed, alpha_prior, 0.0)
+    absorbing_idx = [stages.index(a) for a in absorbing]
+    alpha = _posterior(counts, prior_matrix, absorbing_idx)
+    result = Fit(
+        stages,
+        counts.astype(np.int64),
+        np.asarray(starts),
+        alpha,
+        pieces,
+        seg_names,
+        absorbing,
+        customers,
+    )
+    return result, prior_matrix, absorbing_idx
+
+
 def fit(
     events: Any,
     *,
@@ -736,13 +819,17 @@ def fit(
     impossible: Iterable[tuple[str, str]] = (),
     end: Any = None,
     model: str = "discrete",
+    client: Any = None,
 ) -> Fit | GeneratorFit:
     """Estimate a journey's transition probabilities from an event log.
 
     Parameters
     ----------
-    events : DataFrame, pyarrow Table, or path to a CSV or Parquet file
-        One row per observation: a customer, a time and a stage.
+    events : DataFrame, pyarrow Table, path(s) to CSV or Parquet files
+        One row per observation: a customer, a time and a stage. Several files
+        (a list of paths, a glob such as ``"events/*.parquet"`` or a
+        directory) are one log, read in sorted order; so are the partitions
+        of a dask DataFrame.
     customer, time, stage : str
         Column names.
     period : {"M", "W", "D"} or int
@@ -780,6 +867,16 @@ def fit(
         period matrix is expm(Q * period), with ``period`` a length in the
         times' unit (or "M", "W", "D" for dates). Returns a
         :class:`GeneratorFit` (``kind`` must be "changes").
+    client : dask.distributed.Client, optional
+        Count on the cluster: every file (or dask partition) is read and its
+        transitions counted in the core on a worker, and the counts are summed
+        (they are additive). Customers whose events span partitions are found
+        (by 64-bit hashes of their ids) and only their rows are shuffled, by
+        customer, before counting. The result is identical to a fit in one
+        process; partitioning by customer avoids the shuffle. The event
+        arrays stay on the workers, so such a fit has no bootstrap intervals
+        and no ``check()`` of its own log. The paths must be readable on the
+        workers. Discrete model only.
 
 
     Examples
@@ -805,6 +902,24 @@ def fit(
         raise ValueError(f"model must be 'discrete' or 'continuous', got {model!r}")
     if model == "continuous" and kind != "changes":
         raise ValueError("model='continuous' needs exact change times (kind='changes')")
+    options = {
+        "customer": customer,
+        "time": time,
+        "stage": stage,
+        "period": period,
+        "kind": kind,
+        "stages": stages,
+        "absorbing": absorbing,
+        "segment": segment,
+        "tenure": tenure,
+        "end": end,
+    }
+    if client is not None:
+        if model != "discrete":
+            raise ValueError("client= fits the discrete model only")
+        from .partitions import fit_partitions
+
+        return fit_partitions(events, client, options, prior, impossible)
     cols = [customer, time, stage] + ([segment] if segment else [])
     df = _read(events, cols)
     missing = [c for c in cols if c not in df.columns]
@@ -915,40 +1030,15 @@ def fit(
         kind == "changes",
         end_period,
     )
-    counts = np.asarray(counts, dtype=float)
-    allowed = np.ones((S, S), dtype=bool)
-    for frm, to in impossible:
-        if frm not in stages or to not in stages:
-            raise ValueError(f"impossible: unknown stage in {(frm, to)!r}")
-        allowed[stages.index(frm), stages.index(to)] = False
-    if (counts[..., ~allowed] > 0).any():
-        i, j = np.argwhere((counts > 0)[..., :, :].any(axis=(0, 1)) & ~allowed)[0]
-        raise ValueError(
-            f"impossible transition {stages[i]!r} -> {stages[j]!r} is in the log"
-        )
-    if isinstance(prior, numbers.Real) and not isinstance(prior, bool):
-        if not (np.isfinite(prior) and prior >= 0):
-            raise ValueError(f"prior must be finite and >= 0, got {prior}")
-        alpha_prior = np.full((S, S), float(prior))
-    else:
-        alpha_prior = np.asarray(prior, dtype=float)
-        if (
-            alpha_prior.shape != (S, S)
-            or not np.isfinite(alpha_prior).all()
-            or (alpha_prior < 0).any()
-        ):
-            raise ValueError(f"prior must be a number or a ({S}, {S}) array >= 0")
-    prior_matrix = np.where(allowed, alpha_prior, 0.0)
-    absorbing_idx = [stages.index(a) for a in absorbing]
-    alpha = _posterior(counts, prior_matrix, absorbing_idx)
-    result = Fit(
+    result, prior_matrix, absorbing_idx = _estimate(
+        counts,
+        starts,
         stages,
-        counts.astype(np.int64),
-        np.asarray(starts),
-        alpha,
         pieces,
         seg_names,
         absorbing,
+        prior,
+        impossible,
         int(cust.max()) + 1,  # factorised codes are 0 .. customers - 1
     )
     result._data = {

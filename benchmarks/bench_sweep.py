@@ -1,0 +1,231 @@
+"""Scaling out with Dask (issue targets): a sweep of 1,000 exact scenarios of a
+30-stage journey, a sweep of 100 simulated scenarios (200,000 customers x 60
+periods each), and a partitioned fit of 10 M events in 20 Parquet files, each
+on a LocalCluster of 1 and of 2 worker processes (one thread each), against a
+run in one process. Writes its section of RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+import journeysim as js
+from bench_compare import journey
+from results_file import cpu_model, write_section
+
+SECTION = "## Scaling out with Dask (bench_sweep.py)"
+PERIODS = 60
+EXACT_GRID = {
+    "save s0.relative_risk": [round(x, 4) for x in np.linspace(0.3, 0.9, 20)],
+    "save s1.reach": [round(x, 4) for x in np.linspace(0.1, 1.0, 10)],
+}  # 200 cells x (baseline + 4 plans) = 1,000 scenarios
+MC_GRID = {"save s0.relative_risk": [round(x, 4) for x in np.linspace(0.3, 0.9, 50)]}
+MC_CUSTOMERS = 200_000  # 50 cells x (baseline + 1 plan) = 100 simulations
+FIT_ROWS, FIT_FILES, FIT_PERIODS = 10_000_000, 20, 20
+
+
+def plans(j: js.Journey, n: int) -> list[js.Plan]:
+    out = []
+    for k in range(n):
+        s = j.stages[k]
+        iv = js.Intervention(
+            f"save {s}",
+            at=(s, "churned"),
+            relative_risk=0.5,
+            reach=0.8,
+            cost_per_customer=20,
+            window=(0, 12),
+        )
+        out.append(js.Plan(f"plan {k}", [iv]))
+    return out
+
+
+def timed(f, repeat: int):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def exact_sweep(j, **kw):
+    return js.sweep(
+        j, plans(j, 4), grid=EXACT_GRID, periods=PERIODS, progress=False, **kw
+    )
+
+
+def mc_sweep(j, **kw):
+    return js.sweep(
+        j,
+        plans(j, 1),
+        grid=MC_GRID,
+        periods=PERIODS,
+        customers=MC_CUSTOMERS,
+        seed=2024,
+        progress=False,
+        **kw,
+    )
+
+
+def write_events(folder: str) -> None:
+    """Snapshots of 500,000 customers over 20 periods, 8 stages, partitioned by
+    customer into 20 files of 500,000 rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    customers = FIT_ROWS // FIT_PERIODS
+    per_file = customers // FIT_FILES
+    names = np.array([f"stage {k}" for k in range(8)])
+    for f in range(FIT_FILES):
+        ids = np.arange(f * per_file, (f + 1) * per_file, dtype=np.int64)
+        n = len(ids) * FIT_PERIODS
+        table = pa.table(
+            {
+                "customer": np.repeat(ids, FIT_PERIODS),
+                "period": np.tile(np.arange(FIT_PERIODS, dtype=np.int64), len(ids)),
+                "stage": names[rng.integers(0, len(names), n)],
+            }
+        )
+        pq.write_table(table, f"{folder}/events-{f:02d}.parquet")
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not
+    inherited from the process that started it)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def on_cluster(workers: int, j, pattern: str) -> dict:
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    client = Client(cluster)
+    try:
+        js.sweep(j, plans(j, 1), periods=6, client=client)  # imports on workers
+        out = {}
+        out["exact"], out["exact table"] = timed(
+            lambda: exact_sweep(j, client=client), 3
+        )
+        out["mc"], out["mc table"] = timed(lambda: mc_sweep(j, client=client), 1)
+        out["fit"], out["fit result"] = timed(
+            lambda: js.fit(pattern, kind="snapshots", client=client), 2
+        )
+        out["worker MB"] = max(client.run(peak_mb).values())
+    finally:
+        client.close()
+        cluster.close()
+    return out
+
+
+def same_fit(a, b) -> bool:
+    return (
+        np.array_equal(a._counts, b._counts)
+        and np.array_equal(a._starts, b._starts)
+        and np.array_equal(a._alpha, b._alpha)
+        and a.customers == b.customers
+    )
+
+
+def main() -> None:
+    j = journey()
+    load = os.getloadavg()
+    exact_sweep(j, workers=1)  # warm up
+    local_exact, exact_table = timed(lambda: exact_sweep(j, workers=1), 3)
+    local_mc1, mc_table = timed(lambda: mc_sweep(j, workers=1, threads=1), 1)
+    local_mc, _ = timed(lambda: mc_sweep(j, workers=1), 1)
+    n_exact, n_mc = len(exact_table), len(mc_table)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        write_events(tmp)
+        write_s = time.perf_counter() - t
+        pattern = f"{tmp}/events-*.parquet"
+        local_fit, fit_local = timed(lambda: js.fit(pattern, kind="snapshots"), 2)
+        one = on_cluster(1, j, pattern)
+        two = on_cluster(2, j, pattern)
+    for r in (one, two):
+        pd.testing.assert_frame_equal(r.pop("exact table"), exact_table)
+        pd.testing.assert_frame_equal(r.pop("mc table"), mc_table)
+        assert same_fit(r.pop("fit result"), fit_local), "fits differ"
+
+    def row(case, n, local, unit):
+        s1, s2 = one[case], two[case]
+        speed = s1 / s2
+        verdict = "PASS" if speed >= 1.7 else "FAIL"
+        over = f"{(s1 - local) / n * 1e3:+.2f} ms" if n else f"{s1 - local:+.2f} s"
+        return (
+            f"| {unit} | {local:.2f} s | {s1:.2f} s | {s2:.2f} s | {speed:.2f}x "
+            f"({verdict}) | {over} |"
+        )
+
+    lines = [
+        SECTION,
+        "",
+        f"Machine: {os.cpu_count()} cores, {cpu_model()}, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, dask.distributed "
+        f"{__import__('distributed').__version__}; load average before the run "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (the machine is shared). "
+        "LocalCluster of 1 or 2 worker processes, one thread each, on loopback, "
+        "started and warmed up (journeysim imported on the workers) before timing; "
+        "best of 3 (exact sweep), 1 (simulated sweep) and 2 (fit) runs. "
+        "Every cluster result was checked equal, bit for bit, to the "
+        "one-process result before writing this.",
+        "",
+        "- Exact sweep: the 30-stage journey of bench_compare.py (cohort 10,000, "
+        "500 arrivals a period), 4 plans of one intervention each (reach 0.8, "
+        "tenure window, cost per customer), a grid of 20 relative risks x 10 "
+        f"reaches = 200 cells x 5 (baseline and plans) = {n_exact:,} scenarios, "
+        f"{PERIODS} periods.",
+        "- Simulated sweep: the same journey, one plan, 50 relative risks x 2 "
+        f"(baseline and plan) = {n_mc} simulations of {MC_CUSTOMERS:,} customers x "
+        f"{PERIODS} periods (common random numbers within a cell).",
+        f"- Partitioned fit: {FIT_ROWS:,} snapshot events (500,000 customers x "
+        f"{FIT_PERIODS} periods, 8 stage names) in {FIT_FILES} Parquet files "
+        f"partitioned by customer (written in {write_s:.0f} s, not timed): "
+        '`fit("events-*.parquet", kind="snapshots", client=client)`, reading '
+        "included; the one-process column is the same call without client (all "
+        "files read into one DataFrame).",
+        "",
+        "| case | one process | 1 worker | 2 workers | speed-up 1 -> 2 (target "
+        ">= 1.7x) | overhead of 1 worker against one process (per scenario) |",
+        "|---|---:|---:|---:|---:|---:|",
+        row("exact", n_exact, local_exact, f"exact sweep, {n_exact:,} scenarios"),
+        row("mc", n_mc, local_mc1, f"simulated sweep, {n_mc} scenarios"),
+        row("fit", 0, local_fit, f"partitioned fit, {FIT_ROWS // 10**6} M events"),
+        "",
+        "The one-process column runs the sweep in this process (`workers=1`; "
+        "simulations with `threads=1`, to compare like with like). Run as a "
+        "user would, with every core of this process, the simulated sweep took "
+        f"{local_mc:.2f} s (the core's own threads).",
+        f"Peak resident memory of a worker: {one['worker MB']:,.0f} MB (1 worker), "
+        f"{two['worker MB']:,.0f} MB (2 workers), imports included; of this "
+        f"process (all the one-process runs, the fit of all files in one "
+        f"DataFrame included) {peak_mb():,.0f} MB.",
+        "",
+    ]
+    section = "\n".join(lines)
+    write_section(SECTION, section)
+    print(section)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

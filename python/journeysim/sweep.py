@@ -1,0 +1,893 @@
+"""Many scenarios at once: every plan under every combination of parameter
+values and every posterior draw, locally on all cores or on a Dask cluster,
+with the same numbers either way.
+
+How the work is split (see docs/scaling.md):
+
+- A *cell* is one combination of grid values and one draw. Its scenarios are
+  the baseline and every plan, evaluated together exactly as :func:`compare`
+  evaluates them (the baseline once, plans paired with it; by Monte Carlo with
+  common random numbers, all plans of a cell share the cell's seed).
+- The seed of cell ``c`` is derived from ``(seed, c)`` alone
+  (``SeedSequence(seed, spawn_key=(c,))``); within a cell the core derives its
+  streams from (seed, replication, block). Nothing depends on which process
+  runs a cell, on the batch it is in, or on the order batches finish: a sweep
+  gives bit-identical results in one process, on a local pool of any size and
+  on a cluster of any size.
+- Cells are grouped into batches (about four per worker, so that a slow batch
+  does not hold the others up); the journey and plans travel once per worker
+  (scattered to every worker), each batch carries only its cells and draws.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import os
+import pickle
+import secrets
+import time
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .journey import Journey
+
+from .intervention import Intervention, Plan
+
+__all__ = ["SweepError", "scenario_seed", "sweep"]
+
+#: Intervention settings a grid may vary, as ``"<intervention name>.<setting>"``.
+#: Setting an effect (relative_risk, change, probability) replaces the
+#: intervention's effect.
+INTERVENTION_PARAMETERS = (
+    "relative_risk",
+    "change",
+    "probability",
+    "reach",
+    "window",
+    "calendar",
+    "reassign_to",
+    "segments",
+    "cost_fixed",
+    "cost_per_customer",
+    "cost_per_period",
+    "capacity",
+)
+#: Journey-level settings a grid may vary: the horizon, and the discount rate
+#: of every value stream (and of intervention costs unless ``discount_rate=``).
+JOURNEY_PARAMETERS = ("periods", "discount_rate")
+_EFFECTS = ("relative_risk", "change", "probability")
+# In-process when the whole sweep is expected to take less than this (seconds):
+# starting worker processes costs about a second.
+LOCAL_POOL_MIN_SECONDS = 2.0
+
+
+class SweepError(Exception):
+    """Some scenarios of a sweep raised. The others' results are kept.
+
+    Attributes
+    ----------
+    results : DataFrame
+        The whole sweep, one row per scenario; failing rows have the message in
+        the ``error`` column and no metrics.
+    failures : DataFrame
+        The failing rows.
+    """
+
+    def __init__(self, message: str, results: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.results = results
+        self.failures = results[results["error"].notna()]
+
+
+def scenario_seed(seed: int, cell: int) -> int:
+    """The Monte Carlo seed of cell ``cell`` of a sweep with ``seed``: a 64-bit
+    integer derived from both by numpy's SeedSequence, whatever ran the cell."""
+    ss = np.random.SeedSequence(int(seed), spawn_key=(int(cell),))
+    return int(ss.generate_state(1, dtype=np.uint64)[0])
+
+
+# -- what a batch carries -----------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """What every cell needs: sent once to each worker."""
+
+    journey: Any  # Journey, or None when every cell brings its own draw
+    plans: list
+    periods: int
+    horizons: list | None
+    accrual: str
+    discount_rate: float | None
+    customers: int | None
+    replications: int
+    threads: int | None = None
+
+
+@dataclass
+class _Cell:
+    index: int
+    params: dict
+    draw: int | None = None
+    journey: Any = None  # the draw's journey, when there are draws
+    seed: int | None = None
+    rows: int = 0  # scenarios in the cell (baseline and plans)
+
+
+@dataclass
+class _Outcome:
+    rows: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # (category, message)
+    seconds: float = 0.0
+
+
+# -- applying grid values -----------------------------------------------------
+
+
+def _intervention_kwargs(iv: Intervention) -> dict:
+    to = iv.targets[0] if len(iv.targets) == 1 else list(iv.targets)
+    kw = {
+        "at": (iv.source, to),
+        "reassign_to": iv.reassign_to,
+        "reach": iv.reach,
+        "window": iv.window,
+        "calendar": iv.calendar,
+        "segments": None if iv.segments is None else list(iv.segments),
+        "cost_fixed": iv.cost_fixed,
+        "cost_per_customer": iv.cost_per_customer,
+        "cost_per_period": iv.cost_per_period,
+        "capacity": iv.capacity,
+        "priority": None if iv.priority is None else list(iv.priority),
+    }
+    kw[iv.effect] = iv.amount
+    return kw
+
+
+def _with_values(plan: Plan, params: Mapping[str, Any]) -> Plan:
+    """The plan with the grid's intervention settings (validated by
+    Intervention itself)."""
+    changed = False
+    out = []
+    for iv in plan.interventions:
+        mine = {
+            key.rsplit(".", 1)[1]: v
+            for key, v in params.items()
+            if "." in key and key.rsplit(".", 1)[0] == iv.name
+        }
+        if not mine:
+            out.append(iv)
+            continue
+        kw = _intervention_kwargs(iv)
+        if any(k in _EFFECTS for k in mine):
+            for e in _EFFECTS:
+                kw.pop(e, None)
+        kw.update(mine)
+        out.append(Intervention(iv.name, **kw))
+        changed = True
+    return Plan(plan.name, out) if changed else plan
+
+
+def _check_plans(plans: Any) -> list[Plan]:
+    if isinstance(plans, Plan):
+        plans = [plans]
+    plans = list(plans)
+    for p in plans:
+        if not isinstance(p, Plan):
+            raise ValueError(f"plans must be Plan objects, got {p!r}")
+    names = [p.name for p in plans]
+    if "baseline" in names or len(set(names)) != len(names):
+        raise ValueError(
+            f"plan names must be unique and not 'baseline' (added first): {names}"
+        )
+    return plans
+
+
+def _with_rate(journey: Journey, rate: Any) -> Journey:
+    from .journey import _rates
+
+    rates = _rates(rate, journey.streams)
+    return journey._derived(journey._segment_specs(), rates=rates)
+
+
+def _points(grid: Any, plans: list[Plan]) -> tuple[list[str], list[dict]]:
+    """Parameter names and the list of points (dicts) of a grid: a dict of
+    value lists (every combination, the first name varying slowest) or a
+    DataFrame (one point per row)."""
+    if grid is None:
+        return [], [{}]
+    if isinstance(grid, pd.DataFrame):
+        names = [str(c) for c in grid.columns]
+        points = [dict(zip(names, row, strict=True)) for row in grid.itertuples(False)]
+        if not points:
+            raise ValueError("grid: the DataFrame has no rows")
+    elif isinstance(grid, Mapping):
+        names = list(grid)
+        values = []
+        for name in names:
+            v = grid[name]
+            if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray):
+                raise ValueError(f"grid[{name!r}] must be a list of values, got {v!r}")
+            v = list(v)
+            if not v:
+                raise ValueError(f"grid[{name!r}] has no values")
+            values.append(v)
+        points = [
+            dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)
+        ]
+    else:
+        raise ValueError(
+            f"grid must be a dict {{parameter: [values]}} or a DataFrame of points, "
+            f"got {type(grid).__name__}"
+        )
+    known = {iv.name for p in plans for iv in p.interventions}
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(f"grid parameter names must be strings, got {name!r}")
+        if name in JOURNEY_PARAMETERS:
+            continue
+        if "." not in name:
+            raise ValueError(
+                f"grid: unknown parameter {name!r}; use '<intervention>.<setting>' "
+                f"(settings: {', '.join(INTERVENTION_PARAMETERS)}) or one of "
+                f"{list(JOURNEY_PARAMETERS)}"
+            )
+        iv, setting = name.rsplit(".", 1)
+        if iv not in known:
+            raise ValueError(
+                f"grid: {name!r} names no intervention of the plans; the "
+                f"interventions are {sorted(known)}"
+            )
+        if setting not in INTERVENTION_PARAMETERS:
+            raise ValueError(
+                f"grid: {name!r}: {setting!r} is not a setting a sweep can vary; "
+                f"choose from {list(INTERVENTION_PARAMETERS)}"
+            )
+    effects = {}
+    for name in names:
+        if "." in name and name.rsplit(".", 1)[1] in _EFFECTS:
+            effects.setdefault(name.rsplit(".", 1)[0], []).append(name)
+    for iv, given in effects.items():
+        if len(given) > 1:
+            raise ValueError(
+                f"grid: intervention {iv!r} has one effect; vary one of {given}"
+            )
+    return names, points
+
+
+# -- evaluating cells (on whatever process runs them) ---------------------------
+
+
+def _error(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict]:
+    """The rows of one cell: baseline first, then each plan. A plan that raises
+    gets a row with its error; the others are unaffected."""
+    from .compare import _cost_rate, _exact, _simulated
+    from .intervention import apply_plan
+
+    params = cell.params
+    journey = cell.journey if cell.journey is not None else ctx.journey
+    base = Plan("baseline", [])
+    names = ["baseline", *(p.name for p in ctx.plans)]
+    errors: dict[str, str] = {}
+    try:
+        periods = int(params.get("periods", ctx.periods))
+        if "discount_rate" in params:
+            journey = _with_rate(journey, params["discount_rate"])
+        rate = _cost_rate(journey, ctx.discount_rate)
+        horizons = [periods] if ctx.horizons is None else ctx.horizons
+        simulate = ctx.customers is not None
+        plans = [base]
+        applied = {
+            "baseline": apply_plan(journey, base, cost_rate=rate, simulate=simulate)
+        }
+    except Exception as err:  # the whole cell fails
+        return [{"plan": n, "error": _error(err)} for n in names]
+    for p in ctx.plans:
+        try:
+            q = _with_values(p, params)
+            applied[q.name] = apply_plan(journey, q, cost_rate=rate, simulate=simulate)
+            plans.append(q)
+        except Exception as err:
+            errors[p.name] = _error(err)
+
+    def run(some: list[Plan]) -> list[dict]:
+        if not simulate:
+            rows, _ = _exact(
+                some,
+                applied,
+                periods,
+                horizons,
+                ctx.accrual,
+                rate,
+                journey.streams,
+                journey,
+            )
+        else:
+            rows, _ = _simulated(
+                some,
+                applied,
+                periods,
+                horizons,
+                ctx.accrual,
+                rate,
+                journey.streams,
+                ctx.customers,
+                cell.seed,
+                ctx.replications,
+                threads,
+                False,
+            )
+        return rows
+
+    by_plan: dict[str, dict] = {}
+    try:
+        for row in run(plans):
+            by_plan[row["plan"]] = row
+    except Exception:
+        # Find which plans fail: each one with the baseline alone.
+        try:
+            by_plan["baseline"] = run([base])[0]
+        except Exception as err:
+            return [{"plan": n, "error": _error(err)} for n in names]
+        for q in plans[1:]:
+            try:
+                by_plan[q.name] = run([base, q])[1]
+            except Exception as err:
+                errors[q.name] = _error(err)
+    out = []
+    for n in names:
+        if n in errors:
+            out.append({"plan": n, "error": errors[n]})
+        else:
+            out.append({**by_plan[n], "error": None})
+    return out
+
+
+def _default_threads() -> int | None:
+    """On a Dask worker, its threads; elsewhere None (every core)."""
+    try:
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _run_batch(ctx: _Context, cells: list[_Cell], threads: int | None = None):
+    """Evaluate cells; warnings are collected (and raised once by the caller)
+    rather than emitted wherever the batch runs."""
+    start = time.perf_counter()
+    if threads is None:
+        threads = ctx.threads if ctx.threads is not None else _default_threads()
+    out = _Outcome()
+    seen = set()
+    for cell in cells:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = _evaluate_cell(ctx, cell, threads)
+        for w in caught:
+            key = (w.category, str(w.message))
+            if key not in seen:
+                seen.add(key)
+                out.warnings.append(key)
+        out.rows.append((cell.index, rows))
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+# -- local process pool ---------------------------------------------------------
+
+_POOL_CONTEXT: _Context | None = None
+_POOL_THREADS: int | None = None
+
+
+def _pool_init(blob: bytes, threads: int) -> None:
+    global _POOL_CONTEXT, _POOL_THREADS
+    _POOL_CONTEXT = pickle.loads(blob)
+    _POOL_THREADS = threads
+
+
+def _pool_batch(cells: list[_Cell]) -> _Outcome:
+    assert _POOL_CONTEXT is not None
+    threads = _POOL_CONTEXT.threads or _POOL_THREADS
+    return _run_batch(_POOL_CONTEXT, cells, threads)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _batches(cells: list[_Cell], workers: int, size: int | None) -> list[list[_Cell]]:
+    """Consecutive runs of cells, about four batches per worker."""
+    if size is None:
+        size = max(1, math.ceil(len(cells) / (4 * max(workers, 1))))
+    return [cells[i : i + size] for i in range(0, len(cells), size)]
+
+
+class _Progress:
+    def __init__(self, total: int, show: bool) -> None:
+        self.bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="scenario", desc="sweep", leave=False)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_local(ctx, cells, workers, batch_size, bar) -> list[_Outcome]:
+    """In this process, or on a pool of ``workers`` processes when the sweep
+    is long enough to repay starting them (timed on the first cell)."""
+    import multiprocessing as mp
+
+    if not cells:
+        return []
+    first = _run_batch(ctx, cells[:1])
+    bar.update(cells[0].rows)
+    outcomes = [first]
+    rest = cells[1:]
+    expected = first.seconds * len(rest)
+    in_child = mp.parent_process() is not None
+    if workers <= 1 or in_child or expected < LOCAL_POOL_MIN_SECONDS or len(rest) < 2:
+        for batch in _batches(rest, 1, batch_size):
+            outcomes.append(_run_batch(ctx, batch))
+            bar.update(sum(c.rows for c in batch))
+        return outcomes
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    batches = _batches(rest, workers, batch_size)
+    workers = min(workers, len(batches))
+    threads = max(1, _cpus() // workers)
+    blob = pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL)
+    # "spawn": a fork of a process with threads (a notebook's, tqdm's) may hang.
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_pool_init,
+        initargs=(blob, threads),
+    ) as pool:
+        futures = {pool.submit(_pool_batch, b): b for b in batches}
+        try:
+            for fut in as_completed(futures):
+                outcomes.append(fut.result())
+                bar.update(sum(c.rows for c in futures[fut]))
+        except BaseException:  # e.g. Ctrl-C: do not wait for the queued batches
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return outcomes
+
+
+# -- Dask -------------------------------------------------------------------------
+
+
+def _client_threads(client) -> int:
+    """Worker threads on the cluster now (at least one)."""
+    return max(1, sum(client.nthreads().values()))
+
+
+def _run_dask(client, ctx, cells, batch_size, bar) -> list[_Outcome]:
+    """One task per batch; the context scattered to every worker once. A
+    worker that dies mid-batch has its batch rerun elsewhere by the scheduler
+    (up to distributed.scheduler.allowed-failures times): the same cells with
+    the same seeds, so the same rows."""
+    from distributed import as_completed
+
+    batches = _batches(cells, _client_threads(client), batch_size)
+    ctx_future = client.scatter(ctx, broadcast=True, hash=False)
+    token = uuid.uuid4().hex[:12]
+    futures = [
+        client.submit(_run_batch, ctx_future, b, key=f"journeysim-sweep-{token}-{k}")
+        for k, b in enumerate(batches)
+    ]
+    sizes = {f.key: sum(c.rows for c in b) for f, b in zip(futures, batches)}
+    outcomes = []
+    try:
+        for fut in as_completed(futures):
+            outcomes.append(fut.result())
+            bar.update(sizes[fut.key])
+    except BaseException:  # e.g. Ctrl-C: leave nothing running on the cluster
+        client.cancel([*futures, ctx_future])
+        raise
+    return outcomes
+
+
+# -- the engine -------------------------------------------------------------------
+
+
+def _run(
+    ctx: _Context,
+    cells: list[_Cell],
+    *,
+    client: Any,
+    workers: int | None,
+    batch_size: int | None,
+    progress: bool,
+) -> dict[int, list[dict]]:
+    """Rows by cell index, whichever way the cells ran."""
+    bar = _Progress(sum(c.rows for c in cells), progress)
+    try:
+        if client is not None:
+            outcomes = _run_dask(client, ctx, cells, batch_size, bar)
+        else:
+            outcomes = _run_local(
+                ctx, cells, _cpus() if workers is None else workers, batch_size, bar
+            )
+    finally:
+        bar.close()
+    rows: dict[int, list[dict]] = {}
+    emitted = set()
+    # In cell order, whatever order the batches finished in.
+    for o in sorted(outcomes, key=lambda o: o.rows[0][0] if o.rows else -1):
+        rows.update(dict(o.rows))
+        for category, message in o.warnings:
+            if (category, message) not in emitted:
+                emitted.add((category, message))
+                warnings.warn(message, category, stacklevel=3)
+    return rows
+
+
+def _check_client(client: Any) -> None:
+    if client is None:
+        return
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask is an optional extra
+        raise ValueError(
+            "client= needs dask.distributed: pip install 'journeysim[dask]'"
+        ) from None
+    if not isinstance(client, Client):
+        raise ValueError(
+            f"client must be a dask.distributed.Client, got {type(client).__name__}"
+        )
+
+
+def sweep(
+    journey: Journey,
+    plans: Sequence[Plan] = (),
+    *,
+    grid: Mapping[str, Sequence] | pd.DataFrame | None = None,
+    uncertainty: Any = None,
+    draws: int = 200,
+    periods: int = 36,
+    customers: int | None = None,
+    seed: int | None = None,
+    replications: int = 1,
+    horizons: Sequence[int] | None = None,
+    accrual: str = "start",
+    discount_rate: float | None = None,
+    threads: int | None = None,
+    client: Any = None,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    errors: str = "raise",
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Evaluate every plan (and the baseline) under every combination of
+    parameter values and every posterior draw; one row per scenario.
+
+    Parameters
+    ----------
+    journey : Journey
+    plans : list of Plan
+        The plans to compare; the baseline (no intervention) is added first.
+    grid : dict or DataFrame, optional
+        Values to vary: ``{"onboarding call.relative_risk": [0.5, 0.6, 0.7],
+        "onboarding call.reach": [0.5, 1.0]}`` (every combination, the first
+        name varying slowest) or a DataFrame with one point per row.
+        ``"<intervention>.<setting>"`` changes that intervention wherever it
+        appears (settings: relative_risk, change, probability, reach, window,
+        calendar, reassign_to, segments, cost_fixed, cost_per_customer,
+        cost_per_period, capacity; an effect replaces the intervention's
+        effect); ``"periods"`` and ``"discount_rate"`` change the horizon and
+        every stream's discount rate.
+    uncertainty, draws
+        As in :func:`compare`: a :class:`Fit` (``draws`` posterior draws of
+        the transitions, drawn here with ``seed``) or a list of journeys; every
+        grid point is evaluated on every draw.
+    periods, customers, seed, replications, horizons, accrual, discount_rate
+        As in :func:`compare`: exact unless ``customers`` is given; then by
+        Monte Carlo, the plans of a cell paired with common random numbers.
+        Cell ``c`` (one grid point on one draw) is simulated with
+        ``scenario_seed(seed, c)`` (column ``seed``), so any row can be
+        reproduced with ``compare(..., seed=row.seed)``.
+    threads : int, optional
+        Threads of each simulation (results do not depend on it). Default:
+        every core in this process, one per process in a local pool, and a
+        worker's threads on a cluster.
+    client : dask.distributed.Client, optional
+        Run on the cluster: batches of cells as tasks, the journey and plans
+        scattered once to every worker. Without it the sweep runs here, on
+        ``workers`` processes (default: every core) when it is long enough to
+        repay starting them, else in this process. Results are bit-identical
+        either way (scripts need the usual ``if __name__ == "__main__":`` guard
+        for local processes, as for any multiprocessing).
+    batch_size : int, optional
+        Cells per task (default: about four tasks per worker thread).
+    errors : {"raise", "keep"}
+        A scenario that raises gets its message (``"ValueError: ..."``) in the
+        ``error`` column, and the other scenarios are unaffected. With
+        "raise" (default) the sweep then raises :class:`SweepError` naming the
+        failing scenarios, with the whole table as ``.results``; with "keep"
+        it returns the table.
+    progress : bool, optional
+        A tqdm bar counting scenarios; None shows one for long sweeps.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``scenario`` (in the order cell, then baseline and plans),
+        with ``plan``, one column per grid parameter, ``draw`` (with
+        uncertainty), ``seed`` (Monte Carlo), every column of
+        ``compare(...).summary`` and ``error``.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}})
+    >>> save = js.Intervention("save", at=("active", "churned"),
+    ...                        relative_risk=0.5, cost_per_customer=20)
+    >>> w = js.sweep(j, [js.Plan("save offer", [save])], periods=12,
+    ...              grid={"save.relative_risk": [0.5, 0.8]}, workers=1)
+    >>> w[["plan", "save.relative_risk", "incremental net value"]].round(1)
+                    plan  save.relative_risk  incremental net value
+    scenario
+    0           baseline                 0.5                    0.0
+    1         save offer                 0.5                  181.7
+    2           baseline                 0.8                    0.0
+    3         save offer                 0.8                   52.8
+    """
+    from .compare import _draw_journeys
+    from .journey import ACCRUALS
+    from .journey import Journey as _Journey
+
+    if not isinstance(journey, _Journey):
+        raise ValueError(f"sweep needs a Journey, got {journey!r}")
+    plans = _check_plans(plans)
+    for name, v, low in (("periods", periods, 1), ("replications", replications, 1)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    if customers is not None and (
+        isinstance(customers, bool)
+        or not isinstance(customers, numbers.Integral)
+        or customers < 1
+    ):
+        raise ValueError(f"customers must be an integer >= 1, got {customers!r}")
+    if not isinstance(accrual, str) or accrual not in ACCRUALS:
+        raise ValueError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    if errors not in ("raise", "keep"):
+        raise ValueError(f"errors must be 'raise' or 'keep', got {errors!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ValueError(f"progress must be True, False or None, got {progress!r}")
+    for name, v in (
+        ("workers", workers),
+        ("batch_size", batch_size),
+        ("threads", threads),
+    ):
+        if v is not None and (
+            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
+        ):
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    _check_client(client)
+    names, points = _points(grid, plans)
+    for pt in points:
+        h = pt.get("periods", periods)
+        if isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1:
+            raise ValueError(f"grid: periods must be integers >= 1, got {h!r}")
+    if customers is None and (
+        any(iv.capacity for p in plans for iv in p.interventions)
+        or any(n.endswith(".capacity") for n in names)
+    ):
+        raise ValueError(
+            "plans with capacity limits can only be simulated: pass customers="
+        )
+    if horizons is not None:
+        horizons = list(horizons)
+        shortest = min(int(pt.get("periods", periods)) for pt in points)
+        for h in horizons:
+            if (
+                isinstance(h, bool)
+                or not isinstance(h, numbers.Integral)
+                or not (0 <= h <= shortest)
+            ):
+                raise ValueError(
+                    f"horizons must be integers in [0, {shortest}], got {h!r}"
+                )
+    if customers is not None and seed is None:
+        seed = secrets.randbits(64)
+    if uncertainty is not None:
+        if customers is not None:
+            raise ValueError(
+                "uncertainty= runs the exact analysis: leave customers out"
+            )
+        samples = _draw_journeys(journey, uncertainty, draws, seed)
+    else:
+        samples = [None]
+    per_cell = len(plans) + 1
+    cells = []
+    for k, (point, d) in enumerate(itertools.product(points, range(len(samples)))):
+        cells.append(
+            _Cell(
+                index=k,
+                params=point,
+                draw=None if uncertainty is None else d,
+                journey=samples[d],
+                seed=None if customers is None else scenario_seed(seed, k),
+                rows=per_cell,
+            )
+        )
+    ctx = _Context(
+        journey=journey if uncertainty is None else None,
+        plans=plans,
+        periods=int(periods),
+        horizons=horizons,
+        accrual=accrual,
+        discount_rate=discount_rate,
+        customers=None if customers is None else int(customers),
+        replications=int(replications),
+        threads=threads,
+    )
+    total = len(cells) * per_cell
+    if progress is None:
+        progress = total >= (20 if customers is not None else 2_000)
+    by_cell = _run(
+        ctx,
+        cells,
+        client=client,
+        workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    table = _table(cells, by_cell, names, uncertainty is not None, customers)
+    table.attrs["seed"] = seed
+    failed = table[table["error"].notna()]
+    if len(failed) and errors == "raise":
+        raise SweepError(_failure_message(failed, names), table)
+    return table
+
+
+def _table(cells, by_cell, names, with_draws, customers) -> pd.DataFrame:
+    records = []
+    for cell in cells:
+        for row in by_cell[cell.index]:
+            meta: dict[str, Any] = {"plan": row["plan"]}
+            meta.update({n: cell.params[n] for n in names})
+            if with_draws:
+                meta["draw"] = cell.draw
+            if customers is not None:
+                meta["seed"] = cell.seed
+            records.append({**meta, **{k: v for k, v in row.items() if k != "plan"}})
+    table = pd.DataFrame.from_records(records)
+    first = ["plan", *names] + (["draw"] if with_draws else [])
+    first += ["seed"] if customers is not None else []
+    rest = [c for c in table.columns if c not in first and c != "error"]
+    table = table[[*first, *rest, "error"]]
+    if customers is not None:
+        table["seed"] = table["seed"].astype(np.uint64)
+    table.index = pd.RangeIndex(len(table), name="scenario")
+    return table
+
+
+def _failure_message(failed: pd.DataFrame, names: list[str]) -> str:
+    lines = [f"{len(failed)} of the sweep's scenarios raised:"]
+    for idx, r in failed.head(10).iterrows():
+        where = ", ".join(f"{n}={r[n]!r}" for n in names)
+        draw = f", draw {r['draw']}" if "draw" in failed.columns else ""
+        lines.append(
+            f"  scenario {idx} (plan {r['plan']!r}{', ' if where else ''}{where}"
+            f"{draw}): {r['error']}"
+        )
+    if len(failed) > 10:
+        lines.append(f"  ... and {len(failed) - 10} more")
+    lines.append("the other scenarios' results are in this error's .results")
+    return "\n".join(lines)
+
+
+# -- for compare(client=) -----------------------------------------------------------
+
+
+def psa_values(
+    samples: list,
+    plans: list[Plan],
+    *,
+    periods: int,
+    horizons: list,
+    accrual: str,
+    discount_rate: float | None,
+    client: Any,
+) -> np.ndarray:
+    """Incremental net value per draw (rows) and plan (columns, baseline
+    first) of an exact comparison on each draw: compare(uncertainty=)'s work,
+    by the sweep's engine (here in this process, or on ``client``)."""
+    ctx = _Context(
+        journey=None,
+        plans=plans,
+        periods=periods,
+        horizons=horizons,
+        accrual=accrual,
+        discount_rate=discount_rate,
+        customers=None,
+        replications=1,
+    )
+    cells = [
+        _Cell(index=d, params={}, draw=d, journey=s, rows=len(plans) + 1)
+        for d, s in enumerate(samples)
+    ]
+    by_cell = _run(
+        ctx, cells, client=client, workers=1, batch_size=None, progress=False
+    )
+    out = np.empty((len(samples), len(plans) + 1))
+    for d in range(len(samples)):
+        for k, row in enumerate(by_cell[d]):
+            if row["error"] is not None:
+                raise ValueError(
+                    f"uncertainty draw {d}, plan {row['plan']!r}: {row['error']}"
+                )
+            out[d, k] = row["incremental net value"]
+    return out
+
+
+def _simulate_task(pj, customers, periods, seed, replications, threads, accrual):
+    if threads is None:
+        threads = _default_threads()
+    return pj.simulate(
+        customers,
+        periods,
+        seed=seed,
+        replications=replications,
+        threads=threads,
+        progress=False,
+        accrual=accrual,
+    )
+
+
+def simulate_plans(
+    client, applied: dict, *, customers, periods, seed, replications, threads, accrual
+) -> dict:
+    """compare(customers=, client=): each plan's simulation as one task (the
+    same seed for all: common random numbers), the Simulation objects gathered
+    and re-attached to this process's journeys."""
+    token = uuid.uuid4().hex[:12]
+    futures = {
+        name: client.submit(
+            _simulate_task,
+            pj,
+            customers,
+            periods,
+            seed,
+            replications,
+            threads,
+            accrual,
+            key=f"journeysim-simulate-{token}-{k}",
+        )
+        for k, (name, (pj, _)) in enumerate(applied.items())
+    }
+    try:
+        sims = dict(zip(futures, client.gather(list(futures.values())), strict=True))
+    except BaseException:
+        client.cancel(list(futures.values()))
+        raise
+    for name, s in sims.items():
+        s._journey = applied[name][0]
+    return sims
