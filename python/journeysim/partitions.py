@@ -1,23 +1,27 @@
 """Calibration from a partitioned event log on a Dask cluster: the same counts,
 and so the same fit, as one process reading every file.
 
-Three steps, each file handled where it is read (a worker):
+Each file (or dask partition) is read once, on a worker:
 
-1. *Scan*: stage names, the last period, segment values, and 64-bit hashes of
-   the customer ids of each partition; the client puts them together (the
-   stages, the end of the data, the segments) and finds the customers whose
-   events span partitions (a hash seen in more than one).
-2. *Count*: each partition is read again and the transitions of its own
-   customers are counted in the core (counts are additive). The rows of
-   customers that span partitions are split by hash into buckets and stay on
-   the worker.
+1. *Prepare*: its rows are sorted by customer and period (ties by time, then
+   row order) and reduced to the last row of each customer and period, as
+   :func:`journeysim.fit` does; the arrays stay on the worker. The client gets
+   a summary: stage names, the last period, segment values and 64-bit hashes
+   of the customer ids. It puts together the stages, the end of the data and
+   the segments, and finds the customers whose events span partitions (a hash
+   seen in more than one).
+2. *Count*: each partition's own customers are counted in the core (counts are
+   additive). The rows of customers that span partitions are split by hash
+   into buckets, which stay on the worker.
 3. *Shuffle* (only if some customers span partitions): bucket ``k`` of every
-   partition is gathered, in partition order, and counted; every such customer
+   partition is gathered, in partition order, and counted: every such customer
    has all its rows in one bucket.
 
 Counts and start counts are summed on the client and estimated exactly as by
-:func:`journeysim.fit`. Ties within a period are broken by row order across
-the files in sorted order, as in a single-process fit of the same files.
+:func:`journeysim.fit`. Ties within a period are broken by time, then by row
+order across the files in sorted order, as in a single-process fit of the same
+files (a partition keeps its last row of a period; the last of those over the
+partitions is the last of all).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import glob
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,74 +97,109 @@ def _load(source: Any, label: str, cols: list[str]) -> pd.DataFrame:
     return df
 
 
-def _scan(source: Any, label: str, o: dict) -> dict:
-    """What the client needs to know of a partition before counting."""
+@dataclass
+class _Part:
+    """A partition's rows, sorted and reduced, with local codes (on a worker)."""
+
+    label: str
+    rows: int
+    seen: dict  # stage name -> rows
+    last: int | None  # last period
+    stage_names: list  # local stage code -> name
+    customers: Any  # local customer code -> id
+    hashes: np.ndarray  # local customer code -> 64-bit hash
+    segments: list  # local segment code -> value
+    customer: np.ndarray  # per row (sorted, one per customer and period)
+    period: np.ndarray
+    stage: np.ndarray
+    segment: np.ndarray | None
+    time: np.ndarray
+
+
+def _times(time: pd.Series) -> np.ndarray:
+    """The within-period order of rows, as :func:`journeysim.fit` takes it."""
+    if pd.api.types.is_numeric_dtype(time):
+        return time.to_numpy(dtype=float)
+    return pd.to_datetime(time).to_numpy("datetime64[ns]").view(np.int64)
+
+
+def _order(cust: np.ndarray, period: np.ndarray, time: np.ndarray):
+    """The stable sort by customer, period and time, as :func:`journeysim.fit`
+    sorts; None when the rows are in that order already (a log written by
+    customer and time usually is: checking takes one pass, sorting several)."""
+    if len(cust) < 2:
+        return None
+    dc, dp, dt = np.diff(cust), np.diff(period), np.diff(time)
+    if ((dc > 0) | ((dc == 0) & ((dp > 0) | ((dp == 0) & (dt >= 0))))).all():
+        return None
+    return np.lexsort((np.arange(len(cust)), time, period, cust))
+
+
+def _prepare(source: Any, label: str, o: dict) -> _Part:
     from .fit import _bucket
 
     df = _load(source, label, o["cols"])
-    out: dict[str, Any] = {"rows": len(df), "label": label}
-    if not len(df):
-        out.update(seen={}, last=None, hashes=np.empty(0, np.uint64), segments=[])
-        return out
+    n = len(df)
     raw, uniques = pd.factorize(df[o["stage"]])
-    rows = np.bincount(raw, minlength=len(uniques))
+    names = [str(u) for u in uniques]
     seen: dict[str, int] = {}
-    for u, n in zip(uniques, rows, strict=True):
-        seen[str(u)] = seen.get(str(u), 0) + int(n)
-    out["seen"] = seen
-    out["last"] = int(_bucket(df[o["time"]], o["period"], o["time"]).max())
-    out["hashes"] = np.unique(_hash(pd.unique(df[o["customer"]])))
-    seg = o["segment"]
-    out["segments"] = list(pd.unique(df[seg])) if seg else []
-    return out
-
-
-def _arrays(df: pd.DataFrame, o: dict) -> dict:
-    """A partition's rows as the arrays counting needs (customer ids as they
-    are: codes are given per counting unit)."""
-    from .fit import _bucket
-
-    raw, uniques = pd.factorize(df[o["stage"]])
-    index = o["stage_index"]
-    code = np.array([index[str(u)] for u in uniques], dtype=np.int32)[raw]
-    time = df[o["time"]]
-    raw_time = (
-        time.to_numpy(dtype=float)
-        if pd.api.types.is_numeric_dtype(time)
-        else pd.to_datetime(time).to_numpy("datetime64[ns]").view(np.int64)
-    )
-    seg = None
+    for name, k in zip(names, np.bincount(raw, minlength=len(names)), strict=True):
+        seen[name] = seen.get(name, 0) + int(k)
+    period = _bucket(df[o["time"]], o["period"], o["time"])
+    cust, ids = pd.factorize(df[o["customer"]])
+    cust = cust.astype(np.int64)
+    seg, seg_values = None, []
     if o["segment"]:
-        seg = pd.Index(o["segment_values"]).get_indexer(df[o["segment"]])
-        seg = seg.astype(np.int32)
+        seg, seg_index = pd.factorize(df[o["segment"]])
+        seg, seg_values = seg.astype(np.int32), list(seg_index)
+    time = _times(df[o["time"]])
+    stage = raw.astype(np.int32)
+    order = _order(cust, period, time)
+    if order is not None:
+        cust, period, time, stage = (
+            cust[order],
+            period[order],
+            time[order],
+            stage[order],
+        )
+    last = np.ones(n, dtype=bool)
+    last[:-1] = (cust[1:] != cust[:-1]) | (period[1:] != period[:-1])
+    if seg is not None:
+        seg = (seg if order is None else seg[order])[last]
+    return _Part(
+        label=label,
+        rows=n,
+        seen=seen,
+        last=int(period.max()) if n else None,
+        stage_names=names,
+        customers=ids,
+        hashes=_hash(ids),
+        segments=seg_values,
+        customer=cust[last],
+        period=period[last],
+        stage=stage[last],
+        segment=seg,
+        time=time[last],
+    )
+
+
+def _summary(part: _Part) -> dict:
     return {
-        "customer": df[o["customer"]].to_numpy(),
-        "period": _bucket(time, o["period"], o["time"]),
-        "stage": code,
-        "segment": seg,
-        "time": raw_time,
+        "label": part.label,
+        "rows": part.rows,
+        "seen": part.seen,
+        "last": part.last,
+        "hashes": np.unique(part.hashes),
+        "segments": part.segments,
     }
 
 
-def _count_arrays(a: dict, o: dict, label: str) -> tuple:
-    """Counts, start counts and customers of complete customer histories,
-    exactly as :func:`journeysim.fit` counts them."""
+def _counts(cust, period, code, seg, o: dict, label: str) -> tuple:
+    """Counts and start counts of whole customer histories, sorted by customer
+    and period with one row per customer and period."""
     from . import _core
 
-    S, G, P = len(o["stages"]), len(o["segment_names"]), len(o["pieces"])
-    if len(a["customer"]) == 0:
-        return (np.zeros((G, P, S, S), np.int64), np.zeros((G, S), np.int64), 0)
-    cust = pd.factorize(a["customer"])[0].astype(np.int64)
-    periods, code, seg = a["period"], a["stage"], a["segment"]
-    order = np.lexsort((np.arange(len(cust)), a["time"], periods, cust))
-    cust, periods, code = cust[order], periods[order], code[order]
     if seg is not None:
-        seg = seg[order]
-    last = np.ones(len(cust), dtype=bool)
-    last[:-1] = (cust[1:] != cust[:-1]) | (periods[1:] != periods[:-1])
-    cust, periods, code = cust[last], periods[last], code[last]
-    if seg is not None:
-        seg = seg[last]
         change = (cust[1:] == cust[:-1]) & (seg[1:] != seg[:-1])
         if change.any():
             raise ValueError(
@@ -167,39 +207,58 @@ def _count_arrays(a: dict, o: dict, label: str) -> tuple:
             )
     counts, starts = _core.count_transitions(
         cust,
-        periods,
+        period,
         code,
         seg,
-        S,
-        G,
+        len(o["stages"]),
+        len(o["segment_names"]),
         o["pieces"],
         o["absorbing_flags"],
         o["changes"],
         o["end_period"],
     )
-    return np.asarray(counts), np.asarray(starts), int(cust.max()) + 1
+    return np.asarray(counts), np.asarray(starts)
 
 
-def _take(a: dict, mask: np.ndarray) -> dict:
-    return {k: (None if v is None else v[mask]) for k, v in a.items()}
-
-
-def _count(source: Any, label: str, o: dict) -> dict:
+def _count(part: _Part, o: dict) -> dict:
     """Count the customers wholly in this partition; split the others' rows by
     hash into buckets (kept on the worker for the shuffle)."""
-    df = _load(source, label, o["cols"])
-    a = _arrays(df, o)
-    spanning = o["spanning"]
+    index = o["stage_index"]
+    table = np.array([index[s] for s in part.stage_names], dtype=np.int32)
+    code = table[part.stage] if len(table) else part.stage
+    seg = part.segment
+    if seg is not None and len(seg):
+        table = pd.Index(o["segment_values"]).get_indexer(part.segments)
+        seg = table.astype(np.int32)[seg]
+    cust, period, time = part.customer, part.period, part.time
     buckets: list = []
-    if len(spanning):
-        h = _hash(a["customer"])
-        shared = np.isin(h, spanning)
-        if shared.any():
-            which = h[shared] % np.uint64(o["buckets"])
-            rows = _take(a, shared)
-            buckets = [_take(rows, which == k) for k in range(o["buckets"])]
-        a = _take(a, ~shared)
-    counts, starts, customers = _count_arrays(a, o, label)
+    customers = len(part.customers)
+    spanning = o["spanning"]
+    if len(spanning) and part.rows:
+        shared_customer = np.isin(part.hashes, spanning)
+        if shared_customer.any():
+            shared = shared_customer[cust]
+            which = part.hashes[cust[shared]] % np.uint64(o["buckets"])
+            rows = {
+                "customer": np.asarray(part.customers)[cust[shared]],
+                "period": period[shared],
+                "stage": code[shared],
+                "segment": None if seg is None else seg[shared],
+                "time": time[shared],
+            }
+            buckets = [
+                {k: (None if v is None else v[which == b]) for k, v in rows.items()}
+                for b in range(o["buckets"])
+            ]
+            keep = ~shared
+            cust, period, code = cust[keep], period[keep], code[keep]
+            seg = None if seg is None else seg[keep]
+            customers -= int(shared_customer.sum())
+    S, G, P = len(o["stages"]), len(o["segment_names"]), len(o["pieces"])
+    if len(cust):
+        counts, starts = _counts(cust, period, code, seg, o, part.label)
+    else:
+        counts, starts = np.zeros((G, P, S, S), np.int64), np.zeros((G, S), np.int64)
     return {
         "counts": counts,
         "starts": starts,
@@ -217,21 +276,35 @@ def _bucket_of(result: dict, k: int):
 
 
 def _count_bucket(parts: list, o: dict, k: int) -> tuple:
+    """The customers of bucket ``k``, their rows from every partition in
+    partition order: sorted and reduced again across partitions, counted."""
     parts = [p for p in parts if p is not None and len(p["customer"])]
+    S, G, P = len(o["stages"]), len(o["segment_names"]), len(o["pieces"])
     if not parts:
-        return _count_arrays({"customer": []}, o, f"bucket {k}")
+        return np.zeros((G, P, S, S), np.int64), np.zeros((G, S), np.int64), 0
     a = {
         key: (
             None if parts[0][key] is None else np.concatenate([p[key] for p in parts])
         )
         for key in parts[0]
     }
-    return _count_arrays(a, o, f"customers spanning partitions, bucket {k}")
+    cust = pd.factorize(a["customer"])[0].astype(np.int64)
+    period, time = a["period"], a["time"]
+    order = np.lexsort((np.arange(len(cust)), time, period, cust))
+    cust, period, code = cust[order], period[order], a["stage"][order]
+    seg = None if a["segment"] is None else a["segment"][order]
+    last = np.ones(len(cust), dtype=bool)
+    last[:-1] = (cust[1:] != cust[:-1]) | (period[1:] != period[:-1])
+    cust, period, code = cust[last], period[last], code[last]
+    seg = None if seg is None else seg[last]
+    label = f"customers spanning partitions, bucket {k}"
+    counts, starts = _counts(cust, period, code, seg, o, label)
+    return counts, starts, int(cust.max()) + 1
 
 
 def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
     """:func:`journeysim.fit` on a cluster (see the module's notes)."""
-    from .fit import _bucket, _estimate
+    from .fit import _estimate
     from .sweep import _check_client
 
     _check_client(client)
@@ -266,12 +339,56 @@ def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
         "segment": segment,
         "period": options["period"],
     }
-    scans = client.gather(
-        [
-            client.submit(_scan, s, lab, o, key=f"journeysim-scan-{token}-{k}")
-            for k, (s, lab) in enumerate(zip(sources, labels, strict=True))
+    prepared = [
+        client.submit(_prepare, s, lab, o, key=f"journeysim-prepare-{token}-{k}")
+        for k, (s, lab) in enumerate(zip(sources, labels, strict=True))
+    ]
+    every = list(prepared)
+    try:
+        summaries = [
+            client.submit(_summary, f, key=f"journeysim-summary-{token}-{k}")
+            for k, f in enumerate(prepared)
         ]
+        every += summaries
+        scans = client.gather(summaries)
+        o = _combine(scans, o, options, client)
+        results = _count_all(client, prepared, o, token, every)
+    except BaseException:
+        client.cancel(every)  # nothing left running or held on the cluster
+        raise
+    # Dropping the futures releases the partitions' data on the workers.
+    del every, prepared, summaries
+    if is_dask_frame(events):
+        del sources
+    counts = sum(r[0] for r in results)
+    starts = sum(r[1] for r in results)
+    customers = sum(r[2] for r in results)
+    result, _, _ = _estimate(
+        counts,
+        starts,
+        o["stages"],
+        o["pieces"],
+        o["segment_names"],
+        o["absorbing"],
+        prior,
+        impossible,
+        customers,
     )
+    result._data = None  # the event arrays stay on the workers
+    result._options = {
+        **options,
+        "stages": o["stages"],
+        "absorbing": o["absorbing"] or None,
+    }
+    return result
+
+
+def _combine(scans: list[dict], o: dict, options: dict, client) -> dict:
+    """The log's stages, segments, end and spanning customers, from the
+    partitions' summaries (checked as :func:`journeysim.fit` checks them)."""
+    from .fit import _bucket
+
+    segment = options["segment"]
     if sum(s["rows"] for s in scans) == 0:
         raise ValueError("the event log is empty")
     seen: dict[str, int] = {}
@@ -314,72 +431,47 @@ def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
     hashes = np.concatenate([s["hashes"] for s in scans])
     ids, times_seen = np.unique(hashes, return_counts=True)
     spanning = ids[times_seen > 1]
-    o.update(
-        stages=stages,
-        stage_index={name: k for k, name in enumerate(stages)},
-        segment_values=segment_values,
-        segment_names=segment_names,
-        pieces=pieces,
-        absorbing_flags=[s in absorbing for s in stages],
-        changes=options["kind"] == "changes",
-        end_period=end_period,
-        spanning=spanning,
-        buckets=max(1, min(len(spanning), sum(client.nthreads().values()) or 1)),
-    )
+    threads = sum(client.nthreads().values()) or 1
+    return {
+        **o,
+        "stages": stages,
+        "stage_index": {name: k for k, name in enumerate(stages)},
+        "segment_values": segment_values,
+        "segment_names": segment_names,
+        "pieces": pieces,
+        "absorbing": absorbing,
+        "absorbing_flags": [s in absorbing for s in stages],
+        "changes": options["kind"] == "changes",
+        "end_period": end_period,
+        "spanning": spanning,
+        "buckets": max(1, min(len(spanning), threads)),
+    }
+
+
+def _count_all(client, prepared: list, o: dict, token: str, every: list) -> list:
+    """Counts, start counts and customers: per partition, then per bucket of
+    the customers that span partitions."""
     shared = client.scatter(o, broadcast=True, hash=False)
     counted = [
-        client.submit(_count, s, lab, shared, key=f"journeysim-count-{token}-{k}")
-        for k, (s, lab) in enumerate(zip(sources, labels, strict=True))
+        client.submit(_count, f, shared, key=f"journeysim-count-{token}-{k}")
+        for k, f in enumerate(prepared)
     ]
-    every = [shared, *counted]
+    every += [shared, *counted]
     totals = [
         client.submit(_totals, f, key=f"journeysim-totals-{token}-{k}")
         for k, f in enumerate(counted)
     ]
-    if len(spanning):
-        for k in range(o["buckets"]):
-            parts = [
-                client.submit(_bucket_of, f, k, key=f"journeysim-part-{token}-{k}-{i}")
-                for i, f in enumerate(counted)
-            ]
-            every += parts
-            totals.append(
-                client.submit(
-                    _count_bucket,
-                    parts,
-                    shared,
-                    k,
-                    key=f"journeysim-bucket-{token}-{k}",
-                )
-            )
     every += totals
-    try:
-        results = client.gather(totals)
-    except BaseException:
-        client.cancel(every)  # nothing left running on the cluster
-        raise
-    # Dropping the futures releases the partitions' data on the workers.
-    del every, counted, totals, shared
-    if is_dask_frame(events):
-        del sources
-    counts = sum(r[0] for r in results)
-    starts = sum(r[1] for r in results)
-    customers = sum(r[2] for r in results)
-    result, _, _ = _estimate(
-        counts,
-        starts,
-        stages,
-        pieces,
-        segment_names,
-        absorbing,
-        prior,
-        impossible,
-        customers,
-    )
-    result._data = None  # the event arrays stay on the workers
-    result._options = {
-        **options,
-        "stages": stages,
-        "absorbing": absorbing or None,
-    }
-    return result
+    for k in range(o["buckets"] if len(o["spanning"]) else 0):
+        parts = [
+            client.submit(_bucket_of, f, k, key=f"journeysim-part-{token}-{k}-{i}")
+            for i, f in enumerate(counted)
+        ]
+        every += parts
+        totals.append(
+            client.submit(
+                _count_bucket, parts, shared, k, key=f"journeysim-bucket-{token}-{k}"
+            )
+        )
+        every.append(totals[-1])
+    return client.gather(totals)

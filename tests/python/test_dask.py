@@ -130,9 +130,15 @@ def test_psa_comparison_equals_the_local_one(client):
 
 def test_a_monte_carlo_comparison_equals_the_local_one(client):
     j = js.default_journey()
+    # A plan with a capacity: its journey carries the engine's rules to workers.
+    desk = js.Intervention(
+        "desk", at=("at_risk", "churned"), relative_risk=0.5, capacity=40
+    )
+    ps = [*demo_plans(), js.Plan("desk", [desk])]
     kw = {"periods": 24, "customers": 5_000, "seed": 4, "replications": 2}
-    local = js.compare(j, demo_plans(), **kw)
-    remote = js.compare(j, demo_plans(), client=client, **kw)
+    local = js.compare(j, ps, **kw)
+    remote = js.compare(j, ps, client=client, **kw)
+    assert remote.summary.loc["desk", "capacity limited"]
     pd.testing.assert_frame_equal(local.summary, remote.summary, check_exact=True)
     for name, s in remote.results.items():
         assert s._journey is remote.journeys[name]
@@ -159,11 +165,31 @@ def event_log() -> pd.DataFrame:
     log["customer"] = log["customer"] * 7 + 100  # ids are not row numbers
     log["stage"] = log["stage"].astype(str)
     log["segment"] = np.where(log["customer"] % 3 == 0, "smb", "enterprise")
-    # Ties within a period broken by row order, across files too: a second
-    # row in the same period and at the same time for some customers.
+    # Ties within a period are broken by row order: a second row in the same
+    # period, at the same time, for some customers ("extra").
     extra = log[(log["customer"] % 11 == 0) & (log["period"] == 2)].copy()
     extra["stage"] = "at_risk"
+    log["extra"] = False
+    extra["extra"] = True
     return pd.concat([log, extra], ignore_index=True)
+
+
+def write_order(log: pd.DataFrame) -> np.ndarray:
+    """The file each row of the by-period layout is in."""
+    return ((log["period"] - log["extra"].astype(int)) % 4).to_numpy()
+
+
+def write_partitions(log: pd.DataFrame, folder: Path, layout: str) -> str:
+    """Four files, by customer or by period; by period the extra rows go to
+    the file before their period's, so that ties span files (and the file
+    order decides them)."""
+    if layout == "by customer":
+        key = log["customer"] % 4
+    else:
+        key = write_order(log)
+    for k in range(4):
+        log[key == k].drop(columns="extra").to_parquet(folder / f"events-{k}.parquet")
+    return str(folder / "events-*.parquet")
 
 
 def same_fit(a: js.Fit, b: js.Fit) -> None:
@@ -188,18 +214,18 @@ def same_fit(a: js.Fit, b: js.Fit) -> None:
     ids=["plain", "segments", "snapshots"],
 )
 def test_a_partitioned_fit_equals_one_process(client, tmp_path, layout, kwargs):
-    log = event_log()
-    key = log["customer"] if layout == "by customer" else log["period"]
-    for k in range(4):
-        log[key % 4 == k].to_parquet(tmp_path / f"events-{k}.parquet")
-    pattern = str(tmp_path / "events-*.parquet")
+    pattern = write_partitions(event_log(), tmp_path, layout)
     local = js.fit(pattern, **kwargs)
     remote = js.fit(pattern, client=client, **kwargs)
     same_fit(local, remote)
     assert remote._options == local._options
     if layout == "by period" and not kwargs:
-        # The same customers in other files: the same fit as one DataFrame.
-        same_fit(js.fit(pd.concat([log[key % 4 == k] for k in range(4)])), remote)
+        # The ties across files are decided by the files' order: here the
+        # extra rows come first, and lose.
+        log = event_log()
+        assert not np.array_equal(js.fit(log)._counts, remote._counts)
+        ordered = log.iloc[np.argsort(write_order(log), kind="stable")]
+        same_fit(js.fit(ordered.drop(columns="extra")), remote)
         with pytest.raises(ValueError, match="leaves on the workers"):
             remote.interval(bootstrap=10)
         with pytest.raises(ValueError, match="leaves on the workers"):
@@ -208,13 +234,14 @@ def test_a_partitioned_fit_equals_one_process(client, tmp_path, layout, kwargs):
 
 def test_a_dask_dataframe_is_fitted_by_partition(client):
     dd = pytest.importorskip("dask.dataframe")
-    log = event_log().sort_values("period", kind="stable").reset_index(drop=True)
+    log = event_log().drop(columns="extra")
+    log = log.sort_values("period", kind="stable").reset_index(drop=True)
     frame = dd.from_pandas(log, npartitions=3, sort=False)
     same_fit(js.fit(log), js.fit(frame, client=client))
 
 
 def test_partitioned_fit_errors(client, tmp_path):
-    log = event_log()
+    log = event_log().drop(columns="extra")
     log.to_parquet(tmp_path / "a.parquet")
     log.drop(columns="segment").to_parquet(tmp_path / "b.parquet")
     with pytest.raises(ValueError, match=r"b\.parquet.*no column\(s\) \['segment'\]"):

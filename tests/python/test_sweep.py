@@ -455,3 +455,22 @@ def test_several_files_are_one_log_in_sorted_order(tmp_path):
         js.fit(str(tmp_path / "none-*.parquet"))
     with pytest.raises(ValueError, match="no column"):
         js.fit(str(tmp_path / "a.parquet"), segment="segment")
+
+
+def test_rows_already_in_order_are_not_sorted_again():
+    partitions = importlib.import_module("journeysim.partitions")
+    rng = np.random.default_rng(1)
+    cust = np.repeat(np.arange(50), 6)
+    period = np.tile(np.arange(6), 50)
+    time = period + rng.random(300) * 0.5
+    time[7] = time[6]  # a tie: row order decides, as in a stable sort
+    assert partitions._order(cust, period, time) is None
+    assert np.array_equal(
+        np.lexsort((np.arange(300), time, period, cust)), np.arange(300)
+    )
+    shuffled = rng.permutation(300)
+    c, p, t = cust[shuffled], period[shuffled], time[shuffled]
+    assert np.array_equal(
+        partitions._order(c, p, t), np.lexsort((np.arange(300), t, p, c))
+    )
+    assert partitions._order(cust[:1], period[:1], time[:1]) is None
