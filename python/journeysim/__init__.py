@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import plot  # js.plot.tornado, js.plot.journey_diagram, ...
 from .analysis import Analysis
 from .budget import BudgetChoice, best_plan
 from .compare import Comparison, compare
@@ -55,6 +56,7 @@ __all__ = [
     "load_model",
     "load_plans",
     "loads",
+    "plot",
     "report",
     "sankey",
     "save",
