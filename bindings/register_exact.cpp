@@ -1,8 +1,34 @@
 #include "pybind11.hpp"
 
+#include "memory.hpp"
+
 #include "journeysim/exact.hpp"
 
 using namespace journeysim;
+
+namespace {
+
+// Fails up front when the per-period tables of an analysis cannot fit.
+void check_analysis_memory(const Journey &journey, int periods) {
+  if (periods < 0) return; // the core says what is wrong
+  require_memory(analysis_memory(journey, periods),
+                 "an exact analysis over " + std::to_string(periods) + " periods",
+                 "use fewer periods (the whole-lifetime results, such as "
+                 "expected_lifetime and lifetime_clv, do not depend on them)");
+}
+
+// Issues the core's warnings of ill-conditioning as IllConditionedWarning, from
+// the caller of the Python function that called the core (stack level 2).
+void warn_conditioning(const Analysis &r) {
+  if (r.condition_warnings.empty()) return;
+  const py::object category =
+      py::module_::import("journeysim.warnings").attr("IllConditionedWarning");
+  for (const auto &msg : r.condition_warnings)
+    if (PyErr_WarnEx(category.ptr(), msg.c_str(), 2) != 0)
+      throw py::error_already_set();
+}
+
+} // namespace
 
 void register_exact(py::module_ &m) {
   py::class_<Analysis> a(m, "Analysis");
@@ -34,6 +60,8 @@ void register_exact(py::module_ &m) {
   JS_FIELD(stage_value);
   JS_FIELD(stage_value_infinite);
   JS_FIELD(warnings);
+  JS_FIELD(condition);
+  JS_FIELD(condition_warnings);
   JS_FIELD(segments);
 #undef JS_FIELD
 
@@ -41,9 +69,21 @@ void register_exact(py::module_ &m) {
       .value("value", Sensitivity::Value)
       .value("lifetime", Sensitivity::Lifetime)
       .value("retention", Sensitivity::Retention);
-  m.def("sensitivities", &sensitivities, py::arg("journey"), py::arg("periods"),
-        py::arg("accrual"), py::arg("metric"), py::arg("dest"),
-        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "sensitivities",
+      [](const Journey &journey, int periods, Accrual accrual, Sensitivity metric,
+         const std::vector<int> &dest) {
+        // Value to go and weights per period, stages x (steps + 1) each.
+        const double steps = std::max(periods, journey.stationary_from()) + 1.0;
+        const auto n = static_cast<double>(journey.n_stages());
+        require_memory(3.0 * steps * n * 8.0 + 4.0 * n * n * 8.0,
+                       "sensitivities over " + std::to_string(periods) + " periods",
+                       "use a shorter horizon, or None for the whole lifetime");
+        py::gil_scoped_release release;
+        return sensitivities(journey, periods, accrual, metric, dest);
+      },
+      py::arg("journey"), py::arg("periods"), py::arg("accrual"), py::arg("metric"),
+      py::arg("dest"));
 
   m.def("first_visits", &first_visits, py::arg("journey"), py::arg("segment"),
         py::arg("stages"), py::arg("start"), py::arg("until"),
@@ -52,8 +92,22 @@ void register_exact(py::module_ &m) {
   m.def(
       "analyze",
       [](const Journey &journey, int periods, Accrual accrual) {
-        return analyze(journey, periods, accrual);
+        check_analysis_memory(journey, periods);
+        Analysis r;
+        {
+          py::gil_scoped_release release;
+          r = analyze(journey, periods, accrual);
+        }
+        warn_conditioning(r);
+        return r;
       },
-      py::arg("journey"), py::arg("periods"), py::arg("accrual"),
-      py::call_guard<py::gil_scoped_release>());
+      py::arg("journey"), py::arg("periods"), py::arg("accrual"));
+
+  m.def(
+      "analysis_memory",
+      [](const Journey &journey, int periods) {
+        return analysis_memory(journey, periods);
+      },
+      py::arg("journey"), py::arg("periods"));
+  m.def("available_memory", &available_memory);
 }

@@ -1,5 +1,8 @@
 #include "pybind11.hpp"
 
+#include "memory.hpp"
+
+#include "journeysim/exact.hpp"
 #include "journeysim/simulate.hpp"
 
 #include <algorithm>
@@ -109,6 +112,32 @@ void register_simulate(py::module_ &m) {
       py::arg("method"), py::arg("per_customer"), py::arg("record_events"),
       py::arg("control") = nullptr, py::arg("capacity") = std::vector<CapacityTuple>{});
 
-  m.def("expected_moves", &expected_moves, py::arg("journey"), py::arg("periods"),
-        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "expected_moves",
+      [](const Journey &journey, int periods) {
+        require_memory(analysis_memory(journey, periods),
+                       "sizing an event log over " + std::to_string(periods) +
+                           " periods",
+                       "use fewer periods");
+        py::gil_scoped_release release;
+        return expected_moves(journey, periods);
+      },
+      py::arg("journey"), py::arg("periods"));
+
+  m.def(
+      "simulation_memory",
+      [](const Journey &journey, std::int64_t customers, int periods, int replications,
+         int threads, Method method, bool per_customer, std::size_t capacity_rules) {
+        SimulationOptions o;
+        o.customers = customers;
+        o.periods = periods;
+        o.replications = replications;
+        o.threads = threads;
+        o.method = method;
+        o.per_customer = per_customer;
+        return simulation_memory(journey, o, capacity_rules);
+      },
+      py::arg("journey"), py::arg("customers"), py::arg("periods"),
+      py::arg("replications"), py::arg("threads"), py::arg("method"),
+      py::arg("per_customer"), py::arg("capacity_rules"));
 }

@@ -1,5 +1,6 @@
 // The aggregate engine: the cohort as counts per stage, moved by multinomial
 // splitting each period; its cost does not depend on the number of customers.
+#include "compensated.hpp"
 #include "engine.hpp"
 
 #include <boost/random/binomial_distribution.hpp>
@@ -12,14 +13,18 @@ namespace {
 using Count = std::int64_t;
 
 void split(const Matrix &P, int i, Count n, Rng &rng, std::vector<Count> &to) {
-  // Conditional binomials: a multinomial draw of n over row i.
+  // Conditional binomials: a multinomial draw of n over row i. The last stage
+  // with positive probability takes whoever is left, as in the other engines:
+  // a row may sum to 1 only within the tolerance, and `left` carries rounding,
+  // so p / left < 1 there would lose customers.
+  Index last = P.cols() - 1;
+  while (last > 0 && !(P(i, last) > 0.0)) --last;
   double left = 1.0;
-  const Index cols = P.cols();
-  for (Index j = 0; j < cols && n > 0; ++j) {
+  for (Index j = 0; j <= last && n > 0; ++j) {
     const double p = P(i, j);
     if (p <= 0.0) continue;
     Count x;
-    if (p >= left) {
+    if (p >= left || j == last) {
       x = n;
     } else {
       boost::random::binomial_distribution<Count, double> bin(n,
@@ -83,8 +88,11 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
   std::vector<Count> flow_row(S);
   const std::size_t v0 =
       static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) * K;
+  // Compensated: a period sums over pools and moves, the cohort over periods.
+  std::vector<CompensatedSum> cohort_value(K);
   for (int t = 1; t <= T; ++t) {
     const auto c = static_cast<std::size_t>(t - 1); // calendar period - 1
+    std::vector<CompensatedSum> value_now(K), nominal_now(K);
     for (auto &p : pools) {
       const int tau = t - 1 - p.join;
       const Segment &seg = segs[static_cast<std::size_t>(p.segment)];
@@ -107,15 +115,18 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
                 vs.transition_values.size() ? vs.transition_values(ii, jj) : 0.0;
             const PeriodValue pv = period_value(o.accrual, v(ii), v(jj), move, d, h);
             const double amount = f * pv.amount, own = f * pv.discounted;
-            out.value_by_period[v0 + c * K + k] += own;
-            out.value_by_period_nominal[v0 + c * K + k] += amount;
-            if (p.cohort)
-              out.cohort_value[static_cast<std::size_t>(rep) * K + k] += own;
+            value_now[k].add(own);
+            nominal_now[k].add(amount);
+            if (p.cohort) cohort_value[k].add(own);
           }
         }
         for (std::size_t jn = 0; jn < S; ++jn) next[jn] += flow_row[jn];
       }
       p.n = std::move(next);
+    }
+    for (std::size_t k = 0; k < K; ++k) {
+      out.value_by_period[v0 + c * K + k] = value_now[k].value();
+      out.value_by_period_nominal[v0 + c * K + k] = nominal_now[k].value();
     }
     // Cohorts past the last tenure piece behave alike: merge them (not the start
     // cohort).
@@ -139,13 +150,16 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
     record(t);
   }
   // Cohort lifetime: sum over periods of cohort members in transient stages.
-  double life = 0.0;
+  // Compensated: beyond 2^53 customer-periods a double no longer counts exactly.
+  CompensatedSum life;
   for (int t = 0; t < T; ++t)
     for (std::size_t s = 0; s < S; ++s)
       if (!j.absorbing()[s])
-        life += static_cast<double>(
-            out.cohort_occupancy[occ0 + static_cast<std::size_t>(t) * S + s]);
-  out.cohort_lifetime[static_cast<std::size_t>(rep)] = life;
+        life.add(static_cast<double>(
+            out.cohort_occupancy[occ0 + static_cast<std::size_t>(t) * S + s]));
+  out.cohort_lifetime[static_cast<std::size_t>(rep)] = life.value();
+  for (std::size_t k = 0; k < K; ++k)
+    out.cohort_value[static_cast<std::size_t>(rep) * K + k] = cohort_value[k].value();
 }
 
 } // namespace journeysim::detail

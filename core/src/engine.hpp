@@ -6,6 +6,7 @@
 
 #include <boost/random/mersenne_twister.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <vector>
@@ -15,6 +16,12 @@ namespace journeysim::detail {
 using Index = Eigen::Index;
 using Rng = boost::random::mt19937_64;
 constexpr std::int64_t kBlock = 4096; // customers per random stream
+
+// Blocks run between two ordered reductions of their floating-point sums: the
+// memory of those sums stays bounded whatever the number of customers.
+inline std::int64_t wave_blocks(int threads) {
+  return std::max<std::int64_t>(16 * static_cast<std::int64_t>(threads), 64);
+}
 
 // SplitMix64 finaliser: decorrelates the seeds of neighbouring streams.
 inline std::uint64_t mix(std::uint64_t x) {

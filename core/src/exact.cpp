@@ -1,10 +1,12 @@
 #include "journeysim/exact.hpp"
 
+#include "compensated.hpp"
 #include "journeysim/graph.hpp"
 #include "journeysim/linalg.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -18,6 +20,7 @@ namespace {
 
 using Index = Eigen::Index;
 using RowVector = Eigen::RowVectorXd;
+using detail::CompensatedSum;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -95,6 +98,30 @@ std::size_t epoch_at(const std::vector<Epoch> &epochs, long tenure) {
 
 bool all_finite(const Matrix &M) { return M.allFinite(); }
 
+// Column sums, compensated (a column can hold thousands of periods); zeros
+// for a matrix with no rows (periods = 0).
+Vector column_sums(const Matrix &M) {
+  Vector out = Vector::Zero(M.cols());
+  for (Index c = 0; c < M.cols(); ++c) {
+    CompensatedSum acc;
+    for (Index r = 0; r < M.rows(); ++r) acc.add(M(r, c));
+    out(c) = acc.value();
+  }
+  return out;
+}
+
+std::string sci(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1e", x);
+  return buf;
+}
+
+std::string num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.12g", x);
+  return buf;
+}
+
 // P * W where W may hold infinities: terms with P_ij == 0 contribute nothing.
 Matrix safe_product(const Propagator &prop, const Matrix &W) {
   if (all_finite(W)) return prop.right(W);
@@ -135,24 +162,62 @@ double spectral_radius(const Matrix &Q) {
 class SolverCache {
 public:
   explicit SolverCache(const Matrix &P) : P_(P) {}
-  const LinearSolver &get(double d, const std::vector<bool> &set) {
+  const FundamentalSolver &get(double d, const std::vector<bool> &set) {
     auto key = std::make_pair(d, set);
     auto it = cache_.find(key);
-    if (it == cache_.end()) {
-      const auto idx = indices_of(set);
-      const auto m = static_cast<Index>(idx.size());
-      const bool all = idx.size() == set.size();
-      const Matrix M =
-          Matrix::Identity(m, m) - d * (all ? P_ : submatrix(P_, idx, idx));
-      it = cache_.emplace(std::move(key), std::make_unique<LinearSolver>(M)).first;
-    }
+    if (it == cache_.end())
+      it = cache_
+               .emplace(std::move(key),
+                        std::make_unique<FundamentalSolver>(P_, indices_of(set), d))
+               .first;
     return *it->second;
+  }
+  // The worst-conditioned factorisation so far, or nullptr.
+  [[nodiscard]] const FundamentalSolver *worst() const {
+    const FundamentalSolver *w = nullptr;
+    for (const auto &kv : cache_)
+      if (!w || kv.second->condition() > w->condition()) w = kv.second.get();
+    return w;
   }
 
 private:
   const Matrix &P_;
-  std::map<std::pair<double, std::vector<bool>>, std::unique_ptr<LinearSolver>> cache_;
+  std::map<std::pair<double, std::vector<bool>>, std::unique_ptr<FundamentalSolver>>
+      cache_;
 };
+
+// The warning for an ill-conditioned fundamental matrix, naming its condition
+// number and what it means for the precision of the results.
+std::string condition_warning(const FundamentalSolver &s) {
+  const double c = s.condition();
+  // Clamped before the cast: c may be infinite (a singular I - Q), and an
+  // infinite double converted to int is undefined behaviour.
+  const int digits = static_cast<int>(std::min(16.0, std::floor(std::log10(c))));
+  std::string msg = "the fundamental matrix I - Q of the whole-lifetime results is "
+                    "ill-conditioned: condition number " +
+                    sci(c) + " (infinity norm, above " + sci(kIllConditioned) +
+                    "): customers can stay about " + sci(0.5 * c) +
+                    " periods before they leave the transient stages. ";
+  if (s.subtraction_free())
+    msg += "Expected lifetimes, absorption probabilities and times to value were "
+           "computed by a subtraction-free (GTH) elimination and keep about 12 "
+           "significant digits or more; whole-lifetime values with gains and costs may "
+           "lose digits where they cancel. Check that the journey is meant to be "
+           "so nearly closed.";
+  else
+    msg += "Expected lifetimes, whole-lifetime values, absorption probabilities and "
+           "times to value may have lost up to " +
+           std::to_string(digits) + " of their 16 significant digits.";
+  return msg;
+}
+
+// A whole-lifetime value the series says is finite, computed infinite: overflow.
+template <class V> void check_overflow(const V &w) {
+  if (!w.allFinite())
+    throw std::invalid_argument(
+        "the whole-lifetime values overflow double precision (about 1.8e308): values "
+        "are too large for them (rescale them, e.g. to thousands)");
+}
 
 // The whole-lifetime value W = sum_{n>=0} d^n P^n a of a stationary chain, column
 // by column (each column with its own d). For d < 1 the series always converges
@@ -174,6 +239,7 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec,
     const Vector a = A.col(c);
     if (d < 1.0) {
       W.col(c) = solvers.get(d, std::vector<bool>(nn, true)).solve(a);
+      check_overflow(W.col(c));
       continue;
     }
     auto ex = explosive_by_d.find(d);
@@ -212,6 +278,7 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec,
       Vector ag(static_cast<Index>(g.size()));
       for (std::size_t r = 0; r < g.size(); ++r) ag(static_cast<Index>(r)) = a(g[r]);
       const Vector wg = solvers.get(d, good).solve(ag);
+      check_overflow(wg);
       for (std::size_t r = 0; r < g.size(); ++r) W(g[r], c) = wg(static_cast<Index>(r));
     }
     for (std::size_t i = 0; i < nn; ++i)
@@ -277,13 +344,14 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
   std::size_t e = 0;
   // Occupancy summed over the periods of each epoch: flows are diag(y) P.
   std::vector<RowVector> in_epoch(epochs.size(), RowVector::Zero(n));
+  CompensatedSum life_h;
   for (int k = 1; k <= T; ++k) {
     while (e + 1 < epochs.size() && epochs[e + 1].start <= k - 1) ++e;
     const Epoch &ep = epochs[e];
     const RowVector v = x * ep.A;
     for (Index c = 0; c < K; ++c)
       r.value_by_period(k - 1, c) = std::pow(dvec(c), k - 1) * v(c);
-    r.lifetime_horizon += v(K);
+    life_h.add(v(K));
     r.value_by_period_nominal.row(k - 1) = x * ep.A_nominal;
     in_epoch[e] += x;
     const RowVector next = ep.prop->left(x);
@@ -292,12 +360,13 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     x = next;
     r.occupancy.row(k) = x;
   }
+  r.lifetime_horizon = life_h.value();
   r.flows = Matrix::Zero(n, n);
   for (std::size_t q = 0; q < epochs.size(); ++q)
     if ((in_epoch[q].array() != 0.0).any())
       r.flows += in_epoch[q].transpose().asDiagonal() * (*epochs[q].P);
   r.flows.diagonal().setZero();
-  r.value = r.value_by_period.colwise().sum().transpose();
+  r.value = column_sums(r.value_by_period);
 
   // Backward over the horizon: value to go from each stage at tenure 0.
   Matrix W = Matrix::Zero(n, K + 1);
@@ -317,6 +386,11 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     const Epoch &ep = epochs[epoch_at(epochs, k - 1)];
     Winf = ep.A + safe_product(*ep.prop, Winf) * dvec.asDiagonal();
     H = ep.prop->right(H);
+  }
+  if (const FundamentalSolver *w = solvers.worst()) {
+    r.condition = w->condition();
+    if (r.condition > kIllConditioned)
+      r.condition_warnings.push_back(condition_warning(*w));
   }
   r.stage_value_infinite = Winf.leftCols(K);
   r.stage_lifetime = Winf.col(K);
@@ -389,7 +463,13 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     for (Index j : tidx) h(j) = 1.0;
     if (!o.empty()) {
       const auto m = static_cast<Index>(o.size());
-      const LinearSolver lu(Matrix::Identity(m, m) - submatrix(Pm, o, o));
+      const FundamentalSolver lu(Pm, o, 1.0);
+      if (lu.condition() > r.condition) {
+        r.condition = lu.condition();
+        if (r.condition > kIllConditioned)
+          r.condition_warnings = {condition_warning(lu) +
+                                  " (In the chain that stops at the value stages.)"};
+      }
       Vector rhs(m);
       for (Index q = 0; q < m; ++q) {
         double s = 0.0;
@@ -468,21 +548,58 @@ void add_population(Analysis &r, const Journey &journey, double scale) {
     Vector dvec = Vector::Ones(K1);
     for (Index k = 0; k + 1 < K1; ++k)
       dvec(k) = 1.0 / (1.0 + seg0.streams[static_cast<std::size_t>(k)].discount_rate);
-    for (int s = 1; s <= T; ++s) {
-      const double a = scale * journey.arrivals_at(s);
-      if (a == 0.0) continue;
-      for (int t = s; t <= T; ++t) r.population.row(t) += a * r.occupancy.row(t - s);
-      for (int c = s + 1; c <= T; ++c)
-        r.population_entries.row(c - 1) += a * r.entries.row(c - s - 1);
-      Vector disc(K1);
-      for (Index k = 0; k < K1; ++k) disc(k) = a * std::pow(dvec(k), s);
-      disc(K1 - 1) = 0.0; // net is rebuilt below
-      // Calendar period c holds period c - s of the cohort that joined at s.
-      for (int c = s + 1; c <= T; ++c) {
-        r.population_value_by_period.row(c - 1) +=
-            r.value_by_period.row(c - s - 1).cwiseProduct(disc.transpose());
-        r.population_value_by_period_nominal.row(c - 1) +=
-            a * r.value_by_period_nominal.row(c - s - 1);
+    if (journey.spec().arrivals_constant) {
+      // The same a at every t >= 1: the convolutions are running sums, O(T S):
+      //   population(t)  += a sum_{u < t} occupancy(u)
+      //   entries(c)     += a sum_{u < c - 1} entries(u)            (periods c = 1..T)
+      //   value(c)       += a D(c), D(1) = 0, D(c + 1) = d (D(c) + value(c - 1))
+      const double a = scale * journey.arrivals_at(1);
+      std::vector<CompensatedSum> occ(static_cast<std::size_t>(r.occupancy.cols())),
+          ent(static_cast<std::size_t>(r.entries.cols())),
+          nom(static_cast<std::size_t>(K1));
+      Vector D = Vector::Zero(K1);
+      for (int t = 1; t <= T; ++t) {
+        for (Index j = 0; j < r.occupancy.cols(); ++j) {
+          occ[static_cast<std::size_t>(j)].add(r.occupancy(t - 1, j));
+          r.population(t, j) += a * occ[static_cast<std::size_t>(j)].value();
+        }
+        if (t >= 2) {
+          for (Index j = 0; j < r.entries.cols(); ++j) {
+            ent[static_cast<std::size_t>(j)].add(r.entries(t - 2, j));
+            r.population_entries(t - 1, j) +=
+                a * ent[static_cast<std::size_t>(j)].value();
+          }
+          for (Index k = 0; k + 1 < K1; ++k) {
+            D(k) = dvec(k) * (D(k) + r.value_by_period(t - 2, k));
+            r.population_value_by_period(t - 1, k) += a * D(k);
+            nom[static_cast<std::size_t>(k)].add(r.value_by_period_nominal(t - 2, k));
+            r.population_value_by_period_nominal(t - 1, k) +=
+                a * nom[static_cast<std::size_t>(k)].value();
+          }
+          // The nominal net column is a fixed combination: accumulate it too.
+          nom[static_cast<std::size_t>(K1 - 1)].add(
+              r.value_by_period_nominal(t - 2, K1 - 1));
+          r.population_value_by_period_nominal(t - 1, K1 - 1) +=
+              a * nom[static_cast<std::size_t>(K1 - 1)].value();
+        }
+      }
+    } else {
+      for (int s = 1; s <= T; ++s) {
+        const double a = scale * journey.arrivals_at(s);
+        if (a == 0.0) continue;
+        for (int t = s; t <= T; ++t) r.population.row(t) += a * r.occupancy.row(t - s);
+        for (int c = s + 1; c <= T; ++c)
+          r.population_entries.row(c - 1) += a * r.entries.row(c - s - 1);
+        Vector disc(K1);
+        for (Index k = 0; k < K1; ++k) disc(k) = a * std::pow(dvec(k), s);
+        disc(K1 - 1) = 0.0; // net is rebuilt below
+        // Calendar period c holds period c - s of the cohort that joined at s.
+        for (int c = s + 1; c <= T; ++c) {
+          r.population_value_by_period.row(c - 1) +=
+              r.value_by_period.row(c - s - 1).cwiseProduct(disc.transpose());
+          r.population_value_by_period_nominal.row(c - 1) +=
+              a * r.value_by_period_nominal.row(c - s - 1);
+        }
       }
     }
     // The net column mixes streams with different rates: rebuild it from them.
@@ -491,14 +608,77 @@ void add_population(Analysis &r, const Journey &journey, double scale) {
     r.population_value_by_period =
         with_net(Matrix(r.population_value_by_period.leftCols(K)), w);
   }
-  r.population_value = r.population_value_by_period.colwise().sum().transpose();
+  r.population_value = column_sums(r.population_value_by_period);
+}
+
+// Throws if any entry of a result over the horizon is not finite: with finite
+// inputs that can only be an overflow of double precision.
+template <class M> void check_finite(const M &x, const char *what, int periods) {
+  if (x.allFinite()) return;
+  throw std::invalid_argument(
+      std::string("the analysis overflows double precision (about 1.8e308): ") + what +
+      " over " + std::to_string(periods) +
+      " periods is not finite; values, cohort size or arrivals are too large for "
+      "it (rescale them, e.g. to thousands) or a discount rate is too close to -1");
+}
+
+void check_results(const Analysis &r) {
+  const int T = r.periods;
+  check_finite(r.occupancy, "occupancy", T);
+  check_finite(r.population, "the population", T);
+  check_finite(r.entries, "entries", T);
+  check_finite(r.population_entries, "the population's entries", T);
+  check_finite(r.value_by_period, "value by period", T);
+  check_finite(r.value_by_period_nominal, "undiscounted value by period", T);
+  check_finite(r.population_value_by_period, "the population's value by period", T);
+  check_finite(r.population_value_by_period_nominal,
+               "the population's undiscounted value by period", T);
+  check_finite(r.value, "value", T);
+  check_finite(r.population_value, "the population's value", T);
+  check_finite(r.stage_value, "value by stage", T);
 }
 
 } // namespace
 
+void check_discounting(const Journey &journey, int periods) {
+  // log of the largest factor d^k, k <= periods, must stay well inside the
+  // double range (values multiply it); 700 is e^700 = 1e304.
+  for (const auto &vs : journey.segments()[0].streams) {
+    const double r = vs.discount_rate;
+    const double log_d = -std::log1p(r);
+    if (log_d * periods > 700.0) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.0f", log_d * periods / std::log(10.0));
+      throw std::invalid_argument(
+          "value stream '" + vs.name + "': a discount rate of " + num(r) + " over " +
+          std::to_string(periods) +
+          " periods gives discount factors (1 + r)^-k up to 1e" + buf +
+          ", beyond double precision (about 1e308): use fewer periods or a rate "
+          "further from -1");
+    }
+  }
+}
+
+double analysis_memory(const Journey &journey, int periods) {
+  const double T1 = static_cast<double>(periods) + 1.0;
+  const auto S = static_cast<double>(journey.n_stages());
+  const double K1 = static_cast<double>(journey.n_streams()) + 1.0;
+  const auto G = static_cast<double>(journey.segments().size());
+  // Per analysis: occupancy, population, entries and their population (T+1 x S),
+  // four value tables (T x K+1), retention and value reached; one per segment
+  // and one for the mixture when there are several.
+  const double tables = (4.0 * T1 * S + 4.0 * T1 * K1 + 2.0 * T1) * 8.0;
+  const double copies = G > 1.0 ? G + 1.0 : 1.0;
+  // Working memory: dense copies of a matrix and its factorisation, the
+  // value-to-go matrices.
+  const double work = 4.0 * S * S * 8.0 + 4.0 * S * K1 * 8.0;
+  return copies * tables + work;
+}
+
 Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
   if (periods < 0)
     throw std::invalid_argument("periods must be >= 0, got " + std::to_string(periods));
+  check_discounting(journey, periods);
   const int T = periods;
   const auto &segs = journey.segments();
   std::vector<Analysis> parts;
@@ -551,9 +731,13 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
         r.ttv_reached += w * p.ttv_reached;
         if (p.ttv_reached > 0.0) ttv_g += w * p.ttv_reached * p.ttv_mean;
       }
-      if (w > 0.0) // a segment with no customers has nothing to warn about
+      if (w > 0.0) { // a segment with no customers has nothing to warn about
         for (const auto &msg : p.warnings)
           r.warnings.push_back("segment '" + segs[s].name + "': " + msg);
+        r.condition = std::max(r.condition, p.condition);
+        for (const auto &msg : p.condition_warnings)
+          r.condition_warnings.push_back("segment '" + segs[s].name + "': " + msg);
+      }
     }
     r.ttv_mean = r.ttv_reached > 0.0 ? ttv_g / r.ttv_reached : kNaN;
     r.retention = Vector::Ones(T + 1);
@@ -565,6 +749,7 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
   add_population(r, journey, 1.0);
   for (std::size_t g = 0; g < r.segments.size(); ++g)
     add_population(r.segments[g], journey, segs[g].share);
+  check_results(r);
   return r;
 }
 
@@ -652,6 +837,7 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
     x = epochs[e].prop->left(x);
   }
   Matrix D = C.transpose() * W.bottomRows(steps);
+  Vector tail = Vector::Zero(n); // occupation of the stationary tail
   if (whole) {
     // The stationary tail: y = sum_{m >= L} d^m x_m = d^L x_L (I - dP)^-1.
     const Matrix &P = *epochs.back().P;
@@ -665,11 +851,11 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
     Vector y = Vector::Zero(n);
     if (!idx.empty()) {
       const auto m = static_cast<Index>(idx.size());
-      const Matrix M = Matrix::Identity(m, m) - d * submatrix(P, idx, idx);
       Vector rhs(m);
       for (Index r = 0; r < m; ++r)
         rhs(r) = std::pow(d, L) * x(idx[static_cast<std::size_t>(r)]);
-      const Vector yy = LinearSolver(Matrix(M.transpose())).solve(rhs);
+      // y (I - dP) = rhs: the transposed system of the fundamental matrix.
+      const Vector yy = FundamentalSolver(P, idx, d).solve_transposed(rhs).col(0);
       for (Index r = 0; r < m; ++r) y(idx[static_cast<std::size_t>(r)]) = yy(r);
     }
     for (Index i = 0; i < n; ++i)
@@ -678,6 +864,7 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
         y(i) = std::numeric_limits<double>::quiet_NaN();
     D += d * y * W.row(steps);
     G.back() += y;
+    tail = y;
   }
   // Accrual and moves: the effective vector a itself depends on P.
   if (!terminal && column < K) {
@@ -693,6 +880,24 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
       if (vs.transition_values.size()) dA += d * vs.transition_values;
       D += G[e].asDiagonal() * dA;
     }
+  }
+  // A row the customer never visits changes nothing: 0 (not the 0 * inf of a
+  // product with an infinite value to go).
+  for (Index i = 0; i < n; ++i) {
+    // (C has no rows for periods = 0: Eigen's col() of it offsets a null pointer.)
+    bool visited = tail(i) != 0.0 || (C.rows() > 0 && !C.col(i).isZero(0.0));
+    for (const auto &g : G) visited = visited || g(i) != 0.0;
+    if (!visited) D.row(i).setZero();
+  }
+  // An infinite (or undefined) metric has no derivative: nan.
+  {
+    double metric = 0.0;
+    for (Index i = 0; i < n; ++i)
+      if (seg.start(i) > 0.0) metric += seg.start(i) * W(0, i);
+    if (!std::isfinite(metric))
+      for (Index i = 0; i < n; ++i)
+        if (!absorbing[static_cast<std::size_t>(i)])
+          D.row(i).setConstant(std::numeric_limits<double>::quiet_NaN());
   }
   // Moving eps from dest[i] to j: column j minus column dest[i]; absorbing rows fixed.
   for (Index i = 0; i < n; ++i) {

@@ -1,5 +1,6 @@
 // The customer-by-customer engine: blocks of customers in parallel, each
 // customer's stays accounted in closed form when it moves (see docs/algorithms.md).
+#include "compensated.hpp"
 #include "engine.hpp"
 
 #include <algorithm>
@@ -24,14 +25,34 @@ struct Counts {
 
 // Per-block floating-point sums, reduced in block order for reproducibility.
 struct BlockSums {
-  std::vector<double> moves, moves_nominal; // T x K: values of moves
-  std::vector<double> cvalue, cvalue_sq;    // K and K+1 (net)
-  double life = 0.0, life_sq = 0.0;
+  std::vector<double> moves, moves_nominal;      // T x K: values of moves
+  std::vector<CompensatedSum> cvalue, cvalue_sq; // K and K+1 (net)
+  double life = 0.0, life_sq = 0.0;              // integers: exact below 2^53
 };
 
 struct BlockEvents {
   std::vector<std::int64_t> customer;
   std::vector<std::int32_t> period, from, to;
+};
+
+// The blocks' sums of a replication, added block after block in block order
+// (compensated: there can be millions of blocks).
+struct Totals {
+  std::vector<CompensatedSum> moves, moves_nominal, cvalue, cvalue_sq;
+  CompensatedSum life, life_sq;
+  Totals(std::size_t TK, std::size_t K)
+      : moves(TK), moves_nominal(TK), cvalue(K), cvalue_sq(K + 1) {}
+  void add(const BlockSums &b) {
+    for (std::size_t i = 0; i < b.moves.size(); ++i) {
+      moves[i].add(b.moves[i]);
+      moves_nominal[i].add(b.moves_nominal[i]);
+    }
+    for (std::size_t k = 0; k < cvalue.size(); ++k) cvalue[k].add(b.cvalue[k].value());
+    for (std::size_t k = 0; k < cvalue_sq.size(); ++k)
+      cvalue_sq[k].add(b.cvalue_sq[k].value());
+    life.add(b.life);
+    life_sq.add(b.life_sq);
+  }
 };
 
 class IndividualRun {
@@ -44,6 +65,7 @@ public:
       E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
     G_ = static_cast<int>(tables_.size());
     need_end_ = K_ > 0 && o.accrual != Accrual::Start;
+    for (const auto &t : tables_) any_moves_ = any_moves_ || !t.moves.empty();
     share_cdf_.resize(static_cast<Index>(j.segments().size()));
     double c = 0.0;
     for (std::size_t g = 0; g < j.segments().size(); ++g)
@@ -51,10 +73,14 @@ public:
     for (int v : j.value_stages()) is_value_[static_cast<std::size_t>(v)] = true;
     for (std::size_t i = 0; i < j.n_stages(); ++i) absorbing_[i] = j.absorbing()[i];
     // geo_[k][tau] = sum_{m < tau} d^m: discounted periods in closed form.
+    // Compensated: over thousands of periods the naive prefix sum drifts.
     for (const auto &d : disc_) {
       std::vector<double> g(static_cast<std::size_t>(T_) + 2, 0.0);
-      for (std::size_t tau = 1; tau < g.size(); ++tau)
-        g[tau] = g[tau - 1] + d[2 * (tau - 1)];
+      CompensatedSum acc;
+      for (std::size_t tau = 1; tau < g.size(); ++tau) {
+        acc.add(d[2 * (tau - 1)]);
+        g[tau] = acc.value();
+      }
       geo_.push_back(std::move(g));
     }
   }
@@ -79,47 +105,63 @@ public:
       out.customer_value.assign(m * static_cast<std::size_t>(K_), 0.0);
     }
     const bool events = rep == 0 && o_.record_events;
-    std::vector<BlockSums> sums(static_cast<std::size_t>(n_blocks));
-    std::vector<BlockEvents> ev(events ? static_cast<std::size_t>(n_blocks) : 0);
     const auto t2 = static_cast<std::size_t>(T_) + 2;
     std::vector<Counts> counts;
     for (int t = 0; t < threads; ++t)
       counts.emplace_back(t2 * static_cast<std::size_t>(G_ * E_ * S_),
                           t2 * static_cast<std::size_t>(S_));
+    // Blocks run in waves; after each wave their sums are added in block order
+    // and their events appended, so memory does not grow with the customers.
+    const std::int64_t wave =
+        std::min(wave_blocks(threads), std::max<std::int64_t>(n_blocks, 1));
+    std::vector<BlockSums> sums(static_cast<std::size_t>(wave));
+    std::vector<BlockEvents> ev(events ? static_cast<std::size_t>(wave) : 0);
+    Totals totals(any_moves_ ? static_cast<std::size_t>(T_ * K_) : 0,
+                  static_cast<std::size_t>(K_));
     std::atomic<std::int64_t> next{0};
     std::atomic<bool> stop{false};
-    auto work = [&](int tid) {
-      Counts &c = counts[static_cast<std::size_t>(tid)];
-      for (;;) {
-        const std::int64_t b = next.fetch_add(1);
-        if (b >= n_blocks || stop.load(std::memory_order_relaxed)) return;
-        if (ctl_ && ctl_->cancel.load(std::memory_order_relaxed)) {
-          stop = true;
-          return;
+    for (std::int64_t w0 = 0; w0 < n_blocks; w0 += wave) {
+      const std::int64_t w1 = std::min(n_blocks, w0 + wave);
+      next = w0;
+      auto work = [&, w0, w1](int tid) {
+        Counts &c = counts[static_cast<std::size_t>(tid)];
+        for (;;) {
+          const std::int64_t b = next.fetch_add(1);
+          if (b >= w1 || stop.load(std::memory_order_relaxed)) return;
+          if (ctl_ && ctl_->cancel.load(std::memory_order_relaxed)) {
+            stop = true;
+            return;
+          }
+          const auto slot = static_cast<std::size_t>(b - w0);
+          run_block(rep, b, M, first_of, c, sums[slot], events ? &ev[slot] : nullptr,
+                    keep ? &out : nullptr);
         }
-        run_block(rep, b, M, first_of, c, sums[static_cast<std::size_t>(b)],
-                  events ? &ev[static_cast<std::size_t>(b)] : nullptr,
-                  keep ? &out : nullptr);
+      };
+      const int n = static_cast<int>(std::min<std::int64_t>(threads, w1 - w0));
+      if (n <= 1) {
+        work(0);
+      } else {
+        std::vector<std::thread> pool;
+        for (int t = 0; t < n; ++t) pool.emplace_back(work, t);
+        for (auto &th : pool) th.join();
       }
-    };
-    if (threads == 1) {
-      work(0);
-    } else {
-      std::vector<std::thread> pool;
-      for (int t = 0; t < threads; ++t) pool.emplace_back(work, t);
-      for (auto &th : pool) th.join();
+      if (stop || (ctl_ && ctl_->cancel.load())) throw SimulationCancelled();
+      for (std::int64_t b = w0; b < w1; ++b) {
+        const auto slot = static_cast<std::size_t>(b - w0);
+        totals.add(sums[slot]);
+        if (events) {
+          auto &e = ev[slot];
+          out.event_customer.insert(out.event_customer.end(), e.customer.begin(),
+                                    e.customer.end());
+          out.event_period.insert(out.event_period.end(), e.period.begin(),
+                                  e.period.end());
+          out.event_from.insert(out.event_from.end(), e.from.begin(), e.from.end());
+          out.event_to.insert(out.event_to.end(), e.to.begin(), e.to.end());
+          e = BlockEvents{};
+        }
+      }
     }
-    if (stop || (ctl_ && ctl_->cancel.load())) throw SimulationCancelled();
-    reduce(rep, counts, sums, out);
-    if (events)
-      for (auto &e : ev) {
-        out.event_customer.insert(out.event_customer.end(), e.customer.begin(),
-                                  e.customer.end());
-        out.event_period.insert(out.event_period.end(), e.period.begin(),
-                                e.period.end());
-        out.event_from.insert(out.event_from.end(), e.from.begin(), e.from.end());
-        out.event_to.insert(out.event_to.end(), e.to.begin(), e.to.end());
-      }
+    reduce(rep, counts, totals, out);
   }
 
 private:
@@ -197,10 +239,12 @@ private:
     Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep),
                         static_cast<std::uint64_t>(b)));
     const auto K = static_cast<std::size_t>(K_);
-    sum.moves.assign(static_cast<std::size_t>(T_) * K, 0.0);
-    sum.moves_nominal.assign(static_cast<std::size_t>(T_) * K, 0.0);
-    sum.cvalue.assign(K, 0.0);
-    sum.cvalue_sq.assign(K + 1, 0.0); // streams, then net
+    // Values of moves by period only when the journey has any.
+    sum.moves.assign(any_moves_ ? static_cast<std::size_t>(T_) * K : 0, 0.0);
+    sum.moves_nominal.assign(any_moves_ ? static_cast<std::size_t>(T_) * K : 0, 0.0);
+    sum.life = sum.life_sq = 0.0;
+    sum.cvalue.assign(K, CompensatedSum{});
+    sum.cvalue_sq.assign(K + 1, CompensatedSum{}); // streams, then net
     double cv[kMaxStreams];
     const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
     int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
@@ -269,11 +313,11 @@ private:
       if (cohort) {
         double net = 0.0;
         for (std::size_t k = 0; k < K; ++k) {
-          sum.cvalue[k] += cv[k];
-          sum.cvalue_sq[k] += cv[k] * cv[k];
+          sum.cvalue[k].add(cv[k]);
+          sum.cvalue_sq[k].add(cv[k] * cv[k]);
           net += j_.net_weights()[k] * cv[k];
         }
-        sum.cvalue_sq[K] += net * net;
+        sum.cvalue_sq[K].add(net * net);
         sum.life += life;
         sum.life_sq += static_cast<double>(life) * life;
       }
@@ -296,7 +340,7 @@ private:
     }
   }
 
-  void reduce(int rep, std::vector<Counts> &counts, const std::vector<BlockSums> &sums,
+  void reduce(int rep, std::vector<Counts> &counts, const Totals &totals,
               SimulationResult &out) const {
     const auto T = static_cast<std::size_t>(T_), S = static_cast<std::size_t>(S_),
                K = static_cast<std::size_t>(K_), G = static_cast<std::size_t>(G_),
@@ -364,18 +408,17 @@ private:
           }
       }
     const std::size_t k0 = static_cast<std::size_t>(rep) * K;
-    for (const auto &b : sums) {
-      for (std::size_t i = 0; i < T * K; ++i) {
-        out.value_by_period[v0 + i] += b.moves[i];
-        out.value_by_period_nominal[v0 + i] += b.moves_nominal[i];
-      }
-      for (std::size_t k = 0; k < K; ++k) out.cohort_value[k0 + k] += b.cvalue[k];
-      for (std::size_t k = 0; k <= K; ++k)
-        out.cohort_value_sq[static_cast<std::size_t>(rep) * (K + 1) + k] +=
-            b.cvalue_sq[k];
-      out.cohort_lifetime[static_cast<std::size_t>(rep)] += b.life;
-      out.cohort_lifetime_sq[static_cast<std::size_t>(rep)] += b.life_sq;
+    for (std::size_t i = 0; i < totals.moves.size(); ++i) {
+      out.value_by_period[v0 + i] += totals.moves[i].value();
+      out.value_by_period_nominal[v0 + i] += totals.moves_nominal[i].value();
     }
+    for (std::size_t k = 0; k < K; ++k)
+      out.cohort_value[k0 + k] = totals.cvalue[k].value();
+    for (std::size_t k = 0; k <= K; ++k)
+      out.cohort_value_sq[static_cast<std::size_t>(rep) * (K + 1) + k] =
+          totals.cvalue_sq[k].value();
+    out.cohort_lifetime[static_cast<std::size_t>(rep)] = totals.life.value();
+    out.cohort_lifetime_sq[static_cast<std::size_t>(rep)] = totals.life_sq.value();
   }
 
   static constexpr int kMaxStreams = 64;
@@ -383,7 +426,8 @@ private:
   const SimulationOptions &o_;
   SimulationControl *ctl_;
   int T_, S_, K_, G_ = 1, E_ = 1;
-  bool need_end_ = false; // end-of-period counts, for "end" and "half-cycle" values
+  bool need_end_ = false;  // end-of-period counts, for "end" and "half-cycle" values
+  bool any_moves_ = false; // some segment has values on moves
   std::vector<std::vector<double>> disc_, geo_;
   std::vector<SegmentTables> tables_;
   Vector share_cdf_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -16,6 +17,9 @@ namespace {
 using namespace detail;
 
 void check_options(const Journey &j, const SimulationOptions &o) {
+  if (static_cast<double>(o.customers) > kMaxCustomers)
+    throw std::invalid_argument("customers must be at most 2^62, got " +
+                                std::to_string(o.customers));
   if (o.customers <= 0)
     throw std::invalid_argument("customers must be > 0, got " +
                                 std::to_string(o.customers));
@@ -34,6 +38,7 @@ void check_options(const Journey &j, const SimulationOptions &o) {
     throw std::invalid_argument("simulation supports at most 64 value streams");
   if (j.n_stages() > 32767)
     throw std::invalid_argument("simulation supports at most 32767 stages");
+  check_discounting(j, o.periods);
 }
 
 void check_capacity(const Journey &j, const SimulationOptions &o,
@@ -61,15 +66,41 @@ std::vector<std::int64_t> draw_joins(const Journey &j, const SimulationOptions &
   std::vector<std::int64_t> joins(static_cast<std::size_t>(o.periods) + 1, 0);
   joins[0] = o.customers;
   Rng rng(stream_seed(o.seed, static_cast<std::uint64_t>(rep), ~0ULL));
+  double total = static_cast<double>(o.customers);
   for (int t = 1; t <= o.periods; ++t) {
     const double a = j.arrivals_at(t);
     const double whole = std::floor(a);
-    if (whole > 9e15) throw std::invalid_argument("arrivals are too large to simulate");
+    // Beyond 2^53 a double no longer holds every integer: the count would be
+    // silently rounded.
+    if (whole > 9e15)
+      throw std::invalid_argument(
+          "arrivals of " + std::to_string(a) + " at period " + std::to_string(t) +
+          " are too large to simulate (at most 9e15 per period)");
     const double u = uniform(rng);
     joins[static_cast<std::size_t>(t)] =
         static_cast<std::int64_t>(whole) + (u < a - whole ? 1 : 0);
+    total += whole + 1.0;
   }
+  if (total > kMaxCustomers)
+    throw std::invalid_argument(
+        "the starting cohort and the arrivals over " + std::to_string(o.periods) +
+        " periods exceed 2^62 customers: counts are 64-bit integers");
   return joins;
+}
+
+// With finite inputs a non-finite value can only be an overflow.
+void check_values(const SimulationResult &r) {
+  auto finite = [](const std::vector<double> &v) {
+    for (double x : v)
+      if (!std::isfinite(x)) return false;
+    return true;
+  };
+  if (!finite(r.value_by_period) || !finite(r.value_by_period_nominal) ||
+      !finite(r.cohort_value) || !finite(r.customer_value))
+    throw std::invalid_argument(
+        "the simulated values overflow double precision (about 1.8e308): values, "
+        "customers or arrivals are too large (rescale the values, e.g. to "
+        "thousands) or a discount rate is too close to -1");
 }
 
 } // namespace
@@ -150,15 +181,65 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
       for (auto &th : pool) th.join();
     }
     if (control && control->cancel.load()) throw SimulationCancelled();
+    check_values(out);
     return out;
   }
 
   if (!capacity.empty()) {
     run_capacity(journey, o, capacity, control, joins, out);
+    check_values(out);
     return out;
   }
   run_individual(journey, o, control, joins, out, threads);
+  check_values(out);
   return out;
+}
+
+std::vector<std::pair<std::string, double>>
+simulation_memory(const Journey &journey, const SimulationOptions &o,
+                  std::size_t capacity_rules) {
+  const double T = o.periods, R = o.replications;
+  const auto S = static_cast<double>(journey.n_stages());
+  const auto K = static_cast<double>(journey.n_streams());
+  const auto X = static_cast<double>(capacity_rules);
+  double M = static_cast<double>(o.customers); // customers of one replication
+  for (int t = 1; t <= o.periods; ++t) M += std::ceil(journey.arrivals_at(t));
+  std::vector<std::pair<std::string, double>> need;
+  // Occupancy (twice), value by period (twice), arrivals and capacity counts per
+  // replication; the Python side adds means over replications.
+  need.emplace_back("per-period tables",
+                    R * ((T + 1) * S * 8 * 2 + T * K * 8 * 2 + T * 8 + 3 * T * X * 8) +
+                        (T + 1) * S * 8 * 2 + T * (K + 1) * 8 * 4);
+  if (o.method == Method::Individual && o.per_customer)
+    need.emplace_back("per-customer arrays", M * (4 + 2 + 2 + 4 + 1 + 8 * K));
+  if (o.method == Method::Individual) {
+    if (capacity_rules > 0) {
+      // Everyone's random numbers and state, period by period (capacity.cpp).
+      need.emplace_back("the capacity engine's customers",
+                        M * (8 * (T + 2) + 48 + 8 * K + 9 * X));
+    } else {
+      int threads = o.threads > 0
+                        ? o.threads
+                        : static_cast<int>(std::thread::hardware_concurrency());
+      threads = std::max(threads, 1);
+      std::size_t E = 1;
+      for (const auto &seg : journey.segments()) {
+        std::set<int> starts{0};
+        for (const auto &vs : seg.streams)
+          starts.insert(vs.stage_values.starts.begin(), vs.stage_values.starts.end());
+        E = std::max(E, starts.size());
+      }
+      const auto G = static_cast<double>(journey.segments().size());
+      // Per thread: start and end counts by calendar time, segment, value piece
+      // and stage, and the cohort's; per block of a wave, sums by period.
+      need.emplace_back(
+          "the engine's counters",
+          threads *
+                  ((T + 2) * G * static_cast<double>(E) * S * 8 * 2 + (T + 2) * S * 8) +
+              static_cast<double>(wave_blocks(threads)) * (2 * T * K * 8 + 64 * 8));
+    }
+  }
+  return need;
 }
 
 } // namespace journeysim

@@ -72,9 +72,13 @@ class Analysis:
     stage_value: _Array
     stage_value_infinite: _Array
     warnings: list[str]
+    condition: float
+    condition_warnings: list[str]
     segments: list[Analysis]
 
 def analyze(journey: Journey, periods: int, accrual: Accrual) -> Analysis: ...
+def analysis_memory(journey: Journey, periods: int) -> float: ...
+def available_memory() -> float: ...
 
 class Sensitivity(Enum):
     value = ...
@@ -115,3 +119,13 @@ def simulate(
     capacity: list[tuple[Any, ...]] = ...,
 ) -> dict[str, np.ndarray]: ...
 def expected_moves(journey: Journey, periods: int) -> float: ...
+def simulation_memory(
+    journey: Journey,
+    customers: int,
+    periods: int,
+    replications: int,
+    threads: int,
+    method: Method,
+    per_customer: bool,
+    capacity_rules: int,
+) -> list[tuple[str, float]]: ...

@@ -219,6 +219,15 @@ class Analysis:
     def lifetime_within_horizon(self) -> float:
         return float(self._r.lifetime_horizon)
 
+    @property
+    def condition_number(self) -> float:
+        """Condition number (infinity norm) of the worst-conditioned fundamental
+        matrix I - Q behind the whole-lifetime results: about twice the longest
+        expected stay before absorption. Above 1e12 :meth:`Journey.analyze`
+        warns (:class:`~journeysim.warnings.IllConditionedWarning`); see
+        docs/reliability.md for the precision promised."""
+        return float(self._r.condition)
+
     @cached_property
     def absorption(self) -> pd.Series:
         mask = np.asarray(self._journey._core.absorbing)

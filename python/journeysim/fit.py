@@ -36,16 +36,14 @@ def _read(events: Any, columns: list[str]) -> pd.DataFrame:
         path = Path(events)
         if not path.exists():
             raise ValueError(f"events file {str(path)!r} does not exist")
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
+        # Checked as read (_eventlog): each problem named with file and location.
+        from . import _eventlog
 
-            # Missing columns are reported by name by the caller.
-            names = set(pq.read_schema(path).names)
-            return pq.read_table(
-                path, columns=[c for c in columns if c in names]
-            ).to_pandas()
+        time = columns[1] if len(columns) > 1 else None
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return _eventlog.read_parquet(path, columns, time)
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, usecols=columns)
+            return _eventlog.read_csv(path, columns, time)
         raise ValueError(f"events file {str(path)!r}: expected .csv or .parquet")
     try:
         import pyarrow as pa

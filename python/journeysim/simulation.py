@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import os
 import secrets
+import signal
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,53 @@ RECORDS = (None, "customers", "events", "totals")
 # Runs expected to take longer than this many customer-steps get a progress bar.
 PROGRESS_STEPS = 300_000_000
 EVENT_BYTES = 8 + 4 + 4 + 4  # customer, period, from, to
+#: Most customers (starting cohort plus arrivals) a simulation may hold: counts
+#: are 64-bit integers, with room for sums.
+MAX_CUSTOMERS = 2**62
+
+
+# -- Ctrl-C in every thread ------------------------------------------------------
+#
+# Python delivers SIGINT to the main thread only. A simulation running in the
+# main thread sees KeyboardInterrupt in its polling loop and cancels the core; one
+# running in another thread (a ThreadPoolExecutor, a web server) would carry on.
+# So every running simulation registers its control here, and journeysim's
+# SIGINT handler cancels them all before doing what the handler it replaced did
+# (Python's default handler: raise KeyboardInterrupt in the main thread). It is
+# installed on import, and again by a simulation started in the main thread, in
+# place of Python's default handler only: a handler of the program's own is left
+# alone (then only main-thread simulations stop on Ctrl-C).
+
+# id(control) -> [control, cancelled by Ctrl-C], for the running simulations
+_running: dict[int, list] = {}
+_running_lock = threading.Lock()
+
+
+def _cancel_all() -> None:
+    with _running_lock:
+        for entry in _running.values():
+            entry[1] = True
+            entry[0].cancel()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C: cancel every running simulation, in every thread, then raise
+    KeyboardInterrupt as Python's default handler does."""
+    _cancel_all()
+    signal.default_int_handler(signum, frame)
+
+
+def _install_sigint_handler() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # pragma: no cover - not the main interpreter
+        pass
+
+
+_install_sigint_handler()
 
 
 def _integer(value: Any, name: str, low: int, high: int | None = None) -> int:
@@ -64,7 +112,7 @@ def run_simulation(
     and the progress bar stay responsive), and wrap the result."""
     from .journey import ACCRUALS
 
-    customers = _integer(customers, "customers", 1)
+    customers = _integer(customers, "customers", 1, MAX_CUSTOMERS)
     periods = _integer(periods, "periods", 1, 10_000_000)
     replications = _integer(replications, "replications", 1)
     if threads is not None:
@@ -88,20 +136,37 @@ def run_simulation(
     per_customer = method == "individual" and record != "totals"
     arrivals = journey._arrivals_total(periods)
     people = customers + arrivals
-    if per_customer:
-        need = people * (4 + 2 + 4 + 1 + 8 * len(journey.streams))
-        _check_memory(need, "per-customer arrays (pass record='totals' to skip them)")
-    if getattr(journey, "_capacity", None):
-        need = people * (periods + 2) * 8
-        _check_memory(need, "the random numbers of a capacity-limited simulation")
+    if people > MAX_CUSTOMERS:
+        raise ValueError(
+            f"{customers:,} customers plus {arrivals:,} arrivals over {periods} "
+            f"periods exceed 2**62: counts are 64-bit integers"
+        )
+    capacity = getattr(journey, "_capacity", None) or []
+    needs = dict(
+        _core.simulation_memory(
+            journey._core,
+            customers,
+            periods,
+            replications,
+            threads or 0,
+            METHODS[method],
+            per_customer,
+            len(capacity),
+        )
+    )
     if record == "events":
         moves = _core.expected_moves(journey._core, periods)
-        need = int(moves * people * EVENT_BYTES * 2.5)  # blocks, merge, DataFrame
-        _check_memory(need, f"an event log of about {moves * people:,.0f} events")
+        # per-block vectors, the merged arrays, the DataFrame
+        needs[f"an event log of about {moves * people:,.0f} events"] = (
+            moves * people * EVENT_BYTES * 2.5
+        )
+    _check_memory(needs, customers, method, record, bool(capacity))
 
     steps = people * periods * replications if method == "individual" else 0
     show = progress if progress is not None else steps >= PROGRESS_STEPS
     control = _core.SimulationControl()
+    entry = [control, False]
+    _install_sigint_handler()
     box: dict[str, Any] = {}
     # Waiting on an Event rather than on Thread.join: a join interrupted by Ctrl-C
     # can leave the thread looking finished while the core still runs.
@@ -140,6 +205,8 @@ def run_simulation(
             desc="simulate",
             leave=False,
         )
+    with _running_lock:
+        _running[id(control)] = entry
     worker.start()
     try:
         while not done.wait(0.05):
@@ -153,9 +220,14 @@ def run_simulation(
         worker.join()
         raise
     finally:
+        with _running_lock:
+            _running.pop(id(control), None)
         if bar is not None:
             bar.close()
     if "error" in box:
+        if entry[1]:
+            # Ctrl-C, delivered to the main thread, stopped this one too.
+            raise KeyboardInterrupt("simulation cancelled by Ctrl-C") from None
         raise box["error"]
     worker.join()
     return Simulation(
@@ -169,13 +241,50 @@ def run_simulation(
     )
 
 
-def _check_memory(need: int, what: str) -> None:
+def _check_memory(
+    needs: dict[str, float],
+    customers: int,
+    method: str,
+    record: str | None,
+    capacity: bool = False,
+) -> None:
+    """MemoryError, before anything is allocated, when the simulation would need
+    more than 80% of the memory available: what for, and what to do instead."""
+    need = sum(needs.values())
+    if need < 2**28:  # 256 MiB: not worth reading /proc/meminfo
+        return
     avail = _available_memory()
-    if need > 0.8 * avail:
-        raise MemoryError(
-            f"{what} would need about {need / 2**30:.1f} GiB, more than the "
-            f"{avail / 2**30:.1f} GiB available"
+    if need <= 0.8 * avail:
+        return
+    parts = ", ".join(
+        f"{what} {n / 2**30:.1f} GiB"
+        for what, n in sorted(needs.items(), key=lambda kv: -kv[1])
+        if n >= 0.01 * need
+    )
+    # Customers that would fit, everything else equal (per-customer costs scale).
+    fixed = needs.get("per-period tables", 0.0)
+    fit = int(customers * max(0.5 * avail - fixed, 0.0) / max(need - fixed, 1.0))
+    advice = []
+    if method == "individual" and record == "events":
+        advice.append("record=None or 'totals' (no event log)")
+    elif method == "individual" and record != "totals":
+        advice.append("record='totals' (no per-customer arrays)")
+    if method == "individual" and not capacity:
+        advice.append(
+            "method='aggregate' (cohort counts: memory does not grow with customers)"
         )
+    if fit >= 1:
+        advice.append(
+            f"fewer customers per call: chunks of at most {fit:,} customers with "
+            "different seeds, adding up their totals"
+        )
+    else:
+        advice.append("fewer periods or replications")
+    raise MemoryError(
+        f"this simulation would need about {need / 2**30:.1f} GiB ({parts}), more "
+        f"than the {avail / 2**30:.1f} GiB of memory available; use "
+        + ", or ".join(advice)
+    )
 
 
 class Simulation:

@@ -45,11 +45,16 @@ struct Analysis {
   double ttv_reached = 0.0;      // share that ever reaches a value stage
   double ttv_mean = 0.0;         // mean first-passage periods for those who do
   // Per stage, for a customer who is in that stage at tenure 0:
-  Vector stage_lifetime;         // S, remaining expected lifetime (whole lifetime)
-  Vector stage_lifetime_horizon; // S, within T periods
-  Matrix stage_value;            // S x (K+1), within T periods
-  Matrix stage_value_infinite;   // S x (K+1), whole lifetime
-  std::vector<std::string> warnings;
+  Vector stage_lifetime;             // S, remaining expected lifetime (whole lifetime)
+  Vector stage_lifetime_horizon;     // S, within T periods
+  Matrix stage_value;                // S x (K+1), within T periods
+  Matrix stage_value_infinite;       // S x (K+1), whole lifetime
+  std::vector<std::string> warnings; // stages that can never be absorbed
+  // Condition number (infinity norm) of the worst-conditioned fundamental
+  // matrix I - dQ solved for the whole-lifetime results, and a warning for each
+  // one above kIllConditioned (linalg.hpp), naming it.
+  double condition = 1.0;
+  std::vector<std::string> condition_warnings;
   std::vector<Analysis> segments; // one per segment when there are several
 };
 
@@ -69,7 +74,19 @@ enum class Sensitivity { Value, Lifetime, Retention };
 Matrix sensitivities(const Journey &journey, int periods, Accrual accrual,
                      Sensitivity metric, const std::vector<int> &dest);
 
-// Throws std::invalid_argument for periods < 0.
+// Throws std::invalid_argument for periods < 0, for a discount rate whose
+// factors (1 + r)^-k overflow within the horizon (r close to -1), and when a
+// result over the horizon would overflow double precision (values, cohort
+// size or arrivals too large): a result is never silently infinite or nan.
+// Whole-lifetime results may be infinite (or nan) where the series diverges,
+// as documented in docs/algorithms.md.
 Analysis analyze(const Journey &journey, int periods, Accrual accrual = Accrual::Start);
+
+// Throws std::invalid_argument when a stream's discount factor (1 + r)^-k
+// overflows for some k <= periods (shared with the simulation).
+void check_discounting(const Journey &journey, int periods);
+
+// Bytes analyze() needs for its per-period tables (for a check before running).
+double analysis_memory(const Journey &journey, int periods);
 
 } // namespace journeysim

@@ -15,6 +15,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace journeysim {
@@ -92,11 +94,26 @@ struct CapacityRule {
   std::vector<int> fallback; // per segment
 };
 
-// Throws std::invalid_argument for bad options and SimulationCancelled on cancel.
-// With capacity rules the individual method runs period by period.
+// Throws std::invalid_argument for bad options (among them more than 2^62
+// customers in all, or a discount rate whose factors overflow within the
+// horizon, see check_discounting), when a value would overflow double
+// precision, and SimulationCancelled on cancel. With capacity rules the
+// individual method runs period by period.
 SimulationResult simulate(const Journey &journey, const SimulationOptions &options,
                           SimulationControl *control = nullptr,
                           const std::vector<CapacityRule> &capacity = {});
+
+// The memory simulate() needs, in bytes, by what it is for (result tables,
+// per-customer arrays, the engine's working memory), without the event log
+// (whose size depends on the draws; see expected_moves). For a check before
+// running: nothing is allocated.
+std::vector<std::pair<std::string, double>>
+simulation_memory(const Journey &journey, const SimulationOptions &options,
+                  std::size_t capacity_rules = 0);
+
+// Most customers (starting cohort plus arrivals) one replication may hold:
+// counts are 64-bit integers, with room for sums over stages and periods.
+constexpr double kMaxCustomers = 4.611686018427388e18; // 2^62
 
 // Expected number of stage changes per customer over `periods` (for sizing an
 // event log before running).
