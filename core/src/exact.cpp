@@ -172,11 +172,15 @@ public:
                .first;
     return *it->second;
   }
-  // The worst-conditioned factorisation so far, or nullptr.
+  // The worst-conditioned undiscounted factorisation (I - Q itself), or nullptr.
+  // Discounted ones (d < 1) are left out: with a tiny discount rate their
+  // condition number is about 1 / (1 - d) on any closed class, which says
+  // nothing about the journey, and they are never worse conditioned than I - Q.
   [[nodiscard]] const FundamentalSolver *worst() const {
     const FundamentalSolver *w = nullptr;
     for (const auto &kv : cache_)
-      if (!w || kv.second->condition() > w->condition()) w = kv.second.get();
+      if (kv.first.first == 1.0 && (!w || kv.second->condition() > w->condition()))
+        w = kv.second.get();
     return w;
   }
 

@@ -21,7 +21,7 @@ from .report import report
 from .sankey import flows, sankey
 from .simulation import Simulation
 from .sweep import SweepError, sweep
-from .warnings import InfiniteLifetimeWarning, JourneyWarning
+from .warnings import IllConditionedWarning, InfiniteLifetimeWarning, JourneyWarning
 from .widget import WhatIf, what_if
 
 try:
@@ -35,6 +35,7 @@ __all__ = [
     "Comparison",
     "Fit",
     "FitCheck",
+    "IllConditionedWarning",
     "InfiniteLifetimeWarning",
     "Intervention",
     "Journey",

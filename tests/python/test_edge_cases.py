@@ -295,3 +295,20 @@ def test_more_than_2_to_the_62_customers_are_refused():
         j.simulate(2**62 - 10, 10, method="aggregate")
     with pytest.raises(ValueError, match="customers must be in"):
         j.simulate(2**63, 10, method="aggregate")
+
+
+def test_a_tiny_discount_rate_is_not_ill_conditioned():
+    # Regression (found by the property tests): a discount rate of 2.2e-16
+    # made the discounted factorisation over the absorbing stage look
+    # ill-conditioned (1 / (1 - d) ~ 1e16) and warned about a 2-stage journey
+    # whose I - Q is perfectly conditioned.
+    j = js.Journey(
+        ["a", "b"],
+        {"a": {"b": 0.17557018425786666}},
+        values={"v": {"a": 100.0}},
+        discount_rate=2.220446049250313e-16,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = j.analyze(periods=1)
+    assert a.condition_number == 1.0
