@@ -658,7 +658,7 @@ def sweep(
     2           baseline                 0.8                    0.0
     3         save offer                 0.8                   52.8
     """
-    from .compare import _draw_journeys
+    from .compare import _cost_rate, _draw_journeys
     from .journey import ACCRUALS
     from .journey import Journey as _Journey
 
@@ -689,6 +689,11 @@ def sweep(
             isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
         ):
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    _cost_rate(journey, discount_rate)  # checks it
     _check_client(client)
     names, points = _points(grid, plans)
     for pt in points:
@@ -714,8 +719,8 @@ def sweep(
                 raise ValueError(
                     f"horizons must be integers in [0, {shortest}], got {h!r}"
                 )
-    if customers is not None and seed is None:
-        seed = secrets.randbits(64)
+    if seed is None and (customers is not None or uncertainty is not None):
+        seed = secrets.randbits(64)  # kept in the table's attrs["seed"]
     if uncertainty is not None:
         if customers is not None:
             raise ValueError(

@@ -196,6 +196,8 @@ def test_grid_names_and_shapes_are_checked(grid, message):
         ({"accrual": "middle"}, "accrual must be"),
         ({"horizons": [20]}, r"horizons must be integers in \[0, 12\]"),
         ({"uncertainty": [1, 2]}, "uncertainty must be"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"discount_rate": -1.5}, "discount_rate must be a number > -1"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -284,6 +286,13 @@ def test_posterior_draws_are_compares_draws():
     )
     assert first[["baseline", "call", "outreach"]].to_numpy().tolist() == (
         c.draws.to_numpy().tolist()
+    )
+    # Without a seed one is drawn, and kept to reproduce the sweep.
+    kw = {"uncertainty": f, "draws": 3, "periods": PERIODS, "workers": 1}
+    w = js.sweep(truth, plans(), **kw)
+    assert isinstance(w.attrs["seed"], int)
+    pd.testing.assert_frame_equal(
+        js.sweep(truth, plans(), seed=w.attrs["seed"], **kw), w
     )
 
 
