@@ -367,11 +367,25 @@ INTERVENTION_MUTATIONS = [
 
 
 @examples(60)
-@given(m=st.sampled_from(INTERVENTION_MUTATIONS))
-def test_invalid_interventions(m):
+@st.composite
+def valid_intervention_fields(draw):
+    """Random valid settings around the one broken field."""
+    fields = {
+        "reach": draw(st.floats(0.0, 1.0)),
+        "cost_fixed": draw(st.floats(0.0, 1e6)),
+        "cost_per_customer": draw(st.floats(0.0, 1e3)),
+        "cost_per_period": draw(st.floats(0.0, 1e3)),
+    }
+    a = draw(st.integers(0, 24))
+    fields["window"] = (a, draw(st.one_of(st.none(), st.integers(a + 1, 48))))
+    return fields
+
+
+@given(m=st.sampled_from(INTERVENTION_MUTATIONS), fields=valid_intervention_fields())
+def test_invalid_interventions(m, fields):
     change, word = m
-    TRIED["invalid intervention"] += 1
-    kwargs = {"at": ("trial", "churned"), "relative_risk": 0.5, **change}
+    TRIED[f"invalid intervention: {word}"] += 1
+    kwargs = {"at": ("trial", "churned"), "relative_risk": 0.5, **fields, **change}
     if set(change) & {"change", "probability"} and "relative_risk" not in change:
         kwargs.pop("relative_risk")
     at = kwargs.pop("at")
@@ -412,13 +426,17 @@ PLAN_PROBLEMS = [
 
 
 @examples(30)
-@given(p=st.sampled_from(PLAN_PROBLEMS))
-def test_invalid_plans_on_a_journey(p):
+@given(
+    p=st.sampled_from(PLAN_PROBLEMS),
+    stages=st.permutations(STAGES),
+    periods=st.integers(1, 48),
+)
+def test_invalid_plans_on_a_journey(p, stages, periods):
     kind, make, word = p
     TRIED[f"invalid plan: {kind}"] += 1
-    j = js.Journey(STAGES, ROWS)
+    j = js.Journey(list(stages), ROWS)
     with pytest.raises(ValueError) as err:
-        js.compare(j, [js.Plan("p", [make()])], periods=6)
+        js.compare(j, [js.Plan("p", [make()])], periods=periods)
     assert word in str(err.value), str(err.value)
 
 
