@@ -12,14 +12,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find core bindings python -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt pyproject.toml
 
-.PHONY: all demo test setup system-deps cpp-test py-test lint format bench clean
+.PHONY: all demo test setup system-deps cpp-test py-test lint format bench clean \
+        cpp-sanitize py-sanitize cpp-tsan sanitize fuzz
 
 all: test
 
 demo: setup
 	$(VENV)/bin/journeysim demo --out demo-retention.png
 
-test: setup lint cpp-test py-test
+test: setup lint cpp-test cpp-sanitize py-test
 
 setup: system-deps $(VENV)/.installed
 
@@ -75,3 +76,107 @@ bench: setup
 
 clean:
 	rm -rf build $(VENV) demo-retention.png
+
+# ---------------------------------------------------------------------------
+# Sanitizers and fuzzing (docs/reliability.md). ASan, UBSan and TSan are gcc's
+# own (libasan, libubsan, libtsan come with gcc); libFuzzer needs clang, which
+# `make fuzz` installs from Debian when it is missing. Each has its own build
+# directory under build/.
+CMAKE := $(VENV)/bin/cmake
+NINJA := $(abspath $(VENV)/bin/ninja)
+# A Debug build (no NDEBUG: Eigen's own assertions stay on) with line tables for
+# the stacks; -O0 where compile time counts most (the suite runs in seconds),
+# -O1 where the code runs long. Warnings are errors in cpp-test, not here: gcc
+# warns falsely under the sanitizers (-Wmaybe-uninitialized).
+SAN_CMAKE := -G Ninja -DCMAKE_MAKE_PROGRAM=$(NINJA) -DCMAKE_BUILD_TYPE=Debug \
+  -DJOURNEYSIM_WERROR=OFF
+ASAN_SANITIZERS := address,undefined,float-cast-overflow
+ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_init_order=1:detect_stack_use_after_return=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+FUZZ_CXX ?= clang++-14
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_journey fuzz_count_transitions
+
+$(CMAKE): $(VENV)/bin/python
+	$(PY) -m pip install -q cmake ninja
+
+# The Catch2 suite under AddressSanitizer + UndefinedBehaviorSanitizer (part of `make test`).
+cpp-sanitize: system-deps $(CMAKE)
+	$(CMAKE) -S . -B build/asan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
+	  -DJOURNEYSIM_SANITIZE=$(ASAN_SANITIZERS) \
+	  -DJOURNEYSIM_BUILD_PYTHON=OFF -DJOURNEYSIM_BUILD_TESTS=ON >/dev/null
+	$(CMAKE) --build build/asan -j $(JOBS)
+	cd build/asan && $(ASAN_ENV) $(abspath $(VENV)/bin/ctest) --output-on-failure -j $(JOBS)
+
+# The Python suite against an ASan + UBSan build of journeysim._core, loaded from
+# an overlay of python/journeysim (symlinks, made afresh each run) with the
+# sanitized module in it. Python is not instrumented: libasan is preloaded (with
+# libstdc++, or ASan cannot intercept C++ throws from other extensions) and leak
+# checks are off (the interpreter keeps its objects at exit by design). Reports
+# go to files, from pytest's own process and from every subprocess (CLI,
+# notebook kernels), since pytest captures the output of a test that aborts.
+# Skipped: the HTML report's browser test (chromium under a preloaded ASan).
+PY_ASAN := build/asan-py
+PY_ASAN_SKIP := test_report_renders_in_chromium
+PY_ASAN_ENV = PYTHONPATH=$(abspath $(PY_ASAN))/overlay \
+  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
+  ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:log_path=$(abspath $(PY_ASAN))/report \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(abspath $(PY_ASAN))/report
+py-sanitize: $(VENV)/.installed $(CMAKE)
+	$(PY) -c "import pybind11" 2>/dev/null || $(PY) -m pip install -q pybind11
+	$(CMAKE) -S . -B $(PY_ASAN) $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+	  -DJOURNEYSIM_SANITIZE=$(ASAN_SANITIZERS) \
+	  -DJOURNEYSIM_BUILD_PYTHON=ON -DJOURNEYSIM_BUILD_TESTS=OFF \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) -Dpybind11_DIR=$$($(PY) -m pybind11 --cmakedir) >/dev/null
+	$(CMAKE) --build $(PY_ASAN) -j $(JOBS)
+	rm -rf $(PY_ASAN)/overlay $(PY_ASAN)/report.* && mkdir -p $(PY_ASAN)/overlay/journeysim
+	for f in python/journeysim/*; do \
+	  case "$$f" in *_core*.so|*__pycache__) ;; *) ln -s $(abspath .)/$$f $(PY_ASAN)/overlay/journeysim/;; esac; \
+	done
+	ln -s $(abspath $(PY_ASAN))/bindings/_core$$($(PY) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))") \
+	  $(PY_ASAN)/overlay/journeysim/
+	$(PY_ASAN_ENV) $(PY) -c "import journeysim._core as c; assert '/$(PY_ASAN)/' in c.__file__, c.__file__"
+	$(PY_ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider -k "not ($(PY_ASAN_SKIP))"; rc=$$?; \
+	if ls $(PY_ASAN)/report.* >/dev/null 2>&1; then \
+	  cat $(PY_ASAN)/report.*; echo "py-sanitize: sanitizer reports above"; exit 1; fi; \
+	exit $$rc
+
+# The Catch2 suite under ThreadSanitizer: the threaded simulation (1, 2, 4
+# threads, the same results) and everything else.
+cpp-tsan: system-deps $(CMAKE)
+	$(CMAKE) -S . -B build/tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+	  -DJOURNEYSIM_SANITIZE=thread \
+	  -DJOURNEYSIM_BUILD_PYTHON=OFF -DJOURNEYSIM_BUILD_TESTS=ON >/dev/null
+	$(CMAKE) --build build/tsan -j $(JOBS)
+	cd build/tsan && $(TSAN_ENV) $(abspath $(VENV)/bin/ctest) --output-on-failure -j $(JOBS)
+
+sanitize: cpp-sanitize py-sanitize cpp-tsan
+
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each. Seeds come from
+# tests/fuzz/corpus/<target>; new inputs stay in build/fuzz/corpus/<target>,
+# crashes in build/fuzz/artifacts/ (each one becomes a regression test).
+fuzz: system-deps $(CMAKE)
+	@command -v $(FUZZ_CXX) >/dev/null && \
+	  [ -n "$$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" ] || { \
+	  echo "installing: clang-14 libclang-rt-14-dev"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang-14 libclang-rt-14-dev; }
+	$(CMAKE) -S . -B build/fuzz $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DJOURNEYSIM_FUZZ=ON \
+	  -DJOURNEYSIM_BUILD_PYTHON=OFF -DJOURNEYSIM_BUILD_TESTS=OFF >/dev/null
+	$(CMAKE) --build build/fuzz -j $(JOBS)
+	@mkdir -p build/fuzz/artifacts; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  build/fuzz/tests/fuzz/$$t build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$t- \
+	    > build/fuzz/$$t.log 2>&1; rc=$$?; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' build/fuzz/$$t.log; \
+	  echo "corpus: $$(ls build/fuzz/corpus/$$t | wc -l) inputs in build/fuzz/corpus/$$t"; \
+	  if [ $$rc -ne 0 ]; then \
+	    grep -E -A12 'ERROR|runtime error|contract violated|timeout' build/fuzz/$$t.log | head -40; \
+	    echo "$$t failed: see build/fuzz/$$t.log and build/fuzz/artifacts/"; exit 1; fi; \
+	done

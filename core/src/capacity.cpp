@@ -126,7 +126,8 @@ public:
         if (absorbed[i]) {
           // Absorbed customers stay put but may still earn (a value in the stage).
           const SegmentTables &tab = tables_[seg[i]];
-          accrue(tab, stage[i], stage[i], tau, join[i], &cv[i * K], out, v0);
+          // (No `&cv[i * K]`: without value streams cv is empty, cv[0] undefined.)
+          accrue(tab, stage[i], stage[i], tau, join[i], cv.data() + i * K, out, v0);
           continue;
         }
         int g = seg[i];
@@ -140,7 +141,7 @@ public:
         const int nx = tab.sampler_at(tau).draw(
             s, draws[offset[i] + 2 + static_cast<std::size_t>(tau)]);
         ++life[i];
-        accrue(tab, s, nx, tau, join[i], &cv[i * K], out, v0);
+        accrue(tab, s, nx, tau, join[i], cv.data() + i * K, out, v0);
         if (nx != s) {
           if (events) {
             out.event_customer.push_back(static_cast<std::int64_t>(i));

@@ -1,10 +1,28 @@
 #include "journeysim/fit.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
 namespace journeysim {
+namespace {
+
+constexpr std::int64_t kMaxCount = std::numeric_limits<std::int64_t>::max();
+
+// Periods from `from` to `to` (from <= to), without overflow: any two int64
+// periods are allowed, but a span that an int64 cannot hold is refused.
+std::int64_t span(std::int64_t from, std::int64_t to) {
+  const std::uint64_t d =
+      static_cast<std::uint64_t>(to) - static_cast<std::uint64_t>(from);
+  if (d > static_cast<std::uint64_t>(kMaxCount))
+    throw std::invalid_argument("periods " + std::to_string(from) + " and " +
+                                std::to_string(to) +
+                                " are too far apart to count the periods between them");
+  return static_cast<std::int64_t>(d);
+}
+
+} // namespace
 
 TransitionCounts
 count_transitions(const std::int64_t *customer, const std::int64_t *period,
@@ -44,7 +62,11 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
       const std::int64_t until =
           p + 1 < P ? static_cast<std::int64_t>(tenure_starts[p + 1]) : t + k;
       const std::int64_t m = std::min(k, until - t);
-      out.counts[((g * P + p) * S + i) * S + j] += m;
+      std::int64_t &cell = out.counts[((g * P + p) * S + i) * S + j];
+      if (m > kMaxCount - cell)
+        throw std::invalid_argument("transition counts overflow a 64-bit integer: the "
+                                    "periods span too long a time");
+      cell += m;
       t += m;
       k -= m;
     }
@@ -76,8 +98,9 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
                                     std::to_string(q));
       const auto i = static_cast<std::size_t>(stage[prev]);
       const auto j = static_cast<std::size_t>(stage[q]);
-      const std::int64_t gap = period[q] - period[prev];
-      const std::int64_t t0 = period[prev] - first;
+      const std::int64_t gap = span(period[prev], period[q]);
+      const std::int64_t t0 = span(first, period[prev]);
+      span(first, period[q]); // t0 + gap must be representable too
       if (!absorbing[i]) {
         if (carry_forward) {
           add(g, t0, gap - 1, i, i); // stays while nothing happens
@@ -90,8 +113,10 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
     }
     // Right-censoring: the last stage holds to the end of the data.
     const auto last = static_cast<std::size_t>(stage[prev]);
-    if (carry_forward && !absorbing[last] && end_period > period[prev])
-      add(g, period[prev] - first, end_period - period[prev], last, last);
+    if (carry_forward && !absorbing[last] && end_period > period[prev]) {
+      span(first, end_period);
+      add(g, span(first, period[prev]), span(period[prev], end_period), last, last);
+    }
     r = q;
   }
   return out;

@@ -33,6 +33,9 @@ template <class T> void check_starts(const Piecewise<T> &pw, const std::string &
     if (pw.starts[p] <= pw.starts[p - 1])
       fail(what + ": tenure pieces must be in increasing order, got " +
            std::to_string(pw.starts[p - 1]) + " then " + std::to_string(pw.starts[p]));
+  if (pw.starts.back() > kMaxTenureStart)
+    fail(what + ": a tenure piece starts at " + std::to_string(pw.starts.back()) +
+         ", beyond " + std::to_string(kMaxTenureStart) + " periods");
 }
 
 } // namespace
@@ -53,6 +56,9 @@ void Journey::validate() {
   if (s.segments.empty()) fail("a journey needs at least one segment");
   if (!(s.tolerance >= 0.0) || !std::isfinite(s.tolerance))
     fail("tolerance must be a finite number >= 0, got " + fmt(s.tolerance));
+  if (s.tolerance > kMaxTolerance)
+    fail("tolerance " + fmt(s.tolerance) + " is too large: sums of probabilities " +
+         "must be 1 within at most " + fmt(kMaxTolerance));
   const double tol = s.tolerance;
   const auto &stage = s.stages;
 
@@ -71,9 +77,10 @@ void Journey::validate() {
   }
   if (!(share_sum > 0.0)) fail("segment shares sum to 0");
   if (std::abs(share_sum - 1.0) > tol) {
-    if (!s.normalize)
-      fail("segment shares sum to " + fmt(share_sum) +
-           ", not 1 (pass normalize=True to rescale)");
+    // An infinite sum (finite shares that overflow) would rescale them all to 0.
+    if (!s.normalize || !std::isfinite(share_sum))
+      fail("segment shares sum to " + fmt(share_sum) + ", not 1" +
+           (s.normalize ? "" : " (pass normalize=True to rescale)"));
     for (auto &seg : s.segments) seg.share /= share_sum;
   }
 
@@ -116,7 +123,7 @@ void Journey::validate() {
           row += v;
         }
         if (std::abs(row - 1.0) > tol) {
-          if (!s.normalize || !(row > 0.0))
+          if (!s.normalize || !(row > 0.0) || !std::isfinite(row))
             fail(at + "row '" + stage[i] + "'" + piece + " sums to " + fmt(row) +
                  ", not 1" + (s.normalize ? "" : " (pass normalize=True to rescale)"));
           P.row(static_cast<Eigen::Index>(i)) /= row;
@@ -136,7 +143,7 @@ void Journey::validate() {
       start_sum += v;
     }
     if (std::abs(start_sum - 1.0) > tol) {
-      if (!s.normalize || !(start_sum > 0.0))
+      if (!s.normalize || !(start_sum > 0.0) || !std::isfinite(start_sum))
         fail(at + "start distribution sums to " + fmt(start_sum) + ", not 1" +
              (s.normalize ? "" : " (pass normalize=True to rescale)"));
       seg.start /= start_sum;

@@ -7,6 +7,9 @@
 #include "journeysim/fit.hpp"
 #include "journeysim/simulate.hpp"
 
+#include <exception>
+#include <thread>
+
 using namespace journeysim;
 
 namespace {
@@ -118,4 +121,43 @@ TEST_CASE("transition counts from stage changes, by hand") {
   CHECK_THROWS_AS(count_transitions(customer.data(), period.data(), stage.data(),
                                     nullptr, 4, 2, 1, {0}, {false, false}, true, 4),
                   std::invalid_argument);
+}
+
+TEST_CASE("aggregate replications spread over threads give the one-thread results") {
+  const Journey j = three_stage();
+  SimulationOptions o = options(1);
+  o.method = Method::Aggregate;
+  o.replications = 6;
+  const auto a = simulate(j, o);
+  for (int threads : {2, 4}) {
+    o.threads = threads;
+    const auto b = simulate(j, o);
+    CHECK(a.occupancy == b.occupancy);
+    CHECK(a.value_by_period == b.value_by_period);
+    CHECK(a.cohort_value == b.cohort_value);
+  }
+}
+
+TEST_CASE("a simulation cancelled from another thread stops, its progress readable") {
+  // Far more work than can finish before the first block reports progress.
+  const Journey j = three_stage();
+  SimulationOptions o = options(2);
+  o.customers = 20'000'000;
+  o.periods = 200;
+  o.per_customer = false;
+  SimulationControl control;
+  std::exception_ptr error;
+  std::thread run([&] {
+    try {
+      simulate(j, o, &control);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  while (control.steps_done.load() == 0) std::this_thread::yield();
+  control.cancel = true;
+  run.join();
+  REQUIRE(error);
+  CHECK_THROWS_AS(std::rethrow_exception(error), SimulationCancelled);
+  CHECK(control.steps_done.load() > 0);
 }

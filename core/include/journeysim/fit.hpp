@@ -26,7 +26,8 @@ struct TransitionCounts {
 // observations in consecutive periods count; gaps are skipped.
 //
 // Throws std::invalid_argument for out-of-range stages or segments, periods not
-// increasing within a customer, or a segment that changes within a customer.
+// increasing within a customer, a segment that changes within a customer, or
+// periods so far apart that the periods between them (or a count) overflow int64.
 TransitionCounts
 count_transitions(const std::int64_t *customer, const std::int64_t *period,
                   const std::int32_t *stage, const std::int32_t *segment, std::size_t n,

@@ -20,8 +20,16 @@ using Vector = Eigen::VectorXd;
 // the average of both (half-cycle / life-table correction).
 enum class Accrual { Start, End, HalfCycle };
 
+// The latest tenure at which a piece may start (the Python layer's limit too):
+// the exact analytics step period by period up to the last piece.
+constexpr int kMaxTenureStart = 1'000'000;
+
+// The largest tolerance on sums of probabilities: the engines rely on rows,
+// starts and shares that sum to 1 up to rounding.
+constexpr double kMaxTolerance = 1e-6;
+
 // Piecewise-constant in tenure: piece p applies from tenure starts[p] on, up to
-// the next start. starts[0] is always 0.
+// the next start. starts[0] is always 0, and no start is beyond kMaxTenureStart.
 template <class T> struct Piecewise {
   std::vector<int> starts;
   std::vector<T> pieces;
@@ -69,8 +77,8 @@ struct JourneySpec {
   // New customers joining at t = 1, 2, ...; a single entry means "every period".
   std::vector<double> arrivals;
   bool arrivals_constant = false;
-  bool normalize = false; // rescale rows, starts and shares instead of failing
-  double tolerance = 1e-9;
+  bool normalize = false;  // rescale rows, starts and shares instead of failing
+  double tolerance = 1e-9; // for sums of 1: in [0, kMaxTolerance]
 };
 
 class Journey {
