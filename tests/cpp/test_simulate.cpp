@@ -7,6 +7,7 @@
 #include "journeysim/fit.hpp"
 #include "journeysim/simulate.hpp"
 
+#include <atomic>
 #include <exception>
 #include <thread>
 
@@ -147,14 +148,16 @@ TEST_CASE("a simulation cancelled from another thread stops, its progress readab
   o.per_customer = false;
   SimulationControl control;
   std::exception_ptr error;
+  std::atomic<bool> finished{false};
   std::thread run([&] {
     try {
       simulate(j, o, &control);
     } catch (...) {
       error = std::current_exception();
     }
+    finished = true;
   });
-  while (control.steps_done.load() == 0) std::this_thread::yield();
+  while (control.steps_done.load() == 0 && !finished.load()) std::this_thread::yield();
   control.cancel = true;
   run.join();
   REQUIRE(error);
