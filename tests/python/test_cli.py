@@ -37,19 +37,7 @@ def ok(result: subprocess.CompletedProcess) -> str:
 
 
 def plans() -> list[js.Plan]:
-    call = js.Intervention(
-        "onboarding call",
-        at=("onboarding", "churned"),
-        relative_risk=0.6,
-        reassign_to="adopting",
-        reach=0.8,
-        cost_per_customer=50,
-        window=(0, 3),
-    )
-    rescue = js.Intervention(
-        "rescue desk", at=("at_risk", "churned"), relative_risk=0.7, cost_per_period=30
-    )
-    return [js.Plan("call", [call]), js.Plan("rescue", [rescue])]
+    return js.default_plans()[:2]  # "onboarding call" and "rescue desk"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +98,7 @@ def test_compare_plans_from_the_model_and_from_a_file(files, tmp_path):
     assert "2 plan(s) against the baseline, 36 periods (exact)" in out
     got = pd.read_csv(tmp_path / "c.csv", index_col=0)
     want = js.compare(js.default_journey(), plans(), 36).summary
-    assert list(got.index) == ["baseline", "call", "rescue"]
+    assert list(got.index) == ["baseline", "onboarding call", "rescue desk"]
     np.testing.assert_allclose(
         got["incremental net value"].to_numpy(),
         want["incremental net value"].to_numpy(),

@@ -25,23 +25,7 @@ CHARTS = [
 
 
 def plans():
-    call = js.Intervention(
-        "onboarding call",
-        at=("onboarding", "churned"),
-        relative_risk=0.6,
-        reassign_to="adopting",
-        reach=0.8,
-        cost_per_customer=50,
-        window=(0, 3),
-    )
-    rescue = js.Intervention(
-        "rescue desk", at=("at_risk", "churned"), relative_risk=0.7, cost_per_period=30
-    )
-    return [
-        js.Plan("call", [call]),
-        js.Plan("rescue", [rescue]),
-        js.Plan("both", [call, rescue]),
-    ]
+    return js.default_plans()  # "onboarding call", "rescue desk", both
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +52,11 @@ def test_report_numbers_are_the_comparisons(exact_report):
     c = js.compare(js.default_journey(), plans(), 36)
     inc = c.summary["incremental net value"]
     best = inc.iloc[1:].idxmax()
-    assert best == "both"
+    assert best == "call and rescue"
     assert f"<b>{best}</b> adds the most net value: {inc[best]:,.0f} over 36" in page
-    for plan in ("baseline", "call", "rescue", "both"):
+    for plan in ("baseline", "onboarding call", "rescue desk", "call and rescue"):
         assert f"<td>{plan}</td>" in page
-    assert f"{100 * c.summary.loc['call', 'retention at 36']:.1f}%" in page
+    assert f"{100 * c.summary.loc['onboarding call', 'retention at 36']:.1f}%" in page
 
 
 def test_report_monte_carlo_has_intervals(tmp_path):
@@ -163,13 +147,13 @@ def test_report_renders_in_chromium(browser, exact_report):
     rows = table.find_elements(By.TAG_NAME, "tr")
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows[1:]] == [
         "baseline",
-        "call",
-        "rescue",
-        "both",
+        "onboarding call",
+        "rescue desk",
+        "call and rescue",
     ]
     assert table.size["width"] > 400 and table.size["height"] > 80
     best = browser.find_element(By.CSS_SELECTOR, "#summary-table tr.best td")
-    assert best.text == "both"
+    assert best.text == "call and rescue"
     findings = browser.find_element(By.ID, "findings").text
     assert "adds the most net value" in findings
 
