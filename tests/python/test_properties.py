@@ -366,7 +366,6 @@ INTERVENTION_MUTATIONS = [
 ]
 
 
-@examples(60)
 @st.composite
 def valid_intervention_fields(draw):
     """Random valid settings around the one broken field."""
@@ -381,6 +380,7 @@ def valid_intervention_fields(draw):
     return fields
 
 
+@examples(60)
 @given(m=st.sampled_from(INTERVENTION_MUTATIONS), fields=valid_intervention_fields())
 def test_invalid_interventions(m, fields):
     change, word = m
