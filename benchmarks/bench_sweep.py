@@ -221,7 +221,8 @@ def main() -> None:
     def row(case, n, local, unit):
         s1, s2 = one[case], two[case]
         speed = s1 / s2
-        verdict = "PASS" if speed >= 1.7 else "FAIL"
+        # The issue sets the 1.7x target for the sweeps; the fit is measured.
+        verdict = ("PASS" if speed >= 1.7 else "FAIL") if n else "no target"
         over = f"{(s1 - local) / n * 1e3:+.2f} ms" if n else f"{s1 - local:+.2f} s"
         cpu = shares[case]
         return (
