@@ -73,6 +73,7 @@ bench: setup
 	$(PY) benchmarks/bench_simulate.py
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_sweep.py
 
 clean:
 	rm -rf build $(VENV) demo-retention.png
