@@ -101,7 +101,7 @@ def _team_columns(
     o = [journey.owner(s) for s in journey.stages]
     periods = len(entries)
     joining = np.concatenate([[n0], _arrivals(journey, periods)[: periods - 1]])
-    E = entries.to_numpy() + np.outer(joining, journey.start.to_numpy())
+    E = np.asarray(entries, dtype=float) + np.outer(joining, journey.start.to_numpy())
     out: dict[str, float] = {}
     for team in sorted({t for t in o if t is not None}):
         idx = [k for k, t in enumerate(o) if t == team]
@@ -110,7 +110,7 @@ def _team_columns(
         mask = np.array(
             [[a is not None and b is not None and a != b for b in o] for a in o]
         )
-        out["hand-offs"] = float(flows.to_numpy()[mask].sum())
+        out["hand-offs"] = float(np.asarray(flows)[mask].sum())
     return out
 
 
@@ -522,7 +522,7 @@ def _exact(plans, applied, periods, horizons, accrual, rate, streams, journey):
         for s in streams:
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
-        entries = a.population_entries
+        entries = np.asarray(a._r.population_entries)  # raw: no DataFrame per plan
         if journey._arrivals[0] and any(iv.calendar for iv in p.interventions):
             net, period_cost, once_cost, reached, entries = _by_cohort(
                 journey, p, periods, accrual, rate, n0
@@ -537,7 +537,7 @@ def _exact(plans, applied, periods, horizons, accrual, rate, streams, journey):
         row["intervention cost"] = p.fixed_cost + period_cost + once_cost
         _finish(row, base)
         _reached_columns(row, p, reached)
-        row.update(_team_columns(pj, entries, a.flows, n0))
+        row.update(_team_columns(pj, entries, a._r.flows, n0))
         rows.append(row)
         base = base or row
     return rows, results
@@ -725,8 +725,11 @@ def _simulated(
             # Workload and hand-offs are their exact expectations under the plan.
             a = pj.analyze(periods, accrual=accrual)
             n0 = pj._resolved["cohort_size"]
-            entries = a.population_entries + (customers - n0) * a.entries
-            row.update(_team_columns(pj, entries, a.flows, customers))
+            r = a._r  # raw arrays: no DataFrames per plan
+            entries = np.asarray(r.population_entries) + (customers - n0) * np.asarray(
+                r.entries
+            )
+            row.update(_team_columns(pj, entries, r.flows, customers))
         for key, v in per.items():
             if base is None:
                 base_pc[key] = v
