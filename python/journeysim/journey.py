@@ -132,6 +132,11 @@ class Journey:
         for s in stages:
             if not isinstance(s, str):
                 raise ValueError(f"stage names must be strings, got {s!r}")
+            if s == "*":
+                raise ValueError(
+                    "'*' cannot be a stage name: it stands for any stage in "
+                    "interventions and transition values"
+                )
         self._stages = stages
         self.name = name
         self._normalize = bool(normalize)

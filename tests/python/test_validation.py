@@ -707,3 +707,9 @@ def test_an_empty_absorbing_list_means_none():
     with pytest.warns(js.InfiniteLifetimeWarning):  # nobody ever leaves
         a = j.analyze(3)
     assert a.retention_at(3) == 1.0
+
+
+def test_a_stage_cannot_be_named_star():
+    # "*" is the wildcard of interventions and transition values.
+    with pytest.raises(ValueError, match=r"'\*' cannot be a stage name"):
+        js.Journey(["a", "*"], {"a": {"*": 0.1}})
