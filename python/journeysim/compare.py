@@ -210,6 +210,23 @@ class Comparison:
         )
 
 
+def check_plans(plans: Any) -> list[Plan]:
+    """The plans as a list (one Plan alone is fine): Plan objects with unique
+    names, none of them "baseline", which is added first."""
+    if isinstance(plans, Plan):
+        plans = [plans]
+    plans = list(plans)
+    for p in plans:
+        if not isinstance(p, Plan):
+            raise ValueError(f"plans must be Plan objects, got {p!r}")
+    names = [p.name for p in plans]
+    if "baseline" in names or len(set(names)) != len(names):
+        raise ValueError(
+            f"plan names must be unique and not 'baseline' (added first): {names}"
+        )
+    return plans
+
+
 def compare(
     journey: Journey,
     plans: Sequence[Plan],
@@ -291,17 +308,7 @@ def compare(
 
     if not isinstance(journey, Journey):
         raise ValueError(f"compare needs a Journey, got {journey!r}")
-    if isinstance(plans, Plan):
-        plans = [plans]
-    plans = list(plans)
-    for p in plans:
-        if not isinstance(p, Plan):
-            raise ValueError(f"plans must be Plan objects, got {p!r}")
-    names = [p.name for p in plans]
-    if "baseline" in names or len(set(names)) != len(names):
-        raise ValueError(
-            f"plan names must be unique and not 'baseline' (added first): {names}"
-        )
+    plans = check_plans(plans)
     if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
         raise ValueError(f"periods must be an integer, got {periods!r}")
     if periods < 1:

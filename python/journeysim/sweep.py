@@ -40,6 +40,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from .journey import Journey
 
+from .compare import check_plans
 from .intervention import Intervention, Plan
 
 __all__ = ["SweepError", "scenario_seed", "sweep"]
@@ -174,21 +175,6 @@ def _with_values(plan: Plan, params: Mapping[str, Any]) -> Plan:
         out.append(Intervention(iv.name, **kw))
         changed = True
     return Plan(plan.name, out) if changed else plan
-
-
-def _check_plans(plans: Any) -> list[Plan]:
-    if isinstance(plans, Plan):
-        plans = [plans]
-    plans = list(plans)
-    for p in plans:
-        if not isinstance(p, Plan):
-            raise ValueError(f"plans must be Plan objects, got {p!r}")
-    names = [p.name for p in plans]
-    if "baseline" in names or len(set(names)) != len(names):
-        raise ValueError(
-            f"plan names must be unique and not 'baseline' (added first): {names}"
-        )
-    return plans
 
 
 def _with_rate(journey: Journey, rate: Any) -> Journey:
@@ -664,7 +650,7 @@ def sweep(
 
     if not isinstance(journey, _Journey):
         raise ValueError(f"sweep needs a Journey, got {journey!r}")
-    plans = _check_plans(plans)
+    plans = check_plans(plans)
     for name, v, low in (("periods", periods, 1), ("replications", replications, 1)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
