@@ -39,9 +39,10 @@ def journey(n: int = 30, seed: int = 11) -> js.Journey:
     )
 
 
-def plans(j: js.Journey) -> list[js.Plan]:
+def plans(j: js.Journey, n: int = 10) -> list[js.Plan]:
+    """``n`` plans, each halving the churn of one of the first stages."""
     out = []
-    for k in range(10):
+    for k in range(n):
         s = j.stages[k]
         iv = js.Intervention(
             f"save {s}",

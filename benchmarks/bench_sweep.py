@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import journeysim as js
-from bench_compare import journey
+from bench_compare import journey, plans
 from results_file import cpu_model, write_section
 
 SECTION = "## Scaling out with Dask (bench_sweep.py)"
@@ -29,22 +29,6 @@ EXACT_GRID = {
 MC_GRID = {"save s0.relative_risk": [round(x, 4) for x in np.linspace(0.3, 0.9, 50)]}
 MC_CUSTOMERS = 200_000  # 50 cells x (baseline + 1 plan) = 100 simulations
 FIT_ROWS, FIT_FILES, FIT_PERIODS = 10_000_000, 20, 20
-
-
-def plans(j: js.Journey, n: int) -> list[js.Plan]:
-    out = []
-    for k in range(n):
-        s = j.stages[k]
-        iv = js.Intervention(
-            f"save {s}",
-            at=(s, "churned"),
-            relative_risk=0.5,
-            reach=0.8,
-            cost_per_customer=20,
-            window=(0, 12),
-        )
-        out.append(js.Plan(f"plan {k}", [iv]))
-    return out
 
 
 def timed(f, repeat: int):
