@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +15,21 @@ import journeysim as js
 #: The interpreter and console script of the environment the package lives in.
 PYTHON = Path(sys.executable)
 JOURNEYSIM = PYTHON.parent / "journeysim"
+
+
+def python_child(code: str) -> subprocess.Popen:
+    """``code`` run by this interpreter in a child process that imports the
+    same journeysim as the tests (text pipes on stdout and stderr)."""
+    package = str(Path(js.__file__).parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package, path) if p)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def geometric(p: float, value: float | None = None, rate: float = 0.0, **kwargs):

@@ -5,21 +5,18 @@ Ctrl-C stops the simulations of every thread within half a second."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import journeysim as js
+from conftest import python_child
 
 ANALYSIS_FIELDS = [
     "occupancy",
@@ -226,16 +223,7 @@ CHILD = textwrap.dedent(
 
 
 def test_ctrl_c_stops_the_simulations_of_every_thread(record_property):
-    package = str(Path(js.__file__).parent.parent)
-    path = os.environ.get("PYTHONPATH", "")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package, path) if p)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = python_child(CHILD)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)

@@ -5,14 +5,10 @@ input, huge runs and Ctrl-C are handled at once."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +16,7 @@ import pytest
 from scipy import stats
 
 import journeysim as js
+from conftest import python_child
 
 ACCRUALS = ["start", "end", "half-cycle"]
 T = 12  # horizon of the statistical tests
@@ -903,16 +900,7 @@ CHILD = textwrap.dedent(
 
 
 def test_ctrl_c_stops_a_long_simulation_at_once(record_property):
-    package = str(Path(js.__file__).parent.parent)
-    path = os.environ.get("PYTHONPATH", "")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package, path) if p)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = python_child(CHILD)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)
