@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from .plot import figure
+
 __all__ = ["main"]
 
 
@@ -231,7 +233,7 @@ def _run(args, out: TextIO) -> None:
             table.to_csv(folder / f"{name}.csv")
         print(f"CSV tables written to {folder.resolve()}: {', '.join(tables)}")
     if args.plot:
-        fig, ax = _figure()
+        fig, ax = figure()
         ax.plot(result.retention.index, result.retention.to_numpy(), lw=2)
         ax.set(xlabel="period", ylabel="retention", ylim=(0, 1.02), title=title)
         ax.grid(alpha=0.3)
@@ -292,7 +294,7 @@ def _compare(args, out: TextIO) -> None:
         c.summary.to_csv(args.csv)
         print(f"\nComparison table written to {Path(args.csv).resolve()}")
     if args.plot:
-        fig, ax = _figure(height=0.6 * len(c.summary) + 1.6)
+        fig, ax = figure(height=0.6 * len(c.summary) + 1.6)
         c.plot(ax=ax)
         fig.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"Comparison chart written to {Path(args.plot).resolve()}")
@@ -364,7 +366,7 @@ def _fit(args, out: TextIO) -> None:
         print(f"tenure test: G2 {t['G2']:.1f}, df {int(t['df'])}, p {t['p_value']:.3g}")
     print(f"Model written to {Path(args.out).resolve()}")
     if args.plot:
-        fig, ax = _figure()
+        fig, ax = figure()
         check.plot(ax=ax)
         fig.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(
@@ -408,13 +410,6 @@ def _report(args, out: TextIO) -> None:
         progress=_progress(args),
     )
     print(f"Report written to {Path(args.html).resolve()}")
-
-
-def _figure(width: float = 7.0, height: float = 4.0):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
-    return fig, fig.add_subplot()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,11 +7,22 @@ import pandas as pd
 
 __all__ = [
     "band_plot",
+    "figure",
     "journey_diagram",
     "occupancy_area",
     "retention_curve",
     "tornado",
 ]
+
+
+def figure(width: float = 7.0, height: float = 4.0):
+    """A new ``(Figure, Axes)`` outside pyplot: no global state, so it is safe
+    in scripts, servers and threads (the command line and the HTML report draw
+    on these); save it with ``fig.savefig``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    return fig, fig.add_subplot()
 
 
 def retention_curve(retention: pd.Series, ax=None, label: str | None = None):

@@ -18,6 +18,7 @@ from .compare import Comparison, compare
 from .display import fmt
 from .intervention import Intervention, Plan
 from .journey import Journey
+from .plot import figure
 
 __all__ = ["report"]
 
@@ -442,23 +443,15 @@ def _svg(fig) -> str:
     return text[text.index("<svg") :]
 
 
-def _figure(w: float, h: float):
-    from matplotlib.figure import Figure
-
-    # A bare Figure, not pyplot: no global state, safe in a server or thread.
-    fig = Figure(figsize=(w, h))
-    return fig, fig.add_subplot()
-
-
 def _value_bars(c: Comparison) -> str:
-    fig, ax = _figure(7.5, 0.55 * len(c.summary) + 1.6)
+    fig, ax = figure(7.5, 0.55 * len(c.summary) + 1.6)
     c.plot(ax=ax)
     return _svg(fig)
 
 
 def _cost_return(c: Comparison) -> str:
     s = c.summary.iloc[1:]
-    fig, ax = _figure(7.5, 4)
+    fig, ax = figure(7.5, 4)
     cost = s["intervention cost"].to_numpy(dtype=float)
     gain = (s["incremental net value"] + s["intervention cost"]).to_numpy(dtype=float)
     ax.scatter(cost, gain, s=60, color="#1f77b4", zorder=3)
@@ -474,7 +467,7 @@ def _cost_return(c: Comparison) -> str:
 
 
 def _retention(c: Comparison) -> str:
-    fig, ax = _figure(7.5, 4)
+    fig, ax = figure(7.5, 4)
     for name, r in c.results.items():
         ret = r.retention
         ax.plot(
@@ -494,7 +487,7 @@ def _retention(c: Comparison) -> str:
 
 def _uncertainty_plot(c: Comparison) -> str:
     d = c.draws.iloc[:, 1:]
-    fig, ax = _figure(7.5, 0.6 * d.shape[1] + 1.8)
+    fig, ax = figure(7.5, 0.6 * d.shape[1] + 1.8)
     # Drawn by hand (boxplot's keywords keep changing across matplotlib).
     names = list(d.columns)
     q = np.quantile(d.to_numpy(), [0.025, 0.25, 0.5, 0.75, 0.975], axis=0)
@@ -514,7 +507,7 @@ def _journey_map(journey: Journey) -> str:
     from .plot import journey_diagram
 
     teams = len({journey.owner(s) for s in journey.stages})
-    fig, ax = _figure(1.5 * len(journey.stages) + 2, 1.1 * max(teams, 2) + 1)
+    fig, ax = figure(1.5 * len(journey.stages) + 2, 1.1 * max(teams, 2) + 1)
     journey_diagram(journey, ax=ax)
     return _svg(fig)
 
@@ -522,7 +515,7 @@ def _journey_map(journey: Journey) -> str:
 def _occupancy(c: Comparison) -> str:
     from .plot import occupancy_area
 
-    fig, ax = _figure(8, 4.5)
+    fig, ax = figure(8, 4.5)
     base = c.results["baseline"]
     occ = base.occupancy
     if isinstance(occ.columns, pd.MultiIndex):  # per segment: add them up
@@ -536,7 +529,7 @@ def _moments(journey: Journey, periods: int) -> str:
 
     m = journey.moments_of_truth(metric="clv", horizon=periods)
     m = m[np.isfinite(m["gain_per_point"].to_numpy(dtype=float))]
-    fig, ax = _figure(7.5, 0.35 * min(len(m), 12) + 1.4)
+    fig, ax = figure(7.5, 0.35 * min(len(m), 12) + 1.4)
     if len(m):
         tornado(m, ax=ax)
     else:
