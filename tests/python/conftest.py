@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,23 @@ def python_child(code: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def max_rss() -> int:
+    """This process's peak resident memory so far, in bytes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def fails_at_once(call, match: str) -> str:
+    """Asserts that ``call`` raises MemoryError matching ``match`` before
+    allocating anything (the process's peak memory does not grow by 64 MiB);
+    returns the message. How long the refusal takes is measured by
+    benchmarks/bench_limits.py."""
+    rss = max_rss()
+    with pytest.raises(MemoryError, match=match) as err:
+        call()
+    assert max_rss() - rss < 64 * 2**20  # nothing was allocated
+    return str(err.value)
 
 
 def geometric(p: float, value: float | None = None, rate: float = 0.0, **kwargs):

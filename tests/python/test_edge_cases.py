@@ -7,7 +7,6 @@ against a closed form, or the call must fail with a ValueError that says why."""
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -114,10 +113,8 @@ def test_two_thousand_tenure_expanded_stages():
     P[n - 2, n - 1] = churn_at(n - 2)
     P[n - 1, n - 1] = 1.0
     values = {"revenue": {s: 10.0 for s in stages[:-1]}}
-    t0 = time.perf_counter()
     big = js.Journey.from_matrix(P, stages=stages, values=values, discount_rate=0.01)
     a = big.analyze(periods=36)
-    elapsed = time.perf_counter() - t0
     # Closed form: survival to tenure k is prod_{m<k} (1 - churn_m).
     surv = np.concatenate([[1.0], np.cumprod(1 - churn_at(np.arange(n - 2)))])
     tail = surv[-1] / churn_at(n - 2)  # the stationary last stage
@@ -127,7 +124,7 @@ def test_two_thousand_tenure_expanded_stages():
     assert a.lifetime_clv == approx(10 * (surv[:-1] @ disc[:-1] + d_tail), rel=1e-13)
     np.testing.assert_allclose(a.retention, surv[:37], rtol=1e-13)
     assert a.absorption["churned"] == approx(1.0, rel=1e-14)
-    assert elapsed < 5.0, elapsed  # sparse kernels: well under a second here
+    # How long it takes (sparse kernels) is measured by benchmarks/bench_limits.py.
 
 
 # -- an ill-conditioned fundamental matrix ---------------------------------------------
@@ -212,9 +209,7 @@ def test_ten_thousand_periods_exact_with_arrivals():
         values={"revenue": {"active": 1.0}},
         arrivals=arrivals,
     )
-    t0 = time.perf_counter()
     a = j.analyze(periods=T)
-    elapsed = time.perf_counter() - t0
     q = 1 - p
     assert a.retention_at(T) == approx(q**T, rel=1e-11)
     assert a.clv == approx((1 - q**T) / p, rel=1e-13)  # compensated sum
@@ -224,7 +219,8 @@ def test_ten_thousand_periods_exact_with_arrivals():
     cum = np.cumsum(q ** np.arange(T))
     expected = cum[-1] + arrivals * cum[:-1].sum()
     assert a.population_value["revenue"] == approx(expected, rel=1e-12)
-    assert elapsed < 2.0, elapsed  # running sums, not an O(T^2) convolution
+    # That the time grows linearly in T (running sums, not an O(T^2) convolution)
+    # is measured by benchmarks/bench_limits.py.
 
 
 # -- discount rates near -1 and very large ---------------------------------------------

@@ -6,32 +6,15 @@ left for the operating system to kill."""
 
 from __future__ import annotations
 
-import resource
-import time
-
 import numpy as np
 import pytest
 
 import journeysim as js
+from conftest import fails_at_once
 from journeysim import _core
 from journeysim.simulation import _available_memory
 
 GiB = 2**30
-
-
-def max_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def fails_at_once(call, match: str) -> str:
-    """Asserts that ``call`` raises MemoryError matching ``match`` within half a
-    second and without growing the process; returns the message."""
-    rss, t0 = max_rss(), time.perf_counter()
-    with pytest.raises(MemoryError, match=match) as err:
-        call()
-    assert time.perf_counter() - t0 < 0.5
-    assert max_rss() - rss < 64 * 2**20  # nothing was allocated
-    return str(err.value)
 
 
 @pytest.fixture(scope="module")
