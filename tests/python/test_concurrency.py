@@ -237,12 +237,13 @@ CHILD = textwrap.dedent(
     core_simulate = _core.simulate
     started = [0]
     lock = threading.Lock()
+    running = threading.Event()
 
     def simulate_core(*args):  # in journeysim's worker threads
         with lock:
             started[0] += 1
             if started[0] == 3:  # both simulations and compare's first
-                print("running", flush=True)
+                running.set()
         return core_simulate(*args)
 
     _core.simulate = simulate_core
@@ -261,6 +262,8 @@ CHILD = textwrap.dedent(
     ex = cf.ThreadPoolExecutor(3)
     futures = [ex.submit(simulate, 1), ex.submit(simulate, 2), ex.submit(compare)]
     try:
+        running.wait()
+        print("running", flush=True)  # from here on, Ctrl-C is caught below
         cf.wait(futures)  # the main thread waits: Ctrl-C arrives here
         print("finished", flush=True)
     except KeyboardInterrupt:

@@ -883,19 +883,37 @@ def test_a_huge_cohort_with_per_customer_records_fails_at_once(record):
 CHILD = textwrap.dedent(
     """
     import threading
+    import tqdm.auto
     import journeysim as js
     from journeysim import _core
 
+    # "running" once the core has started and the calling thread waits in its
+    # polling loop (it refreshes the progress bar there): Ctrl-C then reaches
+    # the simulation, not the start of its worker thread.
+    started = threading.Event()
     core_simulate = _core.simulate
 
     def simulate(*args):  # in journeysim's worker thread
-        print("running", flush=True)  # the core is about to start
+        started.set()
         return core_simulate(*args)
 
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            self.n, self.said = 0, False
+
+        def refresh(self):
+            if started.is_set() and not self.said:
+                self.said = True
+                print("running", flush=True)
+
+        def close(self):
+            pass
+
     _core.simulate = simulate
+    tqdm.auto.tqdm = Bar
     j = js.Journey(["active", "churned"], {"active": {"churned": 0.01}})
     try:
-        j.simulate(50_000_000, 120, seed=1, record="totals", threads=2, progress=False)
+        j.simulate(50_000_000, 120, seed=1, record="totals", threads=2, progress=True)
     except KeyboardInterrupt:
         print("threads", threading.active_count(), flush=True)
         raise
