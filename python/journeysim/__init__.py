@@ -2,32 +2,37 @@
 
 A journey map made quantitative: a Markov chain over journey stages with value
 streams, analysed exactly by a C++ core.
+
+The package is built in layers that import one way (docs/architecture.md):
+``apps`` -> ``plans`` | ``calibrate`` | ``io`` -> ``model`` -> ``results`` ->
+``view`` -> ``_base``. The public names are gathered here.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import plot  # js.plot.tornado, js.plot.journey_diagram, ...
-from .analysis import Analysis
-from .budget import BudgetChoice, best_plan
-from .compare import Comparison, compare
-from .demo import default_journey, default_plans
-from .files import ModelFile, dumps, load, load_model, load_plans, loads, save
-from .fit import Fit, FitCheck, fit
-from .intervention import Intervention, Plan
-from .journey import Journey
-from .report import report
-from .sankey import flows, sankey
-from .simulation import Simulation
-from .sweep import SweepError, sweep
-from .warnings import IllConditionedWarning, InfiniteLifetimeWarning, JourneyWarning
-from .widget import WhatIf, what_if
-
-try:
-    __version__ = version("journeysim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from ._base.errors import FitError, InputError, JourneySimError, SpecError, SweepError
+from ._base.interrupt import cancel_on_interrupt
+from ._base.version import __version__
+from ._base.warnings import (
+    IllConditionedWarning,
+    InfiniteLifetimeWarning,
+    JourneyWarning,
+)
+from .apps.demo import default_journey, default_plans
+from .apps.report import report
+from .apps.widget import WhatIf, what_if
+from .calibrate.fit import fit
+from .calibrate.fitted import Fit, FitCheck
+from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
+from .model.intervention import Intervention, Plan
+from .model.journey import Journey
+from .plans.budget import BudgetChoice, best_plan
+from .plans.compare import Comparison, compare
+from .plans.sweep import sweep
+from .results.analysis import Analysis
+from .results.flows import flows, sankey
+from .results.simulation import Simulation
 
 __all__ = [
     "Analysis",
@@ -35,18 +40,23 @@ __all__ = [
     "Comparison",
     "Fit",
     "FitCheck",
+    "FitError",
     "IllConditionedWarning",
     "InfiniteLifetimeWarning",
+    "InputError",
     "Intervention",
     "Journey",
+    "JourneySimError",
     "JourneyWarning",
     "ModelFile",
     "Plan",
     "Simulation",
+    "SpecError",
     "SweepError",
     "WhatIf",
     "__version__",
     "best_plan",
+    "cancel_on_interrupt",
     "compare",
     "default_journey",
     "default_plans",

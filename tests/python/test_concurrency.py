@@ -65,7 +65,7 @@ def journeys() -> list[js.Journey]:
 def same_analysis(a: js.Analysis, b: js.Analysis) -> bool:
     return all(
         np.array_equal(
-            np.asarray(getattr(a._r, f)), np.asarray(getattr(b._r, f)), equal_nan=True
+            np.asarray(getattr(a.raw, f)), np.asarray(getattr(b.raw, f)), equal_nan=True
         )
         for f in ANALYSIS_FIELDS
     ) and (a.expected_lifetime == b.expected_lifetime)
@@ -260,17 +260,20 @@ CHILD = textwrap.dedent(
                           threads=1, progress=False)
 
     ex = cf.ThreadPoolExecutor(3)
-    futures = [ex.submit(simulate, 1), ex.submit(simulate, 2), ex.submit(compare)]
-    try:
-        running.wait()
-        print("running", flush=True)  # from here on, Ctrl-C is caught below
-        cf.wait(futures)  # the main thread waits: Ctrl-C arrives here
-        print("finished", flush=True)
-    except KeyboardInterrupt:
-        done, pending = cf.wait(futures, timeout=60)  # only against a hang
-        kinds = sorted(type(f.exception()).__name__ for f in done)
-        print("stopped", len(done), len(pending), *kinds, flush=True)
-        ex.shutdown()
+    # The main thread only waits: it asks for Ctrl-C to reach the runs of the
+    # worker threads too (nothing is installed on import).
+    with js.cancel_on_interrupt():
+        futures = [ex.submit(simulate, 1), ex.submit(simulate, 2), ex.submit(compare)]
+        try:
+            running.wait()
+            print("running", flush=True)  # from here on, Ctrl-C is caught below
+            cf.wait(futures)  # the main thread waits: Ctrl-C arrives here
+            print("finished", flush=True)
+        except KeyboardInterrupt:
+            done, pending = cf.wait(futures, timeout=60)  # only against a hang
+            kinds = sorted(type(f.exception()).__name__ for f in done)
+            print("stopped", len(done), len(pending), *kinds, flush=True)
+            ex.shutdown()
     """
 )
 
@@ -295,24 +298,41 @@ def test_ctrl_c_stops_the_simulations_of_every_thread():
 
 def test_a_handler_of_the_program_s_own_is_left_alone():
     # journeysim replaces Python's default SIGINT handler only.
-    from journeysim import simulation
-
     def mine(signum, frame):
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, mine)
     try:
-        simulation._install_sigint_handler()
-        assert signal.getsignal(signal.SIGINT) is mine
+        with js.cancel_on_interrupt():
+            assert signal.getsignal(signal.SIGINT) is mine
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_importing_installs_no_handler_and_a_call_restores_it():
+    # Nothing on import; a long call installs the handler for its duration
+    # only, and Python's default handler is back afterwards.
+    code = (
+        "import signal, journeysim as js\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "j = js.default_journey()\n"
+        "j.simulate(1000, 12, seed=1)\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "with js.cancel_on_interrupt():\n"
+        "    assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "print('ok')\n"
+    )
+    proc = python_child(code)
+    out, err = proc.communicate(timeout=120)
+    assert out.strip() == "ok", err
 
 
 @pytest.mark.parametrize("method", ["individual", "aggregate"])
 def test_a_simulation_cancelled_elsewhere_does_not_disturb_the_next(method):
     # The registry of running simulations empties as they end.
-    from journeysim import simulation
+    from journeysim._base import interrupt
 
     j = js.default_journey()
     j.simulate(1000, 12, seed=1, method=method)
-    assert simulation._running == {}
+    assert interrupt._running == {}

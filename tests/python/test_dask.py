@@ -218,7 +218,7 @@ def test_a_partitioned_fit_equals_one_process(client, tmp_path, layout, kwargs):
     local = js.fit(pattern, **kwargs)
     remote = js.fit(pattern, client=client, **kwargs)
     same_fit(local, remote)
-    assert remote._options == local._options
+    assert remote.options == local.options
     if layout == "by period" and not kwargs:
         # The ties across files are decided by the files' order: here the
         # extra rows come first, and lose.
@@ -264,7 +264,7 @@ def _kill_on_first_cell(marker: str) -> None:
     worker process (the marker file says it happened); later ones run."""
     import importlib
 
-    engine = importlib.import_module("journeysim.sweep")
+    engine = importlib.import_module("journeysim.plans.sweep")
     evaluate = engine._evaluate_cell
 
     def deadly(ctx, cell, threads):

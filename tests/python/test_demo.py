@@ -11,8 +11,8 @@ import pytest
 
 import journeysim as js
 from conftest import JOURNEYSIM, PYTHON
-from journeysim.cli import main
-from journeysim.demo import run_demo
+from journeysim.apps.cli import main
+from journeysim.apps.demo import run_demo
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -17,8 +17,8 @@ import yaml
 
 import journeysim as js
 from conftest import random_chain
-from journeysim import files
-from journeysim.intervention import apply_plan
+from journeysim.io import files
+from journeysim.model.apply_plan import apply_plan
 
 STAGES = ["a", "b", "c", "churned"]
 
@@ -40,9 +40,25 @@ def assert_same_journey(j1: js.Journey, j2: js.Journey) -> None:
     assert j1.value_stages == j2.value_stages
     assert set(j1.flagged_moments) == set(j2.flagged_moments)
     pd.testing.assert_frame_equal(j1.stage_info, j2.stage_info)
-    s1, s2 = j1._segment_specs(), j2._segment_specs()
+    s1, s2 = j1.resolved.segments, j2.resolved.segments
     assert len(s1) == len(s2)
-    for (n1, sh1, p1, v1, m1, st1), (n2, sh2, p2, v2, m2, st2) in zip(s1, s2):
+    for g1, g2 in zip(s1, s2):
+        n1, sh1, p1, v1, m1, st1 = (
+            g1.name,
+            g1.share,
+            g1.transitions,
+            g1.values,
+            g1.moves,
+            g1.start,
+        )
+        n2, sh2, p2, v2, m2, st2 = (
+            g2.name,
+            g2.share,
+            g2.transitions,
+            g2.values,
+            g2.moves,
+            g2.start,
+        )
         assert n1 == n2 and sh1 == sh2
         assert [t for t, _ in p1] == [t for t, _ in p2]
         assert [bits(m) for _, m in p1] == [bits(m) for _, m in p2]
@@ -52,9 +68,9 @@ def assert_same_journey(j1: js.Journey, j2: js.Journey) -> None:
             assert (m1[s] is None) == (m2[s] is None)
             if m1[s] is not None:
                 assert bits(m1[s]) == bits(m2[s])
-    r1, r2 = j1._resolved, j2._resolved
+    r1, r2 = j1.resolved, j2.resolved
     for key in ("rates", "weights", "arrivals", "cohort_size", "absorbing"):
-        assert r1[key] == r2[key], key
+        assert getattr(r1, key) == getattr(r2, key), key
 
 
 def same(x, y) -> bool:
@@ -380,7 +396,7 @@ def test_json_tenure_keys_are_strings_and_both_are_read(tmp_path):
 
 def test_derived_journeys_spec_and_plan_journeys_refuse():
     j = segmented_journey()
-    draw = j._derived(j._segment_specs())
+    draw = j.derive()
     assert js.Journey.from_spec(draw.to_spec()) == j
     plan = js.Plan("p", [js.Intervention("x", at=("a", "b"), change=0.05)])
     pj, _ = apply_plan(j, plan, cost_rate=0.0)
@@ -476,7 +492,7 @@ def test_intervention_dict_has_every_field():
         "capacity": 40,
         "priority": ["at_risk"],
     }
-    assert list(d) == [k for k in js.intervention.INTERVENTION_KEYS if k in d]
+    assert list(d) == [k for k in js.model.intervention.INTERVENTION_KEYS if k in d]
 
 
 def plans() -> list[js.Plan]:
@@ -939,7 +955,7 @@ def test_wrong_types_anywhere_are_value_errors():
                 js.Journey.from_spec(replaced(spec, path, value))
             except ValueError as err:
                 count += 1
-                assert isinstance(err, js.journey.SpecError), (path, value, err)
+                assert isinstance(err, js.SpecError), (path, value, err)
     assert count > 500
     iv = full_intervention().to_dict()
     for path in set(leaves(iv)):

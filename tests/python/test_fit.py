@@ -431,8 +431,8 @@ def test_uncertainty_segments_are_matched_by_name():
         absorbing=["churn"],
         segments={"z": {"share": 0.5}, "a": {"share": 0.5}},
     )
-    from journeysim.compare import _draw_journeys
+    from journeysim.plans.evaluate import draw_journeys
 
-    d = _draw_journeys(j, f, 2, 0)[0]
+    d = draw_journeys(j, f, 2, 0)[0]
     assert d.transition_matrices("z")[0].loc["on", "churn"] > 0.9
     assert d.transition_matrices("a")[0].loc["on", "val"] > 0.9

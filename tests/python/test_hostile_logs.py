@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import journeysim as js
-from journeysim import _eventlog
+from journeysim._base import system
 
 pa = pytest.importorskip("pyarrow")
 
@@ -147,7 +147,7 @@ def test_bytes_that_are_not_text_are_refused(tmp_path):
 
 def test_a_log_too_big_for_memory_fails_before_reading(tmp_path, monkeypatch):
     path = write(tmp_path, "log.csv", GOOD)
-    monkeypatch.setattr(_eventlog, "_available_memory", lambda: 10)
+    monkeypatch.setattr(system, "available_memory", lambda: 10)
     with pytest.raises(MemoryError, match=r"log\.csv' would need about .* GiB"):
         js.fit(path)
     pd.read_csv(path).to_parquet(tmp_path / "log.parquet")

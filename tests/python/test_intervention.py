@@ -883,7 +883,7 @@ def test_net_value_weights_and_the_cost_stream():
     assert c.journeys["plan"].streams == [
         "revenue",
         "cost_to_serve",
-        js.intervention.COST_STREAM,
+        js._base.conventions.COST_STREAM,
     ]
     assert re.fullmatch(r".* under 'plan'", c.journeys["plan"].name)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import journeysim as js
-from journeysim.intervention import apply_plan
+from journeysim.model.apply_plan import apply_plan
 from test_files import (
     INTERVENTIONS,
     NAMES,
@@ -99,8 +99,9 @@ def test_a_plans_journey_pickles_with_its_capacity_rules():
     plan = plans()[1]  # capacity and a calendar window: simulation rules
     pj, _ = apply_plan(j, plan, cost_rate=0.01, simulate=True)
     back = pickle.loads(pickle.dumps(pj))
-    assert back._capacity == pj._capacity
-    assert back._capacity_names == pj._capacity_names == ["save desk"]
+    assert back.resolved.capacity == pj.resolved.capacity
+    names = [rule.intervention for rule in back.resolved.capacity]
+    assert names == ["save desk"]
     assert back.streams == pj.streams and back.segments == pj.segments
     assert back == back and back != pj  # a plan's journey equals only itself
     s1 = pj.simulate(customers=2_000, periods=6, seed=11, threads=1)
@@ -147,7 +148,7 @@ def test_derived_journeys_pickle_and_save(name, rng):
     """What sweeps and uncertainty draws make of a journey (its segments and
     rates replaced through _derived) pickles and saves exactly."""
     j = journeys(rng)[name]
-    d = j._derived(j._segment_specs(), rates={s: 0.05 for s in j.streams})
+    d = j.derive(rates={s: 0.05 for s in j.streams})
     back = pickle.loads(pickle.dumps(d))
     assert_same_journey(d, back)
     assert_same_analysis(d, back, periods=12)

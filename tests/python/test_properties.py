@@ -122,7 +122,7 @@ def journeys(draw, max_stages: int = 60, segments: bool = True):
 
 def _arrivals(j: js.Journey, periods: int) -> np.ndarray:
     """Customers arrived by t = 0..periods (expected, not rounded)."""
-    arr, constant = j._resolved["arrivals"]
+    arr, constant = j.resolved.arrivals.amounts, j.resolved.arrivals.constant
     per = np.zeros(periods + 1)
     if constant:
         per[1:] = arr[0] if arr else 0.0
@@ -142,7 +142,7 @@ def test_exact_invariants(j, periods):
     assert (occ >= -1e-12).all()
     pop = a.population.to_numpy().sum(axis=1)
     np.testing.assert_allclose(
-        pop, j._resolved["cohort_size"] + _arrivals(j, periods), rtol=1e-9
+        pop, j.resolved.cohort_size + _arrivals(j, periods), rtol=1e-9
     )
     ret = a.retention.to_numpy()
     assert (np.diff(ret) <= 1e-12).all(), "retention increased"
@@ -576,7 +576,7 @@ def test_random_model_files(text, tmp_path_factory):
 )
 def test_command_line_never_tracebacks(argv, tmp_path_factory):
     TRIED["command line arguments"] += 1
-    from journeysim.cli import main
+    from journeysim.apps.cli import main
 
     here = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("cli"))

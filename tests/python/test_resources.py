@@ -12,7 +12,7 @@ import pytest
 import journeysim as js
 from conftest import fails_at_once
 from journeysim import _core
-from journeysim.simulation import _available_memory
+from journeysim._base.system import available_memory
 
 GiB = 2**30
 
@@ -76,7 +76,7 @@ def test_per_period_tables_beyond_memory_fail_at_once(churn):
 
 
 def test_a_capacity_limited_plan_beyond_memory_fails_at_once(churn):
-    from journeysim.intervention import apply_plan
+    from journeysim.model.apply_plan import apply_plan
 
     call = js.Intervention(
         "call", at=("active", "churned"), relative_risk=0.5, capacity=10
@@ -109,7 +109,7 @@ def test_the_engine_memory_does_not_grow_with_customers(churn):
 def test_an_analysis_beyond_memory_fails_at_once(wide):
     periods = 1_000_000
     need = _core.analysis_memory(wide._core, periods)
-    if need < 1.25 * _available_memory():  # pragma: no cover - a very big machine
+    if need < 1.25 * available_memory():  # pragma: no cover - a very big machine
         pytest.skip("this machine has the memory for it")
     msg = fails_at_once(lambda: wide.analyze(periods=periods), r"exact analysis over")
     assert "use fewer periods" in msg and "do not depend on them" in msg

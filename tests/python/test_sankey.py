@@ -12,7 +12,7 @@ import pytest
 import journeysim as js
 
 # js.sankey is the function; the module it lives in:
-sankey_module = importlib.import_module("journeysim.sankey")
+sankey_module = importlib.import_module("journeysim.view.sankey")
 
 
 @pytest.fixture
@@ -252,8 +252,8 @@ def test_stage_colours_and_moments_of_truth(go):
     assert width["onboarded"] > max(width[s] for s in labels if s != "onboarded")
     pairs = [(labels[s], labels[t]) for s, t in zip(link.source, link.target)]
     by_pair = dict(zip(pairs, link.color))
-    assert by_pair[("trial", "churned")] == sankey_module._rgba(colors["moment"], 0.65)
-    assert by_pair[("onboarded", "churned")] == sankey_module._rgba(
+    assert by_pair[("trial", "churned")] == sankey_module.rgba(colors["moment"], 0.65)
+    assert by_pair[("onboarded", "churned")] == sankey_module.rgba(
         colors["absorbing"], 0.4
     )
     # Columns: trial, onboarded, value by distance from the start; churned last.

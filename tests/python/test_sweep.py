@@ -15,7 +15,8 @@ import pytest
 import journeysim as js
 from conftest import geometric
 
-engine = importlib.import_module("journeysim.sweep")
+engine = importlib.import_module("journeysim.plans.sweep")
+executor = importlib.import_module("journeysim._base.executor")
 
 PERIODS = 12
 
@@ -315,9 +316,11 @@ def test_warnings_of_scenarios_are_raised_once():
 
 def test_progress_bar_counts_scenarios(capsys, monkeypatch):
     counted = []
-    update = engine._Progress.update
+    update = executor.Progress.update
     monkeypatch.setattr(
-        engine._Progress, "update", lambda self, n: (counted.append(n), update(self, n))
+        executor.Progress,
+        "update",
+        lambda self, n: (counted.append(n), update(self, n)),
     )
     js.sweep(
         journey(),
@@ -334,10 +337,10 @@ def test_progress_bar_counts_scenarios(capsys, monkeypatch):
 
 def test_batches_are_runs_of_cells():
     cells = [engine._Cell(index=k, params={}) for k in range(10)]
-    batches = engine._batches(cells, 2, None)
+    batches = executor.batches(cells, 2, None)
     assert [len(b) for b in batches] == [2, 2, 2, 2, 2]
     assert [c.index for b in batches for c in b] == list(range(10))
-    assert [len(b) for b in engine._batches(cells, 1, 4)] == [4, 4, 2]
+    assert [len(b) for b in executor.batches(cells, 1, 4)] == [4, 4, 2]
 
 
 # -- pickling what travels ----------------------------------------------------------
@@ -394,7 +397,7 @@ def core_journeys():
         cohort_size=10.0,
         normalize=True,
     )
-    from journeysim.intervention import apply_plan
+    from journeysim.model.apply_plan import apply_plan
 
     plan = js.Plan("p", [js.Intervention("x", at=("a", "b"), change=0.1, reach=0.5)])
     yield apply_plan(js.Journey(["a", "b"], {"a": {"b": 0.2}}), plan, cost_rate=0.0)[0]
@@ -435,7 +438,10 @@ def test_what_a_sweep_sends_pickles():
     )
     cells = [engine._Cell(index=0, params={"call.reach": 0.5}, rows=3)]
     back = pickle.loads(pickle.dumps(ctx))
-    assert engine._run_batch(back, cells).rows == engine._run_batch(ctx, cells).rows
+    assert (
+        engine._run_batch(back, cells, None).rows
+        == engine._run_batch(ctx, cells, None).rows
+    )
 
 
 # -- several files are one log ---------------------------------------------------
@@ -467,7 +473,7 @@ def test_several_files_are_one_log_in_sorted_order(tmp_path):
 
 
 def test_rows_already_in_order_are_not_sorted_again():
-    partitions = importlib.import_module("journeysim.partitions")
+    partitions = importlib.import_module("journeysim.calibrate.partitions")
     rng = np.random.default_rng(1)
     cust = np.repeat(np.arange(50), 6)
     period = np.tile(np.arange(6), 50)

@@ -26,7 +26,6 @@ partitions is the last of all).
 
 from __future__ import annotations
 
-import glob
 import os
 import uuid
 from dataclasses import dataclass
@@ -36,40 +35,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base import executor
+from .._base.errors import FitError
+from .._base.native import _core
+from .counting import Counted, FitOptions
+from .events import (
+    SUFFIXES,
+    is_dask_frame,
+    partition_paths,
+    period_index,
+    read_events,
+)
+from .fitted import Fit, estimate
+
 __all__ = ["fit_partitions", "is_dask_frame", "partition_paths"]
-
-SUFFIXES = (".parquet", ".pq", ".csv")
-
-
-def is_dask_frame(obj: Any) -> bool:
-    """A dask DataFrame (without importing dask when it is not one)."""
-    return type(obj).__module__.startswith("dask") and hasattr(obj, "to_delayed")
-
-
-def partition_paths(events: Any) -> list[str] | None:
-    """The files of a partitioned log, sorted: a list of paths, a glob pattern
-    or a directory (its .parquet, .pq and .csv files). None for anything else
-    (one file, a DataFrame)."""
-    if isinstance(events, list | tuple):
-        if not events or not all(isinstance(e, str | os.PathLike) for e in events):
-            raise ValueError("events: a list of files must name one or more paths")
-        return [str(e) for e in events]
-    if not isinstance(events, str | os.PathLike):
-        return None
-    text = str(events)
-    if glob.has_magic(text):
-        paths = sorted(glob.glob(text))
-        if not paths:
-            raise ValueError(f"events: no file matches {text!r}")
-        return paths
-    if Path(text).is_dir():
-        paths = sorted(
-            str(p) for p in Path(text).iterdir() if p.suffix.lower() in SUFFIXES
-        )
-        if not paths:
-            raise ValueError(f"events: the directory {text!r} has no .parquet or .csv")
-        return paths
-    return None
 
 
 def _hash(values) -> np.ndarray:
@@ -77,12 +56,10 @@ def _hash(values) -> np.ndarray:
 
 
 def _load(source: Any, label: str, cols: list[str]) -> pd.DataFrame:
-    from .fit import _read
-
-    df = source if isinstance(source, pd.DataFrame) else _read(source, cols)
+    df = source if isinstance(source, pd.DataFrame) else read_events(source, cols)
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise FitError(
             f"{label}: the events have no column(s) {missing}; columns are "
             f"{list(df.columns)}"
         )
@@ -90,7 +67,7 @@ def _load(source: Any, label: str, cols: list[str]) -> pd.DataFrame:
     nulls = df.isna()
     if nulls.any().any():
         bad = df[nulls.any(axis=1)]
-        raise ValueError(
+        raise FitError(
             f"{label}: {len(bad)} rows have missing values, e.g. row "
             f"{bad.index[0]!r}: {bad.iloc[0].to_dict()}"
         )
@@ -136,8 +113,6 @@ def _order(cust: np.ndarray, period: np.ndarray, time: np.ndarray):
 
 
 def _prepare(source: Any, label: str, o: dict) -> _Part:
-    from .fit import _bucket
-
     df = _load(source, label, o["cols"])
     n = len(df)
     raw, uniques = pd.factorize(df[o["stage"]])
@@ -145,7 +120,7 @@ def _prepare(source: Any, label: str, o: dict) -> _Part:
     seen: dict[str, int] = {}
     for name, k in zip(names, np.bincount(raw, minlength=len(names)), strict=True):
         seen[name] = seen.get(name, 0) + int(k)
-    period = _bucket(df[o["time"]], o["period"], o["time"])
+    period = period_index(df[o["time"]], o["period"], o["time"])
     cust, ids = pd.factorize(df[o["customer"]])
     cust = cust.astype(np.int64)
     seg, seg_values = None, []
@@ -197,12 +172,10 @@ def _summary(part: _Part) -> dict:
 def _counts(cust, period, code, seg, o: dict, label: str) -> tuple:
     """Counts and start counts of whole customer histories, sorted by customer
     and period with one row per customer and period."""
-    from . import _core
-
     if seg is not None:
         change = (cust[1:] == cust[:-1]) & (seg[1:] != seg[:-1])
         if change.any():
-            raise ValueError(
+            raise FitError(
                 f"{int(change.sum())} customers change segment within the log ({label})"
             )
     counts, starts = _core.count_transitions(
@@ -302,14 +275,13 @@ def _count_bucket(parts: list, o: dict, k: int) -> tuple:
     return counts, starts, int(cust.max()) + 1
 
 
-def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
+def fit_partitions(
+    events: Any, client: Any, options: FitOptions, prior: Any, impossible: Any
+) -> Fit:
     """:func:`journeysim.fit` on a cluster (see the module's notes)."""
-    from .fit import _estimate
-    from .sweep import _check_client
-
-    _check_client(client)
-    customer, time, stage = options["customer"], options["time"], options["stage"]
-    segment = options["segment"]
+    executor.check_client(client)
+    customer, time, stage = options.customer, options.time, options.stage
+    segment = options.segment
     cols = [customer, time, stage] + ([segment] if segment else [])
     token = uuid.uuid4().hex[:12]
     if is_dask_frame(events):
@@ -321,7 +293,7 @@ def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
             if isinstance(events, str | os.PathLike):
                 paths = [str(events)]
             else:
-                raise ValueError(
+                raise FitError(
                     "client= counts files on the workers: pass their paths (a "
                     "list, a glob such as 'events/*.parquet', or a directory) or "
                     "a dask DataFrame; a log already in memory is fitted here, "
@@ -329,7 +301,7 @@ def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
                 )
         for p in paths:
             if Path(p).suffix.lower() not in SUFFIXES:
-                raise ValueError(f"events file {p!r}: expected .csv or .parquet")
+                raise FitError(f"events file {p!r}: expected .csv or .parquet")
         sources, labels = paths, [f"file {p!r}" for p in paths]
     o: dict[str, Any] = {
         "cols": cols,
@@ -337,7 +309,7 @@ def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
         "time": time,
         "stage": stage,
         "segment": segment,
-        "period": options["period"],
+        "period": options.period,
     }
     prepared = [
         client.submit(_prepare, s, lab, o, key=f"journeysim-prepare-{token}-{k}")
@@ -363,39 +335,30 @@ def fit_partitions(events: Any, client: Any, options: dict, prior, impossible):
     counts = sum(r[0] for r in results)
     starts = sum(r[1] for r in results)
     customers = sum(r[2] for r in results)
-    result, _, _ = _estimate(
-        counts,
-        starts,
-        o["stages"],
-        o["pieces"],
-        o["segment_names"],
-        o["absorbing"],
-        prior,
-        impossible,
-        customers,
+    counted = Counted(
+        counts=np.asarray(counts),
+        starts=np.asarray(starts),
+        stages=o["stages"],
+        pieces=o["pieces"],
+        segments=o["segment_names"],
+        absorbing=o["absorbing"],
+        customers=customers,
+        data=None,  # the event arrays stay on the workers
     )
-    result._data = None  # the event arrays stay on the workers
-    result._options = {
-        **options,
-        "stages": o["stages"],
-        "absorbing": o["absorbing"] or None,
-    }
-    return result
+    return estimate(counted, options, prior, impossible, keep_data=False)
 
 
-def _combine(scans: list[dict], o: dict, options: dict, client) -> dict:
+def _combine(scans: list[dict], o: dict, options: FitOptions, client) -> dict:
     """The log's stages, segments, end and spanning customers, from the
     partitions' summaries (checked as :func:`journeysim.fit` checks them)."""
-    from .fit import _bucket
-
-    segment = options["segment"]
+    segment = options.segment
     if sum(s["rows"] for s in scans) == 0:
-        raise ValueError("the event log is empty")
+        raise FitError("the event log is empty")
     seen: dict[str, int] = {}
     for s in scans:
         for name, n in s["seen"].items():
             seen[name] = seen.get(name, 0) + n
-    stages = options["stages"]
+    stages = options.stages
     if stages is None:
         stages = sorted(seen)
     else:
@@ -404,30 +367,30 @@ def _combine(scans: list[dict], o: dict, options: dict, client) -> dict:
         if bad:
             n = sum(seen[u] for u in bad)
             where = next(s["label"] for s in scans if set(s["seen"]) & set(bad))
-            raise ValueError(
+            raise FitError(
                 f"{n} rows have stages not in stages=: {bad[:5]}, e.g. in {where}"
             )
-    absorbing = [] if options["absorbing"] is None else list(options["absorbing"])
+    absorbing = [] if options.absorbing is None else list(options.absorbing)
     for a in absorbing:
         if a not in stages:
-            raise ValueError(f"absorbing: unknown stage {a!r}; the stages are {stages}")
+            raise FitError(f"absorbing: unknown stage {a!r}; the stages are {stages}")
     if segment:
         values = [v for s in scans for v in s["segments"]]
         segment_values = list(pd.factorize(pd.Series(values), sort=True)[1])
         segment_names = [str(v) for v in segment_values]
     else:
         segment_values, segment_names = [], ["all"]
-    tenure = options["tenure"]
+    tenure = options.tenure
     pieces = [0] if tenure is None else sorted({0, *(int(t) for t in tenure)})
     last = max(s["last"] for s in scans if s["last"] is not None)
-    end = options["end"]
+    end = options.end
     end_period = (
         last
         if end is None
-        else int(_bucket(pd.Series([end]), options["period"], "end")[0])
+        else int(period_index(pd.Series([end]), options.period, "end")[0])
     )
     if end_period < last:
-        raise ValueError("end is before the last time in the log")
+        raise FitError("end is before the last time in the log")
     hashes = np.concatenate([s["hashes"] for s in scans])
     ids, times_seen = np.unique(hashes, return_counts=True)
     spanning = ids[times_seen > 1]
@@ -441,7 +404,7 @@ def _combine(scans: list[dict], o: dict, options: dict, client) -> dict:
         "pieces": pieces,
         "absorbing": absorbing,
         "absorbing_flags": [s in absorbing for s in stages],
-        "changes": options["kind"] == "changes",
+        "changes": options.kind == "changes",
         "end_period": end_period,
         "spanning": spanning,
         "buckets": max(1, min(len(spanning), threads)),

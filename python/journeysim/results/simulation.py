@@ -1,290 +1,19 @@
-"""Monte Carlo simulation of a journey: running it, and its results."""
+"""The results of a Monte Carlo simulation, as labelled pandas objects (the
+run itself is :mod:`journeysim.model.simulate`)."""
 
 from __future__ import annotations
 
-import numbers
-import os
-import secrets
-import signal
-import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from . import _core
+from .._base.errors import InputError
+from .._base.resolved import JourneyLike
+from ..view.display import table
+from ..view.plot import band_plot
 
-if TYPE_CHECKING:
-    from .journey import Journey
-
-__all__ = ["Simulation", "run_simulation"]
-
-METHODS = {"individual": _core.Method.individual, "aggregate": _core.Method.aggregate}
-RECORDS = (None, "customers", "events", "totals")
-# Runs expected to take longer than this many customer-steps get a progress bar.
-PROGRESS_STEPS = 300_000_000
-EVENT_BYTES = 8 + 4 + 4 + 4  # customer, period, from, to
-#: Most customers (starting cohort plus arrivals) a simulation may hold: counts
-#: are 64-bit integers, with room for sums.
-MAX_CUSTOMERS = 2**62
-
-
-# -- Ctrl-C in every thread ------------------------------------------------------
-#
-# Python delivers SIGINT to the main thread only. A simulation running in the
-# main thread sees KeyboardInterrupt in its polling loop and cancels the core; one
-# running in another thread (a ThreadPoolExecutor, a web server) would carry on.
-# So every running simulation registers its control here, and journeysim's
-# SIGINT handler cancels them all before doing what the handler it replaced did
-# (Python's default handler: raise KeyboardInterrupt in the main thread). It is
-# installed on import, and again by a simulation started in the main thread, in
-# place of Python's default handler only: a handler of the program's own is left
-# alone (then only main-thread simulations stop on Ctrl-C).
-
-# id(control) -> [control, cancelled by Ctrl-C], for the running simulations
-_running: dict[int, list] = {}
-_running_lock = threading.Lock()
-
-
-def _cancel_all() -> None:
-    with _running_lock:
-        for entry in _running.values():
-            entry[1] = True
-            entry[0].cancel()
-
-
-def _on_sigint(signum: int, frame: Any) -> None:
-    """Ctrl-C: cancel every running simulation, in every thread, then raise
-    KeyboardInterrupt as Python's default handler does."""
-    _cancel_all()
-    signal.default_int_handler(signum, frame)
-
-
-def _install_sigint_handler() -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _on_sigint)
-    except ValueError:  # pragma: no cover - not the main interpreter
-        pass
-
-
-_install_sigint_handler()
-
-
-def _integer(value: Any, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-def run_simulation(
-    journey: Journey,
-    customers: int,
-    periods: int,
-    *,
-    seed: int | None,
-    replications: int,
-    threads: int | None,
-    record: str | None,
-    progress: bool | None,
-    method: str,
-    accrual: str,
-) -> Simulation:
-    """Validate the arguments, run the core in a worker thread (so that Ctrl-C
-    and the progress bar stay responsive), and wrap the result."""
-    from .journey import ACCRUALS
-
-    customers = _integer(customers, "customers", 1, MAX_CUSTOMERS)
-    periods = _integer(periods, "periods", 1, 10_000_000)
-    replications = _integer(replications, "replications", 1)
-    if threads is not None:
-        threads = _integer(threads, "threads", 1, 4096)
-    if seed is None:
-        seed = secrets.randbits(64)
-    seed = _integer(seed, "seed", 0, 2**64 - 1)
-    if record not in RECORDS:
-        raise ValueError(f"record must be one of {list(RECORDS)}, got {record!r}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if accrual not in ACCRUALS:
-        raise ValueError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
-    if method == "aggregate" and record in ("customers", "events"):
-        raise ValueError(
-            f"record={record!r} needs individual customers: use method='individual'"
-        )
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be True, False or None, got {progress!r}")
-
-    per_customer = method == "individual" and record != "totals"
-    arrivals = journey._arrivals_total(periods)
-    people = customers + arrivals
-    if people > MAX_CUSTOMERS:
-        raise ValueError(
-            f"{customers:,} customers plus {arrivals:,} arrivals over {periods} "
-            f"periods exceed 2**62: counts are 64-bit integers"
-        )
-    capacity = getattr(journey, "_capacity", None) or []
-    needs = dict(
-        _core.simulation_memory(
-            journey._core,
-            customers,
-            periods,
-            replications,
-            threads or 0,
-            METHODS[method],
-            per_customer,
-            len(capacity),
-        )
-    )
-    if record == "events":
-        moves = _core.expected_moves(journey._core, periods)
-        # per-block vectors, the merged arrays, the DataFrame
-        needs[f"an event log of about {moves * people:,.0f} events"] = (
-            moves * people * EVENT_BYTES * 2.5
-        )
-    _check_memory(needs, customers, method, record, bool(capacity))
-
-    steps = people * periods * replications if method == "individual" else 0
-    show = progress if progress is not None else steps >= PROGRESS_STEPS
-    control = _core.SimulationControl()
-    entry = [control, False]
-    _install_sigint_handler()
-    box: dict[str, Any] = {}
-    # Waiting on an Event rather than on Thread.join: a join interrupted by Ctrl-C
-    # can leave the thread looking finished while the core still runs.
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            box["result"] = _core.simulate(
-                journey._core,
-                customers,
-                periods,
-                seed,
-                replications,
-                threads or 0,
-                ACCRUALS[accrual],
-                METHODS[method],
-                per_customer,
-                record == "events",
-                control,
-                getattr(journey, "_capacity", None) or [],
-            )
-        except BaseException as err:  # handed to the calling thread
-            box["error"] = err
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=work, name="journeysim-simulate", daemon=True)
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=max(steps, replications),
-            unit="step",
-            unit_scale=True,
-            desc="simulate",
-            leave=False,
-        )
-    with _running_lock:
-        _running[id(control)] = entry
-    worker.start()
-    try:
-        while not done.wait(0.05):
-            if bar is not None:
-                bar.n = control.steps_done if steps else bar.n
-                bar.refresh()
-    except KeyboardInterrupt:
-        control.cancel()  # the core stops at its next block, within milliseconds
-        while not done.wait(0.05):
-            pass
-        worker.join()
-        raise
-    finally:
-        with _running_lock:
-            _running.pop(id(control), None)
-        if bar is not None:
-            bar.close()
-    if "error" in box:
-        if entry[1]:
-            # Ctrl-C, delivered to the main thread, stopped this one too.
-            raise KeyboardInterrupt("simulation cancelled by Ctrl-C") from None
-        raise box["error"]
-    worker.join()
-    return Simulation(
-        box["result"],
-        journey,
-        seed=seed,
-        method=method,
-        accrual=accrual,
-        customers=customers,
-        events=record == "events",
-    )
-
-
-def _check_memory(
-    needs: dict[str, float],
-    customers: int,
-    method: str,
-    record: str | None,
-    capacity: bool = False,
-) -> None:
-    """MemoryError, before anything is allocated, when the simulation would need
-    more than 80% of the memory available: what for, and what to do instead."""
-    need = sum(needs.values())
-    if need < 2**28:  # 256 MiB: not worth reading /proc/meminfo
-        return
-    avail = _available_memory()
-    if need <= 0.8 * avail:
-        return
-    parts = ", ".join(
-        f"{what} {n / 2**30:.1f} GiB"
-        for what, n in sorted(needs.items(), key=lambda kv: -kv[1])
-        if n >= 0.01 * need
-    )
-    # Customers that would fit, everything else equal (per-customer costs scale).
-    fixed = needs.get("per-period tables", 0.0)
-    fit = int(customers * max(0.5 * avail - fixed, 0.0) / max(need - fixed, 1.0))
-    advice = []
-    if method == "individual" and record == "events":
-        advice.append("record=None or 'totals' (no event log)")
-    elif method == "individual" and record != "totals":
-        advice.append("record='totals' (no per-customer arrays)")
-    if method == "individual" and not capacity:
-        advice.append(
-            "method='aggregate' (cohort counts: memory does not grow with customers)"
-        )
-    if fit >= 1:
-        advice.append(
-            f"fewer customers per call: chunks of at most {fit:,} customers with "
-            "different seeds, adding up their totals"
-        )
-    else:
-        advice.append("fewer periods or replications")
-    raise MemoryError(
-        f"this simulation would need about {need / 2**30:.1f} GiB ({parts}), more "
-        f"than the {avail / 2**30:.1f} GiB of memory available; use "
-        + ", or ".join(advice)
-    )
+__all__ = ["Simulation"]
 
 
 class Simulation:
@@ -313,7 +42,7 @@ class Simulation:
     def __init__(
         self,
         raw: dict,
-        journey: Journey,
+        journey: JourneyLike,
         *,
         seed: int,
         method: str,
@@ -331,11 +60,24 @@ class Simulation:
         self.replications, t1, _ = raw["occupancy"].shape
         self.periods = t1 - 1
 
+    def with_journey(self, journey: JourneyLike) -> Simulation:
+        """The same results labelled by ``journey`` (an equal journey: the one
+        this process holds rather than a copy that travelled from a worker)."""
+        return Simulation(
+            self._raw,
+            journey,
+            seed=self.seed,
+            method=self.method,
+            accrual=self.accrual,
+            customers=self.customers,
+            events=self._has_events,
+        )
+
     # -- labels -----------------------------------------------------------------
 
     @cached_property
     def _weights(self) -> np.ndarray:
-        return np.asarray(self._journey._core.net_weights, dtype=float)
+        return np.asarray(self._journey.core.net_weights, dtype=float)
 
     def _with_net(self, a: np.ndarray) -> np.ndarray:
         """Append the net column (weighted sum of streams) on the last axis."""
@@ -362,7 +104,7 @@ class Simulation:
     def _retention(self) -> np.ndarray:
         """R x (T+1) share of the starting cohort not absorbed."""
         coh = self._raw["cohort_occupancy"]
-        mask = np.asarray(self._journey._core.absorbing)
+        mask = np.asarray(self._journey.core.absorbing)
         return 1.0 - coh[:, :, mask].sum(axis=2) / self.customers
 
     @cached_property
@@ -411,7 +153,7 @@ class Simulation:
         """Per period (first replication) and capacity-limited intervention:
         customers who met it (``eligible``), were treated, and were treated for
         the first time. Empty without capacity limits."""
-        names = getattr(self._journey, "_capacity_names", [])
+        names = [rule.intervention for rule in self._journey.resolved.capacity]
         frames = {}
         for x, name in enumerate(names):
             frames[name] = pd.DataFrame(
@@ -475,7 +217,7 @@ class Simulation:
     def _per_customer(self, key: str) -> np.ndarray:
         a = self._raw[key]
         if self.method != "individual" or (a.size == 0 and self.customers > 0):
-            raise ValueError(
+            raise InputError(
                 "per-customer arrays need method='individual' and record other "
                 "than 'totals'"
             )
@@ -568,7 +310,7 @@ class Simulation:
         the period at which the customer is in the new stage."""
         raw = self._raw
         if not self._has_events:
-            raise ValueError("no event log: simulate with record='events'")
+            raise InputError("no event log: simulate with record='events'")
         cats = pd.CategoricalDtype(self._journey.stages)
         return pd.DataFrame(
             {
@@ -590,7 +332,7 @@ class Simulation:
         and ``hi`` quantile.
         """
         if not (0.0 <= lo < hi <= 1.0):
-            raise ValueError(f"need 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
+            raise InputError(f"need 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
         if of == "retention":
             data, index = self._retention, self._times()
         elif of in self._journey.stages:
@@ -602,7 +344,7 @@ class Simulation:
                 self._periods(),
             )
         else:
-            raise ValueError(f"of must be 'retention', a stage or a stream, got {of!r}")
+            raise InputError(f"of must be 'retention', a stage or a stream, got {of!r}")
         data = np.asarray(data, dtype=float)
         return pd.DataFrame(
             {
@@ -617,8 +359,6 @@ class Simulation:
         self, lo: float = 0.05, hi: float = 0.95, of: str = "retention", ax=None
     ):
         """The mean and the [lo, hi] band over replications; returns the Axes."""
-        from .plot import band_plot
-
         return band_plot(self.band(lo, hi, of), ax=ax, ylabel=of)
 
     def summary(self) -> pd.Series:
@@ -631,8 +371,6 @@ class Simulation:
         return pd.Series(out, name="simulated")
 
     def _repr_html_(self) -> str:
-        from .display import table
-
         rows = list(self.summary().items())
         if self.method == "individual":
             for k, v in self.standard_errors.items():

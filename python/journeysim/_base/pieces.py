@@ -16,17 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["is_tenure_dict", "resolve_pieces", "stage_index", "to_matrix", "to_vector"]
+from .checks import stage_index
+from .errors import InputError
+from .resolved import Piece, piece_at
 
-
-def stage_index(stages: Sequence[str], name: Any, what: str) -> int:
-    """The position of stage ``name``, or a ValueError naming ``what``."""
-    try:
-        return stages.index(name)  # type: ignore[union-attr]
-    except ValueError:
-        raise ValueError(
-            f"{what}: unknown stage {name!r}; the stages are {list(stages)}"
-        ) from None
+__all__ = ["is_tenure_dict", "resolve_pieces", "to_matrix", "to_vector"]
 
 
 def is_tenure_dict(obj: Any) -> bool:
@@ -38,7 +32,7 @@ def is_tenure_dict(obj: Any) -> bool:
     if all(ints):
         return True
     if any(ints):
-        raise ValueError(
+        raise InputError(
             f"a dict mixes tenure keys (integers) and stage keys: {keys!r}"
         )
     return False
@@ -48,7 +42,7 @@ def _as_array(obj: Any, what: str) -> np.ndarray:
     try:
         return np.array(obj, dtype=float)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{what}: cannot be read as numbers ({err})") from None
+        raise InputError(f"{what}: cannot be read as numbers ({err})") from None
 
 
 def to_matrix(obj: Any, stages: Sequence[str], what: str) -> np.ndarray:
@@ -61,7 +55,7 @@ def to_matrix(obj: Any, stages: Sequence[str], what: str) -> np.ndarray:
         if sorted(rows) != sorted(stages) or sorted(cols) != sorted(stages):
             unknown = sorted((set(rows) | set(cols)) - set(stages))
             missing = sorted(set(stages) - set(rows) - set(cols))
-            raise ValueError(
+            raise InputError(
                 f"{what}: DataFrame labels must be the stages; "
                 f"unknown {unknown}, missing {missing}"
             )
@@ -69,7 +63,7 @@ def to_matrix(obj: Any, stages: Sequence[str], what: str) -> np.ndarray:
     m = _as_array(obj, what)
     n = len(stages)
     if m.shape != (n, n):
-        raise ValueError(
+        raise InputError(
             f"{what}: matrix has shape {m.shape}, expected ({n}, {n}) for {n} stages"
         )
     return np.ascontiguousarray(m)
@@ -87,13 +81,13 @@ def to_vector(obj: Any, stages: Sequence[str], what: str, fill: float = 0.0):
         return v
     v = _as_array(obj, what)
     if v.shape != (n,):
-        raise ValueError(f"{what}: has shape {v.shape}, expected ({n},), one per stage")
+        raise InputError(f"{what}: has shape {v.shape}, expected ({n},), one per stage")
     return v
 
 
 def _number(x: Any, what: str) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise ValueError(f"{what}: expected a number, got {x!r}")
+        raise InputError(f"{what}: expected a number, got {x!r}")
     return float(x)
 
 
@@ -112,7 +106,7 @@ def apply_rows(
     for frm, exits in rows.items():
         i = stage_index(stages, frm, what)
         if not isinstance(exits, Mapping):
-            raise ValueError(
+            raise InputError(
                 f"{what}: row {frm!r} must be a dict {{stage: probability}}, "
                 f"got {exits!r}"
             )
@@ -121,7 +115,7 @@ def apply_rows(
         for to, p in exits.items():
             x = _number(p, f"{what}[{frm!r}][{to!r}]")
             if x < 0:
-                raise ValueError(
+                raise InputError(
                     f"{what}: transition {frm!r} -> {to!r} is negative ({x:.12g})"
                 )
             row[stage_index(stages, to, f"{what}, row {frm!r}")] = x
@@ -129,7 +123,7 @@ def apply_rows(
         if frm not in exits:
             total = math.fsum(given)
             if np.isfinite(total) and total > 1.0 + tol and not normalize:
-                raise ValueError(
+                raise InputError(
                     f"{what}: exits from {frm!r} sum to {total:.12g}, more than 1"
                 )
             row[i] = max(0.0, 1.0 - total) if np.isfinite(total) else 0.0
@@ -141,11 +135,11 @@ def resolve_pieces(
     stages: Sequence[str],
     what: str,
     *,
-    base: list[tuple[int, np.ndarray]] | None,
+    base: list[Piece] | None,
     kind: str,
     tol: float = 1e-9,
     normalize: bool = False,
-) -> list[tuple[int, np.ndarray]]:
+) -> list[Piece]:
     """Resolve a possibly tenure-keyed spec into [(start, dense array)].
 
     ``kind`` is "matrix" (rows dicts / matrices) or "vector" ({stage: x} / arrays).
@@ -157,11 +151,11 @@ def resolve_pieces(
         pieces = sorted(spec.items())
         for t, _ in pieces:
             if t < 0:
-                raise ValueError(f"{what}: tenure {t} is negative")
+                raise InputError(f"{what}: tenure {t} is negative")
             if t > 1_000_000:
-                raise ValueError(f"{what}: tenure {t} is beyond 1,000,000 periods")
+                raise InputError(f"{what}: tenure {t} is beyond 1,000,000 periods")
         if pieces[0][0] != 0 and base is None:
-            raise ValueError(
+            raise InputError(
                 f"{what}: the first tenure piece must start at 0, not {pieces[0][0]}"
             )
     else:
@@ -169,11 +163,11 @@ def resolve_pieces(
     n = len(stages)
     if base is None:
         empty = np.eye(n) if kind == "matrix" else np.zeros(n)
-        base = [(0, empty)]
+        base = [Piece(0, empty)]
     starts = sorted({t for t, _ in base} | {int(t) for t, _ in pieces})
     out = []
     for t in starts:
-        current = next(m for s, m in reversed(base) if s <= t).copy()
+        current = piece_at(base, t).copy()
         for s, piece in pieces:
             if s > t:
                 break
@@ -190,10 +184,10 @@ def resolve_pieces(
                 current = to_matrix(piece, stages, label)
             else:
                 current = to_vector(piece, stages, label)
-        out.append((int(t), current))
+        out.append(Piece(int(t), current))
     # Merge neighbours that came out equal, so that stationarity starts early.
     merged = [out[0]]
     for t, m in out[1:]:
         if not np.array_equal(m, merged[-1][1]):
-            merged.append((t, m))
+            merged.append(Piece(t, m))
     return merged

@@ -1,37 +1,24 @@
-"""Interventions at moments of truth, plans made of them, and what a plan does
-to a journey."""
+"""Interventions at moments of truth, and plans made of them (what a plan does
+to a journey is :mod:`journeysim.model.apply_plan`)."""
 
 from __future__ import annotations
 
-import itertools
-import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
+from .._base.checks import (
+    check_keys,
+    check_real,
+    describe,
+    spec_name,
+    spec_names,
+    spec_number,
+)
+from .._base.conventions import MAX_PERIOD
+from .._base.errors import InputError, SpecError
 
-from .journey import SpecError, check_keys, describe, spec_name, spec_names, spec_number
-
-if TYPE_CHECKING:
-    from .journey import Journey
-
-__all__ = ["COST_STREAM", "Intervention", "Plan", "apply_plan"]
-
-#: The value stream that carries per customer-period intervention costs in the
-#: journey a plan produces (weight 0 in net value: costs are reported apart).
-COST_STREAM = "intervention_cost"
-#: Interventions with partial reach in one segment, at most: 2**n sub-populations.
-MAX_PARTIAL_REACH = 10
-#: Tenure and calendar bounds at most (a million periods).
-MAX_PERIOD = 1_000_000
-_TOL = 1e-12
-
-
-def _real(x: Any, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
-        raise ValueError(f"{what} must be a finite number, got {x!r}")
-    return float(x)
+__all__ = ["Intervention", "Plan"]
 
 
 def _window(window: Any, what: str) -> tuple[int, int | None]:
@@ -39,21 +26,21 @@ def _window(window: Any, what: str) -> tuple[int, int | None]:
     if window is None:
         return (0, None)
     if not (isinstance(window, tuple | list) and len(window) == 2):
-        raise ValueError(f"{what} must be (a, b), got {window!r}")
+        raise InputError(f"{what} must be (a, b), got {window!r}")
     a, b = window
     for x in (a, b):
         if x is not None and (
             isinstance(x, bool) or not isinstance(x, numbers.Integral)
         ):
-            raise ValueError(f"{what} bounds must be integers, got {window!r}")
+            raise InputError(f"{what} bounds must be integers, got {window!r}")
     if a is None or a < 0:
-        raise ValueError(f"{what} must start at a tenure >= 0, got {a!r}")
+        raise InputError(f"{what} must start at a tenure >= 0, got {a!r}")
     if a > MAX_PERIOD or (b is not None and b > MAX_PERIOD):
-        raise ValueError(
+        raise InputError(
             f"{what} bounds must be at most {MAX_PERIOD:,}, got {window!r}"
         )
     if b is not None and b <= a:
-        raise ValueError(f"{what} {tuple(window)!r} is empty or reversed (need a < b)")
+        raise InputError(f"{what} {tuple(window)!r} is empty or reversed (need a < b)")
     return (int(a), None if b is None else int(b))
 
 
@@ -145,16 +132,16 @@ class Intervention:
         priority: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"an intervention needs a non-empty name, got {name!r}")
+            raise InputError(f"an intervention needs a non-empty name, got {name!r}")
         self.name = name
         who = f"intervention {name!r}"
         if isinstance(at, str):
             at = (at, "*")
         if not (isinstance(at, tuple | list) and len(at) == 2):
-            raise ValueError(f"{who}: at must be (from, to) or a stage, got {at!r}")
+            raise InputError(f"{who}: at must be (from, to) or a stage, got {at!r}")
         frm, to = at
         if not isinstance(frm, str):
-            raise ValueError(
+            raise InputError(
                 f"{who}: the from stage must be a name or '*', got {frm!r}"
             )
         if isinstance(to, str):
@@ -162,11 +149,11 @@ class Intervention:
         elif isinstance(to, Iterable):
             to = list(to)
             if not to or not all(isinstance(t, str) for t in to):
-                raise ValueError(f"{who}: targets must be stage names, got {at[1]!r}")
+                raise InputError(f"{who}: targets must be stage names, got {at[1]!r}")
         else:
-            raise ValueError(f"{who}: the target must be a stage or a list, got {to!r}")
+            raise InputError(f"{who}: the target must be a stage or a list, got {to!r}")
         if frm == "*" and "*" in to:
-            raise ValueError(f"{who}: at=('*', '*') names no stage")
+            raise InputError(f"{who}: at=('*', '*') names no stage")
         self.source, self.targets = frm, to
 
         effects = {
@@ -176,33 +163,33 @@ class Intervention:
         }
         given = [k for k, v in effects.items() if v is not None]
         if len(given) != 1:
-            raise ValueError(
+            raise InputError(
                 f"{who}: give exactly one of relative_risk, change, probability "
                 f"(got {given or 'none'})"
             )
         self.effect = given[0]
-        self.amount = _real(effects[self.effect], f"{who}: {self.effect}")
+        self.amount = check_real(effects[self.effect], f"{who}: {self.effect}")
         if self.effect == "relative_risk" and self.amount < 0:
-            raise ValueError(f"{who}: relative_risk must be >= 0, got {self.amount}")
+            raise InputError(f"{who}: relative_risk must be >= 0, got {self.amount}")
         if self.effect == "probability" and not 0 <= self.amount <= 1:
-            raise ValueError(f"{who}: probability must be in [0, 1], got {self.amount}")
+            raise InputError(f"{who}: probability must be in [0, 1], got {self.amount}")
         if reassign_to is not None and not isinstance(reassign_to, str):
-            raise ValueError(
+            raise InputError(
                 f"{who}: reassign_to must be a stage name, got {reassign_to!r}"
             )
         if reassign_to is not None and reassign_to in to:
-            raise ValueError(f"{who}: reassign_to {reassign_to!r} is also a target")
+            raise InputError(f"{who}: reassign_to {reassign_to!r} is also a target")
         self.reassign_to = reassign_to
-        self.reach = _real(reach, f"{who}: reach")
+        self.reach = check_real(reach, f"{who}: reach")
         if not 0 <= self.reach <= 1:
-            raise ValueError(f"{who}: reach must be in [0, 1], got {self.reach}")
+            raise InputError(f"{who}: reach must be in [0, 1], got {self.reach}")
         self.window: tuple[int, int | None] = _window(window, f"{who}: window")
         self.calendar = (
             None if calendar is None else _window(calendar, f"{who}: calendar")
         )
         if self.calendar is not None and self.calendar[1] is not None:
             if self.calendar[1] <= self.window[0]:
-                raise ValueError(
+                raise InputError(
                     f"{who}: window {self.window} and calendar {self.calendar} "
                     "never overlap: the calendar window ends before any customer "
                     "reaches the tenure window"
@@ -210,17 +197,19 @@ class Intervention:
         if segments is not None:
             segments = [segments] if isinstance(segments, str) else list(segments)
             if not segments:
-                raise ValueError(f"{who}: segments, when given, must name one or more")
+                raise InputError(f"{who}: segments, when given, must name one or more")
         self.segments = segments
-        self.cost_fixed = _real(cost_fixed, f"{who}: cost_fixed")
-        self.cost_per_customer = _real(cost_per_customer, f"{who}: cost_per_customer")
-        self.cost_per_period = _real(cost_per_period, f"{who}: cost_per_period")
+        self.cost_fixed = check_real(cost_fixed, f"{who}: cost_fixed")
+        self.cost_per_customer = check_real(
+            cost_per_customer, f"{who}: cost_per_customer"
+        )
+        self.cost_per_period = check_real(cost_per_period, f"{who}: cost_per_period")
         if capacity is not None and (
             isinstance(capacity, bool)
             or not isinstance(capacity, numbers.Integral)
             or capacity <= 0
         ):
-            raise ValueError(
+            raise InputError(
                 f"{who}: capacity must be a whole number of customers > 0, "
                 f"got {capacity!r}"
             )
@@ -230,7 +219,7 @@ class Intervention:
                 priority = [priority]
             priority = list(priority)
             if capacity is None:
-                raise ValueError(f"{who}: priority only matters with a capacity")
+                raise InputError(f"{who}: priority only matters with a capacity")
         self.priority = priority
         for label, c in (
             ("cost_fixed", self.cost_fixed),
@@ -238,7 +227,7 @@ class Intervention:
             ("cost_per_period", self.cost_per_period),
         ):
             if c < 0:
-                raise ValueError(f"{who}: {label} must be >= 0, got {c}")
+                raise InputError(f"{who}: {label} must be >= 0, got {c}")
 
     def tenure_window(self, joined: int = 0) -> tuple[int, int | None] | None:
         """The tenures at which a customer who joined at ``joined`` meets it (the
@@ -380,15 +369,15 @@ class Plan:
 
     def __init__(self, name: str, interventions: Sequence[Intervention] = ()) -> None:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"a plan needs a non-empty name, got {name!r}")
+            raise InputError(f"a plan needs a non-empty name, got {name!r}")
         interventions = list(interventions)
         for i in interventions:
             if not isinstance(i, Intervention):
-                raise ValueError(f"plan {name!r}: {i!r} is not an Intervention")
+                raise InputError(f"plan {name!r}: {i!r} is not an Intervention")
         names = [i.name for i in interventions]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"plan {name!r}: intervention names repeat: {dup}")
+            raise InputError(f"plan {name!r}: intervention names repeat: {dup}")
         self.name = name
         self.interventions = interventions
 
@@ -636,302 +625,3 @@ def _plan_from_dict(cls, d: dict) -> Plan:
 
 
 # -- applying a plan ----------------------------------------------------------
-
-
-class _Resolved:
-    """An intervention with stage indices for one journey."""
-
-    def __init__(self, iv: Intervention, journey: Journey) -> None:
-        stages = journey.stages
-        who = f"intervention {iv.name!r}"
-
-        def index(s: str) -> int:
-            if s not in stages:
-                raise ValueError(f"{who}: unknown stage {s!r}; the stages are {stages}")
-            return stages.index(s)
-
-        absorbing = set(journey.absorbing)
-        if iv.source == "*":
-            self.rows = [i for i, s in enumerate(stages) if s not in absorbing]
-        else:
-            self.rows = [index(iv.source)]
-            if iv.source in absorbing:
-                raise ValueError(
-                    f"{who}: {iv.source!r} is absorbing: it has no moves to change"
-                )
-        self.targets = None if "*" in iv.targets else [index(t) for t in iv.targets]
-        if iv.source != "*" and iv.source in iv.targets:
-            raise ValueError(
-                f"{who}: targets its own stay ({iv.source!r} -> {iv.source!r}); "
-                "name the moves it changes"
-            )
-        self.dest = None if iv.reassign_to is None else index(iv.reassign_to)
-        self.rank = [-1] * len(stages)
-        for i in self.rows:
-            self.rank[i] = 0
-        if iv.priority is not None:
-            for k, s in enumerate(iv.priority):
-                i = index(s)
-                if i not in self.rows:
-                    raise ValueError(f"{who}: priority stage {s!r} is not a from-stage")
-                self.rank[i] = k
-            for i in self.rows:
-                if stages[i] not in iv.priority:
-                    self.rank[i] = len(iv.priority)
-        if iv.segments is not None:
-            for s in iv.segments:
-                if s not in journey.segments:
-                    raise ValueError(
-                        f"{who}: unknown segment {s!r}; the segments are "
-                        f"{journey.segments}"
-                    )
-        self.iv = iv
-        self.window = iv.window  # the tenures it acts at, set by apply_plan
-
-    def active_in(self, start: int, end: int | None) -> bool:
-        """Is it active over the whole tenure piece [start, end)?"""
-        a, b = self.window
-        return start >= a and (b is None or (end is not None and end <= b))
-
-    def targets_in(self, i: int, row: np.ndarray) -> list[int]:
-        if self.targets is None:
-            return [j for j in range(len(row)) if j != i and row[j] > 0]
-        return [j for j in self.targets if j != i]
-
-    def apply(self, P: np.ndarray, stages: list[str]) -> None:
-        iv = self.iv
-        for i in self.rows:
-            row = P[i]
-            t = self.targets_in(i, row)
-            if not t:
-                continue
-            old = row[t].copy()
-            if iv.effect == "relative_risk":
-                new = old * iv.amount
-            elif iv.effect == "change":
-                new = old + iv.amount
-            else:
-                new = np.full(len(t), iv.amount)
-            for j, p in zip(t, new, strict=True):
-                if not -_TOL <= p <= 1 + _TOL:
-                    raise ValueError(
-                        f"intervention {iv.name!r}: transition {stages[i]!r} -> "
-                        f"{stages[j]!r} would become {p:.6g}, outside [0, 1]"
-                    )
-            new = np.clip(new, 0.0, 1.0)
-            freed = float(old.sum() - new.sum())
-            row[t] = new
-            if self.dest is not None:
-                row[self.dest] += freed
-                if not -_TOL <= row[self.dest] <= 1 + _TOL:
-                    raise ValueError(
-                        f"intervention {iv.name!r}: transition {stages[i]!r} -> "
-                        f"{stages[self.dest]!r} would become {row[self.dest]:.6g}, "
-                        "outside [0, 1]"
-                    )
-            else:
-                rest = [j for j in range(len(row)) if j not in t]
-                w = row[rest]
-                if w.sum() > 0:
-                    row[rest] += freed * w / w.sum()
-                elif i not in t:
-                    row[i] += freed
-                if (row < -_TOL).any() or (row > 1 + _TOL).any():
-                    raise ValueError(
-                        f"intervention {iv.name!r}: row {stages[i]!r} would leave "
-                        "[0, 1] when its freed probability is shared out"
-                    )
-            P[i] = np.clip(row, 0.0, 1.0)
-
-
-def _overlap(a: Intervention, b: Intervention) -> bool:
-    """Can two interventions act on the same customer in the same period?"""
-    (a0, a1), (b0, b1) = a.window, b.window
-    if a.calendar is not None and b.calendar is not None:
-        (c0, c1), (e0, e1) = a.calendar, b.calendar
-        if (c1 is not None and c1 <= e0) or (e1 is not None and e1 <= c0):
-            return False
-    if (a1 is not None and a1 <= b0) or (b1 is not None and b1 <= a0):
-        return False
-    if a.segments is None or b.segments is None:
-        return True
-    return bool(set(a.segments) & set(b.segments))
-
-
-def _check_contradictions(plan: Plan, resolved: list[_Resolved], n: int) -> None:
-    for x, y in itertools.combinations(resolved, 2):
-        if not _overlap(x.iv, y.iv):
-            continue
-        for i in set(x.rows) & set(y.rows):
-            tx = set(x.targets if x.targets is not None else range(n)) - {i}
-            ty = set(y.targets if y.targets is not None else range(n)) - {i}
-            if tx & ty and "probability" in (x.iv.effect, y.iv.effect):
-                raise ValueError(
-                    f"plan {plan.name!r}: interventions {x.iv.name!r} and "
-                    f"{y.iv.name!r} contradict each other on the same transition "
-                    "(one sets its probability)"
-                )
-            if x.dest != y.dest:
-                raise ValueError(
-                    f"plan {plan.name!r}: interventions {x.iv.name!r} and "
-                    f"{y.iv.name!r} send row {i}'s freed probability to different "
-                    "places"
-                )
-
-
-def _breaks(active: list[_Resolved]) -> set[int]:
-    out = set()
-    for r in active:
-        a, b = r.window
-        out.add(a)
-        if b is not None:
-            out.add(b)
-    return out
-
-
-def _piecewise(pieces: list[tuple[int, np.ndarray]], breaks: set[int]):
-    """Re-cut [(start, array)] at extra tenure breakpoints."""
-    starts = sorted({t for t, _ in pieces} | breaks)
-    return [(t, next(m for s, m in reversed(pieces) if s <= t).copy()) for t in starts]
-
-
-def apply_plan(
-    journey: Journey,
-    plan: Plan,
-    *,
-    cost_rate: float,
-    joined: int = 0,
-    simulate: bool = False,
-) -> tuple[Journey, list[dict]]:
-    """The journey customers face under ``plan``: each segment split into
-    sub-populations by which partial-reach interventions touch them (shares are
-    the exact mixture), transitions changed within each intervention's window,
-    and a value stream carrying per customer-period costs.
-
-    For analysis, calendar windows are turned into the tenures at which
-    customers who joined at ``joined`` meet them. For simulation
-    (``simulate=True``) interventions with a calendar window or a capacity are
-    kept as rules the engine applies period by period (the journey carries them
-    as ``_capacity``): touched customers outside the calendar window, or beyond
-    the capacity, move as the same sub-population without the intervention.
-
-    Returns the journey and, for every touched sub-population and intervention,
-    where its customers are reached and charged once (``[{"segment": index,
-    "stages": [...], "window": (a, b), "cost": c, "intervention": name}]``).
-    """
-    stages = journey.stages
-    n = len(stages)
-    if COST_STREAM in journey.streams:
-        raise ValueError(
-            f"the journey already has a stream named {COST_STREAM!r} (a plan's "
-            "journey?): plans apply to the journey without interventions"
-        )
-    resolved = [_Resolved(iv, journey) for iv in plan.interventions]
-    _check_contradictions(plan, resolved, n)
-    streams = [*journey.streams, COST_STREAM]
-    rates = dict(journey._resolved["rates"])
-    rates[COST_STREAM] = cost_rate
-    weights = [*journey._resolved["weights"], 0.0]
-    segments = []
-    once: list[dict] = []
-    for r in resolved:
-        w = r.iv.window if simulate else r.iv.tenure_window(joined)
-        r.window = w if w is not None else (0, 0)
-    ruled = [
-        r
-        for r in resolved
-        if simulate and (r.iv.capacity is not None or r.iv.calendar is not None)
-    ]
-    index_of: dict[tuple[str, frozenset], int] = {}
-    touched_sets: list[tuple[str, frozenset]] = []
-    for gname, share, pieces, vals, moves, start in journey._segment_specs():
-        applies = [
-            r
-            for r in resolved
-            if (r.iv.segments is None or gname in r.iv.segments)
-            and r.iv.reach > 0
-            and r.window != (0, 0)
-        ]
-        full = [r for r in applies if r.iv.reach >= 1 and r not in ruled]
-        partial = [r for r in applies if r.iv.reach < 1 or r in ruled]
-        if len(partial) > MAX_PARTIAL_REACH:
-            raise ValueError(
-                f"plan {plan.name!r}: {len(partial)} interventions with partial "
-                f"reach in segment {gname!r}; at most {MAX_PARTIAL_REACH} can be "
-                "mixed exactly"
-            )
-        for touched in itertools.product([True, False], repeat=len(partial)):
-            active = full + [r for r, t in zip(partial, touched, strict=True) if t]
-            weight = share
-            for r, t in zip(partial, touched, strict=True):
-                weight *= r.iv.reach if t else 1 - r.iv.reach
-            if weight <= 0 and not ruled:
-                continue
-            cut = _piecewise(pieces, _breaks(active))
-            new_pieces = []
-            for k, (t0, m) in enumerate(cut):
-                t1 = cut[k + 1][0] if k + 1 < len(cut) else None
-                for r in active:
-                    if r.active_in(t0, t1):
-                        r.apply(m, stages)
-                new_pieces.append((t0, m))
-            new_vals = dict(vals)
-            cost_pieces = _piecewise([(0, np.zeros(n))], _breaks(active))
-            for k, (t0, v) in enumerate(cost_pieces):
-                t1 = cost_pieces[k + 1][0] if k + 1 < len(cost_pieces) else None
-                for r in active:
-                    if r.iv.cost_per_period and r.active_in(t0, t1):
-                        v[r.rows] += r.iv.cost_per_period
-            new_vals[COST_STREAM] = cost_pieces
-            new_moves = dict(moves)
-            new_moves[COST_STREAM] = None
-            label = gname
-            if partial:
-                names = [r.iv.name for r, t in zip(partial, touched, strict=True) if t]
-                label = f"{gname} | touched: {', '.join(names) or 'none'}"
-            index = len(segments)
-            key = (gname, frozenset(r.iv.name for r in active))
-            index_of[key] = index
-            touched_sets.append(key)
-            segments.append((label, weight, new_pieces, new_vals, new_moves, start))
-            for r in active:
-                once.append(
-                    {
-                        "segment": index,
-                        "stages": list(r.rows),
-                        "window": r.window,
-                        "cost": r.iv.cost_per_customer,
-                        "intervention": r.iv.name,
-                    }
-                )
-    rules = []
-    for r in ruled:
-        a, b = r.window
-        ca, cb = r.iv.calendar or (0, None)
-        touched = [r.iv.name in names for _, names in touched_sets]
-        fallback = [index_of[(g, names - {r.iv.name})] for g, names in touched_sets]
-        capacity = r.iv.capacity if r.iv.capacity is not None else 2**62
-        rules.append(
-            (
-                capacity,
-                r.rank,
-                a,
-                -1 if b is None else b,
-                ca,
-                -1 if cb is None else cb,
-                touched,
-                fallback,
-            )
-        )
-    absorbing = [stages.index(s) for s in journey.absorbing] or [-1]
-    derived = journey._derived(
-        segments,
-        absorbing=absorbing,
-        streams=streams,
-        rates=rates,
-        weights=weights,
-        name=f"{journey.name or 'journey'} under {plan.name!r}",
-    )
-    derived._capacity = rules
-    derived._capacity_names = [r.iv.name for r in ruled]
-    return derived, once

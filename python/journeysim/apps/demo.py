@@ -8,8 +8,8 @@ from typing import TextIO
 
 import pandas as pd
 
-from .intervention import Intervention, Plan
-from .journey import Journey
+from ..model.intervention import Intervention, Plan
+from ..model.journey import Journey
 
 __all__ = ["default_journey", "default_plans", "run_demo"]
 

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .compare import Comparison, compare
-from .display import fmt
-from .intervention import Intervention, Plan
-from .journey import Journey
-from .plot import figure
+from .._base.version import __version__
+from ..model.intervention import Intervention, Plan
+from ..model.journey import Journey
+from ..plans.compare import Comparison, compare
+from ..view.display import fmt
+from ..view.plot import figure, journey_diagram, occupancy_area, tornado
 
 __all__ = ["report"]
 
@@ -128,7 +129,6 @@ def report(
 
 
 def _page(journey, plans, c: Comparison, title, seed) -> str:
-    from . import __version__
 
     name = journey.name or "journey"
     title = title or f"Plan comparison: {name}"
@@ -504,8 +504,6 @@ def _uncertainty_plot(c: Comparison) -> str:
 
 
 def _journey_map(journey: Journey) -> str:
-    from .plot import journey_diagram
-
     teams = len({journey.owner(s) for s in journey.stages})
     fig, ax = figure(1.5 * len(journey.stages) + 2, 1.1 * max(teams, 2) + 1)
     journey_diagram(journey, ax=ax)
@@ -513,8 +511,6 @@ def _journey_map(journey: Journey) -> str:
 
 
 def _occupancy(c: Comparison) -> str:
-    from .plot import occupancy_area
-
     fig, ax = figure(8, 4.5)
     base = c.results["baseline"]
     occ = base.occupancy
@@ -525,8 +521,6 @@ def _occupancy(c: Comparison) -> str:
 
 
 def _moments(journey: Journey, periods: int) -> str:
-    from .plot import tornado
-
     m = journey.moments_of_truth(metric="clv", horizon=periods)
     m = m[np.isfinite(m["gain_per_point"].to_numpy(dtype=float))]
     fig, ax = figure(7.5, 0.35 * min(len(m), 12) + 1.4)

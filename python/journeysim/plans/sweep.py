@@ -22,28 +22,27 @@ How the work is split (see docs/scaling.md):
 from __future__ import annotations
 
 import itertools
-import math
 import numbers
-import os
-import pickle
 import secrets
-import time
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from .journey import Journey
+from .._base import executor
+from .._base.conventions import ACCRUALS
+from .._base.errors import InputError, SweepError
+from ..model.apply_plan import apply_plan
+from ..model.coerce import rates
+from ..model.intervention import Intervention, Plan
+from ..model.journey import Journey
+from .evaluate import check_plans, cost_rate, draw_journeys, exact_rows, simulated_rows
 
-from .compare import check_plans
-from .intervention import Intervention, Plan
-
-__all__ = ["SweepError", "scenario_seed", "sweep"]
+__all__ = ["psa_values", "scenario_seed", "simulate_plans", "sweep"]
 
 #: Intervention settings a grid may vary, as ``"<intervention name>.<setting>"``.
 #: Setting an effect (relative_risk, change, probability) replaces the
@@ -69,24 +68,6 @@ _EFFECTS = ("relative_risk", "change", "probability")
 # In-process when the whole sweep is expected to take less than this (seconds):
 # starting worker processes costs about a second.
 LOCAL_POOL_MIN_SECONDS = 2.0
-
-
-class SweepError(Exception):
-    """Some scenarios of a sweep raised. The others' results are kept.
-
-    Attributes
-    ----------
-    results : DataFrame
-        The whole sweep, one row per scenario; failing rows have the message in
-        the ``error`` column and no metrics.
-    failures : DataFrame
-        The failing rows.
-    """
-
-    def __init__(self, message: str, results: pd.DataFrame) -> None:
-        super().__init__(message)
-        self.results = results
-        self.failures = results[results["error"].notna()]
 
 
 def scenario_seed(seed: int, cell: int) -> int:
@@ -128,7 +109,6 @@ class _Cell:
 class _Outcome:
     rows: list = field(default_factory=list)
     warnings: list = field(default_factory=list)  # (category, message)
-    seconds: float = 0.0
 
 
 # -- applying grid values -----------------------------------------------------
@@ -178,10 +158,7 @@ def _with_values(plan: Plan, params: Mapping[str, Any]) -> Plan:
 
 
 def _with_rate(journey: Journey, rate: Any) -> Journey:
-    from .journey import _rates
-
-    rates = _rates(rate, journey.streams)
-    return journey._derived(journey._segment_specs(), rates=rates)
+    return journey.derive(rates=rates(rate, journey.streams))
 
 
 def _points(grid: Any, plans: list[Plan]) -> tuple[list[str], list[dict]]:
@@ -194,46 +171,46 @@ def _points(grid: Any, plans: list[Plan]) -> tuple[list[str], list[dict]]:
         names = [str(c) for c in grid.columns]
         points = [dict(zip(names, row, strict=True)) for row in grid.itertuples(False)]
         if not points:
-            raise ValueError("grid: the DataFrame has no rows")
+            raise InputError("grid: the DataFrame has no rows")
     elif isinstance(grid, Mapping):
         names = list(grid)
         values = []
         for name in names:
             v = grid[name]
             if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray):
-                raise ValueError(f"grid[{name!r}] must be a list of values, got {v!r}")
+                raise InputError(f"grid[{name!r}] must be a list of values, got {v!r}")
             v = list(v)
             if not v:
-                raise ValueError(f"grid[{name!r}] has no values")
+                raise InputError(f"grid[{name!r}] has no values")
             values.append(v)
         points = [
             dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)
         ]
     else:
-        raise ValueError(
+        raise InputError(
             f"grid must be a dict {{parameter: [values]}} or a DataFrame of points, "
             f"got {type(grid).__name__}"
         )
     known = {iv.name for p in plans for iv in p.interventions}
     for name in names:
         if not isinstance(name, str):
-            raise ValueError(f"grid parameter names must be strings, got {name!r}")
+            raise InputError(f"grid parameter names must be strings, got {name!r}")
         if name in JOURNEY_PARAMETERS:
             continue
         if "." not in name:
-            raise ValueError(
+            raise InputError(
                 f"grid: unknown parameter {name!r}; use '<intervention>.<setting>' "
                 f"(settings: {', '.join(INTERVENTION_PARAMETERS)}) or one of "
                 f"{list(JOURNEY_PARAMETERS)}"
             )
         iv, setting = name.rsplit(".", 1)
         if iv not in known:
-            raise ValueError(
+            raise InputError(
                 f"grid: {name!r} names no intervention of the plans; the "
                 f"interventions are {sorted(known)}"
             )
         if setting not in INTERVENTION_PARAMETERS:
-            raise ValueError(
+            raise InputError(
                 f"grid: {name!r}: {setting!r} is not a setting a sweep can vary; "
                 f"choose from {list(INTERVENTION_PARAMETERS)}"
             )
@@ -243,7 +220,7 @@ def _points(grid: Any, plans: list[Plan]) -> tuple[list[str], list[dict]]:
             effects.setdefault(name.rsplit(".", 1)[0], []).append(name)
     for iv, given in effects.items():
         if len(given) > 1:
-            raise ValueError(
+            raise InputError(
                 f"grid: intervention {iv!r} has one effect; vary one of {given}"
             )
     return names, points
@@ -253,15 +230,15 @@ def _points(grid: Any, plans: list[Plan]) -> tuple[list[str], list[dict]]:
 
 
 def _error(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}"
+    """The error for the table: its kind in Python's built-in terms (ValueError
+    for bad input, MemoryError, ...) and its message."""
+    kind = next(c for c in type(err).__mro__ if c.__module__ == "builtins")
+    return f"{kind.__name__}: {err}"
 
 
 def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict]:
     """The rows of one cell: baseline first, then each plan. A plan that raises
     gets a row with its error; the others are unaffected."""
-    from .compare import _cost_rate, _exact, _simulated
-    from .intervention import apply_plan
-
     params = cell.params
     journey = cell.journey if cell.journey is not None else ctx.journey
     base = Plan("baseline", [])
@@ -271,7 +248,7 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
         periods = int(params.get("periods", ctx.periods))
         if "discount_rate" in params:
             journey = _with_rate(journey, params["discount_rate"])
-        rate = _cost_rate(journey, ctx.discount_rate)
+        rate = cost_rate(journey, ctx.discount_rate)
         horizons = [periods] if ctx.horizons is None else ctx.horizons
         simulate = ctx.customers is not None
         plans = [base]
@@ -290,7 +267,7 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
 
     def run(some: list[Plan]) -> list[dict]:
         if not simulate:
-            rows, _ = _exact(
+            rows, _ = exact_rows(
                 some,
                 applied,
                 periods,
@@ -301,7 +278,7 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
                 journey,
             )
         else:
-            rows, _ = _simulated(
+            rows, _ = simulated_rows(
                 some,
                 applied,
                 periods,
@@ -341,22 +318,9 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
     return out
 
 
-def _default_threads() -> int | None:
-    """On a Dask worker, its threads; elsewhere None (every core)."""
-    try:
-        from distributed import get_worker
-
-        return max(1, int(get_worker().state.nthreads))
-    except (ImportError, ValueError, AttributeError):
-        return None
-
-
-def _run_batch(ctx: _Context, cells: list[_Cell], threads: int | None = None):
+def _run_batch(ctx: _Context, cells: list[_Cell], threads: int | None) -> _Outcome:
     """Evaluate cells; warnings are collected (and raised once by the caller)
     rather than emitted wherever the batch runs."""
-    start = time.perf_counter()
-    if threads is None:
-        threads = ctx.threads if ctx.threads is not None else _default_threads()
     out = _Outcome()
     seen = set()
     for cell in cells:
@@ -369,136 +333,15 @@ def _run_batch(ctx: _Context, cells: list[_Cell], threads: int | None = None):
                 seen.add(key)
                 out.warnings.append(key)
         out.rows.append((cell.index, rows))
-    out.seconds = time.perf_counter() - start
     return out
 
 
-# -- local process pool ---------------------------------------------------------
-
-_POOL_CONTEXT: _Context | None = None
-_POOL_THREADS: int | None = None
-
-
-def _pool_init(blob: bytes, threads: int) -> None:
-    global _POOL_CONTEXT, _POOL_THREADS
-    _POOL_CONTEXT = pickle.loads(blob)
-    _POOL_THREADS = threads
-
-
-def _pool_batch(cells: list[_Cell]) -> _Outcome:
-    assert _POOL_CONTEXT is not None
-    threads = _POOL_CONTEXT.threads or _POOL_THREADS
-    return _run_batch(_POOL_CONTEXT, cells, threads)
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _batches(cells: list[_Cell], workers: int, size: int | None) -> list[list[_Cell]]:
-    """Consecutive runs of cells, about four batches per worker."""
-    if size is None:
-        size = max(1, math.ceil(len(cells) / (4 * max(workers, 1))))
-    return [cells[i : i + size] for i in range(0, len(cells), size)]
-
-
-class _Progress:
-    def __init__(self, total: int, show: bool) -> None:
-        self.bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, unit="scenario", desc="sweep", leave=False)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _run_local(ctx, cells, workers, batch_size, bar) -> list[_Outcome]:
-    """In this process, or on a pool of ``workers`` processes when the sweep
-    is long enough to repay starting them (timed on the first cell)."""
-    import multiprocessing as mp
-
-    if not cells:
-        return []
-    first = _run_batch(ctx, cells[:1])
-    bar.update(cells[0].rows)
-    outcomes = [first]
-    rest = cells[1:]
-    expected = first.seconds * len(rest)
-    in_child = mp.parent_process() is not None
-    if workers <= 1 or in_child or expected < LOCAL_POOL_MIN_SECONDS or len(rest) < 2:
-        for batch in _batches(rest, 1, batch_size):
-            outcomes.append(_run_batch(ctx, batch))
-            bar.update(sum(c.rows for c in batch))
-        return outcomes
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    batches = _batches(rest, workers, batch_size)
-    workers = min(workers, len(batches))
-    threads = max(1, _cpus() // workers)
-    blob = pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL)
-    # "spawn": a fork of a process with threads (a notebook's, tqdm's) may hang.
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_pool_init,
-        initargs=(blob, threads),
-    ) as pool:
-        futures = {pool.submit(_pool_batch, b): b for b in batches}
-        try:
-            for fut in as_completed(futures):
-                outcomes.append(fut.result())
-                bar.update(sum(c.rows for c in futures[fut]))
-        except BaseException:  # e.g. Ctrl-C: do not wait for the queued batches
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return outcomes
-
-
-# -- Dask -------------------------------------------------------------------------
-
-
-def _client_threads(client) -> int:
-    """Worker threads on the cluster now (at least one)."""
-    return max(1, sum(client.nthreads().values()))
-
-
-def _run_dask(client, ctx, cells, batch_size, bar) -> list[_Outcome]:
-    """One task per batch; the context scattered to every worker once. A
-    worker that dies mid-batch has its batch rerun elsewhere by the scheduler
-    (up to distributed.scheduler.allowed-failures times): the same cells with
-    the same seeds, so the same rows."""
-    from distributed import as_completed
-
-    batches = _batches(cells, _client_threads(client), batch_size)
-    ctx_future = client.scatter(ctx, broadcast=True, hash=False)
-    token = uuid.uuid4().hex[:12]
-    futures = [
-        client.submit(_run_batch, ctx_future, b, key=f"journeysim-sweep-{token}-{k}")
-        for k, b in enumerate(batches)
-    ]
-    sizes = {f.key: sum(c.rows for c in b) for f, b in zip(futures, batches)}
-    outcomes = []
-    try:
-        for fut in as_completed(futures):
-            outcomes.append(fut.result())
-            bar.update(sizes[fut.key])
-    except BaseException:  # e.g. Ctrl-C: leave nothing running on the cluster
-        client.cancel([*futures, ctx_future])
-        raise
-    return outcomes
-
-
 # -- the engine -------------------------------------------------------------------
+
+
+def _rows(cell: _Cell) -> int:
+    """Scenarios in a cell: what the progress bar counts."""
+    return cell.rows
 
 
 def _run(
@@ -511,13 +354,33 @@ def _run(
     progress: bool,
 ) -> dict[int, list[dict]]:
     """Rows by cell index, whichever way the cells ran."""
-    bar = _Progress(sum(c.rows for c in cells), progress)
+    bar = executor.Progress(
+        sum(c.rows for c in cells), progress, unit="scenario", desc="sweep"
+    )
     try:
         if client is not None:
-            outcomes = _run_dask(client, ctx, cells, batch_size, bar)
+            outcomes = executor.run_dask(
+                client,
+                _run_batch,
+                ctx,
+                cells,
+                batch_size=batch_size,
+                weight=_rows,
+                progress=bar,
+                threads=ctx.threads,
+                name="sweep",
+            )
         else:
-            outcomes = _run_local(
-                ctx, cells, _cpus() if workers is None else workers, batch_size, bar
+            outcomes = executor.run_local(
+                _run_batch,
+                ctx,
+                cells,
+                workers=executor.cpus() if workers is None else workers,
+                batch_size=batch_size,
+                weight=_rows,
+                progress=bar,
+                threads=ctx.threads,
+                min_seconds=LOCAL_POOL_MIN_SECONDS,
             )
     finally:
         bar.close()
@@ -531,21 +394,6 @@ def _run(
                 emitted.add((category, message))
                 warnings.warn(message, category, stacklevel=3)
     return rows
-
-
-def _check_client(client: Any) -> None:
-    if client is None:
-        return
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover - dask is an optional extra
-        raise ValueError(
-            "client= needs dask.distributed: pip install 'journeysim[dask]'"
-        ) from None
-    if not isinstance(client, Client):
-        raise ValueError(
-            f"client must be a dask.distributed.Client, got {type(client).__name__}"
-        )
 
 
 def sweep(
@@ -644,28 +492,24 @@ def sweep(
     2           baseline                 0.8                    0.0
     3         save offer                 0.8                   52.8
     """
-    from .compare import _cost_rate, _draw_journeys
-    from .journey import ACCRUALS
-    from .journey import Journey as _Journey
-
-    if not isinstance(journey, _Journey):
-        raise ValueError(f"sweep needs a Journey, got {journey!r}")
+    if not isinstance(journey, Journey):
+        raise InputError(f"sweep needs a Journey, got {journey!r}")
     plans = check_plans(plans)
     for name, v, low in (("periods", periods, 1), ("replications", replications, 1)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+            raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
     if customers is not None and (
         isinstance(customers, bool)
         or not isinstance(customers, numbers.Integral)
         or customers < 1
     ):
-        raise ValueError(f"customers must be an integer >= 1, got {customers!r}")
+        raise InputError(f"customers must be an integer >= 1, got {customers!r}")
     if not isinstance(accrual, str) or accrual not in ACCRUALS:
-        raise ValueError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+        raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
     if errors not in ("raise", "keep"):
-        raise ValueError(f"errors must be 'raise' or 'keep', got {errors!r}")
+        raise InputError(f"errors must be 'raise' or 'keep', got {errors!r}")
     if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be True, False or None, got {progress!r}")
+        raise InputError(f"progress must be True, False or None, got {progress!r}")
     for name, v in (
         ("workers", workers),
         ("batch_size", batch_size),
@@ -674,23 +518,23 @@ def sweep(
         if v is not None and (
             isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
         ):
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+            raise InputError(f"{name} must be an integer >= 1, got {v!r}")
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
     ):
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    _cost_rate(journey, discount_rate)  # checks it
-    _check_client(client)
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+    cost_rate(journey, discount_rate)  # checks it
+    executor.check_client(client)
     names, points = _points(grid, plans)
     for pt in points:
         h = pt.get("periods", periods)
         if isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1:
-            raise ValueError(f"grid: periods must be integers >= 1, got {h!r}")
+            raise InputError(f"grid: periods must be integers >= 1, got {h!r}")
     if customers is None and (
         any(iv.capacity for p in plans for iv in p.interventions)
         or any(n.endswith(".capacity") for n in names)
     ):
-        raise ValueError(
+        raise InputError(
             "plans with capacity limits can only be simulated: pass customers="
         )
     if horizons is not None:
@@ -702,17 +546,17 @@ def sweep(
                 or not isinstance(h, numbers.Integral)
                 or not (0 <= h <= shortest)
             ):
-                raise ValueError(
+                raise InputError(
                     f"horizons must be integers in [0, {shortest}], got {h!r}"
                 )
     if seed is None and (customers is not None or uncertainty is not None):
         seed = secrets.randbits(64)  # kept in the table's attrs["seed"]
     if uncertainty is not None:
         if customers is not None:
-            raise ValueError(
+            raise InputError(
                 "uncertainty= runs the exact analysis: leave customers out"
             )
-        samples = _draw_journeys(journey, uncertainty, draws, seed)
+        samples = draw_journeys(journey, uncertainty, draws, seed)
     else:
         samples = [None]
     per_cell = len(plans) + 1
@@ -832,7 +676,7 @@ def psa_values(
     for d in range(len(samples)):
         for k, row in enumerate(by_cell[d]):
             if row["error"] is not None:
-                raise ValueError(
+                raise InputError(
                     f"uncertainty draw {d}, plan {row['plan']!r}: {row['error']}"
                 )
             out[d, k] = row["incremental net value"]
@@ -841,7 +685,7 @@ def psa_values(
 
 def _simulate_task(pj, customers, periods, seed, replications, threads, accrual):
     if threads is None:
-        threads = _default_threads()
+        threads = executor.default_threads()
     return pj.simulate(
         customers,
         periods,
@@ -879,6 +723,6 @@ def simulate_plans(
     except BaseException:
         client.cancel(list(futures.values()))
         raise
-    for name, s in sims.items():
-        s._journey = applied[name][0]
-    return sims
+    # The same arrays, with this process's journeys rather than the copies
+    # that travelled back with them.
+    return {name: s.with_journey(applied[name][0]) for name, s in sims.items()}

@@ -57,8 +57,10 @@ from typing import Any
 
 import yaml
 
-from .intervention import Intervention, Plan
-from .journey import Journey, SpecError, check_keys, describe, spec_path
+from .._base.checks import check_keys, describe
+from .._base.errors import SpecError, spec_path
+from ..model.intervention import Intervention, Plan
+from ..model.journey import Journey
 
 __all__ = [
     "FORMAT",

@@ -8,16 +8,13 @@ import itertools
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from ..model.intervention import Intervention, Plan
+from ..model.journey import Journey
 from .compare import compare
-from .intervention import Intervention, Plan
-
-if TYPE_CHECKING:
-    from .journey import Journey
 
 __all__ = ["BudgetChoice", "best_plan"]
 

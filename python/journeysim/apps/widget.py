@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .compare import Comparison, compare
-from .display import fmt, table
-from .intervention import Intervention, Plan
+from ..model.intervention import Intervention, Plan
+from ..model.journey import Journey
+from ..plans.compare import Comparison, compare
+from ..view.display import fmt, table
+from ..view.plot import retention_curve
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -183,8 +185,6 @@ class WhatIf:
         discount_rate: float | None = None,
     ) -> None:
         w = _widgets()
-        from .journey import Journey
-
         if not isinstance(journey, Journey):
             raise ValueError(f"what_if needs a Journey, got {journey!r}")
         if not isinstance(intervention, Intervention):
@@ -449,8 +449,6 @@ class WhatIf:
 
     def _retention_png(self, c: Comparison) -> str:
         from matplotlib.figure import Figure
-
-        from .plot import retention_curve
 
         fig = Figure(figsize=(6.4, 3.2), dpi=90)
         ax = fig.subplots()

@@ -19,24 +19,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._base.errors import InputError
+from .._base.native import _core
+from ..view.sankey import (
+    COLORS,
+    MOMENT_OUTLINE,
+    PLAIN_OUTLINE,
+    figure,
+    number,
+    plotly_objects,
+    rgba,
+)
+
 if TYPE_CHECKING:
     import plotly.graph_objects
 
-    from .analysis import Analysis
-
 __all__ = ["flows", "sankey"]
 
-#: Stage colours in the Sankey: transient, absorbing (churn), value stage,
-#: moment of truth (stage flagged in the journey).
-COLORS = {
-    "transient": "#1f77b4",
-    "absorbing": "#d62728",
-    "value": "#2ca02c",
-    "moment": "#ff7f0e",
-}
-#: Outline of stages flagged as moments of truth (other stages: thin grey).
-MOMENT_OUTLINE = ("#7a3b00", 3.0)
-PLAIN_OUTLINE = ("#444444", 0.5)
 #: Columns of the time-unrolled Sankey when ``step`` is not given, and at most.
 DEFAULT_COLUMNS = 6
 MAX_COLUMNS = 60
@@ -45,40 +44,39 @@ MAX_COLUMNS = 60
 # -- flows --------------------------------------------------------------------
 
 
-def _analysis(obj: Any, periods: int | None) -> Analysis:
-    from .analysis import Analysis
-    from .journey import Journey
-
-    if isinstance(obj, Analysis):
+def _analysis(obj: Any, periods: int | None) -> Any:
+    # A Journey (it analyses itself) or an Analysis, told apart by what they
+    # do: this module sits below both (Analysis.sankey calls it).
+    if callable(getattr(obj, "analyze", None)):
+        return obj.analyze(36 if periods is None else periods)
+    if isinstance(getattr(obj, "raw", None), _core.Analysis):
         if periods is not None and periods != obj.periods:
-            raise ValueError(
+            raise InputError(
                 f"this analysis covers {obj.periods} periods, not {periods!r}: "
                 "leave periods out, or pass the journey"
             )
         return obj
-    if isinstance(obj, Journey):
-        return obj.analyze(36 if periods is None else periods)
-    raise ValueError(f"expected a Journey or an Analysis, got {obj!r}")
+    raise InputError(f"expected a Journey or an Analysis, got {obj!r}")
 
 
 class _Parts:
     """The segments that make up the flows asked for: core results, weights,
     tenure pieces, and the population scale."""
 
-    def __init__(self, a: Analysis, segment: str | None) -> None:
-        j = a._journey
-        core = j._core
+    def __init__(self, a: Any, segment: str | None) -> None:
+        j = a.journey
+        core = j.core
         n_seg = len(j.segments)
-        results = list(a._r.segments) if n_seg > 1 else [a._r]
+        results = list(a.raw.segments) if n_seg > 1 else [a.raw]
         if segment is None:
             self.index = list(range(n_seg))
             self.weights = [core.share(i) for i in self.index]
-            self.result = a._r
+            self.result = a.raw
             self.scale = 1.0  # population share of what is shown
         else:
             if not isinstance(segment, str):
-                raise ValueError(f"segment must be a segment name, got {segment!r}")
-            i = j._segment_position(segment)
+                raise InputError(f"segment must be a segment name, got {segment!r}")
+            i = j.segment_position(segment)
             self.index, self.weights = [i], [1.0]
             self.result = results[i]
             self.scale = core.share(i)
@@ -127,13 +125,11 @@ class _Parts:
     def joining(self) -> np.ndarray | None:
         """Customers joining at t = 0..T-1 (the cohort, then arrivals), or None
         without arrivals."""
-        from .compare import _arrivals
-
-        j = self.journey
-        if not j._arrivals[0]:
+        r = self.journey.resolved
+        if not r.arrivals:
             return None
-        arr = _arrivals(j, self.periods)
-        n0 = j._resolved["cohort_size"]
+        arr = r.arrivals.per_period(self.periods)
+        n0 = r.cohort_size
         return np.concatenate([[n0], arr[: self.periods - 1]]) * self.scale
 
     def snapshots(self, times: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -158,13 +154,13 @@ class _Parts:
 
 def _check_by(by: Any) -> str:
     if not isinstance(by, str) or by not in ("stage", "period"):
-        raise ValueError(f"by must be 'stage' or 'period', got {by!r}")
+        raise InputError(f"by must be 'stage' or 'period', got {by!r}")
     return by
 
 
 def _check_bool(x: Any, what: str) -> bool:
     if not isinstance(x, (bool, np.bool_)):
-        raise ValueError(f"{what} must be True or False, got {x!r}")
+        raise InputError(f"{what} must be True or False, got {x!r}")
     return bool(x)
 
 
@@ -179,7 +175,7 @@ def _stage_totals(p: _Parts) -> tuple[np.ndarray, np.ndarray]:
     share = moves
     w = p.joining()
     if w is None:
-        customers = share * p.journey._resolved["cohort_size"] * p.scale
+        customers = share * p.journey.resolved.cohort_size * p.scale
     else:
         # A cohort joining at s moves in periods s+1..T: weight of tenure
         # period k is the customers who joined by T - k.
@@ -191,7 +187,7 @@ def _period_flows(p: _Parts) -> tuple[np.ndarray, np.ndarray]:
     f = p.per_period()
     w = p.joining()
     if w is None:
-        return f, f * (p.journey._resolved["cohort_size"] * p.scale)
+        return f, f * (p.journey.resolved.cohort_size * p.scale)
     T = p.periods
     pop = np.zeros_like(f)
     for i, j in zip(*np.nonzero(f.any(axis=0))):
@@ -289,24 +285,13 @@ def flows(
 # -- Sankey -------------------------------------------------------------------
 
 
-def _plotly():
-    try:
-        import plotly.graph_objects as go
-    except ImportError as e:
-        raise ImportError(
-            "the Sankey diagram needs plotly, an optional extra: "
-            "pip install 'journeysim[plotly]'"
-        ) from e
-    return go
-
-
 def _layers(journey) -> dict[str, int]:
     """Columns of a journey map: distance (in moves) from the start stages over
     every move possible in some tenure piece of some segment; absorbing stages
     in a last column, stages never reached in the first."""
     stages = journey.stages
     n = len(stages)
-    core = journey._core
+    core = journey.core
     possible = np.zeros((n, n), dtype=bool)
     start = np.zeros(n)
     for i in range(len(journey.segments)):
@@ -331,11 +316,6 @@ def _layers(journey) -> dict[str, int]:
     return {s: int(dist[k]) for k, s in enumerate(stages)}
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[k : k + 2], 16) for k in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
 def _stage_style(journey) -> dict[str, tuple[str, str, float]]:
     """Per stage: fill colour, outline colour and outline width."""
     absorbing = set(journey.absorbing)
@@ -358,107 +338,10 @@ def _stage_style(journey) -> dict[str, tuple[str, str, float]]:
 
 def _link_color(journey, frm: str, to: str, style, moments: bool = True) -> str:
     if moments and (frm, to) in journey.flagged_moments:
-        return _rgba(COLORS["moment"], 0.65)
+        return rgba(COLORS["moment"], 0.65)
     if to in journey.absorbing and frm != to:
-        return _rgba(COLORS["absorbing"], 0.4)
-    return _rgba(style[frm][0], 0.3)
-
-
-def _positions(
-    columns: list[int],
-    values: list[float],
-    n_columns: int,
-    band: tuple[float, float] = (0.0, 1.0),
-    pad: float = 0.04,
-):
-    """Node centres: x by column, y stacked within a column in the order given,
-    heights proportional to value on a scale shared by every column, within
-    ``band`` (top, bottom) of the plot (the rest left for loops back)."""
-    heights: dict[int, float] = {}
-    counts: dict[int, int] = {}
-    for c, v in zip(columns, values):
-        heights[c] = heights.get(c, 0.0) + v
-        counts[c] = counts.get(c, 0) + 1
-    total = max(heights.values(), default=0.0) or 1.0
-    room = 1.0 - pad * (max(counts.values(), default=1) - 1) - 0.02
-    xs, ys, used = [], [], dict.fromkeys(heights, 0.01)
-    for c, v in zip(columns, values):
-        h = room * v / total
-        xs.append(0.001 + 0.998 * (c / max(n_columns - 1, 1)))
-        y = band[0] + (band[1] - band[0]) * (used[c] + h / 2)
-        ys.append(min(max(y, 0.001), 0.999))
-        used[c] += h + pad
-    return xs, ys
-
-
-def _figure(go, labels, columns, styles, node_text, links, title, n_columns, notes):
-    """links: (source, target, value, color, hover text); notes: (x, text) above
-    the columns."""
-    src = [s for s, *_ in links]
-    tgt = [t for _, t, *_ in links]
-    val = [v for _, _, v, *_ in links]
-    into = np.zeros(len(labels))
-    out = np.zeros(len(labels))
-    for s, t, v in zip(src, tgt, val):
-        out[s] += v
-        into[t] += v
-    sizes = np.maximum(into, out).tolist()
-    # Links back (right to left, or loops) are drawn below the nodes: room.
-    back = any(columns[t] <= columns[s] for s, t in zip(src, tgt))
-    band = (0.1, 0.9) if back else (0.0, 1.0)
-    x, y = _positions(columns, sizes, n_columns, band=band)
-    tallest = max(map(columns.count, set(columns)), default=1)
-    fig = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            domain={"y": [0.3 if back else 0.0, 1.0]},
-            valueformat=",.4g",
-            node={
-                "label": labels,
-                "x": x,
-                "y": y,
-                "pad": 12,
-                "thickness": 16,
-                "color": [f for f, _, _ in styles],
-                "line": {
-                    "color": [c for _, c, _ in styles],
-                    "width": [w for _, _, w in styles],
-                },
-                "customdata": node_text,
-                "hovertemplate": "%{customdata}<extra></extra>",
-            },
-            link={
-                "source": src,
-                "target": tgt,
-                "value": val,
-                "color": [c for *_, c, _ in links],
-                "customdata": [h for *_, h in links],
-                "hovertemplate": "%{customdata}<extra></extra>",
-            },
-        )
-    )
-    fig.update_layout(
-        title={"text": title},
-        font={"size": 12},
-        margin={"l": 20, "r": 20, "t": 60 if not notes else 80, "b": 20},
-        height=max(540 if back else 400, (120 if back else 60) * tallest),
-    )
-    for x_note, text in notes:
-        fig.add_annotation(
-            x=x_note,
-            y=1.02,
-            xref="paper",
-            yref="paper",
-            text=text,
-            showarrow=False,
-            yanchor="bottom",
-            font={"size": 11, "color": "#555555"},
-        )
-    return fig
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.4g}"
+        return rgba(COLORS["absorbing"], 0.4)
+    return rgba(style[frm][0], 0.3)
 
 
 def sankey(
@@ -539,7 +422,7 @@ def sankey(
     >>> list(fig.data[0].node.label)
     ['a', 'a', 'b', 'c', 'a', 'b', 'c']
     """
-    go = _plotly()
+    go = plotly_objects()
     a = _analysis(journey_or_analysis, periods)
     by = _check_by(by)
     if stay is not None:
@@ -549,10 +432,10 @@ def sankey(
         or not isinstance(min_share, numbers.Real)
         or not (math.isfinite(min_share) and min_share >= 0)
     ):
-        raise ValueError(f"min_share must be a number >= 0, got {min_share!r}")
+        raise InputError(f"min_share must be a number >= 0, got {min_share!r}")
     if title is not None and not isinstance(title, str):
-        raise ValueError(f"title must be a string, got {title!r}")
-    j = a._journey
+        raise InputError(f"title must be a string, got {title!r}")
+    j = a.journey
     p = _Parts(a, segment)
     style = _stage_style(j)
     layer = _layers(j)
@@ -561,19 +444,19 @@ def sankey(
     seg = f" (segment {segment})" if segment is not None else ""
     if by == "stage":
         if step is not None:
-            raise ValueError("step is for by='period'")
+            raise InputError("step is for by='period'")
         title = title or f"{name}{seg}: customer flows over {a.periods} periods"
         return _by_stage(go, p, order, layer, style, min_share, bool(stay), title)
     T = a.periods
     if step is None:
         step = max(1, math.ceil(T / DEFAULT_COLUMNS))
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
-        raise ValueError(f"step must be an integer >= 1, got {step!r}")
+        raise InputError(f"step must be an integer >= 1, got {step!r}")
     if T == 0:
-        raise ValueError("by='period' needs a horizon of at least one period")
+        raise InputError("by='period' needs a horizon of at least one period")
     times = [*range(0, T, int(step)), T]
     if len(times) > MAX_COLUMNS:
-        raise ValueError(
+        raise InputError(
             f"{len(times)} columns with step={step} over {T} periods: at most "
             f"{MAX_COLUMNS}, take a larger step"
         )
@@ -601,11 +484,11 @@ def _by_stage(go, p: _Parts, order, layer, style, min_share, stay, title):
     for frm, to, c, sh in raw:
         if frm == to:
             hover = (
-                f"{frm} stays<br>{_fmt(c)} customer-periods<br>"
+                f"{frm} stays<br>{number(c)} customer-periods<br>"
                 f"{sh:.3g} periods per customer of the cohort"
             )
         else:
-            hover = f"{frm} → {to}<br>{_fmt(c)} customers<br>{sh:.2%} of the cohort"
+            hover = f"{frm} → {to}<br>{number(c)} customers<br>{sh:.2%} of the cohort"
         links.append((node[frm], node[to], c, _link_color(j, frm, to, style), hover))
     moves = customers * ~np.eye(p.n, dtype=bool)
     node_text = []
@@ -613,15 +496,15 @@ def _by_stage(go, p: _Parts, order, layer, style, min_share, stay, title):
         k = idx[s]
         kind = "absorbing" if s in absorbing else "stage"
         node_text.append(
-            f"{s} ({kind})<br>{_fmt(moves[:, k].sum())} customers in, "
-            f"{_fmt(moves[k].sum())} out over the horizon"
+            f"{s} ({kind})<br>{number(moves[:, k].sum())} customers in, "
+            f"{number(moves[k].sum())} out over the horizon"
         )
     n_columns = max((layer[s] for s in used), default=0) + 1
     columns = [layer[s] for s in used]
     # Columns without a stage left (filtered out) close up.
     present = sorted(set(columns))
     columns = [present.index(c) for c in columns]
-    return _figure(
+    return figure(
         go,
         used,
         columns,
@@ -637,7 +520,7 @@ def _by_stage(go, p: _Parts, order, layer, style, min_share, stay, title):
 def _by_period(go, p: _Parts, order, style, times, min_share, stay, title):
     j = p.journey
     occ, joints = p.snapshots(times)
-    n0 = j._resolved["cohort_size"] * p.scale
+    n0 = j.resolved.cohort_size * p.scale
     idx = {s: k for k, s in enumerate(j.stages)}
     raw = []
     for m in range(len(joints)):
@@ -660,7 +543,7 @@ def _by_period(go, p: _Parts, order, style, times, min_share, stay, title):
         what = f"{frm} at t={a}, {to} at t={b}"
         if frm == to:
             what = f"{frm} at t={a} and t={b}"
-        hover = f"{what}<br>{_fmt(sh * n0)} customers<br>{sh:.2%} of the cohort"
+        hover = f"{what}<br>{number(sh * n0)} customers<br>{sh:.2%} of the cohort"
         links.append(
             (
                 node[(m, frm)],
@@ -672,7 +555,7 @@ def _by_period(go, p: _Parts, order, style, times, min_share, stay, title):
             )
         )
     node_text = [
-        f"{s} at t={times[m]}<br>{_fmt(occ[m, idx[s]] * n0)} customers<br>"
+        f"{s} at t={times[m]}<br>{number(occ[m, idx[s]] * n0)} customers<br>"
         f"{occ[m, idx[s]]:.2%} of the cohort"
         for m, s in keys
     ]
@@ -680,7 +563,7 @@ def _by_period(go, p: _Parts, order, style, times, min_share, stay, title):
     notes = [
         (0.001 + 0.998 * m / (n_columns - 1), f"t = {t}") for m, t in enumerate(times)
     ]
-    return _figure(
+    return figure(
         go,
         [s for _, s in keys],
         [m for m, _ in keys],

@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._base.errors import InputError
+from .._base.resolved import JourneyLike
+from ..view.display import table
+from ..view.plot import occupancy_area, retention_curve
+from .flows import sankey
+
 if TYPE_CHECKING:
     import matplotlib.axes
-
-    from .journey import Journey
 
 __all__ = ["Analysis"]
 
@@ -73,9 +77,11 @@ class Analysis:
     {'churned': 1.0}
     """
 
-    def __init__(self, result, journey: Journey, accrual: str) -> None:
-        self._r = result
-        self._journey = journey
+    def __init__(self, result, journey: JourneyLike, accrual: str) -> None:
+        #: The core's result object: the arrays behind every table here.
+        self.raw = result
+        #: The journey analysed.
+        self.journey = journey
         self.accrual = accrual
         self.periods = int(result.periods)
 
@@ -83,11 +89,11 @@ class Analysis:
 
     @cached_property
     def _stages(self) -> pd.Index:
-        return pd.Index(self._journey.stages, name="stage")
+        return pd.Index(self.journey.stages, name="stage")
 
     @cached_property
     def _columns(self) -> pd.Index:
-        return pd.Index([*self._journey.streams, "net"], name="stream")
+        return pd.Index([*self.journey.streams, "net"], name="stream")
 
     def _by_time(self, a: np.ndarray, name: str = "period") -> pd.DataFrame:
         return pd.DataFrame(
@@ -103,22 +109,22 @@ class Analysis:
 
     @cached_property
     def occupancy(self) -> pd.DataFrame:
-        return self._by_time(self._r.occupancy)
+        return self._by_time(self.raw.occupancy)
 
     @cached_property
     def population(self) -> pd.DataFrame:
-        return self._by_time(self._r.population)
+        return self._by_time(self.raw.population)
 
     @cached_property
     def retention(self) -> pd.Series:
-        r = self._r.retention
+        r = self.raw.retention
         return pd.Series(
             r, index=pd.RangeIndex(len(r), name="period"), name="retention"
         )
 
     @cached_property
     def hazard(self) -> pd.Series:
-        r = np.asarray(self._r.retention)
+        r = np.asarray(self.raw.retention)
         with np.errstate(invalid="ignore", divide="ignore"):
             h = np.where(
                 r[:-1] > 0, (r[:-1] - r[1:]) / np.where(r[:-1] > 0, r[:-1], 1), np.nan
@@ -129,13 +135,13 @@ class Analysis:
 
     @cached_property
     def value_by_period(self) -> pd.DataFrame:
-        return self._by_period(self._r.value_by_period)
+        return self._by_period(self.raw.value_by_period)
 
     @cached_property
     def entries(self) -> pd.DataFrame:
         """Share of the cohort moving into each stage (from another) in each
         period 1..periods."""
-        e = self._r.entries
+        e = self.raw.entries
         return pd.DataFrame(
             e, index=pd.RangeIndex(1, len(e) + 1, name="period"), columns=self._stages
         )
@@ -144,7 +150,7 @@ class Analysis:
     def population_entries(self) -> pd.DataFrame:
         """Customers moving into each stage in each calendar period (cohort and
         arrivals): the workload a stage's team receives."""
-        e = self._r.population_entries
+        e = self.raw.population_entries
         return pd.DataFrame(
             e, index=pd.RangeIndex(1, len(e) + 1, name="period"), columns=self._stages
         )
@@ -154,7 +160,7 @@ class Analysis:
         """Expected moves per customer from stage (rows) to stage (columns)
         over the horizon."""
         return pd.DataFrame(
-            self._r.flows,
+            self.raw.flows,
             index=self._stages.rename("from"),
             columns=self._stages.rename("to"),
         )
@@ -162,24 +168,24 @@ class Analysis:
     @cached_property
     def value_by_period_nominal(self) -> pd.DataFrame:
         """Undiscounted value per customer in each period."""
-        return self._by_period(self._r.value_by_period_nominal)
+        return self._by_period(self.raw.value_by_period_nominal)
 
     @cached_property
     def population_value_by_period(self) -> pd.DataFrame:
         """Discounted value of the whole population (cohort and arrivals) by
         calendar period."""
-        return self._by_period(self._r.population_value_by_period)
+        return self._by_period(self.raw.population_value_by_period)
 
     @cached_property
     def population_value_by_period_nominal(self) -> pd.DataFrame:
         """Undiscounted value of the whole population by calendar period (e.g.
         revenue per month)."""
-        return self._by_period(self._r.population_value_by_period_nominal)
+        return self._by_period(self.raw.population_value_by_period_nominal)
 
     @cached_property
     def value_reached(self) -> pd.Series:
         """Share that has reached a value stage by t = 0..periods."""
-        v = self._r.value_reached
+        v = self.raw.value_reached
         return pd.Series(
             v, index=pd.RangeIndex(len(v), name="period"), name="value_reached"
         )
@@ -188,36 +194,36 @@ class Analysis:
 
     @cached_property
     def value(self) -> pd.Series:
-        return pd.Series(self._r.value, index=self._columns, name="value")
+        return pd.Series(self.raw.value, index=self._columns, name="value")
 
     @property
     def clv(self) -> float:
-        return float(self._r.value[-1])
+        return float(self.raw.value[-1])
 
     @cached_property
     def lifetime_value(self) -> pd.Series:
         return pd.Series(
-            self._r.value_infinite, index=self._columns, name="lifetime_value"
+            self.raw.value_infinite, index=self._columns, name="lifetime_value"
         )
 
     @property
     def lifetime_clv(self) -> float:
-        return float(self._r.value_infinite[-1])
+        return float(self.raw.value_infinite[-1])
 
     @cached_property
     def population_value(self) -> pd.Series:
         """Discounted value of the population over the horizon, per stream."""
         return pd.Series(
-            self._r.population_value, index=self._columns, name="population_value"
+            self.raw.population_value, index=self._columns, name="population_value"
         )
 
     @property
     def expected_lifetime(self) -> float:
-        return float(self._r.lifetime)
+        return float(self.raw.lifetime)
 
     @property
     def lifetime_within_horizon(self) -> float:
-        return float(self._r.lifetime_horizon)
+        return float(self.raw.lifetime_horizon)
 
     @property
     def condition_number(self) -> float:
@@ -226,24 +232,24 @@ class Analysis:
         expected stay before absorption. Above 1e12 :meth:`Journey.analyze`
         warns (:class:`~journeysim.warnings.IllConditionedWarning`); see
         docs/reliability.md for the precision promised."""
-        return float(self._r.condition)
+        return float(self.raw.condition)
 
     @cached_property
     def absorption(self) -> pd.Series:
-        mask = np.asarray(self._journey._core.absorbing)
+        mask = np.asarray(self.journey.core.absorbing)
         return pd.Series(
-            np.asarray(self._r.absorption)[mask],
-            index=pd.Index(self._journey.absorbing, name="stage"),
+            np.asarray(self.raw.absorption)[mask],
+            index=pd.Index(self.journey.absorbing, name="stage"),
             name="absorption",
         )
 
     @cached_property
     def time_to_value(self) -> pd.Series:
-        reached_h = float(self._r.value_reached[-1])
+        reached_h = float(self.raw.value_reached[-1])
         return pd.Series(
             {
-                "reached": float(self._r.ttv_reached),
-                "mean_periods": float(self._r.ttv_mean),
+                "reached": float(self.raw.ttv_reached),
+                "mean_periods": float(self.raw.ttv_mean),
                 "reached_within_horizon": reached_h,
             },
             name="time_to_value",
@@ -252,10 +258,10 @@ class Analysis:
     def retention_at(self, t: int) -> float:
         """Retention at period ``t`` (0 <= t <= periods)."""
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
-            raise ValueError(f"t must be an integer period, got {t!r}")
+            raise InputError(f"t must be an integer period, got {t!r}")
         if not 0 <= t <= self.periods:
-            raise ValueError(f"t must be in [0, {self.periods}], got {t}")
-        return float(self._r.retention[t])
+            raise InputError(f"t must be in [0, {self.periods}], got {t}")
+        return float(self.raw.retention[t])
 
     # -- per stage --------------------------------------------------------------
 
@@ -266,22 +272,22 @@ class Analysis:
         within the horizon and over the whole lifetime, for a customer in that
         stage at tenure 0."""
         cols = {
-            "remaining_lifetime": self._r.stage_lifetime,
-            "remaining_lifetime_within_horizon": self._r.stage_lifetime_horizon,
+            "remaining_lifetime": self.raw.stage_lifetime,
+            "remaining_lifetime_within_horizon": self.raw.stage_lifetime_horizon,
         }
-        sv = np.asarray(self._r.stage_value)
-        for k, s in enumerate(self._journey.streams):
+        sv = np.asarray(self.raw.stage_value)
+        for k, s in enumerate(self.journey.streams):
             cols[s] = sv[:, k]
         cols["clv"] = sv[:, -1]
-        cols["lifetime_clv"] = np.asarray(self._r.stage_value_infinite)[:, -1]
+        cols["lifetime_clv"] = np.asarray(self.raw.stage_value_infinite)[:, -1]
         return pd.DataFrame(cols, index=self._stages)
 
     @cached_property
     def segments(self) -> dict[str, Analysis]:
         """Per-segment analyses (empty for an unsegmented journey)."""
         return {
-            name: Analysis(part, self._journey, self.accrual)
-            for name, part in zip(self._journey.segments, self._r.segments)
+            name: Analysis(part, self.journey, self.accrual)
+            for name, part in zip(self.journey.segments, self.raw.segments)
         }
 
     # -- display ----------------------------------------------------------------
@@ -295,7 +301,7 @@ class Analysis:
                 out[f"retention at {t}"] = self.retention_at(t)
         out["expected lifetime"] = self.expected_lifetime
         out[f"lifetime within {self.periods}"] = self.lifetime_within_horizon
-        if self._journey.value_stages:
+        if self.journey.value_stages:
             ttv = self.time_to_value
             out["reached value"] = ttv["reached"]
             out["time to value"] = ttv["mean_periods"]
@@ -305,14 +311,10 @@ class Analysis:
 
     def plot_occupancy(self, ax: matplotlib.axes.Axes | None = None):
         """Stacked shares of the cohort by stage over time; returns the Axes."""
-        from .plot import occupancy_area
-
         return occupancy_area(self.occupancy, ax=ax)
 
     def plot_retention(self, ax: matplotlib.axes.Axes | None = None):
         """Retention curve on ``ax`` (a new figure if None); returns the Axes."""
-        from .plot import retention_curve
-
         return retention_curve(self.retention, ax=ax)
 
     def sankey(self, **kwargs):
@@ -327,13 +329,9 @@ class Analysis:
         >>> list(fig.data[0].node.label)
         ['a', 'b']
         """
-        from .sankey import sankey
-
         return sankey(self, **kwargs)
 
     def _repr_html_(self) -> str:
-        from .display import table
-
         head = table(
             ["figure", "value"],
             self.summary().items(),

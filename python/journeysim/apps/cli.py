@@ -10,12 +10,21 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .plot import figure
+import pandas as pd
+
+from .._base.errors import InputError
+from ..calibrate.fit import fit
+from ..io.files import load, load_model, load_plans, save
+from ..plans.compare import compare
+from ..view.display import fmt
+from ..view.plot import figure
+from .demo import default_journey, default_plans, run_demo
+from .report import report
 
 __all__ = ["main"]
 
 
-class UserError(ValueError):
+class UserError(InputError):
     """A mistake in what the user asked for: reported in one line, exit 2."""
 
 
@@ -123,17 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from .demo import run_demo
-
             if args.periods < 0:
                 raise UserError(f"--periods must be >= 0, got {args.periods}")
             if args.save:
                 _outputs(args.save)
             run_demo(periods=args.periods, out=args.out)
             if args.save:
-                from .demo import default_journey, default_plans
-                from .files import save
-
                 save(default_journey(), args.save, plans=default_plans())
                 print(f"Journey and plans written to {Path(args.save).resolve()}")
         elif args.command == "run":
@@ -186,13 +190,9 @@ def _outputs(*paths: str | None) -> None:
 
 
 def _run(args, out: TextIO) -> None:
-    from .files import load
-
     _check_simulation(args)
     _outputs(args.plot)
     journey = load(args.model)
-    import pandas as pd
-
     title = journey.name or Path(args.model).stem
     if args.customers is None:
         result = journey.analyze(periods=args.periods)
@@ -242,8 +242,6 @@ def _run(args, out: TextIO) -> None:
 
 
 def _journey_and_plans(args):
-    from .files import load_model, load_plans
-
     model = load_model(args.model)
     if model.journey is None:
         raise UserError(f"{args.model}: the file holds no journey")
@@ -257,10 +255,6 @@ def _journey_and_plans(args):
 
 
 def _compare(args, out: TextIO) -> None:
-    import pandas as pd
-
-    from .compare import compare
-
     _check_simulation(args)
     _outputs(args.csv, args.plot)
     journey, plans = _journey_and_plans(args)
@@ -285,8 +279,6 @@ def _compare(args, out: TextIO) -> None:
         if not col.endswith((" low", " high", " diff"))
         and not col.startswith(("reached ", "workload "))
     ]
-    from .display import fmt
-
     table = c.summary[shown].T.astype(object).map(fmt)
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(table.to_string())
@@ -301,9 +293,6 @@ def _compare(args, out: TextIO) -> None:
 
 
 def _fit(args, out: TextIO) -> None:
-    from .files import load, save
-    from .fit import fit
-
     _outputs(args.out, args.plot)
     suffix = Path(args.out).suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
@@ -378,23 +367,13 @@ def _with_transitions(like, fitted):
     """``like`` with the fitted transition matrices: values, metadata, starts,
     shares and discounting stay the model's own. A fit of one segment serves
     every segment; segments of a fit are matched by name."""
-    specs = like._segment_specs()
-    got = {spec[0]: spec for spec in fitted._segment_specs()}
-    if len(got) > 1 and set(got) != {spec[0] for spec in specs}:
-        raise UserError(
-            f"the log's segments {sorted(got)} are not the model's "
-            f"{sorted(spec[0] for spec in specs)}"
-        )
-    segments = []
-    for name, share, _, vals, moves, start in specs:
-        own = got[name] if len(got) > 1 else next(iter(got.values()))
-        segments.append((name, share, own[2], vals, moves, start))
-    return like._derived(segments)
+    try:
+        return like.with_transitions(fitted)
+    except ValueError as err:
+        raise UserError(f"the fitted log {err}") from None
 
 
 def _report(args, out: TextIO) -> None:
-    from .report import report
-
     _check_simulation(args)
     _outputs(args.html)
     journey, plans = _journey_and_plans(args)

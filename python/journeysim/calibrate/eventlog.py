@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._base import system
+
 __all__ = ["MAX_LINE_BYTES", "read_csv", "read_parquet"]
 
 #: Longest line (bytes) a CSV event log may have; a row of a log is a few dozen.
@@ -43,14 +45,8 @@ _ZONE = re.compile(
 )
 
 
-def _available_memory() -> int:
-    from .simulation import _available_memory
-
-    return _available_memory()
-
-
 def _check_size(name: str, need: float) -> None:
-    avail = _available_memory()
+    avail = system.available_memory()
     if need > 0.8 * avail:
         raise MemoryError(
             f"events file {name!r} would need about {need / 2**30:.1f} GiB in memory, "

@@ -1,0 +1,38 @@
+"""The conventions every layer counts by: accruals, reserved names, bounds.
+
+The time line (docs/concepts.md): x_0 is the start distribution; period
+k = 1..T moves x_{k-1} to x_k with the matrix for tenure k - 1. A window
+(a, b) covers the periods with tenure a <= k - 1 < b."""
+
+from __future__ import annotations
+
+from .native import _core
+
+__all__ = [
+    "ACCRUALS",
+    "COST_STREAM",
+    "MAX_PERIOD",
+    "STAGE_METADATA",
+    "STAGE_METADATA_ORDER",
+]
+
+#: When the value of a period accrues; see :meth:`journeysim.Journey.analyze`.
+ACCRUALS = {
+    "start": _core.Accrual.start,
+    "end": _core.Accrual.end,
+    "half-cycle": _core.Accrual.half_cycle,
+}
+
+#: Stage metadata a journey map carries (not used by the math).
+STAGE_METADATA = ("description", "owner", "channels", "touchpoints", "kpis")
+
+#: The value stream that carries per customer-period intervention costs in the
+#: journey a plan produces (weight 0 in net value: costs are reported apart).
+#: Reserved: a journey may not have a stream of this name.
+COST_STREAM = "intervention_cost"
+
+#: Tenure and calendar bounds at most (a million periods).
+MAX_PERIOD = 1_000_000
+
+#: The order a model file writes a stage's metadata in.
+STAGE_METADATA_ORDER = ("owner", "description", "channels", "touchpoints", "kpis")

@@ -1,0 +1,107 @@
+"""Ctrl-C for work that runs in the C++ core, in any thread.
+
+Python delivers SIGINT to the main thread only. A simulation running in the
+main thread sees KeyboardInterrupt in its polling loop and cancels the core; one
+running in another thread (a ThreadPoolExecutor, a web server) would carry on.
+So every running simulation registers its control here (:func:`running`), and
+while a handler of ours is installed, Ctrl-C cancels them all before raising
+KeyboardInterrupt in the main thread as Python's default handler does.
+
+Nothing is installed on import. The handler is installed for the duration of a
+long call made in the main thread, and by :func:`cancel_on_interrupt` around a
+block of the program's own (a main thread that waits for worker threads), in
+place of Python's default handler only: a handler of the program's own is left
+alone. It is restored when the call or block ends.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Running", "cancel_all", "cancel_on_interrupt", "running"]
+
+
+@dataclass
+class Running:
+    """A registered simulation: its core control, and whether Ctrl-C (rather
+    than an error of its own) stopped it."""
+
+    control: Any
+    cancelled_by_ctrl_c: bool = False
+
+
+# id(control) -> Running, for the simulations running now
+_running: dict[int, Running] = {}
+_running_lock = threading.Lock()
+
+
+def cancel_all() -> None:
+    """Cancel every running simulation, in every thread."""
+    with _running_lock:
+        for entry in _running.values():
+            entry.cancelled_by_ctrl_c = True
+            entry.control.cancel()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C: cancel every running simulation, then raise KeyboardInterrupt as
+    Python's default handler does."""
+    cancel_all()
+    signal.default_int_handler(signum, frame)
+
+
+@contextmanager
+def cancel_on_interrupt() -> Iterator[None]:
+    """While the block runs, Ctrl-C also cancels journeysim's simulations in
+    every other thread (then raises KeyboardInterrupt here, as usual).
+
+    Use it in the main thread around code that waits for worker threads which
+    call :meth:`~journeysim.Journey.simulate` or :func:`~journeysim.compare`;
+    calls made in the main thread do this themselves. Python's default handler
+    is replaced for the block only, and a handler of the program's own is left
+    alone. Outside the main thread it does nothing.
+
+    Examples
+    --------
+    >>> import concurrent.futures as cf
+    >>> import journeysim as js
+    >>> j = js.default_journey()
+    >>> with cf.ThreadPoolExecutor(2) as ex, js.cancel_on_interrupt():
+    ...     runs = [ex.submit(j.simulate, 1000, 12, seed=s) for s in (1, 2)]
+    ...     cf.wait(runs)  # Ctrl-C here stops both simulations
+    ...     print([r.result().customers for r in runs])
+    [1000, 1000]
+    """
+    installed = False
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, _on_sigint)
+                installed = True
+        except ValueError:  # pragma: no cover - not the main interpreter
+            pass
+    try:
+        yield
+    finally:
+        if installed and signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextmanager
+def running(control: Any) -> Iterator[Running]:
+    """Register a simulation's control for the duration of the block (and
+    install the handler if this is the main thread)."""
+    entry = Running(control)
+    with _running_lock:
+        _running[id(control)] = entry
+    try:
+        with cancel_on_interrupt():
+            yield entry
+    finally:
+        with _running_lock:
+            _running.pop(id(control), None)

@@ -1,0 +1,179 @@
+"""An event log read and coded for calibration, and its transitions counted
+in the core: what a fit estimates from, and what a check of a fit reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base.errors import FitError
+from .._base.native import _core
+from .events import period_index, read_events
+
+__all__ = ["Counted", "FitData", "FitOptions", "Log", "count_log", "read_log"]
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a log is read: its columns, how times become periods, what a row
+    means (``kind``), and the stages, absorbing stages, segment column, tenure
+    pieces and end of the data asked for."""
+
+    customer: str = "customer"
+    time: str = "period"
+    stage: str = "stage"
+    period: Any = 1
+    kind: str = "changes"
+    stages: tuple[str, ...] | None = None
+    absorbing: tuple[str, ...] | None = None
+    segment: str | None = None
+    tenure: tuple[int, ...] | None = None
+    end: Any = None
+
+
+@dataclass(frozen=True)
+class FitData:
+    """A log's rows as the core counts them: one per customer and period, in
+    customer then period order, with stage (and segment) codes."""
+
+    customer: np.ndarray
+    period: np.ndarray
+    stage: np.ndarray
+    segment: np.ndarray | None
+    changes: bool
+    end: int
+
+
+@dataclass(frozen=True)
+class Log:
+    """A log read and checked: its rows, the stages and each row's stage code."""
+
+    frame: pd.DataFrame
+    stages: list[str]
+    code: np.ndarray
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Transition counts (segments x pieces x stages x stages), start counts
+    (segments x stages) and the log they came from."""
+
+    counts: np.ndarray
+    starts: np.ndarray
+    stages: list[str]
+    pieces: list[int]
+    segments: list[str]
+    absorbing: list[str]
+    customers: int
+    data: FitData | None
+
+
+def read_log(events: Any, o: FitOptions) -> Log:
+    """The log's columns, without missing values, with its stages coded."""
+    cols = [o.customer, o.time, o.stage] + ([o.segment] if o.segment else [])
+    df = read_events(events, cols)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise FitError(
+            f"the events have no column(s) {missing}; columns are {list(df.columns)}"
+        )
+    df = df[cols]
+    if len(df) == 0:
+        raise FitError("the event log is empty")
+    nulls = df.isna()
+    if nulls.any().any():
+        bad = df[nulls.any(axis=1)]
+        raise FitError(
+            f"{len(bad)} rows have missing values, e.g. row {bad.index[0]!r}: "
+            f"{bad.iloc[0].to_dict()}"
+        )
+    # Factorise once (hashing each value), then work with the few distinct names.
+    raw, uniques = pd.factorize(df[o.stage])
+    seen = [str(u) for u in uniques]
+    if o.stages is None:
+        stages = sorted(set(seen))
+    else:
+        stages = list(o.stages)
+        bad_names = [u for u in seen if u not in stages]
+        if bad_names:
+            unknown = np.isin(raw, [seen.index(u) for u in bad_names])
+            raise FitError(
+                f"{int(unknown.sum())} rows have stages not in stages=: "
+                f"{sorted(bad_names)[:5]}, e.g. row {df.index[np.argmax(unknown)]!r}"
+            )
+    code = np.array([stages.index(u) for u in seen], dtype=np.int32)[raw]
+    return Log(df, stages, code)
+
+
+def count_log(log: Log, o: FitOptions) -> Counted:
+    """The log's transitions counted in the core (one pass), as the discrete
+    model needs them."""
+    df, stages, code = log.frame, log.stages, log.code
+    S = len(stages)
+    absorbing = [] if o.absorbing is None else list(o.absorbing)
+    periods = period_index(df[o.time], o.period, o.time)
+    cust = pd.factorize(df[o.customer])[0].astype(np.int64)
+    for a in absorbing:
+        if a not in stages:
+            raise FitError(f"absorbing: unknown stage {a!r}; the stages are {stages}")
+    if o.segment:
+        seg_codes, seg_names = pd.factorize(df[o.segment], sort=True)
+        seg_codes = seg_codes.astype(np.int32)
+        seg_names = [str(s) for s in seg_names]
+    else:
+        seg_codes, seg_names = None, ["all"]
+    pieces = [0] if o.tenure is None else sorted({0, *(int(t) for t in o.tenure)})
+    # Sort by customer and period (stable: row order breaks ties), keep the last
+    # row of each customer and period.
+    # Within a period, rows in time order (then row order): the last one wins.
+    raw_time = (
+        df[o.time].to_numpy(dtype=float)
+        if pd.api.types.is_numeric_dtype(df[o.time])
+        else pd.to_datetime(df[o.time]).to_numpy("datetime64[ns]").view(np.int64)
+    )
+    order = np.lexsort((np.arange(len(df)), raw_time, periods, cust))
+    cust, periods, code = cust[order], periods[order], code[order]
+    if seg_codes is not None:
+        seg_codes = seg_codes[order]
+    last = np.ones(len(cust), dtype=bool)
+    last[:-1] = (cust[1:] != cust[:-1]) | (periods[1:] != periods[:-1])
+    cust, periods, code = cust[last], periods[last], code[last]
+    if seg_codes is not None:
+        seg_codes = seg_codes[last]
+        change = (cust[1:] == cust[:-1]) & (seg_codes[1:] != seg_codes[:-1])
+        if change.any():
+            raise FitError(
+                f"{int(change.sum())} customers change segment within the log"
+            )
+    end_period = (
+        int(periods.max())
+        if o.end is None
+        else int(period_index(pd.Series([o.end]), o.period, "end")[0])
+    )
+    if end_period < int(periods.max()):
+        raise FitError("end is before the last time in the log")
+    counts, starts = _core.count_transitions(
+        cust,
+        periods,
+        code,
+        seg_codes,
+        S,
+        len(seg_names),
+        pieces,
+        [s in absorbing for s in stages],
+        o.kind == "changes",
+        end_period,
+    )
+    return Counted(
+        counts=np.asarray(counts),
+        starts=np.asarray(starts),
+        stages=stages,
+        pieces=pieces,
+        segments=seg_names,
+        absorbing=absorbing,
+        customers=int(cust.max()) + 1,  # factorised codes are 0 .. customers - 1
+        data=FitData(cust, periods, code, seg_codes, o.kind == "changes", end_period),
+    )

@@ -1,0 +1,223 @@
+"""Calibrating a journey from an event log: transition counts (in the core),
+maximum likelihood and Dirichlet posterior estimates with their uncertainty."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base.errors import FitError
+from .counting import FitOptions, count_log, read_log
+from .fitted import DAYS, Fit, GeneratorFit, estimate
+from .partitions import fit_partitions
+
+__all__ = ["fit"]
+
+
+def _fit_continuous(df, customer, time, stage, period, stages, absorbing, end, prior):
+    times = df[time]
+    if pd.api.types.is_numeric_dtype(times):
+        t = times.to_numpy(dtype=float)
+        if (
+            isinstance(period, bool)
+            or not isinstance(period, numbers.Real)
+            or (period <= 0)
+        ):
+            raise FitError(
+                f"with numeric times, period must be a positive length, got {period!r}"
+            )
+        length = float(period)
+        end_t = None if end is None else float(end)
+    else:
+        try:
+            stamps = pd.to_datetime(times)
+        except (ValueError, TypeError) as err:
+            raise FitError(
+                f"column {time!r} has values that are not dates: {err}"
+            ) from None
+        if period not in DAYS:
+            raise FitError(
+                f"with dates, period must be 'M', 'W' or 'D', got {period!r}"
+            )
+        origin = stamps.min()
+        t = ((stamps - origin).dt.total_seconds() / 86400.0).to_numpy()
+        length = DAYS[period]
+        end_t = (
+            None
+            if end is None
+            else (pd.Timestamp(end) - origin).total_seconds() / 86400
+        )
+    S = len(stages)
+    code = pd.Categorical(df[stage].astype(str), categories=stages).codes.astype(
+        np.int64
+    )
+    cust = pd.factorize(df[customer])[0]
+    order = np.lexsort((np.arange(len(df)), t, cust))
+    cust, t, code = cust[order], t[order], code[order]
+    end_t = float(t.max()) if end_t is None else end_t
+    if end_t < t.max():
+        raise FitError("end is before the last time in the log")
+    same = cust[1:] == cust[:-1]
+    dt = (t[1:] - t[:-1])[same]
+    frm, to = code[:-1][same], code[1:][same]
+    absorbing_idx = [stages.index(a) for a in absorbing]
+    at_risk = ~np.isin(frm, absorbing_idx)
+    exposure = np.bincount(frm[at_risk], weights=dt[at_risk], minlength=S)
+    moved = at_risk & (frm != to)
+    counts = np.bincount(frm[moved] * S + to[moved], minlength=S * S).reshape(S, S)
+    last = np.ones(len(cust), dtype=bool)
+    last[:-1] = ~same
+    tail = last & ~np.isin(code, absorbing_idx)
+    exposure += np.bincount(code[tail], weights=end_t - t[tail], minlength=S)
+    first = np.ones(len(cust), dtype=bool)
+    first[1:] = ~same
+    starts = np.bincount(code[first], minlength=S).astype(float)
+    return GeneratorFit(stages, counts, exposure, starts, absorbing, length, prior)
+
+
+def fit(
+    events: Any,
+    *,
+    customer: str = "customer",
+    time: str = "period",
+    stage: str = "stage",
+    period: str | int = 1,
+    kind: str = "changes",
+    stages: Sequence[str] | None = None,
+    absorbing: Iterable[str] | None = None,
+    segment: str | None = None,
+    tenure: Sequence[int] | None = None,
+    prior: float | np.ndarray = 0.0,
+    impossible: Iterable[tuple[str, str]] = (),
+    end: Any = None,
+    model: str = "discrete",
+    client: Any = None,
+) -> Fit | GeneratorFit:
+    """Estimate a journey's transition probabilities from an event log.
+
+    Parameters
+    ----------
+    events : DataFrame, pyarrow Table, path(s) to CSV or Parquet files
+        One row per observation: a customer, a time and a stage. Several files
+        (a list of paths, a glob such as ``"events/*.parquet"`` or a
+        directory) are one log, read in sorted order; so are the partitions
+        of a dask DataFrame.
+    customer, time, stage : str
+        Column names.
+    period : {"M", "W", "D"} or int
+        How times are bucketed into periods: calendar months, weeks or days of
+        dates, or integer times divided by this number.
+    kind : {"changes", "snapshots"}
+        "changes": each row says the customer moved to a stage at that time; the
+        stage holds until the next row. "snapshots": each row is the stage
+        observed in that period; only consecutive periods count (gaps are
+        skipped). Several rows of a customer in one period: the last one, in
+        time order then row order, is the stage of that period.
+    stages : list of str, optional
+        The stages, in order (default: as they appear, sorted). A stage in the
+        log that is not in it is a ValueError.
+    absorbing : list of str, optional
+        Stages nobody leaves: their rows are not estimated.
+    segment : str, optional
+        A column with each customer's segment: one journey segment each.
+    tenure : list of int, optional
+        Tenure pieces to estimate separately, e.g. ``[0, 3]``.
+    prior : float or array
+        Dirichlet pseudo-counts added to every allowed transition (or a stages
+        x stages array); 0 gives maximum likelihood. A row never observed in a
+        tenure piece borrows its counts pooled over the pieces; a row never
+        observed at all stays put.
+    impossible : list of (from, to)
+        Structural zeros: transitions that stay at probability zero.
+    end : optional
+        The time the data ends (default: the last time in the log). Customers
+        still in a non-absorbing stage then are right-censored: they count as
+        staying until ``end``, and no churn is invented.
+    model : {"discrete", "continuous"}
+        "continuous": times are exact (numbers, or dates in days); moves out of
+        each stage over the time at risk there estimate a generator Q, and the
+        period matrix is expm(Q * period), with ``period`` a length in the
+        times' unit (or "M", "W", "D" for dates). Returns a
+        :class:`GeneratorFit` (``kind`` must be "changes").
+    client : dask.distributed.Client, optional
+        Count on the cluster: every file (or dask partition) is read and its
+        transitions counted in the core on a worker, and the counts are summed
+        (they are additive). Customers whose events span partitions are found
+        (by 64-bit hashes of their ids) and only their rows are shuffled, by
+        customer, before counting. The result is identical to a fit in one
+        process; partitioning by customer avoids the shuffle. The event
+        arrays stay on the workers, so such a fit has no bootstrap intervals
+        and no ``check()`` of its own log. The paths must be readable on the
+        workers. Discrete model only.
+
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({
+    ...     "account_id": [1, 1, 2, 2, 3],
+    ...     "date": pd.to_datetime(["2025-01-05", "2025-02-10", "2025-01-20",
+    ...                             "2025-03-02", "2025-01-11"]),
+    ...     "stage": ["trial", "paying", "trial", "churned", "trial"],
+    ... })
+    >>> f = js.fit(log, customer="account_id", time="date", stage="stage",
+    ...            period="M", absorbing=["churned"])
+    >>> f.stages
+    ['churned', 'paying', 'trial']
+    >>> f.counts.loc["trial"].to_dict()
+    {'churned': 1, 'paying': 1, 'trial': 3}
+    """
+    if kind not in ("changes", "snapshots"):
+        raise FitError(f"kind must be 'changes' or 'snapshots', got {kind!r}")
+    if model not in ("discrete", "continuous"):
+        raise FitError(f"model must be 'discrete' or 'continuous', got {model!r}")
+    if model == "continuous" and kind != "changes":
+        raise FitError("model='continuous' needs exact change times (kind='changes')")
+    o = FitOptions(
+        customer=customer,
+        time=time,
+        stage=stage,
+        period=period,
+        kind=kind,
+        stages=None if stages is None else tuple(stages),
+        absorbing=None if absorbing is None else tuple(absorbing),
+        segment=segment,
+        tenure=None if tenure is None else tuple(tenure),
+        end=end,
+    )
+    if client is not None:
+        if model != "discrete":
+            raise FitError("client= fits the discrete model only")
+        return fit_partitions(events, client, o, prior, impossible)
+    log = read_log(events, o)
+    df, stages = log.frame, log.stages
+    if model == "continuous":
+        absorbing = [] if absorbing is None else list(absorbing)
+        for a in absorbing:
+            if a not in stages:
+                raise FitError(
+                    f"absorbing: unknown stage {a!r}; the stages are {stages}"
+                )
+        if (
+            isinstance(prior, bool)
+            or not isinstance(prior, numbers.Real)
+            or not (np.isfinite(prior) and prior >= 0)
+        ):
+            raise FitError(f"prior must be a finite number >= 0, got {prior!r}")
+        for name, given in (
+            ("segment", segment),
+            ("tenure", tenure),
+            ("impossible", list(impossible)),
+        ):
+            if given:
+                raise FitError(f"model='continuous' does not support {name}= yet")
+        return _fit_continuous(
+            df, customer, time, stage, period, stages, absorbing, end, prior
+        )
+    counted = count_log(log, o)
+    return estimate(counted, o, prior, impossible)

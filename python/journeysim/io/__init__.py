@@ -1,0 +1,1 @@
+"""Model files: journeys and plans saved and loaded as YAML or JSON."""

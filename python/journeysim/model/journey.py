@@ -1,0 +1,681 @@
+"""The Journey: stages, transitions, value streams, segments and arrivals."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base.checks import stage_index
+from .._base.conventions import ACCRUALS, COST_STREAM, STAGE_METADATA
+from .._base.errors import InputError
+from .._base.native import _core
+from .._base.pieces import is_tenure_dict
+from .._base.resolved import CapacityRule, ResolvedJourney, Segment
+from .._base.warnings import InfiniteLifetimeWarning
+from ..results.analysis import Analysis
+from ..results.simulation import Simulation
+from ..view.display import table
+from ..view.plot import journey_diagram
+from .coerce import resolve
+from .core_journey import build_core, normalised
+from .moments import rank_moments
+from .simulate import run_simulation
+from .spec_read import build_from_spec
+from .spec_write import sparse_rows, write_journey
+
+__all__ = ["Journey"]
+
+
+class Journey:
+    """A customer journey: a Markov chain over stages, with value streams.
+
+    Parameters
+    ----------
+    stages : list of str
+        Stage names, in order. Absorbing (terminal) stages such as ``"churned"``
+        are detected as the stages that never leave, or named in ``absorbing``.
+    transitions : dict, array or DataFrame
+        Per-period transition probabilities. Either a sparse dict
+        ``{from: {to: p}}`` where whatever a row does not assign stays in its
+        stage (a row that names its own stage must sum to 1), or a full
+        row-stochastic matrix (numpy, nested lists, or a DataFrame labelled with
+        the stages). Tenure-dependent: ``{0: spec, 3: spec}`` means "from tenure
+        3 on"; a later dict piece replaces only the rows it names.
+    values : dict, optional
+        Value streams ``{stream: {stage: amount per customer per period}}``
+        (stages not named earn 0), or ``{stream: {tenure: {stage: amount}}}``
+        for tenure-dependent amounts.
+    transition_values : dict, optional
+        Amounts incurred on a move, ``{stream: {(from, to): amount}}``; ``"*"``
+        stands for any other stage (``("*", "renewed")`` is a fee on entering
+        ``renewed``). Incurred in the period of the move, discounted like
+        ``accrual="end"``.
+    start : dict or array, optional
+        Distribution over stages at t = 0 (must sum to 1). Default: all in the
+        first stage.
+    discount_rate : float or dict, default 0.0
+        Per-period discount rate, shared or ``{stream: rate}``; must be > -1.
+    absorbing : list of str, optional
+        The absorbing stages. Default: those that never leave in any tenure
+        piece of any segment; ``[]`` for none at all (a stage that stays put
+        is then still a stage customers are retained in). A declared absorbing
+        stage may not have exits.
+    value_stages : str or list of str, optional
+        The stage(s) whose first reaching is "time to value".
+    net : dict, optional
+        Weights of the streams in net value (CLV), e.g.
+        ``{"revenue": 1, "cost_to_serve": -1}``. Default: every stream with +1.
+    segments : dict, optional
+        ``{name: {"share": s, "transitions": ..., "values": ...,
+        "transition_values": ..., "start": ...}}``. Shares must sum to 1. A
+        segment's transitions and values apply on top of the journey's (a dict
+        replaces only the rows/stages it names, a matrix replaces all); its
+        start replaces the journey's.
+    arrivals : float or sequence, optional
+        New customers joining at t = 1, 2, ...: one number for every period, or
+        a sequence for periods 1..len (none after). They start like ``start``.
+    cohort_size : float, default 1.0
+        Customers at t = 0, for population totals.
+    metadata : dict, optional
+        ``{stage: {"description", "owner", "channels", "touchpoints", "kpis"}}``.
+    moments_of_truth : list, optional
+        Stages or ``(from, to)`` transitions flagged as moments of truth.
+    normalize : bool, default False
+        Rescale rows, start and shares that do not sum to 1 instead of failing.
+    name : str, optional
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(
+    ...     stages=["active", "churned"],
+    ...     transitions={"active": {"churned": 0.1}},
+    ...     values={"revenue": {"active": 100.0}},
+    ... )
+    >>> round(j.analyze(periods=12).expected_lifetime, 6)
+    10.0
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[str],
+        transitions: Any,
+        *,
+        values: Mapping | None = None,
+        transition_values: Mapping | None = None,
+        start: Any = None,
+        discount_rate: float | Mapping = 0.0,
+        absorbing: Iterable[str] | None = None,
+        value_stages: str | Iterable[str] | None = None,
+        net: Mapping | None = None,
+        segments: Mapping | None = None,
+        arrivals: float | Sequence[float] | None = None,
+        cohort_size: float = 1.0,
+        metadata: Mapping | None = None,
+        moments_of_truth: Iterable | None = None,
+        normalize: bool = False,
+        name: str | None = None,
+    ) -> None:
+        given = resolve(
+            stages,
+            transitions,
+            values=values,
+            transition_values=transition_values,
+            start=start,
+            discount_rate=discount_rate,
+            absorbing=absorbing,
+            value_stages=value_stages,
+            net=net,
+            segments=segments,
+            arrivals=arrivals,
+            cohort_size=cohort_size,
+            metadata=metadata,
+            moments_of_truth=moments_of_truth,
+            normalize=normalize,
+        )
+        self._init(given, name)
+
+    def _init(self, resolved: ResolvedJourney, name: Any) -> None:
+        """The one place a journey is built: the core validates the resolved
+        arrays (once), and the journey keeps them as the core normalised them."""
+        self.name = name
+        self._core = build_core(resolved)
+        self._resolved = normalised(resolved, self._core)
+
+    @classmethod
+    def _from_resolved(cls, resolved: ResolvedJourney, name: Any) -> Journey:
+        j = object.__new__(cls)
+        j._init(resolved, name)
+        return j
+
+    def derive(
+        self,
+        *,
+        segments: Sequence[Segment] | None = None,
+        streams: Sequence[str] | None = None,
+        rates: Mapping[str, float] | None = None,
+        weights: Sequence[float] | None = None,
+        absorbing: Sequence[int] | None = None,
+        capacity: Sequence[CapacityRule] = (),
+        name: str | None = None,
+    ) -> Journey:
+        """A journey like this one with some resolved parts replaced: what a
+        plan, a fitted draw or another discount rate makes of it (for use
+        inside the package). Its numbers are taken as they are (no
+        normalisation) and validated by the core like any journey's."""
+        r = self._resolved
+        new = dataclasses.replace(
+            r,
+            segments=r.segments if segments is None else tuple(segments),
+            streams=r.streams if streams is None else tuple(streams),
+            rates=r.rates if rates is None else dict(rates),
+            weights=r.weights if weights is None else tuple(weights),
+            absorbing=r.absorbing if absorbing is None else tuple(absorbing),
+            capacity=tuple(capacity),
+            normalize=False,
+        )
+        return type(self)._from_resolved(new, name or self.name)
+
+    def with_transitions(self, other: Journey) -> Journey:
+        """This journey with ``other``'s transition matrices (a fitted or drawn
+        journey): values, metadata, starts, shares and discounting stay this
+        one's. One segment of ``other`` serves every segment; several are
+        matched by name. For use inside the package; a mismatch is an
+        InputError whose message reads after the name of ``other``."""
+        if other.stages != self.stages:
+            raise InputError(f"has stages {other.stages}, the journey {self.stages}")
+        theirs = {seg.name: seg for seg in other.resolved.segments}
+        ours = self._resolved.segments
+        if len(theirs) > 1 and set(theirs) != {seg.name for seg in ours}:
+            raise InputError(
+                f"has segments {sorted(theirs)}, the journey "
+                f"{sorted(seg.name for seg in ours)}"
+            )
+        one = next(iter(theirs.values()))
+        segments = [
+            dataclasses.replace(
+                seg,
+                transitions=(theirs[seg.name] if len(theirs) > 1 else one).transitions,
+            )
+            for seg in ours
+        ]
+        return self.derive(segments=segments)
+
+    @property
+    def resolved(self) -> ResolvedJourney:
+        """The validated, index-based form of the journey (for the package's
+        own use: compare, fit, flows read it; never changed)."""
+        return self._resolved
+
+    @property
+    def core(self) -> _core.Journey:
+        """The core's journey object (for the package's own use)."""
+        return self._core
+
+    @property
+    def is_plan_journey(self) -> bool:
+        """Made by a plan: it carries the plan's cost stream or capacity rules."""
+        return bool(self._resolved.capacity) or COST_STREAM in self._resolved.streams
+
+    # -- construction -----------------------------------------------------------
+
+    @classmethod
+    def from_matrix(cls, matrix: Any, stages: Sequence[str] | None = None, **kwargs):
+        """A journey from a full transition matrix.
+
+        ``matrix`` is a square numpy array (then ``stages`` names its rows), a
+        DataFrame labelled with stage names (``stages`` optional, to reorder),
+        or ``{tenure: matrix}`` for tenure-dependent transitions. Other keyword
+        arguments are those of :class:`Journey`.
+        """
+        first = matrix[min(matrix)] if is_tenure_dict(matrix) else matrix
+        if stages is not None and (
+            isinstance(stages, str) or not isinstance(stages, Iterable)
+        ):
+            raise InputError(f"stages must be a list of names, got {stages!r}")
+        if stages is None:
+            if not isinstance(first, pd.DataFrame):
+                raise InputError(
+                    "from_matrix: pass stages=[...] for an unlabelled matrix"
+                )
+            stages = [str(s) for s in first.index]
+        return cls(list(stages), matrix, **kwargs)
+
+    # -- the canonical spec: files and pickling -----------------------------------
+
+    def to_spec(self) -> dict:
+        """The journey as a canonical, human-readable dict of plain Python
+        values: what a model file's ``journey:`` section holds.
+
+        Everything the constructor takes is there, in a fixed order: ``name``,
+        ``stages`` (a plain name, or ``{name, owner, description, channels,
+        touchpoints, kpis, moment_of_truth}``), ``transitions`` as sparse rows
+        ``{from: {to: p}}`` (the rest of a row stays; the stay is named whenever
+        "the rest" would not give it bit for bit; tenure pieces as ``{0: rows,
+        3: rows that change}``), ``values`` per stream (sparse ``{stage:
+        amount}``, tenure pieces likewise), ``transition_values`` as ``{stream:
+        {from: {to: amount}}}``, ``start``, ``discount_rate`` (one number, or
+        ``{stream: rate}`` when they differ), ``net`` (when not every stream
+        counts +1), ``value_stages``, ``absorbing`` (only when given: ``[]``
+        means none, a missing key means detected), ``moments_of_truth`` (the
+        ``[from, to]`` transitions; flagged stages carry ``moment_of_truth:
+        true``), ``segments`` (``{name: {share, ...}}`` with only what differs
+        from the journey's own transitions, values and start), ``arrivals`` and
+        ``cohort_size`` (when not 1).
+
+        Matrices, starts and shares are the ones the journey holds (after
+        ``normalize``), so ``Journey.from_spec(j.to_spec())`` rebuilds them bit
+        for bit and gives the same spec back. Numbers are Python floats, whose
+        ``repr`` survives YAML and JSON text exactly.
+
+        Raises
+        ------
+        ValueError
+            For the journey a plan produces (it has the plan's cost stream and
+            capacity rules): save the journey and the plan instead.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(
+        ...     ["trial", "paying", "churned"],
+        ...     {"trial": {"paying": 0.3, "churned": 0.2}, "paying": {"churned": 0.05}},
+        ...     values={"revenue": {"paying": 50}},
+        ...     discount_rate=0.01,
+        ... )
+        >>> spec = j.to_spec()
+        >>> spec["transitions"]
+        {'trial': {'paying': 0.3, 'churned': 0.2}, 'paying': {'churned': 0.05}}
+        >>> spec["values"], spec["start"], spec["discount_rate"]
+        ({'revenue': {'paying': 50.0}}, {'trial': 1.0}, 0.01)
+        >>> js.Journey.from_spec(spec) == j
+        True
+        """
+        if self.is_plan_journey:
+            raise InputError(
+                "this journey is what a plan makes of a journey (it carries the "
+                f"plan's {COST_STREAM!r} stream): save the journey and the plan "
+                "instead"
+            )
+        return write_journey(self._resolved, self.name)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping) -> Journey:
+        """A journey from the dict form of :meth:`to_spec` (or one a person
+        wrote: the same keys as the constructor's, with stages that may carry
+        their metadata, tenure keys as integers or digit strings, transition
+        values as ``{stream: {from: {to: amount}}}`` with ``"*"`` for any stage,
+        and an optional ``normalize: true``).
+
+        Every part is checked before the journey is built, and a problem is a
+        ValueError that names its key path, e.g. ``transitions.onboarding.
+        churned: probability 1.3 is outside [0, 1]``; a wrong type (a string
+        where a number belongs, a boolean for a number) is a ValueError too.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey.from_spec({
+        ...     "stages": [{"name": "active", "owner": "CS"}, "churned"],
+        ...     "transitions": {"active": {"churned": 0.1}},
+        ...     "values": {"revenue": {"active": 100}},
+        ... })
+        >>> j.owner("active"), round(j.analyze(periods=12).expected_lifetime, 6)
+        ('CS', 10.0)
+        >>> try:
+        ...     js.Journey.from_spec(
+        ...         {"stages": ["a", "b"], "transitions": {"a": {"b": 1.5}}}
+        ...     )
+        ... except ValueError as err:
+        ...     print(err)
+        transitions.a.b: probability 1.5 is outside [0, 1]
+        """
+        return cls._from_spec(spec, strict=True)
+
+    @classmethod
+    def _from_spec(cls, spec: Mapping, *, strict: bool) -> Journey:
+        return build_from_spec(cls, spec, strict=strict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when their canonical specs (:meth:`to_spec`) are equal: the same
+        stages, matrices, values, starts, shares, metadata and name."""
+        if not isinstance(other, Journey):
+            return NotImplemented
+        if self is other:
+            return True
+        try:
+            return self.to_spec() == other.to_spec()
+        except ValueError:  # a plan's journey: only equal to itself
+            return False
+
+    def __hash__(self) -> int:
+        # Consistent with __eq__ (equal journeys have the same stages) and cheap.
+        return hash(("Journey", tuple(self.stages)))
+
+    def __reduce__(self):
+        # Through the canonical spec, so that a pickle is the same plain data as
+        # a model file; the journey a plan produces travels as its arrays.
+        if self.is_plan_journey:
+            return (type(self)._from_resolved, (self._resolved, self.name))
+        return (_journey_from_spec, (type(self), self.to_spec()))
+
+    # -- what it is -------------------------------------------------------------
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage names, in order."""
+        return list(self._resolved.stages)
+
+    @property
+    def streams(self) -> list[str]:
+        """Value stream names, in order."""
+        return list(self._resolved.streams)
+
+    @property
+    def segments(self) -> list[str]:
+        """Segment names (``["all"]`` for an unsegmented journey)."""
+        return self._resolved.segment_names
+
+    @property
+    def absorbing(self) -> list[str]:
+        """The absorbing (terminal) stages."""
+        return [s for s, a in zip(self.stages, self._core.absorbing) if a]
+
+    @property
+    def transient(self) -> list[str]:
+        """The stages a customer can leave."""
+        return [s for s, a in zip(self.stages, self._core.absorbing) if not a]
+
+    @property
+    def value_stages(self) -> list[str]:
+        """The stages whose first reaching is "time to value"."""
+        return [self._resolved.stages[i] for i in self._resolved.value_stages]
+
+    @property
+    def shares(self) -> pd.Series:
+        """Segment shares (after normalisation)."""
+        return pd.Series(
+            [self._core.share(i) for i in range(len(self.segments))],
+            index=pd.Index(self.segments, name="segment"),
+            name="share",
+        )
+
+    @property
+    def start(self) -> pd.Series:
+        """Start distribution over stages (share-weighted over segments)."""
+        x = sum(
+            self._core.share(i) * self._core.start(i) for i in range(len(self.segments))
+        )
+        return pd.Series(x, index=self._stage_index(), name="start")
+
+    @property
+    def transition_matrix(self) -> pd.DataFrame:
+        """The tenure-0 transition matrix, labelled; for a segmented journey the
+        rows are indexed by (segment, from)."""
+        frames = {s: self.transition_matrices(segment=s)[0] for s in self.segments}
+        if len(frames) == 1:
+            return next(iter(frames.values()))
+        return pd.concat(frames, names=["segment", "from"])
+
+    def transition_matrices(
+        self, segment: str | None = None
+    ) -> dict[int, pd.DataFrame]:
+        """``{tenure start: matrix}`` for one segment (the only one by default)."""
+        i = self.segment_position(segment)
+        idx = self._stage_index()
+        return {
+            t: pd.DataFrame(
+                np.array(m), index=idx.rename("from"), columns=idx.rename("to")
+            )
+            for t, m in zip(self._core.transition_starts(i), self._core.transitions(i))
+        }
+
+    def to_dict(self, segment: str | None = None) -> dict:
+        """Sparse rows ``{from: {to: p}}`` of the tenure-0 matrix (moves only;
+        what is left of a row stays put), or ``{tenure: rows}`` when tenure
+        dependent, where a later piece lists only the rows that change.
+        ``Journey(stages, j.to_dict())`` rebuilds the same matrices bit for bit."""
+        mats = list(self.transition_matrices(segment).items())
+        rows = {}
+        prev = None
+        for t, m in mats:
+            rows[t] = sparse_rows(m, prev)
+            prev = m
+        return rows[0] if len(rows) == 1 else rows
+
+    @property
+    def stage_info(self) -> pd.DataFrame:
+        """Journey-map metadata per stage, with absorbing and moment-of-truth flags."""
+        records = []
+        for s, a in zip(self.stages, self._core.absorbing):
+            meta = self._resolved.metadata.get(s, {})
+            records.append(
+                {
+                    **{k: meta.get(k) for k in STAGE_METADATA},
+                    "absorbing": bool(a),
+                    "moment_of_truth": s in self._resolved.moments,
+                }
+            )
+        return pd.DataFrame.from_records(records, index=self._stage_index())
+
+    @property
+    def flagged_moments(self) -> list:
+        """Stages and (from, to) transitions flagged as moments of truth."""
+        return list(self._resolved.moments)
+
+    def moments_of_truth(
+        self,
+        metric: str = "clv",
+        horizon: int | None = None,
+        *,
+        to: str | Mapping | None = None,
+        accrual: str = "start",
+    ) -> pd.DataFrame:
+        """Where a point of improvement pays most: every transition ranked by
+        the exact sensitivity of ``metric`` to moving one percentage point of its
+        probability.
+
+        Parameters
+        ----------
+        metric : {"clv", "lifetime", "retention"}
+            Net value per customer, expected lifetime (periods), or retention at
+            ``horizon``.
+        horizon : int, optional
+            Periods; None is the whole lifetime (not for retention).
+        to : str or dict, optional
+            Where the moved probability goes (or comes from): a stage for every
+            row, ``{from: stage}`` per row; default: staying in the row's stage.
+        accrual : {"start", "end", "half-cycle"}
+
+        Returns
+        -------
+        DataFrame
+            One row per transition ``(from, to)`` with a positive probability,
+            best first: ``probability``, ``sensitivity`` (change of the metric
+            per unit of probability moved from the destination to this
+            transition), ``direction`` ("decrease" when lowering the transition
+            helps, "increase" otherwise), ``gain_per_point`` (the metric gained
+            by a one-point change in that direction) and ``moment_of_truth``
+            (flagged in the journey). Derivatives are exact (backward
+            recursion, and the fundamental matrix for the whole lifetime).
+        """
+        return rank_moments(self, metric, horizon, to=to, accrual=accrual)
+
+    def owner(self, stage: str) -> str | None:
+        stage_index(self.stages, stage, "owner")
+        return self._resolved.metadata.get(stage, {}).get("owner")
+
+    # -- analysis ---------------------------------------------------------------
+
+    def analyze(self, periods: int = 36, *, accrual: str = "start") -> Analysis:
+        """Exact expected outcomes of the journey over ``periods`` periods and over
+        the whole customer lifetime.
+
+        Conventions: x_0 is the start distribution; period k = 1..periods moves
+        x_{k-1} to x_k with the matrix for tenure k-1. With ``accrual="start"``
+        period k earns on x_{k-1}, discounted by (1+r)^-(k-1); ``"end"`` earns on
+        x_k discounted by (1+r)^-k; ``"half-cycle"`` on (x_{k-1}+x_k)/2
+        discounted by (1+r)^-(k-1/2). Transition values accrue like ``"end"``.
+        Expected lifetime counts periods started in a transient stage.
+
+        Worked example: one stage "active" earning 100 per period, leaving to
+        "churned" with p = 0.5, r = 0: "start" gives 100 + 50 + 25 + ... = 200,
+        "end" gives 50 + 25 + ... = 100, "half-cycle" gives 150.
+
+        Returns an :class:`~journeysim.Analysis` of labelled pandas objects.
+        """
+        if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
+            raise InputError(f"periods must be an integer, got {periods!r}")
+        if periods < 0:
+            raise InputError(f"periods must be >= 0, got {periods}")
+        if periods > 1_000_000:
+            raise InputError(f"periods must be at most 1,000,000, got {periods}")
+        if self._resolved.capacity:
+            raise InputError(
+                "this journey has capacity limits, which make effects nonlinear: "
+                "they can only be simulated (use simulate())"
+            )
+        if not isinstance(accrual, str) or accrual not in ACCRUALS:
+            raise InputError(
+                f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"
+            )
+        result = _core.analyze(self._core, int(periods), ACCRUALS[accrual])
+        for msg in result.warnings:
+            warnings.warn(msg, InfiniteLifetimeWarning, stacklevel=2)
+        return Analysis(result, self, accrual)
+
+    def simulate(
+        self,
+        customers: int,
+        periods: int = 36,
+        *,
+        seed: int | None = None,
+        replications: int = 1,
+        threads: int | None = None,
+        record: str | None = None,
+        progress: bool | None = None,
+        method: str = "individual",
+        accrual: str = "start",
+    ) -> Simulation:
+        """Monte Carlo simulation of ``customers`` customers (plus the journey's
+        arrivals) over ``periods`` periods.
+
+        Parameters
+        ----------
+        customers : int
+            Size of the starting cohort (> 0). Arrivals follow the journey's
+            ``arrivals`` (fractional numbers are rounded up with probability
+            equal to the fraction).
+        periods : int
+            Horizon; the same time line and value conventions as :meth:`analyze`.
+        seed : int, optional
+            In [0, 2**64). The same seed gives bit-identical results whatever
+            ``threads`` is. None draws one (kept as ``Simulation.seed``).
+        replications : int
+            Independent repetitions, for means and percentile bands.
+        threads : int, optional
+            Worker threads; None uses every core. The GIL is released.
+        record : {None, "events", "totals"}
+            None keeps per-customer arrays (first replication); "events" also
+            keeps the event log (customer, period, from, to); "totals" keeps
+            neither, for the smallest memory.
+        progress : bool, optional
+            Show a tqdm progress bar; None shows one for long runs only.
+        method : {"individual", "aggregate"}
+            "individual" moves each customer; "aggregate" moves the counts per
+            stage by multinomial splitting, at a cost independent of the
+            number of customers (no per-customer arrays).
+        accrual : {"start", "end", "half-cycle"}
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}})
+        >>> s = j.simulate(customers=10_000, periods=12, seed=1)
+        >>> bool(abs(s.retention[12] - 0.9**12) < 0.02)
+        True
+        """
+        return run_simulation(
+            self,
+            customers,
+            periods,
+            seed=seed,
+            replications=replications,
+            threads=threads,
+            record=record,
+            progress=progress,
+            method=method,
+            accrual=accrual,
+        )
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _stage_index(self) -> pd.Index:
+        return pd.Index(self.stages, name="stage")
+
+    def segment_position(self, segment: str | None) -> int:
+        """The index of ``segment`` (None: the only one), for the package's use."""
+        if segment is None:
+            if len(self.segments) > 1:
+                raise InputError(f"this journey has segments {self.segments}: name one")
+            return 0
+        if segment not in self.segments:
+            raise InputError(
+                f"unknown segment {segment!r}; the segments are {self.segments}"
+            )
+        return self.segments.index(segment)
+
+    def plot(self, ax=None, min_probability: float = 0.01):
+        """The journey as a map: stages in lanes by owner team, moves with their
+        probabilities, moments of truth in red; returns the Axes."""
+        return journey_diagram(self, ax=ax, min_probability=min_probability)
+
+    def _repr_html_(self) -> str:
+        info = self.stage_info
+        P = self.transition_matrices(self.segments[0])[0]
+        rows = []
+        for s in self.stages:
+            exits = {t: p for t, p in P.loc[s].items() if t != s and p > 0}
+            moves = ", ".join(f"{t} {p:.3g}" for t, p in exits.items())
+            rows.append(
+                [
+                    s,
+                    info.loc[s, "owner"] or "",
+                    "absorbing" if info.loc[s, "absorbing"] else moves,
+                    bool(info.loc[s, "moment_of_truth"]),
+                ]
+            )
+        title = f"Journey {self.name}" if self.name else "Journey"
+        extra = []
+        if self.streams:
+            extra.append("streams: " + ", ".join(self.streams))
+        if len(self.segments) > 1:
+            extra.append("segments: " + ", ".join(self.segments))
+        if self._core.stationary_from > 0:
+            extra.append(f"tenure-dependent until {self._core.stationary_from}")
+        note = (
+            f"<div style='font-size:0.85em'>{'; '.join(extra)}</div>" if extra else ""
+        )
+        header = ["stage", "owner", "moves per period (tenure 0)", "moment of truth"]
+        return table(header, rows, title) + note
+
+    def __repr__(self) -> str:
+        name = f" {self.name!r}" if self.name else ""
+        parts = [f"{len(self.stages)} stages", f"absorbing={self.absorbing}"]
+        if self.streams:
+            parts.append(f"streams={self.streams}")
+        if len(self.segments) > 1:
+            parts.append(f"segments={self.segments}")
+        if self._core.stationary_from > 0:
+            parts.append(f"tenure-dependent until {self._core.stationary_from}")
+        return f"<Journey{name}: " + ", ".join(parts) + ">"
+
+
+def _journey_from_spec(cls, spec: dict):
+    return cls._from_spec(spec, strict=False)
