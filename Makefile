@@ -74,6 +74,7 @@ bench: setup
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_limits.py
 
 clean:
 	rm -rf build $(VENV) demo-retention.png
