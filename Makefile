@@ -61,6 +61,7 @@ py-test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check python tests benchmarks
 	$(VENV)/bin/ruff format --check python tests benchmarks
+	PYTHONPATH=python $(VENV)/bin/lint-imports --no-cache
 	clang-format --dry-run --Werror $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 format: $(VENV)/.installed

@@ -25,8 +25,6 @@ from ..view.plot import retention_curve
 if TYPE_CHECKING:
     import ipywidgets
 
-    from .journey import Journey
-
 __all__ = ["DEFAULT_METRICS", "WhatIf", "what_if"]
 
 #: Rows of the what-if table: columns of ``Comparison.summary``; ``"retention"``
