@@ -149,17 +149,20 @@ def run_simulation(
             leave=False,
         )
     with interrupt.running(control) as entry:
-        worker.start()
         try:
+            # Started inside the try: a Ctrl-C arriving while the thread
+            # starts still cancels and joins it.
+            worker.start()
             while not done.wait(0.05):
                 if bar is not None:
                     bar.n = control.steps_done if steps else bar.n
                     bar.refresh()
         except KeyboardInterrupt:
             control.cancel()  # the core stops at its next block, within milliseconds
-            while not done.wait(0.05):
-                pass
-            worker.join()
+            if worker.ident is not None:  # the thread was started: wait for it
+                while not done.wait(0.05):
+                    pass
+                worker.join()
             raise
         finally:
             if bar is not None:
