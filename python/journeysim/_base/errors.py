@@ -9,7 +9,8 @@ that failed and carries the results of the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ __all__ = [
     "JourneySimError",
     "SpecError",
     "SweepError",
+    "about",
     "spec_path",
 ]
 
@@ -33,7 +35,36 @@ class JourneySimError(Exception):
 
 class InputError(JourneySimError, ValueError):
     """An argument, journey, intervention, plan or file is not valid; the
-    message names what is wrong and where."""
+    message names what is wrong and where.
+
+    ``key`` is the key path the error is about in the dict form of what was
+    given (``("segments", "smb", "share")``), when known: reading a model file
+    reports it as the error's location without parsing the message."""
+
+    def __init__(self, message: str = "", *, key: Sequence = ()) -> None:
+        super().__init__(message)
+        self.key = tuple(key)
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), str(self), self.key))
+
+
+def _rebuild(cls: type, message: str, key: tuple) -> InputError:
+    return cls(message, key=key)
+
+
+@contextmanager
+def about(*key: str | int) -> Iterator[None]:
+    """InputErrors raised in the block without a key path are about ``key``
+    (an argument of a constructor, or a part of it)."""
+    try:
+        yield
+    except SpecError:
+        raise
+    except InputError as err:
+        if err.key:
+            raise
+        raise type(err)(str(err), key=key) from None
 
 
 class SpecError(InputError):
@@ -45,7 +76,7 @@ class SpecError(InputError):
         self.path = tuple(path)
         self.message = message
         where = spec_path(self.path)
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(f"{where}: {message}" if where else message, key=path)
 
     def within(self, *prefix) -> SpecError:
         """The same error, one level down in a larger document."""

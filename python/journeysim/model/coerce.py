@@ -14,7 +14,7 @@ import numpy as np
 
 from .._base.checks import stage_index
 from .._base.conventions import COST_STREAM, STAGE_METADATA
-from .._base.errors import InputError
+from .._base.errors import InputError, about
 from .._base.pieces import resolve_pieces, to_matrix, to_vector
 from .._base.resolved import Arrivals, ResolvedJourney, Segment
 
@@ -44,6 +44,95 @@ def resolve(
 ) -> ResolvedJourney:
     """The :class:`~journeysim.Journey` constructor's arguments, checked, as a
     resolved journey (before the core validates and normalises its numbers)."""
+    with about("stages"):
+        stages = _stage_names(stages)
+        # Stage metadata is written in a model file's stages.
+        meta = _check_metadata(metadata, stages)
+    normalize = bool(normalize)
+    with about("moments_of_truth"):
+        moments = _check_moments(moments_of_truth, stages)
+    with about("transitions"):
+        base_p = resolve_pieces(
+            transitions,
+            stages,
+            "transitions",
+            base=None,
+            kind="matrix",
+            tol=TOLERANCE,
+            normalize=normalize,
+        )
+    with about("values"):
+        streams = _stream_names(values, transition_values)
+    if COST_STREAM in streams:
+        raise InputError(
+            f"the value stream name {COST_STREAM!r} is reserved for the costs of plans",
+            key=("values",),
+        )
+    with about("discount_rate"):
+        stream_rates = rates(discount_rate, streams)
+    base_v = {}
+    for s in streams:
+        with about("values", s):
+            base_v[s] = resolve_pieces(
+                (values or {}).get(s, {}),
+                stages,
+                f"values[{s!r}]",
+                base=None,
+                kind="vector",
+            )
+    base_moves = {}
+    for s in streams:
+        with about("transition_values", s):
+            base_moves[s] = moves_matrix((transition_values or {}).get(s), stages, s)
+    with about("start"):
+        base_start = _start(start, stages, "start")
+    own = Segment("all", 1.0, base_p, base_v, base_moves, base_start)
+    if segments is None:
+        parts = [own]
+    else:
+        if not isinstance(segments, Mapping) or not segments:
+            raise InputError(
+                "segments must be a non-empty dict {name: {...}}", key=("segments",)
+            )
+        parts = []
+        for sname, seg in segments.items():
+            with about("segments", sname):
+                parts.append(_segment(sname, seg, stages, streams, own, normalize))
+    declared = None
+    if absorbing is not None:
+        with about("absorbing"):
+            names = _names(absorbing, "absorbing")
+            declared = tuple(stage_index(stages, a, "absorbing") for a in names)
+    with about("value_stages"):
+        vstages = [] if value_stages is None else _names(value_stages, "value_stages")
+        value_idx = tuple(stage_index(stages, v, "value_stages") for v in vstages)
+    if isinstance(cohort_size, bool) or not isinstance(cohort_size, numbers.Real):
+        raise InputError(
+            f"cohort_size must be a number, got {cohort_size!r}", key=("cohort_size",)
+        )
+    with about("net"):
+        weights = tuple(_net(net, streams))
+    with about("arrivals"):
+        arriving = _arrivals(arrivals)
+    return ResolvedJourney(
+        stages=tuple(stages),
+        streams=tuple(streams),
+        segments=tuple(parts),
+        rates=stream_rates,
+        weights=weights,
+        absorbing=declared,
+        value_stages=value_idx,
+        arrivals=arriving,
+        cohort_size=float(cohort_size),
+        tolerance=TOLERANCE,
+        normalize=normalize,
+        base=own,
+        metadata=meta,
+        moments=tuple(moments),
+    )
+
+
+def _stage_names(stages: Any) -> list[str]:
     if isinstance(stages, str) or not isinstance(stages, Iterable):
         raise InputError(f"stages must be a list of names, got {stages!r}")
     stages = list(stages)
@@ -57,72 +146,7 @@ def resolve(
                 "'*' cannot be a stage name: it stands for any stage in "
                 "interventions and transition values"
             )
-    normalize = bool(normalize)
-    meta = _check_metadata(metadata, stages)
-    moments = _check_moments(moments_of_truth, stages)
-    base_p = resolve_pieces(
-        transitions,
-        stages,
-        "transitions",
-        base=None,
-        kind="matrix",
-        tol=TOLERANCE,
-        normalize=normalize,
-    )
-    streams = _stream_names(values, transition_values)
-    if COST_STREAM in streams:
-        raise InputError(
-            f"the value stream name {COST_STREAM!r} is reserved for the costs of plans"
-        )
-    stream_rates = rates(discount_rate, streams)
-    base_v = {
-        s: resolve_pieces(
-            (values or {}).get(s, {}),
-            stages,
-            f"values[{s!r}]",
-            base=None,
-            kind="vector",
-        )
-        for s in streams
-    }
-    base_moves = {
-        s: moves_matrix((transition_values or {}).get(s), stages, s) for s in streams
-    }
-    base_start = _start(start, stages, "start")
-    own = Segment("all", 1.0, base_p, base_v, base_moves, base_start)
-    if segments is None:
-        parts = [own]
-    else:
-        if not isinstance(segments, Mapping) or not segments:
-            raise InputError("segments must be a non-empty dict {name: {...}}")
-        parts = [
-            _segment(sname, seg, stages, streams, own, normalize)
-            for sname, seg in segments.items()
-        ]
-    declared = None
-    if absorbing is not None:
-        declared = tuple(
-            stage_index(stages, a, "absorbing") for a in _names(absorbing, "absorbing")
-        )
-    vstages = [] if value_stages is None else _names(value_stages, "value_stages")
-    if isinstance(cohort_size, bool) or not isinstance(cohort_size, numbers.Real):
-        raise InputError(f"cohort_size must be a number, got {cohort_size!r}")
-    return ResolvedJourney(
-        stages=tuple(stages),
-        streams=tuple(streams),
-        segments=tuple(parts),
-        rates=stream_rates,
-        weights=tuple(_net(net, streams)),
-        absorbing=declared,
-        value_stages=tuple(stage_index(stages, v, "value_stages") for v in vstages),
-        arrivals=_arrivals(arrivals),
-        cohort_size=float(cohort_size),
-        tolerance=TOLERANCE,
-        normalize=normalize,
-        base=own,
-        metadata=meta,
-        moments=tuple(moments),
-    )
+    return stages
 
 
 def _names(obj: str | Iterable[str], what: str) -> list[str]:
@@ -136,7 +160,9 @@ def _names(obj: str | Iterable[str], what: str) -> list[str]:
 def _stream_names(values: Mapping | None, moves: Mapping | None) -> list[str]:
     for what, obj in (("values", values), ("transition_values", moves)):
         if obj is not None and not isinstance(obj, Mapping):
-            raise InputError(f"{what} must be a dict {{stream: ...}}, got {obj!r}")
+            raise InputError(
+                f"{what} must be a dict {{stream: ...}}, got {obj!r}", key=(what,)
+            )
     names = list(values or {})
     names += [s for s in (moves or {}) if s not in names]
     for s in names:

@@ -21,26 +21,30 @@ from .._base.errors import InputError, SpecError
 __all__ = ["Intervention", "Plan"]
 
 
-def _window(window: Any, what: str) -> tuple[int, int | None]:
+def _window(window: Any, what: str, key: str) -> tuple[int, int | None]:
     """A half-open period range (a, b), b None for open-ended."""
     if window is None:
         return (0, None)
     if not (isinstance(window, tuple | list) and len(window) == 2):
-        raise InputError(f"{what} must be (a, b), got {window!r}")
+        raise InputError(f"{what} must be (a, b), got {window!r}", key=(key,))
     a, b = window
     for x in (a, b):
         if x is not None and (
             isinstance(x, bool) or not isinstance(x, numbers.Integral)
         ):
-            raise InputError(f"{what} bounds must be integers, got {window!r}")
+            raise InputError(
+                f"{what} bounds must be integers, got {window!r}", key=(key,)
+            )
     if a is None or a < 0:
-        raise InputError(f"{what} must start at a tenure >= 0, got {a!r}")
+        raise InputError(f"{what} must start at a tenure >= 0, got {a!r}", key=(key,))
     if a > MAX_PERIOD or (b is not None and b > MAX_PERIOD):
         raise InputError(
-            f"{what} bounds must be at most {MAX_PERIOD:,}, got {window!r}"
+            f"{what} bounds must be at most {MAX_PERIOD:,}, got {window!r}", key=(key,)
         )
     if b is not None and b <= a:
-        raise InputError(f"{what} {tuple(window)!r} is empty or reversed (need a < b)")
+        raise InputError(
+            f"{what} {tuple(window)!r} is empty or reversed (need a < b)", key=(key,)
+        )
     return (int(a), None if b is None else int(b))
 
 
@@ -132,28 +136,40 @@ class Intervention:
         priority: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
-            raise InputError(f"an intervention needs a non-empty name, got {name!r}")
+            raise InputError(
+                f"an intervention needs a non-empty name, got {name!r}",
+                key=("name",),
+            )
         self.name = name
         who = f"intervention {name!r}"
         if isinstance(at, str):
             at = (at, "*")
         if not (isinstance(at, tuple | list) and len(at) == 2):
-            raise InputError(f"{who}: at must be (from, to) or a stage, got {at!r}")
+            raise InputError(
+                f"{who}: at must be (from, to) or a stage, got {at!r}",
+                key=("at",),
+            )
         frm, to = at
         if not isinstance(frm, str):
             raise InputError(
-                f"{who}: the from stage must be a name or '*', got {frm!r}"
+                f"{who}: the from stage must be a name or '*', got {frm!r}", key=("at",)
             )
         if isinstance(to, str):
             to = [to]
         elif isinstance(to, Iterable):
             to = list(to)
             if not to or not all(isinstance(t, str) for t in to):
-                raise InputError(f"{who}: targets must be stage names, got {at[1]!r}")
+                raise InputError(
+                    f"{who}: targets must be stage names, got {at[1]!r}",
+                    key=("at",),
+                )
         else:
-            raise InputError(f"{who}: the target must be a stage or a list, got {to!r}")
+            raise InputError(
+                f"{who}: the target must be a stage or a list, got {to!r}",
+                key=("at",),
+            )
         if frm == "*" and "*" in to:
-            raise InputError(f"{who}: at=('*', '*') names no stage")
+            raise InputError(f"{who}: at=('*', '*') names no stage", key=("at",))
         self.source, self.targets = frm, to
 
         effects = {
@@ -168,42 +184,69 @@ class Intervention:
                 f"(got {given or 'none'})"
             )
         self.effect = given[0]
-        self.amount = check_real(effects[self.effect], f"{who}: {self.effect}")
+        self.amount = check_real(
+            effects[self.effect], f"{who}: {self.effect}", key=(self.effect,)
+        )
         if self.effect == "relative_risk" and self.amount < 0:
-            raise InputError(f"{who}: relative_risk must be >= 0, got {self.amount}")
+            raise InputError(
+                f"{who}: relative_risk must be >= 0, got {self.amount}",
+                key=("relative_risk",),
+            )
         if self.effect == "probability" and not 0 <= self.amount <= 1:
-            raise InputError(f"{who}: probability must be in [0, 1], got {self.amount}")
+            raise InputError(
+                f"{who}: probability must be in [0, 1], got {self.amount}",
+                key=("probability",),
+            )
         if reassign_to is not None and not isinstance(reassign_to, str):
             raise InputError(
-                f"{who}: reassign_to must be a stage name, got {reassign_to!r}"
+                f"{who}: reassign_to must be a stage name, got {reassign_to!r}",
+                key=("reassign_to",),
             )
         if reassign_to is not None and reassign_to in to:
-            raise InputError(f"{who}: reassign_to {reassign_to!r} is also a target")
+            raise InputError(
+                f"{who}: reassign_to {reassign_to!r} is also a target",
+                key=("reassign_to",),
+            )
         self.reassign_to = reassign_to
-        self.reach = check_real(reach, f"{who}: reach")
+        self.reach = check_real(reach, f"{who}: reach", key=("reach",))
         if not 0 <= self.reach <= 1:
-            raise InputError(f"{who}: reach must be in [0, 1], got {self.reach}")
-        self.window: tuple[int, int | None] = _window(window, f"{who}: window")
+            raise InputError(
+                f"{who}: reach must be in [0, 1], got {self.reach}",
+                key=("reach",),
+            )
+        self.window: tuple[int, int | None] = _window(
+            window, f"{who}: window", "window"
+        )
         self.calendar = (
-            None if calendar is None else _window(calendar, f"{who}: calendar")
+            None
+            if calendar is None
+            else _window(calendar, f"{who}: calendar", "calendar")
         )
         if self.calendar is not None and self.calendar[1] is not None:
             if self.calendar[1] <= self.window[0]:
                 raise InputError(
                     f"{who}: window {self.window} and calendar {self.calendar} "
                     "never overlap: the calendar window ends before any customer "
-                    "reaches the tenure window"
+                    "reaches the tenure window",
+                    key=("calendar",),
                 )
         if segments is not None:
             segments = [segments] if isinstance(segments, str) else list(segments)
             if not segments:
-                raise InputError(f"{who}: segments, when given, must name one or more")
+                raise InputError(
+                    f"{who}: segments, when given, must name one or more",
+                    key=("segments",),
+                )
         self.segments = segments
-        self.cost_fixed = check_real(cost_fixed, f"{who}: cost_fixed")
-        self.cost_per_customer = check_real(
-            cost_per_customer, f"{who}: cost_per_customer"
+        self.cost_fixed = check_real(
+            cost_fixed, f"{who}: cost_fixed", key=("cost_fixed",)
         )
-        self.cost_per_period = check_real(cost_per_period, f"{who}: cost_per_period")
+        self.cost_per_customer = check_real(
+            cost_per_customer, f"{who}: cost_per_customer", key=("cost_per_customer",)
+        )
+        self.cost_per_period = check_real(
+            cost_per_period, f"{who}: cost_per_period", key=("cost_per_period",)
+        )
         if capacity is not None and (
             isinstance(capacity, bool)
             or not isinstance(capacity, numbers.Integral)
@@ -211,7 +254,8 @@ class Intervention:
         ):
             raise InputError(
                 f"{who}: capacity must be a whole number of customers > 0, "
-                f"got {capacity!r}"
+                f"got {capacity!r}",
+                key=("capacity",),
             )
         self.capacity = None if capacity is None else int(capacity)
         if priority is not None:
@@ -219,7 +263,10 @@ class Intervention:
                 priority = [priority]
             priority = list(priority)
             if capacity is None:
-                raise InputError(f"{who}: priority only matters with a capacity")
+                raise InputError(
+                    f"{who}: priority only matters with a capacity",
+                    key=("priority",),
+                )
         self.priority = priority
         for label, c in (
             ("cost_fixed", self.cost_fixed),
@@ -227,7 +274,7 @@ class Intervention:
             ("cost_per_period", self.cost_per_period),
         ):
             if c < 0:
-                raise InputError(f"{who}: {label} must be >= 0, got {c}")
+                raise InputError(f"{who}: {label} must be >= 0, got {c}", key=(label,))
 
     def tenure_window(self, joined: int = 0) -> tuple[int, int | None] | None:
         """The tenures at which a customer who joined at ``joined`` meets it (the
@@ -325,8 +372,10 @@ class Intervention:
         kw = _read_intervention(d)
         try:
             return cls(**kw)
-        except ValueError as err:
-            raise SpecError(_guess_path(str(err), kw["name"]), str(err)) from None
+        except SpecError:
+            raise
+        except InputError as err:  # the constructor names the key it is about
+            raise SpecError(err.key, str(err)) from None
 
     def __eq__(self, other: object) -> bool:
         """Equal when every field is (their :meth:`to_dict` forms are equal)."""
@@ -603,17 +652,6 @@ def _read_intervention(d: Any) -> dict:
     if d.get("priority") is not None:
         kw["priority"] = spec_names(d["priority"], ("priority",), "stage names")
     return kw
-
-
-def _guess_path(msg: str, name: str) -> tuple:
-    """The key a constructor error is about."""
-    rest = msg.removeprefix(f"intervention {name!r}: ")
-    for key in INTERVENTION_KEYS:
-        if rest.startswith(key):
-            return (key,)
-    if rest.startswith(("at ", "at=", "the from stage", "targets", "the target")):
-        return ("at",)
-    return ()
 
 
 def _intervention_from_dict(cls, d: dict) -> Intervention:

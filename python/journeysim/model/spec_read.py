@@ -20,7 +20,7 @@ from .._base.checks import (
     spec_number,
 )
 from .._base.conventions import COST_STREAM, STAGE_METADATA_ORDER
-from .._base.errors import SpecError, spec_path
+from .._base.errors import InputError, SpecError, spec_path
 from .coerce import moves_matrix
 
 __all__ = ["SPEC_KEYS", "build_from_spec"]
@@ -36,8 +36,9 @@ def build_from_spec(make: Callable[..., J], spec: Any, *, strict: bool) -> J:
         return make(**kwargs)
     except SpecError:
         raise
-    except ValueError as err:
-        raise SpecError(_guess_journey_path(str(err), spec), str(err)) from None
+    except InputError as err:  # the constructor names the key it is about
+        key = err.key or _guess_journey_path(str(err), spec)
+        raise SpecError(key, str(err)) from None
 
 
 #: The keys of a journey spec, in the order to_spec() writes them.
