@@ -74,7 +74,20 @@ def _load(source: Any, label: str, cols: list[str]) -> pd.DataFrame:
     return df
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Reading:
+    """How every partition is read: the columns to load and what each one is,
+    and how times become periods (the same for all, so sent with each read)."""
+
+    cols: list[str]
+    customer: str
+    time: str
+    stage: str
+    segment: str | None
+    period: Any
+
+
+@dataclass(frozen=True)
 class _Part:
     """A partition's rows, sorted and reduced, with local codes (on a worker)."""
 
@@ -91,6 +104,107 @@ class _Part:
     stage: np.ndarray
     segment: np.ndarray | None
     time: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """What the client needs of a partition to plan the counting: small, so
+    the rows themselves stay on the worker."""
+
+    label: str
+    rows: int
+    seen: dict[str, int]  # stage name -> rows
+    last: int | None  # last period
+    hashes: np.ndarray  # the partition's distinct customer hashes
+    segments: list  # segment values
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The log as a whole, put together from the summaries and sent to every
+    worker: its stages, segments, pieces and end, and which customers span
+    partitions, into how many buckets they are shuffled."""
+
+    stages: list[str]
+    stage_index: dict[str, int]  # stage name -> code
+    segment_values: list  # segment code -> value
+    segment_names: list[str]
+    pieces: list[int]
+    absorbing: list[str]
+    absorbing_flags: list[bool]  # per stage
+    changes: bool  # a row is a change of stage (else a snapshot)
+    end_period: int
+    spanning: np.ndarray  # hashes of the customers seen in several partitions
+    buckets: int
+
+    def zeros(self, customers: int = 0) -> _Counts:
+        """No counts: what a partition or bucket without customers gives."""
+        S, G, P = len(self.stages), len(self.segment_names), len(self.pieces)
+        return _Counts(
+            counts=np.zeros((G, P, S, S), np.int64),
+            starts=np.zeros((G, S), np.int64),
+            customers=customers,
+        )
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Transition counts (segments x pieces x stages x stages), start counts
+    (segments x stages) and customers counted: additive, so the client sums
+    them over partitions and buckets."""
+
+    counts: np.ndarray
+    starts: np.ndarray
+    customers: int
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of customers that span partitions, one per customer and period,
+    with their ids and global stage (and segment) codes: what a bucket of the
+    shuffle holds."""
+
+    customer: np.ndarray  # customer ids
+    period: np.ndarray
+    stage: np.ndarray
+    segment: np.ndarray | None
+    time: np.ndarray
+
+    def select(self, mask: np.ndarray) -> _Rows:
+        """The rows where ``mask`` holds."""
+        return _Rows(
+            customer=self.customer[mask],
+            period=self.period[mask],
+            stage=self.stage[mask],
+            segment=None if self.segment is None else self.segment[mask],
+            time=self.time[mask],
+        )
+
+    @staticmethod
+    def concatenate(parts: list[_Rows]) -> _Rows:
+        """The rows of ``parts``, one after another."""
+        first = parts[0]
+        return _Rows(
+            customer=np.concatenate([p.customer for p in parts]),
+            period=np.concatenate([p.period for p in parts]),
+            stage=np.concatenate([p.stage for p in parts]),
+            segment=(
+                None
+                if first.segment is None
+                else np.concatenate([p.segment for p in parts])
+            ),
+            time=np.concatenate([p.time for p in parts]),
+        )
+
+
+@dataclass(frozen=True)
+class _PartCount:
+    """A partition counted: the counts of its own customers, and the rows of
+    those that span partitions split into buckets (empty when there are none),
+    kept on the worker for the shuffle."""
+
+    totals: _Counts
+    buckets: list[_Rows]
 
 
 def _times(time: pd.Series) -> np.ndarray:
@@ -112,22 +226,22 @@ def _order(cust: np.ndarray, period: np.ndarray, time: np.ndarray):
     return np.lexsort((np.arange(len(cust)), time, period, cust))
 
 
-def _prepare(source: Any, label: str, o: dict) -> _Part:
-    df = _load(source, label, o["cols"])
+def _prepare(source: Any, label: str, o: _Reading) -> _Part:
+    df = _load(source, label, o.cols)
     n = len(df)
-    raw, uniques = pd.factorize(df[o["stage"]])
+    raw, uniques = pd.factorize(df[o.stage])
     names = [str(u) for u in uniques]
     seen: dict[str, int] = {}
     for name, k in zip(names, np.bincount(raw, minlength=len(names)), strict=True):
         seen[name] = seen.get(name, 0) + int(k)
-    period = period_index(df[o["time"]], o["period"], o["time"])
-    cust, ids = pd.factorize(df[o["customer"]])
+    period = period_index(df[o.time], o.period, o.time)
+    cust, ids = pd.factorize(df[o.customer])
     cust = cust.astype(np.int64)
     seg, seg_values = None, []
-    if o["segment"]:
-        seg, seg_index = pd.factorize(df[o["segment"]])
+    if o.segment:
+        seg, seg_index = pd.factorize(df[o.segment])
         seg, seg_values = seg.astype(np.int32), list(seg_index)
-    time = _times(df[o["time"]])
+    time = _times(df[o.time])
     stage = raw.astype(np.int32)
     order = _order(cust, period, time)
     if order is not None:
@@ -158,18 +272,18 @@ def _prepare(source: Any, label: str, o: dict) -> _Part:
     )
 
 
-def _summary(part: _Part) -> dict:
-    return {
-        "label": part.label,
-        "rows": part.rows,
-        "seen": part.seen,
-        "last": part.last,
-        "hashes": np.unique(part.hashes),
-        "segments": part.segments,
-    }
+def _summary(part: _Part) -> _Summary:
+    return _Summary(
+        label=part.label,
+        rows=part.rows,
+        seen=part.seen,
+        last=part.last,
+        hashes=np.unique(part.hashes),
+        segments=part.segments,
+    )
 
 
-def _counts(cust, period, code, seg, o: dict, label: str) -> tuple:
+def _counts(cust, period, code, seg, o: _Plan, label: str, customers: int) -> _Counts:
     """Counts and start counts of whole customer histories, sorted by customer
     and period with one row per customer and period."""
     if seg is not None:
@@ -183,96 +297,80 @@ def _counts(cust, period, code, seg, o: dict, label: str) -> tuple:
         period,
         code,
         seg,
-        len(o["stages"]),
-        len(o["segment_names"]),
-        o["pieces"],
-        o["absorbing_flags"],
-        o["changes"],
-        o["end_period"],
+        len(o.stages),
+        len(o.segment_names),
+        o.pieces,
+        o.absorbing_flags,
+        o.changes,
+        o.end_period,
     )
-    return np.asarray(counts), np.asarray(starts)
+    return _Counts(np.asarray(counts), np.asarray(starts), customers)
 
 
-def _count(part: _Part, o: dict) -> dict:
+def _count(part: _Part, o: _Plan) -> _PartCount:
     """Count the customers wholly in this partition; split the others' rows by
     hash into buckets (kept on the worker for the shuffle)."""
-    index = o["stage_index"]
+    index = o.stage_index
     table = np.array([index[s] for s in part.stage_names], dtype=np.int32)
     code = table[part.stage] if len(table) else part.stage
     seg = part.segment
     if seg is not None and len(seg):
-        table = pd.Index(o["segment_values"]).get_indexer(part.segments)
+        table = pd.Index(o.segment_values).get_indexer(part.segments)
         seg = table.astype(np.int32)[seg]
     cust, period, time = part.customer, part.period, part.time
-    buckets: list = []
+    buckets: list[_Rows] = []
     customers = len(part.customers)
-    spanning = o["spanning"]
+    spanning = o.spanning
     if len(spanning) and part.rows:
         shared_customer = np.isin(part.hashes, spanning)
         if shared_customer.any():
             shared = shared_customer[cust]
-            which = part.hashes[cust[shared]] % np.uint64(o["buckets"])
-            rows = {
-                "customer": np.asarray(part.customers)[cust[shared]],
-                "period": period[shared],
-                "stage": code[shared],
-                "segment": None if seg is None else seg[shared],
-                "time": time[shared],
-            }
-            buckets = [
-                {k: (None if v is None else v[which == b]) for k, v in rows.items()}
-                for b in range(o["buckets"])
-            ]
+            which = part.hashes[cust[shared]] % np.uint64(o.buckets)
+            rows = _Rows(
+                customer=np.asarray(part.customers)[cust[shared]],
+                period=period[shared],
+                stage=code[shared],
+                segment=None if seg is None else seg[shared],
+                time=time[shared],
+            )
+            buckets = [rows.select(which == b) for b in range(o.buckets)]
             keep = ~shared
             cust, period, code = cust[keep], period[keep], code[keep]
             seg = None if seg is None else seg[keep]
             customers -= int(shared_customer.sum())
-    S, G, P = len(o["stages"]), len(o["segment_names"]), len(o["pieces"])
     if len(cust):
-        counts, starts = _counts(cust, period, code, seg, o, part.label)
+        totals = _counts(cust, period, code, seg, o, part.label, customers)
     else:
-        counts, starts = np.zeros((G, P, S, S), np.int64), np.zeros((G, S), np.int64)
-    return {
-        "counts": counts,
-        "starts": starts,
-        "customers": customers,
-        "buckets": buckets,
-    }
+        totals = o.zeros(customers)
+    return _PartCount(totals=totals, buckets=buckets)
 
 
-def _totals(result: dict) -> tuple:
-    return result["counts"], result["starts"], result["customers"]
+def _totals(result: _PartCount) -> _Counts:
+    return result.totals
 
 
-def _bucket_of(result: dict, k: int):
-    return result["buckets"][k] if result["buckets"] else None
+def _bucket_of(result: _PartCount, k: int) -> _Rows | None:
+    return result.buckets[k] if result.buckets else None
 
 
-def _count_bucket(parts: list, o: dict, k: int) -> tuple:
+def _count_bucket(parts: list[_Rows | None], o: _Plan, k: int) -> _Counts:
     """The customers of bucket ``k``, their rows from every partition in
     partition order: sorted and reduced again across partitions, counted."""
-    parts = [p for p in parts if p is not None and len(p["customer"])]
-    S, G, P = len(o["stages"]), len(o["segment_names"]), len(o["pieces"])
+    parts = [p for p in parts if p is not None and len(p.customer)]
     if not parts:
-        return np.zeros((G, P, S, S), np.int64), np.zeros((G, S), np.int64), 0
-    a = {
-        key: (
-            None if parts[0][key] is None else np.concatenate([p[key] for p in parts])
-        )
-        for key in parts[0]
-    }
-    cust = pd.factorize(a["customer"])[0].astype(np.int64)
-    period, time = a["period"], a["time"]
+        return o.zeros()
+    a = _Rows.concatenate(parts)
+    cust = pd.factorize(a.customer)[0].astype(np.int64)
+    period, time = a.period, a.time
     order = np.lexsort((np.arange(len(cust)), time, period, cust))
-    cust, period, code = cust[order], period[order], a["stage"][order]
-    seg = None if a["segment"] is None else a["segment"][order]
+    cust, period, code = cust[order], period[order], a.stage[order]
+    seg = None if a.segment is None else a.segment[order]
     last = np.ones(len(cust), dtype=bool)
     last[:-1] = (cust[1:] != cust[:-1]) | (period[1:] != period[:-1])
     cust, period, code = cust[last], period[last], code[last]
     seg = None if seg is None else seg[last]
     label = f"customers spanning partitions, bucket {k}"
-    counts, starts = _counts(cust, period, code, seg, o, label)
-    return counts, starts, int(cust.max()) + 1
+    return _counts(cust, period, code, seg, o, label, int(cust.max()) + 1)
 
 
 def fit_partitions(
@@ -303,16 +401,16 @@ def fit_partitions(
             if Path(p).suffix.lower() not in SUFFIXES:
                 raise FitError(f"events file {p!r}: expected .csv or .parquet")
         sources, labels = paths, [f"file {p!r}" for p in paths]
-    o: dict[str, Any] = {
-        "cols": cols,
-        "customer": customer,
-        "time": time,
-        "stage": stage,
-        "segment": segment,
-        "period": options.period,
-    }
+    reading = _Reading(
+        cols=cols,
+        customer=customer,
+        time=time,
+        stage=stage,
+        segment=segment,
+        period=options.period,
+    )
     prepared = [
-        client.submit(_prepare, s, lab, o, key=f"journeysim-prepare-{token}-{k}")
+        client.submit(_prepare, s, lab, reading, key=f"journeysim-prepare-{token}-{k}")
         for k, (s, lab) in enumerate(zip(sources, labels, strict=True))
     ]
     every = list(prepared)
@@ -323,8 +421,8 @@ def fit_partitions(
         ]
         every += summaries
         scans = client.gather(summaries)
-        o = _combine(scans, o, options, client)
-        results = _count_all(client, prepared, o, token, every)
+        plan = _combine(scans, options, client)
+        results = _count_all(client, prepared, plan, token, every)
     except BaseException:
         client.cancel(every)  # nothing left running or held on the cluster
         raise
@@ -332,31 +430,31 @@ def fit_partitions(
     del every, prepared, summaries
     if is_dask_frame(events):
         del sources
-    counts = sum(r[0] for r in results)
-    starts = sum(r[1] for r in results)
-    customers = sum(r[2] for r in results)
+    counts = sum(r.counts for r in results)
+    starts = sum(r.starts for r in results)
+    customers = sum(r.customers for r in results)
     counted = Counted(
         counts=np.asarray(counts),
         starts=np.asarray(starts),
-        stages=o["stages"],
-        pieces=o["pieces"],
-        segments=o["segment_names"],
-        absorbing=o["absorbing"],
+        stages=plan.stages,
+        pieces=plan.pieces,
+        segments=plan.segment_names,
+        absorbing=plan.absorbing,
         customers=customers,
         data=None,  # the event arrays stay on the workers
     )
     return estimate(counted, options, prior, impossible, keep_data=False)
 
 
-def _combine(scans: list[dict], o: dict, options: FitOptions, client) -> dict:
+def _combine(scans: list[_Summary], options: FitOptions, client) -> _Plan:
     """The log's stages, segments, end and spanning customers, from the
     partitions' summaries (checked as :func:`journeysim.fit` checks them)."""
     segment = options.segment
-    if sum(s["rows"] for s in scans) == 0:
+    if sum(s.rows for s in scans) == 0:
         raise FitError("the event log is empty")
     seen: dict[str, int] = {}
     for s in scans:
-        for name, n in s["seen"].items():
+        for name, n in s.seen.items():
             seen[name] = seen.get(name, 0) + n
     stages = options.stages
     if stages is None:
@@ -366,7 +464,7 @@ def _combine(scans: list[dict], o: dict, options: FitOptions, client) -> dict:
         bad = sorted(u for u in seen if u not in stages)
         if bad:
             n = sum(seen[u] for u in bad)
-            where = next(s["label"] for s in scans if set(s["seen"]) & set(bad))
+            where = next(s.label for s in scans if set(s.seen) & set(bad))
             raise FitError(
                 f"{n} rows have stages not in stages=: {bad[:5]}, e.g. in {where}"
             )
@@ -375,14 +473,14 @@ def _combine(scans: list[dict], o: dict, options: FitOptions, client) -> dict:
         if a not in stages:
             raise FitError(f"absorbing: unknown stage {a!r}; the stages are {stages}")
     if segment:
-        values = [v for s in scans for v in s["segments"]]
+        values = [v for s in scans for v in s.segments]
         segment_values = list(pd.factorize(pd.Series(values), sort=True)[1])
         segment_names = [str(v) for v in segment_values]
     else:
         segment_values, segment_names = [], ["all"]
     tenure = options.tenure
     pieces = [0] if tenure is None else sorted({0, *(int(t) for t in tenure)})
-    last = max(s["last"] for s in scans if s["last"] is not None)
+    last = max(s.last for s in scans if s.last is not None)
     end = options.end
     end_period = (
         last
@@ -391,30 +489,33 @@ def _combine(scans: list[dict], o: dict, options: FitOptions, client) -> dict:
     )
     if end_period < last:
         raise FitError("end is before the last time in the log")
-    hashes = np.concatenate([s["hashes"] for s in scans])
+    hashes = np.concatenate([s.hashes for s in scans])
     ids, times_seen = np.unique(hashes, return_counts=True)
     spanning = ids[times_seen > 1]
     threads = sum(client.nthreads().values()) or 1
-    return {
-        **o,
-        "stages": stages,
-        "stage_index": {name: k for k, name in enumerate(stages)},
-        "segment_values": segment_values,
-        "segment_names": segment_names,
-        "pieces": pieces,
-        "absorbing": absorbing,
-        "absorbing_flags": [s in absorbing for s in stages],
-        "changes": options.kind == "changes",
-        "end_period": end_period,
-        "spanning": spanning,
-        "buckets": max(1, min(len(spanning), threads)),
-    }
+    return _Plan(
+        stages=stages,
+        stage_index={name: k for k, name in enumerate(stages)},
+        segment_values=segment_values,
+        segment_names=segment_names,
+        pieces=pieces,
+        absorbing=absorbing,
+        absorbing_flags=[s in absorbing for s in stages],
+        changes=options.kind == "changes",
+        end_period=end_period,
+        spanning=spanning,
+        buckets=max(1, min(len(spanning), threads)),
+    )
 
 
-def _count_all(client, prepared: list, o: dict, token: str, every: list) -> list:
+def _count_all(
+    client, prepared: list, plan: _Plan, token: str, every: list
+) -> list[_Counts]:
     """Counts, start counts and customers: per partition, then per bucket of
     the customers that span partitions."""
-    shared = client.scatter(o, broadcast=True, hash=False)
+    # One copy of the plan on every worker, under a key of this fit's own.
+    key = f"journeysim-plan-{token}"
+    shared = client.scatter({key: plan}, broadcast=True, hash=False)[key]
     counted = [
         client.submit(_count, f, shared, key=f"journeysim-count-{token}-{k}")
         for k, f in enumerate(prepared)
@@ -425,7 +526,7 @@ def _count_all(client, prepared: list, o: dict, token: str, every: list) -> list
         for k, f in enumerate(counted)
     ]
     every += totals
-    for k in range(o["buckets"] if len(o["spanning"]) else 0):
+    for k in range(plan.buckets if len(plan.spanning) else 0):
         parts = [
             client.submit(_bucket_of, f, k, key=f"journeysim-part-{token}-{k}-{i}")
             for i, f in enumerate(counted)
