@@ -1,0 +1,128 @@
+// First visits: time to value (first passage into the value stages) for
+// analyze(), and the first tenure in a window at which a customer is in given
+// stages (first_visits, for interventions charged once per customer).
+#include "exact_detail.hpp"
+
+#include "journeysim/graph.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace journeysim::detail {
+namespace {
+
+// The chain in which value stages are made absorbing: first passage into them.
+Matrix stop_at(const Matrix &P, const std::vector<bool> &target) {
+  Matrix Pm = P;
+  for (std::size_t i = 0; i < target.size(); ++i)
+    if (target[i]) {
+      const auto ii = static_cast<Index>(i);
+      Pm.row(ii).setZero();
+      Pm(ii, ii) = 1.0;
+    }
+  return Pm;
+}
+
+} // namespace
+
+void time_to_value(const Journey &journey, const Segment &seg,
+                   const std::vector<Epoch> &epochs, int T, Analysis &r) {
+  const auto n = static_cast<Index>(journey.n_stages());
+  r.value_reached = Vector::Constant(T + 1, kNaN);
+  r.ttv_reached = kNaN;
+  r.ttv_mean = kNaN;
+  if (journey.value_stages().empty()) return;
+  std::vector<bool> target(static_cast<std::size_t>(n), false);
+  for (int v : journey.value_stages()) target[static_cast<std::size_t>(v)] = true;
+  std::vector<Matrix> modified;
+  for (const auto &ep : epochs) modified.push_back(stop_at(*ep.P, target));
+  std::vector<Propagator> mprop;
+  for (const auto &m : modified) mprop.emplace_back(m);
+  const auto tidx = indices_of(target);
+  auto reached = [&](const RowVector &y) {
+    double s = 0.0;
+    for (Index j : tidx) s += y(j);
+    return s;
+  };
+  RowVector y = seg.start.transpose();
+  r.value_reached(0) = reached(y);
+  std::size_t f = 0;
+  for (int k = 1; k <= T; ++k) {
+    while (f + 1 < epochs.size() && epochs[f + 1].start <= k - 1) ++f;
+    y = mprop[f].left(y);
+    r.value_reached(k) = reached(y);
+  }
+  // h: probability of ever reaching; g: E[first-passage time; reached].
+  const Matrix &Pm = modified.back();
+  const auto reach = can_reach(Pm, target);
+  std::vector<bool> open(target.size());
+  for (std::size_t i = 0; i < open.size(); ++i) open[i] = reach[i] && !target[i];
+  const auto o = indices_of(open);
+  Vector h = Vector::Zero(n), g = Vector::Zero(n);
+  for (Index j : tidx) h(j) = 1.0;
+  if (!o.empty()) {
+    const auto m = static_cast<Index>(o.size());
+    const FundamentalSolver lu(Pm, o, 1.0);
+    if (lu.condition() > r.condition) {
+      r.condition = lu.condition();
+      if (r.condition > kIllConditioned)
+        r.condition_warnings = {condition_warning(lu) +
+                                " (In the chain that stops at the value stages.)"};
+    }
+    Vector rhs(m);
+    for (Index q = 0; q < m; ++q) {
+      double s = 0.0;
+      for (Index j : tidx) s += Pm(o[static_cast<std::size_t>(q)], j);
+      rhs(q) = s;
+    }
+    const Vector ho = lu.solve(rhs);
+    const Vector go = lu.solve(ho);
+    for (Index q = 0; q < m; ++q) {
+      h(o[static_cast<std::size_t>(q)]) = ho(q);
+      g(o[static_cast<std::size_t>(q)]) = go(q);
+    }
+  }
+  for (int k = epochs.back().start; k >= 1; --k) {
+    const Propagator &Pk = mprop[epoch_at(epochs, k - 1)];
+    const Matrix gh = g + h;
+    h = Pk.right(h);
+    g = Pk.right(gh);
+    for (Index j : tidx) g(j) = 0.0;
+  }
+  r.ttv_reached = seg.start.dot(h);
+  r.ttv_mean = r.ttv_reached > 0.0 ? seg.start.dot(g) / r.ttv_reached : kNaN;
+}
+
+} // namespace journeysim::detail
+
+namespace journeysim {
+
+using detail::RowVector;
+
+Vector first_visits(const Journey &journey, std::size_t segment,
+                    const std::vector<int> &stages, int from, int until) {
+  if (segment >= journey.segments().size())
+    throw std::out_of_range("segment index " + std::to_string(segment) +
+                            " out of range");
+  for (int stage : stages)
+    if (stage < 0 || static_cast<std::size_t>(stage) >= journey.n_stages())
+      throw std::out_of_range("stage index " + std::to_string(stage) + " out of range");
+  if (from < 0 || until < from)
+    throw std::invalid_argument("first_visits needs 0 <= from <= until");
+  const Segment &seg = journey.segments()[segment];
+  Vector f = Vector::Zero(until - from);
+  RowVector x = seg.start.transpose();
+  for (int tau = 0; tau < until; ++tau) {
+    if (tau >= from) {
+      // Those in the stages now are there for the first time in the window.
+      for (int stage : stages) {
+        f(tau - from) += x(stage);
+        x(stage) = 0.0;
+      }
+    }
+    if (tau + 1 < until) x = x * seg.transitions.at(tau);
+  }
+  return f;
+}
+
+} // namespace journeysim
