@@ -522,3 +522,68 @@ TEST_CASE("stationary_from is the last tenure start of any matrix or value",
   s.segments[1].transitions = {{0, 9}, {P, P}};
   CHECK(Journey(s).stationary_from() == 9); // the latest over all segments
 }
+
+namespace {
+// The JourneyError that building `s` throws (the test fails if none is thrown).
+JourneyError error_of(const JourneySpec &s) {
+  try {
+    Journey j(s);
+  } catch (const JourneyError &e) {
+    return e;
+  }
+  FAIL("no JourneyError");
+  return JourneyError("", "", "", "");
+}
+} // namespace
+
+TEST_CASE("a JourneyError names the part of the spec, the segment and the stream",
+          "[model][validation]") {
+  JourneySpec s = churn_spec();
+  SECTION("a row of one segment's transitions, among several") {
+    s.segments.push_back(churn_segment("SMB", 0.5));
+    s.segments[0].share = 0.5;
+    s.segments[1].transitions.pieces[0](0, 0) = 0.5; // the row sums to 0.75
+    const JourneyError e = error_of(s);
+    CHECK(e.part == "transitions");
+    CHECK(e.segment == "SMB");
+    CHECK(e.stream.empty());
+    CHECK_THAT(e.what(), Contains("segment 'SMB', row 'active' sums to 0.75"));
+  }
+  SECTION("the only segment is not named") {
+    P0(s)(0, 0) = 0.5;
+    const JourneyError e = error_of(s);
+    CHECK(e.part == "transitions");
+    CHECK(e.segment.empty());
+  }
+  SECTION("a value stream's values and its discount rate") {
+    s.segments[0].streams[0].stage_values.pieces[0](0) = kNaN;
+    JourneyError e = error_of(s);
+    CHECK(e.part == "values");
+    CHECK(e.stream == "revenue");
+    s = churn_spec();
+    s.segments[0].streams[0].discount_rate = -1.0;
+    e = error_of(s);
+    CHECK(e.part == "discount_rate");
+    CHECK(e.stream == "revenue");
+  }
+  SECTION("the start, the stages, absorbing stages, cohort and arrivals") {
+    s.segments[0].start = vec({0.5, 0.0});
+    CHECK(error_of(s).part == "start");
+    s = churn_spec();
+    s.stages = {"active", "active"};
+    CHECK(error_of(s).part == "stages");
+    s = churn_spec();
+    s.absorbing = {0}; // "active" has an exit
+    CHECK(error_of(s).part == "absorbing");
+    s = churn_spec();
+    s.cohort_size = -1.0;
+    CHECK(error_of(s).part == "cohort_size");
+    s = churn_spec();
+    s.arrivals = {kInf};
+    CHECK(error_of(s).part == "arrivals");
+  }
+  SECTION("it is a std::invalid_argument") {
+    P0(s)(0, 0) = 0.5;
+    REQUIRE_THROWS_AS(Journey(s), std::invalid_argument);
+  }
+}

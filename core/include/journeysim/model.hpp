@@ -6,7 +6,9 @@
 #include <Eigen/Dense>
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace journeysim {
@@ -63,6 +65,24 @@ struct Segment {
   Vector start;                     // distribution over stages at t = 0
 };
 
+// A journey spec that fails validation: the message, and the part of the spec it
+// is about, so that a caller can point at it (a model file's key path) without
+// reading the message. `part` is one of "stages", "segments", "tolerance",
+// "transitions", "start", "values", "transition_values", "discount_rate",
+// "absorbing", "value_stages", "net", "cohort_size", "arrivals"; `segment` names
+// the segment when the journey has several and the problem is one segment's;
+// `stream` names the value stream for "values", "transition_values" and
+// "discount_rate".
+struct JourneyError : std::invalid_argument {
+  JourneyError(std::string part_, std::string segment_, std::string stream_,
+               const std::string &message)
+      : std::invalid_argument(message), part(std::move(part_)),
+        segment(std::move(segment_)), stream(std::move(stream_)) {}
+  std::string part;
+  std::string segment;
+  std::string stream;
+};
+
 // Everything needed to build a Journey; plain data, checked by Journey's constructor.
 struct JourneySpec {
   std::vector<std::string> stages;
@@ -83,7 +103,8 @@ struct JourneySpec {
 
 class Journey {
 public:
-  // Throws std::invalid_argument naming the stage, segment or stream at fault.
+  // Throws JourneyError (a std::invalid_argument) naming the stage, segment or
+  // stream at fault.
   explicit Journey(JourneySpec spec);
 
   [[nodiscard]] std::size_t n_stages() const { return spec_.stages.size(); }
