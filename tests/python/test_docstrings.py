@@ -16,11 +16,17 @@ import journeysim as js
 matplotlib.use("Agg")
 
 PUBLIC = sorted(n for n in js.__all__ if not n.startswith("_"))
+# Every module of every layer (journeysim._base.interrupt, journeysim.model.journey,
+# ...), not only the package's top level.
 MODULES = sorted(
     m.name
-    for m in pkgutil.iter_modules(js.__path__, "journeysim.")
+    for m in pkgutil.walk_packages(js.__path__, "journeysim.")
     if not m.name.rsplit(".", 1)[1].startswith("_")
 )
+
+
+def test_the_examples_of_every_layer_are_collected():
+    assert {"journeysim.model.journey", "journeysim._base.interrupt"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", PUBLIC)
