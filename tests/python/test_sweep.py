@@ -439,8 +439,8 @@ def test_what_a_sweep_sends_pickles():
     cells = [engine._Cell(index=0, params={"call.reach": 0.5}, rows=3)]
     back = pickle.loads(pickle.dumps(ctx))
     assert (
-        engine._run_batch(back, cells, None).rows
-        == engine._run_batch(ctx, cells, None).rows
+        engine._run_batch(back, cells, None).cells
+        == engine._run_batch(ctx, cells, None).cells
     )
 
 

@@ -105,10 +105,28 @@ class _Cell:
     rows: int = 0  # scenarios in the cell (baseline and plans)
 
 
+@dataclass(frozen=True)
+class _CellRows:
+    """The rows of one cell: baseline first, then each plan."""
+
+    index: int
+    rows: list[dict]
+
+
+@dataclass(frozen=True)
+class _Warning:
+    """A warning raised while a batch ran, emitted once by the caller."""
+
+    category: type[Warning]
+    message: str
+
+
 @dataclass
 class _Outcome:
-    rows: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)  # (category, message)
+    """What a batch sends back: its cells' rows, and its distinct warnings."""
+
+    cells: list[_CellRows] = field(default_factory=list)
+    warnings: list[_Warning] = field(default_factory=list)
 
 
 # -- applying grid values -----------------------------------------------------
@@ -328,11 +346,11 @@ def _run_batch(ctx: _Context, cells: list[_Cell], threads: int | None) -> _Outco
             warnings.simplefilter("always")
             rows = _evaluate_cell(ctx, cell, threads)
         for w in caught:
-            key = (w.category, str(w.message))
-            if key not in seen:
-                seen.add(key)
-                out.warnings.append(key)
-        out.rows.append((cell.index, rows))
+            warning = _Warning(w.category, str(w.message))
+            if warning not in seen:
+                seen.add(warning)
+                out.warnings.append(warning)
+        out.cells.append(_CellRows(cell.index, rows))
     return out
 
 
@@ -387,12 +405,12 @@ def _run(
     rows: dict[int, list[dict]] = {}
     emitted = set()
     # In cell order, whatever order the batches finished in.
-    for o in sorted(outcomes, key=lambda o: o.rows[0][0] if o.rows else -1):
-        rows.update(dict(o.rows))
-        for category, message in o.warnings:
-            if (category, message) not in emitted:
-                emitted.add((category, message))
-                warnings.warn(message, category, stacklevel=3)
+    for o in sorted(outcomes, key=lambda o: o.cells[0].index if o.cells else -1):
+        rows.update({c.index: c.rows for c in o.cells})
+        for w in o.warnings:
+            if w not in emitted:
+                emitted.add(w)
+                warnings.warn(w.message, w.category, stacklevel=3)
     return rows
 
 
