@@ -4,6 +4,10 @@
 
 #include "journeysim/exact.hpp"
 
+#include <algorithm>
+#include <optional>
+#include <string>
+
 using namespace journeysim;
 
 namespace {
@@ -71,13 +75,15 @@ void register_exact(py::module_ &m) {
       .value("retention", Sensitivity::Retention);
   m.def(
       "sensitivities",
-      [](const Journey &journey, int periods, Accrual accrual, Sensitivity metric,
-         const std::vector<int> &dest) {
-        // Value to go and weights per period, stages x (steps + 1) each.
-        const double steps = std::max(periods, journey.stationary_from()) + 1.0;
+      [](const Journey &journey, std::optional<int> periods, Accrual accrual,
+         Sensitivity metric, const std::vector<int> &dest) {
+        // Value to go and weights per period, stages x (steps + 1) each; the
+        // whole lifetime steps through the tenure pieces.
+        const int stepped = std::max(periods.value_or(0), journey.stationary_from());
+        const double steps = stepped + 1.0;
         const auto n = static_cast<double>(journey.n_stages());
         require_memory(3.0 * steps * n * 8.0 + 4.0 * n * n * 8.0,
-                       "sensitivities over " + std::to_string(periods) + " periods",
+                       "sensitivities over " + std::to_string(stepped) + " periods",
                        "use a shorter horizon, or None for the whole lifetime");
         py::gil_scoped_release release;
         return sensitivities(journey, periods, accrual, metric, dest);

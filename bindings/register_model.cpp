@@ -3,50 +3,51 @@
 #include "journeysim/model.hpp"
 
 #include <optional>
-#include <tuple>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 using namespace journeysim;
+using namespace pybind11::literals;
 
 namespace {
 
-// (name, discount_rate, value starts, values per piece, transition values or None)
-using StreamTuple = std::tuple<std::string, double, std::vector<int>,
-                               std::vector<Vector>, std::optional<Matrix>>;
-// (name, share, transition starts, matrices per piece, streams, start)
-using SegmentTuple = std::tuple<std::string, double, std::vector<int>,
-                                std::vector<Matrix>, std::vector<StreamTuple>, Vector>;
+ValueStream make_stream(std::string name, double discount_rate,
+                        std::vector<int> value_starts, std::vector<Vector> values,
+                        std::optional<Matrix> transition_values) {
+  ValueStream vs;
+  vs.name = std::move(name);
+  vs.discount_rate = discount_rate;
+  vs.stage_values.starts = std::move(value_starts);
+  vs.stage_values.pieces = std::move(values);
+  if (transition_values) vs.transition_values = std::move(*transition_values);
+  return vs;
+}
 
-Journey make_journey(std::vector<std::string> stages,
-                     std::vector<SegmentTuple> segments, std::vector<int> absorbing,
-                     std::vector<int> value_stages, std::vector<double> net_weights,
-                     double cohort_size, std::vector<double> arrivals,
-                     bool arrivals_constant, bool normalize, double tolerance) {
+Segment make_segment(std::string name, double share, std::vector<int> transition_starts,
+                     std::vector<Matrix> transitions, std::vector<ValueStream> streams,
+                     Vector start) {
+  Segment seg;
+  seg.name = std::move(name);
+  seg.share = share;
+  seg.transitions.starts = std::move(transition_starts);
+  seg.transitions.pieces = std::move(transitions);
+  seg.streams = std::move(streams);
+  seg.start = std::move(start);
+  return seg;
+}
+
+// absorbing: None to detect the absorbing stages, a list (maybe empty) to name them.
+JourneySpec make_spec(std::vector<std::string> stages, std::vector<Segment> segments,
+                      std::optional<std::vector<int>> absorbing,
+                      std::vector<int> value_stages, std::vector<double> net_weights,
+                      double cohort_size, std::vector<double> arrivals,
+                      bool arrivals_constant, bool normalize, double tolerance) {
   JourneySpec spec;
   spec.stages = std::move(stages);
-  for (auto &[name, share, starts, mats, streams, start] : segments) {
-    Segment seg;
-    seg.name = name;
-    seg.share = share;
-    seg.transitions.starts = starts;
-    seg.transitions.pieces = mats;
-    for (auto &[sname, rate, vstarts, values, moves] : streams) {
-      ValueStream vs;
-      vs.name = sname;
-      vs.discount_rate = rate;
-      vs.stage_values.starts = vstarts;
-      vs.stage_values.pieces = values;
-      if (moves) vs.transition_values = *moves;
-      seg.streams.push_back(std::move(vs));
-    }
-    seg.start = start;
-    spec.segments.push_back(std::move(seg));
-  }
-  // A list with -1 alone means "no absorbing stage" (rather than "detect them").
-  if (absorbing.size() == 1 && absorbing[0] == -1) {
-    spec.detect_absorbing = false;
-    absorbing.clear();
-  }
-  spec.absorbing = std::move(absorbing);
+  spec.segments = std::move(segments);
+  spec.detect_absorbing = !absorbing;
+  if (absorbing) spec.absorbing = std::move(*absorbing);
   spec.value_stages = std::move(value_stages);
   spec.net_weights = std::move(net_weights);
   spec.cohort_size = cohort_size;
@@ -54,30 +55,36 @@ Journey make_journey(std::vector<std::string> stages,
   spec.arrivals_constant = arrivals_constant;
   spec.normalize = normalize;
   spec.tolerance = tolerance;
-  return Journey(std::move(spec));
+  return spec;
 }
 
-// The arguments of make_journey that rebuild `j` bit for bit: its validated
-// spec (already normalised, so restoring it changes no number).
-py::tuple journey_state(const Journey &j) {
-  const JourneySpec &s = j.spec();
-  std::vector<SegmentTuple> segments;
-  for (const Segment &seg : s.segments) {
-    std::vector<StreamTuple> streams;
-    for (const ValueStream &vs : seg.streams) {
-      std::optional<Matrix> moves;
-      if (vs.transition_values.size() > 0) moves = vs.transition_values;
-      streams.emplace_back(vs.name, vs.discount_rate, vs.stage_values.starts,
-                           vs.stage_values.pieces, moves);
-    }
-    segments.emplace_back(seg.name, seg.share, seg.transitions.starts,
-                          seg.transitions.pieces, std::move(streams), seg.start);
-  }
-  std::vector<int> absorbing = s.absorbing;
-  if (absorbing.empty() && !s.detect_absorbing) absorbing = {-1};
-  return py::make_tuple(s.stages, segments, absorbing, s.value_stages, s.net_weights,
-                        s.cohort_size, s.arrivals, s.arrivals_constant, s.normalize,
-                        s.tolerance);
+std::optional<std::vector<int>> absorbing_of(const JourneySpec &s) {
+  if (s.absorbing.empty() && s.detect_absorbing) return std::nullopt;
+  return s.absorbing;
+}
+
+// Read-only numpy views of a spec's vectors and matrices, whose base is `owner`
+// (the Python object holding them, kept alive by the views).
+template <class T> py::object view(const T &x, py::handle owner) {
+  return py::cast(&x, py::return_value_policy::reference_internal, owner);
+}
+template <class T> py::list views(const std::vector<T> &xs, py::handle owner) {
+  py::list out;
+  for (const T &x : xs) out.append(view(x, owner));
+  return out;
+}
+// Elements of a vector of bound objects, as references kept alive by `owner`.
+template <class T> py::list elements(const std::vector<T> &xs, py::handle owner) {
+  py::list out;
+  for (const T &x : xs)
+    out.append(py::cast(&x, py::return_value_policy::reference_internal, owner));
+  return out;
+}
+
+template <class T> T cast_state(const py::dict &state, const char *key) {
+  if (!state.contains(key))
+    throw std::runtime_error(std::string("invalid pickled state: no '") + key + "'");
+  return state[key].cast<T>();
 }
 
 const Segment &segment(const Journey &j, std::size_t i) {
@@ -93,25 +100,163 @@ void register_model(py::module_ &m) {
       .value("end", Accrual::End)
       .value("half_cycle", Accrual::HalfCycle);
 
+  // The journey's specification, as the core takes it: plain values, immutable
+  // from Python, pickled as their keyword arguments.
+  py::class_<ValueStream>(m, "ValueStream")
+      .def(py::init(&make_stream), py::kw_only(), py::arg("name"),
+           py::arg("discount_rate"), py::arg("value_starts"), py::arg("values"),
+           py::arg("transition_values") = py::none())
+      .def_readonly("name", &ValueStream::name)
+      .def_readonly("discount_rate", &ValueStream::discount_rate)
+      .def_property_readonly(
+          "value_starts", [](const ValueStream &vs) { return vs.stage_values.starts; })
+      .def_property_readonly("values",
+                             [](const py::object &self) {
+                               const auto &vs = self.cast<const ValueStream &>();
+                               return views(vs.stage_values.pieces, self);
+                             })
+      .def_property_readonly("transition_values",
+                             [](const py::object &self) -> py::object {
+                               const auto &vs = self.cast<const ValueStream &>();
+                               if (vs.transition_values.size() == 0) return py::none();
+                               return view(vs.transition_values, self);
+                             })
+      .def("__repr__",
+           [](const ValueStream &vs) {
+             return "ValueStream(name='" + vs.name + "', " +
+                    std::to_string(vs.stage_values.pieces.size()) + " tenure pieces" +
+                    (vs.transition_values.size() ? ", transition values)" : ")");
+           })
+      .def(py::pickle(
+          [](const py::object &self) {
+            return py::dict("name"_a = self.attr("name"),
+                            "discount_rate"_a = self.attr("discount_rate"),
+                            "value_starts"_a = self.attr("value_starts"),
+                            "values"_a = self.attr("values"),
+                            "transition_values"_a = self.attr("transition_values"));
+          },
+          [](const py::dict &s) {
+            return make_stream(
+                cast_state<std::string>(s, "name"),
+                cast_state<double>(s, "discount_rate"),
+                cast_state<std::vector<int>>(s, "value_starts"),
+                cast_state<std::vector<Vector>>(s, "values"),
+                cast_state<std::optional<Matrix>>(s, "transition_values"));
+          }));
+
+  py::class_<Segment>(m, "Segment")
+      .def(py::init(&make_segment), py::kw_only(), py::arg("name"), py::arg("share"),
+           py::arg("transition_starts"), py::arg("transitions"), py::arg("streams"),
+           py::arg("start"))
+      .def_readonly("name", &Segment::name)
+      .def_readonly("share", &Segment::share)
+      .def_property_readonly("transition_starts",
+                             [](const Segment &s) { return s.transitions.starts; })
+      .def_property_readonly("transitions",
+                             [](const py::object &self) {
+                               const auto &s = self.cast<const Segment &>();
+                               return views(s.transitions.pieces, self);
+                             })
+      .def_property_readonly("streams",
+                             [](const py::object &self) {
+                               return elements(self.cast<const Segment &>().streams,
+                                               self);
+                             })
+      .def_property_readonly("start",
+                             [](const py::object &self) {
+                               return view(self.cast<const Segment &>().start, self);
+                             })
+      .def("__repr__",
+           [](const Segment &s) {
+             return "Segment(name='" + s.name + "', " +
+                    std::to_string(s.transitions.pieces.size()) + " tenure pieces, " +
+                    std::to_string(s.streams.size()) + " streams)";
+           })
+      .def(py::pickle(
+          [](const py::object &self) {
+            return py::dict(
+                "name"_a = self.attr("name"), "share"_a = self.attr("share"),
+                "transition_starts"_a = self.attr("transition_starts"),
+                "transitions"_a = self.attr("transitions"),
+                "streams"_a = self.attr("streams"), "start"_a = self.attr("start"));
+          },
+          [](const py::dict &s) {
+            return make_segment(cast_state<std::string>(s, "name"),
+                                cast_state<double>(s, "share"),
+                                cast_state<std::vector<int>>(s, "transition_starts"),
+                                cast_state<std::vector<Matrix>>(s, "transitions"),
+                                cast_state<std::vector<ValueStream>>(s, "streams"),
+                                cast_state<Vector>(s, "start"));
+          }));
+
+  py::class_<JourneySpec>(m, "JourneySpec")
+      .def(py::init(&make_spec), py::kw_only(), py::arg("stages"), py::arg("segments"),
+           py::arg("absorbing") = py::none(),
+           py::arg("value_stages") = std::vector<int>{},
+           py::arg("net_weights") = std::vector<double>{}, py::arg("cohort_size") = 1.0,
+           py::arg("arrivals") = std::vector<double>{},
+           py::arg("arrivals_constant") = false, py::arg("normalize") = false,
+           py::arg("tolerance") = 1e-9)
+      .def_readonly("stages", &JourneySpec::stages)
+      .def_property_readonly("segments",
+                             [](const py::object &self) {
+                               return elements(
+                                   self.cast<const JourneySpec &>().segments, self);
+                             })
+      .def_property_readonly("absorbing", &absorbing_of)
+      .def_readonly("value_stages", &JourneySpec::value_stages)
+      .def_readonly("net_weights", &JourneySpec::net_weights)
+      .def_readonly("cohort_size", &JourneySpec::cohort_size)
+      .def_readonly("arrivals", &JourneySpec::arrivals)
+      .def_readonly("arrivals_constant", &JourneySpec::arrivals_constant)
+      .def_readonly("normalize", &JourneySpec::normalize)
+      .def_readonly("tolerance", &JourneySpec::tolerance)
+      .def("__repr__",
+           [](const JourneySpec &s) {
+             return "JourneySpec(" + std::to_string(s.stages.size()) + " stages, " +
+                    std::to_string(s.segments.size()) + " segments)";
+           })
+      .def(py::pickle(
+          [](const py::object &self) {
+            py::dict d;
+            for (const char *key : {"stages", "segments", "absorbing", "value_stages",
+                                    "net_weights", "cohort_size", "arrivals",
+                                    "arrivals_constant", "normalize", "tolerance"})
+              d[key] = self.attr(key);
+            return d;
+          },
+          [](const py::dict &s) {
+            return make_spec(
+                cast_state<std::vector<std::string>>(s, "stages"),
+                cast_state<std::vector<Segment>>(s, "segments"),
+                cast_state<std::optional<std::vector<int>>>(s, "absorbing"),
+                cast_state<std::vector<int>>(s, "value_stages"),
+                cast_state<std::vector<double>>(s, "net_weights"),
+                cast_state<double>(s, "cohort_size"),
+                cast_state<std::vector<double>>(s, "arrivals"),
+                cast_state<bool>(s, "arrivals_constant"),
+                cast_state<bool>(s, "normalize"), cast_state<double>(s, "tolerance"));
+          }));
+
   py::class_<Journey>(m, "Journey")
-      .def(py::init(&make_journey), py::arg("stages"), py::arg("segments"),
-           py::arg("absorbing"), py::arg("value_stages"), py::arg("net_weights"),
-           py::arg("cohort_size"), py::arg("arrivals"), py::arg("arrivals_constant"),
-           py::arg("normalize"), py::arg("tolerance"))
+      .def(py::init([](JourneySpec spec) {
+             py::gil_scoped_release release;
+             return Journey(std::move(spec));
+           }),
+           py::arg("spec"))
+      // The validated spec (normalised when asked): building a Journey from it
+      // gives the same numbers bit for bit.
+      .def_property_readonly(
+          "spec", [](const Journey &j) -> const JourneySpec & { return j.spec(); },
+          py::return_value_policy::reference_internal)
       // Pickled as its validated spec, so that journeys travel to other
       // processes (Dask workers) and come back identical.
-      .def(py::pickle(&journey_state,
-                      [](const py::tuple &t) {
-                        if (t.size() != 10)
-                          throw std::runtime_error("invalid pickled Journey state");
-                        return make_journey(
-                            t[0].cast<std::vector<std::string>>(),
-                            t[1].cast<std::vector<SegmentTuple>>(),
-                            t[2].cast<std::vector<int>>(),
-                            t[3].cast<std::vector<int>>(),
-                            t[4].cast<std::vector<double>>(), t[5].cast<double>(),
-                            t[6].cast<std::vector<double>>(), t[7].cast<bool>(),
-                            t[8].cast<bool>(), t[9].cast<double>());
+      .def(py::pickle([](const Journey &j) { return py::cast(j.spec()); },
+                      [](const py::object &state) {
+                        if (!py::isinstance<JourneySpec>(state))
+                          throw std::runtime_error(
+                              "invalid pickled Journey state: expected a JourneySpec");
+                        return Journey(state.cast<JourneySpec>());
                       }))
       .def_property_readonly("stages", &Journey::stages)
       .def_property_readonly("absorbing", &Journey::absorbing)

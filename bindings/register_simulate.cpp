@@ -6,55 +6,87 @@
 #include "journeysim/simulate.hpp"
 
 #include <algorithm>
-#include <tuple>
+#include <optional>
+#include <stdexcept>
+#include <utility>
 
 using namespace journeysim;
+using namespace pybind11::literals;
 
 namespace {
 
-// (capacity, rank per stage, from, until, calendar from, calendar until,
-//  touched per segment, fallback per segment)
-using CapacityTuple = std::tuple<std::int64_t, std::vector<int>, int, int, int, int,
-                                 std::vector<bool>, std::vector<int>>;
+// A window [from, until) as Python sees it: (from, until or None).
+using Ends = std::pair<int, std::optional<int>>;
 
-py::dict to_dict(SimulationResult &&r) {
-  const auto R = static_cast<py::ssize_t>(r.replications);
-  const auto T = static_cast<py::ssize_t>(r.periods);
-  const auto S = static_cast<py::ssize_t>(r.stages);
-  const auto K = static_cast<py::ssize_t>(r.streams);
-  const auto M = static_cast<py::ssize_t>(r.lifetime.size());
-  const auto E = static_cast<py::ssize_t>(r.event_customer.size());
-  py::dict d;
-  d["occupancy"] = to_numpy(std::move(r.occupancy), {R, T + 1, S});
-  d["cohort_occupancy"] = to_numpy(std::move(r.cohort_occupancy), {R, T + 1, S});
-  d["value_by_period"] = to_numpy(std::move(r.value_by_period), {R, T, K});
-  d["value_by_period_nominal"] =
-      to_numpy(std::move(r.value_by_period_nominal), {R, T, K});
-  d["cohort_value"] = to_numpy(std::move(r.cohort_value), {R, K});
-  d["cohort_value_sq"] = to_numpy(std::move(r.cohort_value_sq), {R, K + 1});
-  d["cohort_lifetime"] = to_numpy(std::move(r.cohort_lifetime), {R});
-  d["cohort_lifetime_sq"] = to_numpy(std::move(r.cohort_lifetime_sq), {R});
-  d["arrivals"] = to_numpy(std::move(r.arrivals), {R, T});
-  const auto X = static_cast<py::ssize_t>(r.capacity_treated.size()) /
-                 std::max<py::ssize_t>(R * T, 1);
-  d["capacity_eligible"] = to_numpy(std::move(r.capacity_eligible), {R, T, X});
-  d["capacity_treated"] = to_numpy(std::move(r.capacity_treated), {R, T, X});
-  d["capacity_first_treated"] =
-      to_numpy(std::move(r.capacity_first_treated), {R, T, X});
-  d["lifetime"] = to_numpy(std::move(r.lifetime), {M});
-  d["outcome"] = to_numpy(std::move(r.outcome), {M});
-  d["start_stage"] = to_numpy(std::move(r.start_stage), {M});
-  d["first_value"] = to_numpy(std::move(r.first_value), {M});
-  d["segment"] = to_numpy(std::move(r.segment), {M});
-  d["customer_value"] = to_numpy(std::move(r.customer_value), {M, K});
-  d["event_customer"] = to_numpy(std::move(r.event_customer), {E});
-  d["event_period"] = to_numpy(std::move(r.event_period), {E});
-  d["event_from"] = to_numpy(std::move(r.event_from), {E});
-  d["event_to"] = to_numpy(std::move(r.event_to), {E});
-  return d;
+CapacityRule make_rule(std::int64_t capacity, std::vector<std::optional<int>> rank,
+                       Ends window, Ends calendar, std::vector<bool> touched,
+                       std::vector<int> fallback) {
+  CapacityRule rule;
+  rule.capacity = capacity;
+  rule.rank = std::move(rank);
+  rule.window = {window.first, window.second};
+  rule.calendar = {calendar.first, calendar.second};
+  rule.touched = std::move(touched);
+  rule.fallback = std::move(fallback);
+  return rule;
+}
+
+Ends ends(const Window &w) { return {w.from, w.until}; }
+
+// The shapes of a result's arrays: R replications, T periods, S stages, K
+// streams, X capacity rules, M customers and E events of the first replication.
+struct Dims {
+  explicit Dims(const SimulationResult &r)
+      : R(r.replications), T(r.periods), S(r.stages), K(r.streams),
+        X(static_cast<py::ssize_t>(r.capacity_treated.size()) /
+          std::max<py::ssize_t>(R * T, 1)),
+        M(static_cast<py::ssize_t>(r.lifetime.size())),
+        E(static_cast<py::ssize_t>(r.event_customer.size())) {}
+  py::ssize_t R, T, S, K, X, M, E;
+};
+
+// A read-only numpy view of a result's vector, whose base is `owner` (the Python
+// object holding the result, which the view keeps alive).
+template <class T>
+py::array_t<T> readonly(const std::vector<T> &v, std::vector<py::ssize_t> shape,
+                        py::handle owner) {
+  py::array_t<T> a(std::move(shape), v.data(), owner);
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
+
+template <class T> std::vector<T> vector_of(const py::handle &x) {
+  const auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(x);
+  if (!a) throw std::runtime_error("invalid pickled SimulationResult state");
+  return std::vector<T>(a.data(), a.data() + a.size());
 }
 
 } // namespace
+
+// Each array of a SimulationResult with its shape (in terms of Dims d).
+#define JS_SIMULATION_ARRAYS(F)                                                        \
+  F(occupancy, d.R, d.T + 1, d.S)                                                      \
+  F(cohort_occupancy, d.R, d.T + 1, d.S)                                               \
+  F(value_by_period, d.R, d.T, d.K)                                                    \
+  F(value_by_period_nominal, d.R, d.T, d.K)                                            \
+  F(cohort_value, d.R, d.K)                                                            \
+  F(cohort_value_sq, d.R, d.K + 1)                                                     \
+  F(cohort_lifetime, d.R)                                                              \
+  F(cohort_lifetime_sq, d.R)                                                           \
+  F(arrivals, d.R, d.T)                                                                \
+  F(capacity_eligible, d.R, d.T, d.X)                                                  \
+  F(capacity_treated, d.R, d.T, d.X)                                                   \
+  F(capacity_first_treated, d.R, d.T, d.X)                                             \
+  F(lifetime, d.M)                                                                     \
+  F(outcome, d.M)                                                                      \
+  F(start_stage, d.M)                                                                  \
+  F(first_value, d.M)                                                                  \
+  F(segment, d.M)                                                                      \
+  F(customer_value, d.M, d.K)                                                          \
+  F(event_customer, d.E)                                                               \
+  F(event_period, d.E)                                                                 \
+  F(event_from, d.E)                                                                   \
+  F(event_to, d.E)
 
 void register_simulate(py::module_ &m) {
   py::enum_<Method>(m, "Method")
@@ -70,12 +102,87 @@ void register_simulate(py::module_ &m) {
   py::register_exception<SimulationCancelled>(m, "SimulationCancelled",
                                               PyExc_RuntimeError);
 
+  py::class_<CapacityRule>(m, "CapacityRule")
+      .def(py::init(&make_rule), py::kw_only(), py::arg("capacity"), py::arg("rank"),
+           py::arg("window") = Ends{0, std::nullopt},
+           py::arg("calendar") = Ends{0, std::nullopt}, py::arg("touched"),
+           py::arg("fallback"))
+      .def_readonly("capacity", &CapacityRule::capacity)
+      .def_readonly("rank", &CapacityRule::rank)
+      .def_property_readonly("window",
+                             [](const CapacityRule &r) { return ends(r.window); })
+      .def_property_readonly("calendar",
+                             [](const CapacityRule &r) { return ends(r.calendar); })
+      .def_readonly("touched", &CapacityRule::touched)
+      .def_readonly("fallback", &CapacityRule::fallback)
+      .def("__repr__",
+           [](const CapacityRule &r) {
+             return "CapacityRule(capacity=" + std::to_string(r.capacity) + ", " +
+                    std::to_string(r.touched.size()) + " segments)";
+           })
+      .def(py::pickle(
+          [](const CapacityRule &r) {
+            return py::dict("capacity"_a = r.capacity, "rank"_a = r.rank,
+                            "window"_a = ends(r.window),
+                            "calendar"_a = ends(r.calendar), "touched"_a = r.touched,
+                            "fallback"_a = r.fallback);
+          },
+          [](const py::dict &s) {
+            return make_rule(s["capacity"].cast<std::int64_t>(),
+                             s["rank"].cast<std::vector<std::optional<int>>>(),
+                             s["window"].cast<Ends>(), s["calendar"].cast<Ends>(),
+                             s["touched"].cast<std::vector<bool>>(),
+                             s["fallback"].cast<std::vector<int>>());
+          }));
+
+  // Arrays are read-only views into the result, which they keep alive.
+  py::class_<SimulationResult> result(m, "SimulationResult");
+  result.def_readonly("replications", &SimulationResult::replications)
+      .def_readonly("periods", &SimulationResult::periods)
+      .def_readonly("stages", &SimulationResult::stages)
+      .def_readonly("streams", &SimulationResult::streams);
+#define JS_VIEW(name, ...)                                                             \
+  result.def_property_readonly(#name, [](const py::object &self) {                     \
+    const auto &r = self.cast<const SimulationResult &>();                             \
+    const Dims d(r);                                                                   \
+    return readonly(r.name, {__VA_ARGS__}, self);                                      \
+  });
+  JS_SIMULATION_ARRAYS(JS_VIEW)
+#undef JS_VIEW
+  py::list names; // the arrays' names, for code that goes through them all
+#define JS_NAME(name, ...) names.append(#name);
+  JS_SIMULATION_ARRAYS(JS_NAME)
+#undef JS_NAME
+  result.attr("arrays") = py::tuple(names);
+  result.def(py::pickle(
+      [](const py::object &self) {
+        const auto &r = self.cast<const SimulationResult &>();
+        py::dict state("replications"_a = r.replications, "periods"_a = r.periods,
+                       "stages"_a = r.stages, "streams"_a = r.streams);
+#define JS_STATE(name, ...) state[#name] = self.attr(#name);
+        JS_SIMULATION_ARRAYS(JS_STATE)
+#undef JS_STATE
+        return state;
+      },
+      [](const py::dict &state) {
+        SimulationResult r;
+        r.replications = state["replications"].cast<int>();
+        r.periods = state["periods"].cast<int>();
+        r.stages = state["stages"].cast<int>();
+        r.streams = state["streams"].cast<int>();
+#define JS_RESTORE(name, ...)                                                          \
+  r.name = vector_of<decltype(r.name)::value_type>(state[#name]);
+        JS_SIMULATION_ARRAYS(JS_RESTORE)
+#undef JS_RESTORE
+        return r;
+      }));
+
   m.def(
       "simulate",
       [](const Journey &journey, std::int64_t customers, int periods,
          std::uint64_t seed, int replications, int threads, Accrual accrual,
          Method method, bool per_customer, bool record_events,
-         SimulationControl *control, const std::vector<CapacityTuple> &capacity) {
+         SimulationControl *control, const std::vector<CapacityRule> &capacity) {
         SimulationOptions o;
         o.customers = customers;
         o.periods = periods;
@@ -86,31 +193,17 @@ void register_simulate(py::module_ &m) {
         o.method = method;
         o.per_customer = per_customer;
         o.record_events = record_events;
-        std::vector<CapacityRule> rules;
-        for (const auto &[cap, rank, from, until, cal_from, cal_until, touched,
-                          fallback] : capacity) {
-          CapacityRule rule;
-          rule.capacity = cap;
-          rule.rank = rank;
-          rule.from = from;
-          rule.until = until;
-          rule.calendar_from = cal_from;
-          rule.calendar_until = cal_until;
-          rule.touched = touched;
-          rule.fallback = fallback;
-          rules.push_back(std::move(rule));
-        }
         SimulationResult r;
         {
           py::gil_scoped_release release;
-          r = simulate(journey, o, control, rules);
+          r = simulate(journey, o, control, capacity);
         }
-        return to_dict(std::move(r));
+        return r; // moved into the Python object: its arrays are not copied
       },
       py::arg("journey"), py::arg("customers"), py::arg("periods"), py::arg("seed"),
       py::arg("replications"), py::arg("threads"), py::arg("accrual"),
       py::arg("method"), py::arg("per_customer"), py::arg("record_events"),
-      py::arg("control") = nullptr, py::arg("capacity") = std::vector<CapacityTuple>{});
+      py::arg("control") = nullptr, py::arg("capacity") = std::vector<CapacityRule>{});
 
   m.def(
       "expected_moves",

@@ -3,9 +3,33 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace journeysim::detail {
 namespace {
+
+// A capacity rule as the period loop reads it: open ends as the largest int, and
+// per stage whether it is one of the rule's stages and its rank.
+struct Rule {
+  explicit Rule(const CapacityRule &r)
+      : capacity(r.capacity), from(r.window.from), until(end(r.window)),
+        calendar_from(r.calendar.from), calendar_until(end(r.calendar)),
+        touched(r.touched), fallback(r.fallback) {
+    for (const auto &k : r.rank) {
+      ranked.push_back(k.has_value());
+      rank.push_back(k.value_or(0));
+    }
+  }
+  static int end(const Window &w) {
+    return w.until.value_or(std::numeric_limits<int>::max());
+  }
+  std::int64_t capacity;
+  int from, until, calendar_from, calendar_until;
+  std::vector<char> ranked;
+  std::vector<int> rank;
+  std::vector<bool> touched;
+  std::vector<int> fallback;
+};
 
 // Customers a team can treat per period couple customers within a period, so
 // this run goes period by period over everyone (single-threaded), using exactly
@@ -14,7 +38,7 @@ class CapacityRun {
 public:
   CapacityRun(const Journey &j, const SimulationOptions &o,
               const std::vector<CapacityRule> &rules, SimulationControl *ctl)
-      : j_(j), o_(o), rules_(rules), ctl_(ctl), T_(o.periods),
+      : j_(j), o_(o), rules_(rules.begin(), rules.end()), ctl_(ctl), T_(o.periods),
         S_(static_cast<int>(j.n_stages())), K_(static_cast<int>(j.n_streams())),
         disc_(discount_table(j, o.periods)) {
     for (const auto &seg : j.segments()) tables_.push_back(make_tables(seg));
@@ -84,11 +108,10 @@ public:
       if (t == T) break;
       // Who meets a capacity-limited intervention this period, and who is served.
       for (std::size_t x = 0; x < X; ++x) {
-        const CapacityRule &rule = rules_[x];
+        const Rule &rule = rules_[x];
         auto &e = eligible[x];
         e.clear();
-        const bool in_calendar = t >= rule.calendar_from &&
-                                 (rule.calendar_until < 0 || t < rule.calendar_until);
+        const bool in_calendar = t >= rule.calendar_from && t < rule.calendar_until;
         for (std::size_t i = 0; i < next_id; ++i) {
           const int tau = t - join[i];
           if (absorbed[i] || !rule.touched[seg[i]]) continue;
@@ -96,8 +119,8 @@ public:
             denied[i * X + x] = 1; // not on this period: as if untouched
             continue;
           }
-          if (tau < rule.from || (rule.until >= 0 && tau >= rule.until)) continue;
-          if (rule.rank[static_cast<std::size_t>(stage[i])] < 0) continue;
+          if (tau < rule.from || tau >= rule.until) continue;
+          if (!rule.ranked[static_cast<std::size_t>(stage[i])]) continue;
           e.push_back(i);
         }
         std::stable_sort(e.begin(), e.end(), [&](std::size_t a, std::size_t b) {
@@ -211,7 +234,7 @@ private:
 
   const Journey &j_;
   const SimulationOptions &o_;
-  const std::vector<CapacityRule> &rules_;
+  const std::vector<Rule> rules_;
   SimulationControl *ctl_;
   int T_, S_, K_;
   std::vector<std::vector<double>> disc_;

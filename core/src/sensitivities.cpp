@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 namespace journeysim {
@@ -17,20 +18,20 @@ using namespace detail;
 // d metric / d eps for one segment, where eps of row i's probability moves from
 // dest[i] to j (in every tenure piece). `column` < K is a value stream, K the
 // "alive" column (lifetime); `terminal` adds the transient indicator at T
-// (retention at T). T < 0: whole lifetime.
-Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
-                           Accrual accrual, Index column, bool terminal,
-                           const std::vector<int> &dest) {
+// (retention at T). No T: whole lifetime.
+Matrix segment_sensitivity(const Journey &journey, const Segment &seg,
+                           std::optional<int> T, Accrual accrual, Index column,
+                           bool terminal, const std::vector<int> &dest) {
   const auto n = static_cast<Index>(journey.n_stages());
   const auto K = static_cast<Index>(journey.n_streams());
   const auto &absorbing = journey.absorbing();
   const Vector dvec = discount_factors(seg);
   const auto epochs = make_epochs(seg, absorbing, dvec, accrual);
   const double d = dvec(column);
-  const bool whole = T < 0;
+  const bool whole = !T;
   const int L = epochs.back().start;
-  const int steps = whole ? L : T; // periods handled one by one
-  Matrix A(n, epochs.size());      // effective per-stage vector of the column
+  const int steps = whole ? L : *T; // periods handled one by one
+  Matrix A(n, epochs.size());       // effective per-stage vector of the column
   for (std::size_t e = 0; e < epochs.size(); ++e)
     A.col(static_cast<Index>(e)) =
         terminal ? Vector::Zero(n) : Vector(epochs[e].A.col(column));
@@ -139,15 +140,20 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg, int T,
 
 } // namespace
 
-Matrix sensitivities(const Journey &journey, int periods, Accrual accrual,
-                     Sensitivity metric, const std::vector<int> &dest) {
+Matrix sensitivities(const Journey &journey, std::optional<int> periods,
+                     Accrual accrual, Sensitivity metric,
+                     const std::vector<int> &dest) {
   const auto n = journey.n_stages();
   if (dest.size() != n)
     throw std::invalid_argument("sensitivities need one destination per stage");
   for (int k : dest)
     if (k < 0 || static_cast<std::size_t>(k) >= n)
       throw std::invalid_argument("destination stage index out of range");
-  if (metric == Sensitivity::Retention && periods < 0)
+  if (periods && *periods < 0)
+    throw std::invalid_argument("periods must be >= 0 (or none for the whole "
+                                "lifetime), got " +
+                                std::to_string(*periods));
+  if (metric == Sensitivity::Retention && !periods)
     throw std::invalid_argument("retention needs a finite horizon");
   const auto K = static_cast<Index>(journey.n_streams());
   Matrix D = Matrix::Zero(static_cast<Index>(n), static_cast<Index>(n));

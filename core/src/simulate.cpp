@@ -56,6 +56,12 @@ void check_capacity(const Journey &j, const SimulationOptions &o,
     for (int f : r.fallback)
       if (f < 0 || static_cast<std::size_t>(f) >= G)
         throw std::invalid_argument("capacity fallback segment out of range");
+    for (const Window *w : {&r.window, &r.calendar})
+      if (w->from < 0 || (w->until && *w->until < w->from))
+        throw std::invalid_argument(
+            "a capacity rule's window needs 0 <= from <= until, got [" +
+            std::to_string(w->from) + ", " +
+            (w->until ? std::to_string(*w->until) : std::string("open")) + ")");
   }
 }
 

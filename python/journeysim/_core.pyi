@@ -1,12 +1,13 @@
 """Type stub of the compiled core (private; use the journeysim package)."""
 
 from enum import Enum
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 _Array = npt.NDArray[np.float64]
+_Int = npt.NDArray[np.int64]
 
 class Accrual(Enum):
     start = ...
@@ -17,20 +18,91 @@ class Method(Enum):
     individual = ...
     aggregate = ...
 
-class Journey:
+class ValueStream:
     def __init__(
         self,
-        stages: list[str],
-        segments: list[tuple[Any, ...]],
-        absorbing: list[int],
-        value_stages: list[int],
-        net_weights: list[float],
-        cohort_size: float,
-        arrivals: list[float],
-        arrivals_constant: bool,
-        normalize: bool,
-        tolerance: float,
+        *,
+        name: str,
+        discount_rate: float,
+        value_starts: list[int],
+        values: list[npt.ArrayLike],
+        transition_values: npt.ArrayLike | None = None,
     ) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def discount_rate(self) -> float: ...
+    @property
+    def value_starts(self) -> list[int]: ...
+    @property
+    def values(self) -> list[_Array]: ...
+    @property
+    def transition_values(self) -> _Array | None: ...
+
+class Segment:
+    def __init__(
+        self,
+        *,
+        name: str,
+        share: float,
+        transition_starts: list[int],
+        transitions: list[npt.ArrayLike],
+        streams: list[ValueStream],
+        start: npt.ArrayLike,
+    ) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def share(self) -> float: ...
+    @property
+    def transition_starts(self) -> list[int]: ...
+    @property
+    def transitions(self) -> list[_Array]: ...
+    @property
+    def streams(self) -> list[ValueStream]: ...
+    @property
+    def start(self) -> _Array: ...
+
+class JourneySpec:
+    def __init__(
+        self,
+        *,
+        stages: list[str],
+        segments: list[Segment],
+        absorbing: list[int] | None = None,
+        value_stages: list[int] = ...,
+        net_weights: list[float] = ...,
+        cohort_size: float = 1.0,
+        arrivals: list[float] = ...,
+        arrivals_constant: bool = False,
+        normalize: bool = False,
+        tolerance: float = 1e-9,
+    ) -> None: ...
+    @property
+    def stages(self) -> list[str]: ...
+    @property
+    def segments(self) -> list[Segment]: ...
+    @property
+    def absorbing(self) -> list[int] | None: ...
+    @property
+    def value_stages(self) -> list[int]: ...
+    @property
+    def net_weights(self) -> list[float]: ...
+    @property
+    def cohort_size(self) -> float: ...
+    @property
+    def arrivals(self) -> list[float]: ...
+    @property
+    def arrivals_constant(self) -> bool: ...
+    @property
+    def normalize(self) -> bool: ...
+    @property
+    def tolerance(self) -> float: ...
+
+class Journey:
+    def __init__(self, spec: JourneySpec) -> None: ...
+    @property
+    def spec(self) -> JourneySpec: ...
     @property
     def stages(self) -> list[str]: ...
     @property
@@ -87,7 +159,7 @@ class Sensitivity(Enum):
 
 def sensitivities(
     journey: Journey,
-    periods: int,
+    periods: int | None,
     accrual: Accrual,
     metric: Sensitivity,
     dest: list[int],
@@ -104,6 +176,85 @@ class SimulationControl:
 
 class SimulationCancelled(RuntimeError): ...
 
+class CapacityRule:
+    def __init__(
+        self,
+        *,
+        capacity: int,
+        rank: list[int | None],
+        window: tuple[int, int | None] = (0, None),
+        calendar: tuple[int, int | None] = (0, None),
+        touched: list[bool],
+        fallback: list[int],
+    ) -> None: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def rank(self) -> list[int | None]: ...
+    @property
+    def window(self) -> tuple[int, int | None]: ...
+    @property
+    def calendar(self) -> tuple[int, int | None]: ...
+    @property
+    def touched(self) -> list[bool]: ...
+    @property
+    def fallback(self) -> list[int]: ...
+
+class SimulationResult:
+    arrays: ClassVar[tuple[str, ...]]
+    @property
+    def replications(self) -> int: ...
+    @property
+    def periods(self) -> int: ...
+    @property
+    def stages(self) -> int: ...
+    @property
+    def streams(self) -> int: ...
+    @property
+    def occupancy(self) -> _Int: ...
+    @property
+    def cohort_occupancy(self) -> _Int: ...
+    @property
+    def value_by_period(self) -> _Array: ...
+    @property
+    def value_by_period_nominal(self) -> _Array: ...
+    @property
+    def cohort_value(self) -> _Array: ...
+    @property
+    def cohort_value_sq(self) -> _Array: ...
+    @property
+    def cohort_lifetime(self) -> _Array: ...
+    @property
+    def cohort_lifetime_sq(self) -> _Array: ...
+    @property
+    def arrivals(self) -> _Int: ...
+    @property
+    def capacity_eligible(self) -> _Int: ...
+    @property
+    def capacity_treated(self) -> _Int: ...
+    @property
+    def capacity_first_treated(self) -> _Int: ...
+    @property
+    def lifetime(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def outcome(self) -> npt.NDArray[np.int16]: ...
+    @property
+    def start_stage(self) -> npt.NDArray[np.int16]: ...
+    @property
+    def first_value(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def segment(self) -> npt.NDArray[np.uint8]: ...
+    @property
+    def customer_value(self) -> _Array: ...
+    @property
+    def event_customer(self) -> _Int: ...
+    @property
+    def event_period(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def event_from(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def event_to(self) -> npt.NDArray[np.int32]: ...
+
 def simulate(
     journey: Journey,
     customers: int,
@@ -116,8 +267,8 @@ def simulate(
     per_customer: bool,
     record_events: bool,
     control: SimulationControl | None = None,
-    capacity: list[tuple[Any, ...]] = ...,
-) -> dict[str, np.ndarray]: ...
+    capacity: list[CapacityRule] = ...,
+) -> SimulationResult: ...
 def expected_moves(journey: Journey, periods: int) -> float: ...
 def simulation_memory(
     journey: Journey,

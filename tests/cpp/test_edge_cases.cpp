@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -266,11 +267,17 @@ TEST_CASE("sensitivities of an infinite lifetime are nan, of unvisited rows zero
   const Journey j(spec);
   const std::vector<int> stay = {0, 1, 2, 3};
   const Matrix whole =
-      sensitivities(j, -1, Accrual::Start, Sensitivity::Lifetime, stay);
+      sensitivities(j, std::nullopt, Accrual::Start, Sensitivity::Lifetime, stay);
   CHECK(std::isnan(whole(0, 3)));
   // Over a horizon the lifetime is finite; b's row is never visited: zero.
   const Matrix horizon =
       sensitivities(j, 12, Accrual::Start, Sensitivity::Lifetime, stay);
   CHECK(horizon.allFinite());
   CHECK(horizon.row(2).isZero(0.0));
+  // No horizon is the whole lifetime; a negative one is refused, not taken for it.
+  CHECK_THROWS_WITH(sensitivities(j, -1, Accrual::Start, Sensitivity::Lifetime, stay),
+                    Contains("periods must be >= 0"));
+  CHECK_THROWS_WITH(
+      sensitivities(j, std::nullopt, Accrual::Start, Sensitivity::Retention, stay),
+      Contains("retention needs a finite horizon"));
 }

@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -133,7 +134,7 @@ TEST_CASE("regression: capacity engine on a journey without value streams",
   const Journey j(spec);
   CapacityRule rule;
   rule.capacity = 5;
-  rule.rank = {0, -1};
+  rule.rank = {0, std::nullopt};
   rule.touched = {true};
   rule.fallback = {0};
   SimulationOptions o;

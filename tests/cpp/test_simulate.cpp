@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <exception>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 
 using namespace journeysim;
@@ -67,7 +69,7 @@ TEST_CASE("with room for everyone the capacity engine draws what the other does"
   const Journey j = three_stage();
   CapacityRule unlimited;
   unlimited.capacity = 1000000000;
-  unlimited.rank = {0, -1, -1};
+  unlimited.rank = {0, std::nullopt, std::nullopt};
   unlimited.touched = {true};
   unlimited.fallback = {0};
   const auto a = simulate(j, options(1));
@@ -81,6 +83,43 @@ TEST_CASE("with room for everyone the capacity engine draws what the other does"
   // Everyone active meets the rule each period: 10000 at t = 0.
   CHECK(b.capacity_eligible[0] == 10000);
   CHECK(b.capacity_treated[0] == 10000);
+}
+
+TEST_CASE("a capacity rule applies within its tenure and calendar windows") {
+  const Journey j = three_stage();
+  CapacityRule rule;
+  rule.capacity = 1000000000;
+  rule.rank = {0, std::nullopt, std::nullopt};
+  rule.touched = {true};
+  rule.fallback = {0};
+  SimulationOptions o = options(1);
+  o.customers = 1000;
+  o.periods = 6;
+  SECTION("tenure [1, 3): the starting cohort meets it in periods 2 and 3 only") {
+    rule.window = {1, 3};
+    JourneySpec spec = j.spec(); // without arrivals, whose tenure differs
+    spec.arrivals.clear();
+    spec.arrivals_constant = false;
+    const auto r = simulate(Journey(spec), o, nullptr, {rule});
+    CHECK(r.capacity_eligible[0] == 0);
+    CHECK(r.capacity_eligible[1] > 0);
+    CHECK(r.capacity_eligible[2] > 0);
+    for (std::size_t t = 3; t < 6; ++t) CHECK(r.capacity_eligible[t] == 0);
+  }
+  SECTION("calendar [2, open): nobody before period 3, everyone active after") {
+    rule.calendar = {2, std::nullopt};
+    const auto r = simulate(j, o, nullptr, {rule});
+    CHECK(r.capacity_eligible[0] == 0);
+    CHECK(r.capacity_eligible[1] == 0);
+    for (std::size_t t = 2; t < 6; ++t) CHECK(r.capacity_eligible[t] > 0);
+  }
+  SECTION("a reversed window is refused") {
+    rule.window = {3, 1};
+    CHECK_THROWS_AS(simulate(j, o, nullptr, {rule}), std::invalid_argument);
+    rule.window = {};
+    rule.calendar = {-1, std::nullopt};
+    CHECK_THROWS_AS(simulate(j, o, nullptr, {rule}), std::invalid_argument);
+  }
 }
 
 TEST_CASE("first visits: the first time in a stage within a window") {

@@ -309,7 +309,8 @@ void run(Input &in) {
     for (int i = 0; i < n; ++i)
       dest.push_back(in.byte() % 16 == 15 ? in.small(-1, n) : i);
     const auto metric = static_cast<Sensitivity>(in.byte() % 3);
-    const int periods = in.flag() ? -1 : in.small(0, 20);
+    const std::optional<int> periods =
+        in.flag() ? std::nullopt : std::optional<int>(in.small(0, 20));
     try {
       const Matrix D = sensitivities(j, periods, accrual, metric, dest);
       FUZZ_CHECK(D.rows() == n && D.cols() == n);
@@ -348,11 +349,14 @@ void run(Input &in) {
     CapacityRule r;
     r.capacity = in.small(-1, 50);
     const bool bad = in.byte() % 32 == 31;
-    for (int i = 0; i < n + (bad ? 1 : 0); ++i) r.rank.push_back(in.small(-1, 3));
-    r.from = in.small(0, 5);
-    r.until = in.small(-1, 10);
-    r.calendar_from = in.small(0, 5);
-    r.calendar_until = in.small(-1, 10);
+    // -1 decodes to "none": not a stage of the rule, an open-ended window.
+    auto maybe = [](int v) { return v < 0 ? std::nullopt : std::optional<int>(v); };
+    for (int i = 0; i < n + (bad ? 1 : 0); ++i)
+      r.rank.push_back(maybe(in.small(-1, 3)));
+    r.window.from = in.small(0, 5);
+    r.window.until = maybe(in.small(-1, 10));
+    r.calendar.from = in.small(0, 5);
+    r.calendar.until = maybe(in.small(-1, 10));
     for (std::size_t g = 0; g < j.segments().size(); ++g) {
       r.touched.push_back(in.flag());
       r.fallback.push_back(bad ? in.small(-1, 3) : in.small(0, static_cast<int>(g)));

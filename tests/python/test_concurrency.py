@@ -72,8 +72,8 @@ def same_analysis(a: js.Analysis, b: js.Analysis) -> bool:
 
 
 def same_simulation(a: js.Simulation, b: js.Simulation) -> bool:
-    return a._raw.keys() == b._raw.keys() and all(
-        np.array_equal(a._raw[k], b._raw[k]) for k in a._raw
+    return all(
+        np.array_equal(getattr(a._raw, k), getattr(b._raw, k)) for k in a._raw.arrays
     )
 
 

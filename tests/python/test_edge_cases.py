@@ -271,7 +271,7 @@ def test_a_billion_arrivals_a_period_in_aggregate_mode():
     )
     T = 120
     s = j.simulate(10**9, T, seed=1, method="aggregate")
-    occ = s._raw["occupancy"][0]
+    occ = s._raw.occupancy[0]
     assert occ.dtype == np.int64
     # Counts are exact: everyone who joined is somewhere.
     np.testing.assert_array_equal(occ.sum(axis=1), 10**9 * (1 + np.arange(T + 1)))

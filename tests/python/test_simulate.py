@@ -322,11 +322,11 @@ def test_population_means_over_replications_match_exact(name, accrual, method):
     assert_within(
         sim.occupancy,
         exact.population,
-        se(raw["occupancy"], floor),
+        se(raw.occupancy, floor),
         "population occupancy",
         slack=0.5 / R,
     )
-    values = with_net(raw["value_by_period"], NET[name])
+    values = with_net(raw.value_by_period, NET[name])
     assert list(sim.value_by_period.columns) == list(exact.value_by_period.columns)
     assert_within(
         sim.value_by_period,
@@ -334,7 +334,7 @@ def test_population_means_over_replications_match_exact(name, accrual, method):
         se(values),
         "population value by period",
     )
-    nominal = with_net(raw["value_by_period_nominal"], NET[name])
+    nominal = with_net(raw.value_by_period_nominal, NET[name])
     assert_within(
         sim.value_by_period_nominal,
         exact.population_value_by_period_nominal,
@@ -342,7 +342,7 @@ def test_population_means_over_replications_match_exact(name, accrual, method):
         "population value by period (nominal)",
     )
     # The starting cohort alone, per customer.
-    cohort_value = with_net(raw["cohort_value"], NET[name]) / POP
+    cohort_value = with_net(raw.cohort_value, NET[name]) / POP
     assert_within(sim.value, exact.value, se(cohort_value), "cohort value")
     assert_within(
         sim.retention,
@@ -354,14 +354,14 @@ def test_population_means_over_replications_match_exact(name, accrual, method):
     assert_within(
         sim.lifetime_within_horizon,
         exact.lifetime_within_horizon,
-        se(raw["cohort_lifetime"] / POP),
+        se(raw.cohort_lifetime / POP),
         "lifetime within horizon",
     )
 
 
 def test_arrivals_are_whole_and_average_the_expected_numbers():
     sim = with_arrivals().simulate(10, T, seed=3, replications=2000, method="aggregate")
-    arr = sim._raw["arrivals"]
+    arr = sim._raw.arrivals
     expected = np.array(ARRIVALS + [0.0] * (T - len(ARRIVALS)))
     # each is floor(a) or ceil(a)
     assert ((arr == np.floor(expected)) | (arr == np.ceil(expected))).all()
@@ -396,8 +396,8 @@ def test_individual_and_aggregate_agree_in_distribution(name):
     kw = dict(customers=100, periods=T, seed=4242, replications=400)
     ind = j.simulate(method="individual", record="totals", **kw)
     agg = j.simulate(method="aggregate", **kw)
-    fi = ind._raw["cohort_occupancy"][:, -1, :]  # R x S: final stage counts
-    fa = agg._raw["cohort_occupancy"][:, -1, :]
+    fi = ind._raw.cohort_occupancy[:, -1, :]  # R x S: final stage counts
+    fa = agg._raw.cohort_occupancy[:, -1, :]
     assert (fi.sum(axis=1) == 100).all() and (fa.sum(axis=1) == 100).all()
     # Pooled over replications: the same multinomial.
     table = np.stack([fi.sum(axis=0), fa.sum(axis=0)])
@@ -408,8 +408,8 @@ def test_individual_and_aggregate_agree_in_distribution(name):
     spread = binned(fi[:, s], fa[:, s])
     assert stats.chi2_contingency(spread).pvalue > 1e-3, spread
     # And everyone (with arrivals) at the end of the horizon.
-    pi = ind._raw["occupancy"][:, -1, :].sum(axis=0)
-    pa = agg._raw["occupancy"][:, -1, :].sum(axis=0)
+    pi = ind._raw.occupancy[:, -1, :].sum(axis=0)
+    pa = agg._raw.occupancy[:, -1, :].sum(axis=0)
     table = np.stack([pi, pa])[:, (pi + pa) > 0]
     assert stats.chi2_contingency(table).pvalue > 1e-3, table
 
@@ -440,9 +440,8 @@ def big_run(method: str, threads: int, seed: int = 99, **kwargs) -> js.Simulatio
 
 
 def assert_same_raw(a: js.Simulation, b: js.Simulation) -> None:
-    assert a._raw.keys() == b._raw.keys()
-    for key in a._raw:
-        x, y = a._raw[key], b._raw[key]
+    for key in a._raw.arrays:
+        x, y = getattr(a._raw, key), getattr(b._raw, key)
         assert x.dtype == y.dtype, key
         assert np.array_equal(x, y), f"{key} differs"
 
@@ -451,7 +450,7 @@ def assert_same_raw(a: js.Simulation, b: js.Simulation) -> None:
 def test_same_seed_gives_identical_arrays_whatever_the_thread_count(method):
     one = big_run(method, threads=1)
     if method == "individual":
-        assert one._raw["event_customer"].size > 0
+        assert one._raw.event_customer.size > 0
         assert one.lifetime.size > 9_000
     for threads in (2, 4):
         assert_same_raw(one, big_run(method, threads=threads))
@@ -460,8 +459,8 @@ def test_same_seed_gives_identical_arrays_whatever_the_thread_count(method):
 @pytest.mark.parametrize("method", ["individual", "aggregate"])
 def test_different_seeds_differ(method):
     a, b = big_run(method, 2, seed=1), big_run(method, 2, seed=2)
-    assert not np.array_equal(a._raw["occupancy"], b._raw["occupancy"])
-    assert not np.array_equal(a._raw["value_by_period"], b._raw["value_by_period"])
+    assert not np.array_equal(a._raw.occupancy, b._raw.occupancy)
+    assert not np.array_equal(a._raw.value_by_period, b._raw.value_by_period)
     if method == "individual":
         assert not np.array_equal(a.lifetime, b.lifetime)
 
@@ -484,7 +483,7 @@ def test_the_record_option_does_not_change_the_random_numbers():
         j.simulate(record=r, **kw) for r in (None, "events", "totals")
     )
     for key in ("lifetime", "outcome", "first_value", "segment", "customer_value"):
-        assert np.array_equal(plain._raw[key], events._raw[key]), key
+        assert np.array_equal(getattr(plain._raw, key), getattr(events._raw, key)), key
     for key in (
         "occupancy",
         "cohort_occupancy",
@@ -493,8 +492,8 @@ def test_the_record_option_does_not_change_the_random_numbers():
         "cohort_lifetime",
         "arrivals",
     ):
-        assert np.array_equal(plain._raw[key], events._raw[key]), key
-        assert np.array_equal(plain._raw[key], totals._raw[key]), key
+        assert np.array_equal(getattr(plain._raw, key), getattr(events._raw, key)), key
+        assert np.array_equal(getattr(plain._raw, key), getattr(totals._raw, key)), key
 
 
 def test_the_first_replication_does_not_depend_on_how_many_follow():
@@ -502,7 +501,9 @@ def test_the_first_replication_does_not_depend_on_how_many_follow():
     one = j.simulate(5_000, T, seed=8, replications=1)
     three = j.simulate(5_000, T, seed=8, replications=3)
     for key in ("occupancy", "value_by_period", "cohort_value", "lifetime"):
-        assert np.array_equal(one._raw[key][0], three._raw[key][0]), key
+        assert np.array_equal(getattr(one._raw, key)[0], getattr(three._raw, key)[0]), (
+            key
+        )
     assert np.array_equal(one.customer_value, three.customer_value)
 
 
@@ -648,9 +649,9 @@ def test_event_flows_reproduce_occupancy_changes(name):
         np.add.at(inflow, (period[mask], frm[mask]), -1)
         return inflow[1:]
 
-    cohort = sim._raw["cohort_occupancy"][0]
+    cohort = sim._raw.cohort_occupancy[0]
     assert np.array_equal(np.diff(cohort, axis=0), net_flow(cust < sim.customers))
-    everyone = sim._raw["occupancy"][0]
+    everyone = sim._raw.occupancy[0]
     joins = np.zeros((T + 1, S), dtype=np.int64)
     np.add.at(joins, (sim.joined, starts), 1)
     assert np.array_equal(everyone[0], joins[0])
@@ -717,10 +718,10 @@ def test_per_customer_arrays(name):
     assert np.isin(sim.segment, range(len(j.segments))).all()
     # the cohort's per-customer figures are the first replication's totals
     cohort = slice(0, 2_000)
-    assert sim.lifetime[cohort].sum() == sim._raw["cohort_lifetime"][0]
+    assert sim.lifetime[cohort].sum() == sim._raw.cohort_lifetime[0]
     np.testing.assert_allclose(
         sim.customer_value[cohort, :-1].sum(axis=0),
-        sim._raw["cohort_value"][0],
+        sim._raw.cohort_value[0],
         rtol=1e-9,
     )
 

@@ -14,6 +14,7 @@
 
 #include "journeysim/model.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,11 +69,11 @@ enum class Sensitivity { Value, Lifetime, Retention };
 
 // Exact derivatives of a metric per customer (net value, expected lifetime, or
 // retention at the horizon) with respect to moving probability, in every tenure
-// piece and segment, from dest[i] to j in row i: entry (i, j). periods < 0 means
-// the whole lifetime (not for retention). Through the fundamental matrix for the
-// stationary tail; absorbing rows are zero.
-Matrix sensitivities(const Journey &journey, int periods, Accrual accrual,
-                     Sensitivity metric, const std::vector<int> &dest);
+// piece and segment, from dest[i] to j in row i: entry (i, j). Over `periods`
+// periods, or without them over the whole lifetime (not for retention). Through
+// the fundamental matrix for the stationary tail; absorbing rows are zero.
+Matrix sensitivities(const Journey &journey, std::optional<int> periods,
+                     Accrual accrual, Sensitivity metric, const std::vector<int> &dest);
 
 // Throws std::invalid_argument for periods < 0, for a discount rate whose
 // factors (1 + r)^-k overflow within the horizon (r close to -1), and when a

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,20 +77,27 @@ struct SimulationResult {
   std::vector<std::int32_t> event_period, event_from, event_to;
 };
 
+// A half-open window [from, until) of periods; without `until`, open-ended.
+struct Window {
+  int from = 0;
+  std::optional<int> until;
+};
+
 // A rule the period-by-period engine applies to an intervention: a team's
 // capacity, a calendar window, or both. At most `capacity` customers per period are
 // treated among those who meet it (touched customers at one of its stages within
-// its tenure window), by stage priority (lower rank first; -1: not a stage of
-// it) and then first come, first served (customer number). A customer who is not
-// served that period moves as customers of segment `fallback[g]` (the same
-// sub-population without this intervention) do.
+// its tenure window), by stage priority (lower rank first) and then first come,
+// first served (customer number). A customer who is not served that period moves
+// as customers of segment `fallback[g]` (the same sub-population without this
+// intervention) do.
 struct CapacityRule {
   std::int64_t capacity = 0;
-  std::vector<int> rank;    // per stage
-  int from = 0, until = -1; // tenure window [from, until); until < 0: open
-  // Calendar window [calendar_from, calendar_until) of the period's start time;
-  // outside it touched customers move as `fallback` (and are not counted).
-  int calendar_from = 0, calendar_until = -1;
+  // Per stage: its priority, or none for a stage that is not one of the rule's.
+  std::vector<std::optional<int>> rank;
+  Window window; // in tenure: completed periods since the customer started
+  // In calendar time (the period's start); outside it touched customers move as
+  // `fallback` (and are not counted).
+  Window calendar;
   std::vector<bool> touched; // per segment
   std::vector<int> fallback; // per segment
 };

@@ -19,42 +19,40 @@ __all__ = ["build_core", "core_capacity", "normalised"]
 
 def build_core(r: ResolvedJourney) -> _core.Journey:
     """The core's journey; its validation errors are InputErrors."""
-    segments = []
-    for seg in r.segments:
-        streams = [
-            (
-                s,
-                r.rates[s],
-                [p.start for p in seg.values[s]],
-                [p.value for p in seg.values[s]],
-                seg.moves[s],
-            )
-            for s in r.streams
-        ]
-        segments.append(
-            (
-                seg.name,
-                seg.share,
-                [p.start for p in seg.transitions],
-                [p.value for p in seg.transitions],
-                streams,
-                seg.start,
-            )
+    segments = [
+        _core.Segment(
+            name=seg.name,
+            share=seg.share,
+            transition_starts=[p.start for p in seg.transitions],
+            transitions=[p.value for p in seg.transitions],
+            streams=[
+                _core.ValueStream(
+                    name=s,
+                    discount_rate=r.rates[s],
+                    value_starts=[p.start for p in seg.values[s]],
+                    values=[p.value for p in seg.values[s]],
+                    transition_values=seg.moves[s],
+                )
+                for s in r.streams
+            ],
+            start=seg.start,
         )
-    absorbing = [-1] if r.absorbing == () else list(r.absorbing or [])
+        for seg in r.segments
+    ]
+    spec = _core.JourneySpec(
+        stages=list(r.stages),
+        segments=segments,
+        absorbing=None if r.absorbing is None else list(r.absorbing),
+        value_stages=list(r.value_stages),
+        net_weights=list(r.weights),
+        cohort_size=r.cohort_size,
+        arrivals=list(r.arrivals.amounts),
+        arrivals_constant=r.arrivals.constant,
+        normalize=r.normalize,
+        tolerance=r.tolerance,
+    )
     try:
-        return _core.Journey(
-            list(r.stages),
-            segments,
-            absorbing,
-            list(r.value_stages),
-            list(r.weights),
-            r.cohort_size,
-            list(r.arrivals.amounts),
-            r.arrivals.constant,
-            r.normalize,
-            r.tolerance,
-        )
+        return _core.Journey(spec)
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -64,34 +62,28 @@ def normalised(r: ResolvedJourney, core: _core.Journey) -> ResolvedJourney:
     segments = tuple(
         dataclasses.replace(
             seg,
-            share=core.share(i),
+            share=held.share,
             transitions=[
                 Piece(t, np.array(m))
-                for t, m in zip(core.transition_starts(i), core.transitions(i))
+                for t, m in zip(held.transition_starts, held.transitions, strict=True)
             ],
-            start=np.array(core.start(i)),
+            start=np.array(held.start),
         )
-        for i, seg in enumerate(r.segments)
+        for seg, held in zip(r.segments, core.spec.segments, strict=True)
     )
     return dataclasses.replace(r, segments=segments, normalize=False)
 
 
-def core_capacity(rules: Sequence[CapacityRule]) -> list:
-    """The core's form of the capacity rules."""
-
-    def end(b: int | None) -> int:
-        return -1 if b is None else b
-
+def core_capacity(rules: Sequence[CapacityRule]) -> list[_core.CapacityRule]:
+    """The core's form of the capacity rules (no capacity: room for everyone)."""
     return [
-        (
-            2**62 if rule.capacity is None else rule.capacity,
-            [-1 if k is None else k for k in rule.rank],
-            rule.window[0],
-            end(rule.window[1]),
-            rule.calendar[0],
-            end(rule.calendar[1]),
-            list(rule.touched),
-            list(rule.fallback),
+        _core.CapacityRule(
+            capacity=2**62 if rule.capacity is None else rule.capacity,
+            rank=list(rule.rank),
+            window=rule.window,
+            calendar=rule.calendar,
+            touched=list(rule.touched),
+            fallback=list(rule.fallback),
         )
         for rule in rules
     ]

@@ -62,7 +62,7 @@ def rank_moments(
     D = np.asarray(
         _core.sensitivities(
             journey.core,
-            -1 if horizon is None else int(horizon),
+            None if horizon is None else int(horizon),
             ACCRUALS[accrual],
             metrics[metric],
             dest,

@@ -324,15 +324,15 @@ def _paired_units(s, pj: Journey, customers: int, horizons, streams):
         return per, False
     raw = s._raw
     absorbing = np.asarray(pj.core.absorbing)
-    coh = raw["cohort_occupancy"]
+    coh = raw.cohort_occupancy
     for h in horizons:
         per[f"retention at {h}"] = 1.0 - coh[:, h, absorbing].sum(axis=1) / customers
-    per["lifetime"] = raw["cohort_lifetime"] / customers
-    values = raw["cohort_value"] / customers
+    per["lifetime"] = raw.cohort_lifetime / customers
+    values = raw.cohort_value / customers
     for k, st in enumerate(streams):
         per[st] = values[:, k]
     per["CLV"] = values @ weights
-    per["population net value"] = raw["value_by_period"].sum(axis=1) @ weights
+    per["population net value"] = raw.value_by_period.sum(axis=1) @ weights
     return per, True
 
 
@@ -394,7 +394,7 @@ def simulated_rows(
             disc = (1.0 + rate) ** -np.arange(periods)
             for x, name in enumerate(rules):
                 iv = next(i for i in p.interventions if i.name == name)
-                first = s._raw["capacity_first_treated"][0, :, x]
+                first = s._raw.capacity_first_treated[0, :, x]
                 once_cost += iv.cost_per_customer * float((first * disc).sum())
                 reached[name] = float(first.sum())
         per, by_rep = _paired_units(s, pj, customers, horizons, streams)

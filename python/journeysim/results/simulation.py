@@ -4,6 +4,7 @@ run itself is :mod:`journeysim.model.simulate`)."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from .._base.errors import InputError
 from .._base.resolved import JourneyLike
 from ..view.display import table
 from ..view.plot import band_plot
+
+if TYPE_CHECKING:
+    from .._base.native import _core
 
 __all__ = ["Simulation"]
 
@@ -41,7 +45,7 @@ class Simulation:
 
     def __init__(
         self,
-        raw: dict,
+        raw: _core.SimulationResult,
         journey: JourneyLike,
         *,
         seed: int,
@@ -57,8 +61,8 @@ class Simulation:
         self.method = method
         self.accrual = accrual
         self.customers = customers
-        self.replications, t1, _ = raw["occupancy"].shape
-        self.periods = t1 - 1
+        self.replications = raw.replications
+        self.periods = raw.periods
 
     def with_journey(self, journey: JourneyLike) -> Simulation:
         """The same results labelled by ``journey`` (an equal journey: the one
@@ -103,13 +107,13 @@ class Simulation:
     @cached_property
     def _retention(self) -> np.ndarray:
         """R x (T+1) share of the starting cohort not absorbed."""
-        coh = self._raw["cohort_occupancy"]
+        coh = self._raw.cohort_occupancy
         mask = np.asarray(self._journey.core.absorbing)
         return 1.0 - coh[:, :, mask].sum(axis=2) / self.customers
 
     @cached_property
     def _values(self) -> np.ndarray:
-        return self._with_net(self._raw["value_by_period"])
+        return self._with_net(self._raw.value_by_period)
 
     # -- tables -----------------------------------------------------------------
 
@@ -117,14 +121,14 @@ class Simulation:
     def occupancy(self) -> pd.DataFrame:
         """Customers in each stage at t = 0..periods (everyone; mean over
         replications)."""
-        occ = self._raw["occupancy"]
+        occ = self._raw.occupancy
         data = occ[0] if self.replications == 1 else occ.mean(axis=0)
         return pd.DataFrame(data, index=self._times(), columns=self._stages)
 
     @cached_property
     def cohort_occupancy(self) -> pd.DataFrame:
         """Customers of the starting cohort in each stage at t = 0..periods."""
-        occ = self._raw["cohort_occupancy"]
+        occ = self._raw.cohort_occupancy
         data = occ[0] if self.replications == 1 else occ.mean(axis=0)
         return pd.DataFrame(data, index=self._times(), columns=self._stages)
 
@@ -145,7 +149,7 @@ class Simulation:
     @cached_property
     def value_by_period_nominal(self) -> pd.DataFrame:
         """Undiscounted value of everyone by calendar period."""
-        v = self._with_net(self._raw["value_by_period_nominal"]).mean(axis=0)
+        v = self._with_net(self._raw.value_by_period_nominal).mean(axis=0)
         return pd.DataFrame(v, index=self._periods(), columns=self._columns)
 
     @cached_property
@@ -158,9 +162,9 @@ class Simulation:
         for x, name in enumerate(names):
             frames[name] = pd.DataFrame(
                 {
-                    "eligible": self._raw["capacity_eligible"][0, :, x],
-                    "treated": self._raw["capacity_treated"][0, :, x],
-                    "first treated": self._raw["capacity_first_treated"][0, :, x],
+                    "eligible": self._raw.capacity_eligible[0, :, x],
+                    "treated": self._raw.capacity_treated[0, :, x],
+                    "first treated": self._raw.capacity_first_treated[0, :, x],
                 },
                 index=self._periods(),
             )
@@ -171,15 +175,13 @@ class Simulation:
     @cached_property
     def arrivals(self) -> pd.Series:
         """Customers who joined at t = 1..periods (first replication)."""
-        return pd.Series(
-            self._raw["arrivals"][0], index=self._periods(), name="arrivals"
-        )
+        return pd.Series(self._raw.arrivals[0], index=self._periods(), name="arrivals")
 
     @cached_property
     def value(self) -> pd.Series:
         """Mean discounted value per customer of the starting cohort over the
         horizon (streams and net): estimates ``analyze().value``."""
-        v = self._with_net(self._raw["cohort_value"]).mean(axis=0) / self.customers
+        v = self._with_net(self._raw.cohort_value).mean(axis=0) / self.customers
         return pd.Series(v, index=self._columns, name="value")
 
     @property
@@ -189,7 +191,7 @@ class Simulation:
     @property
     def lifetime_within_horizon(self) -> float:
         """Mean periods the starting cohort spent in transient stages."""
-        return float(self._raw["cohort_lifetime"].mean() / self.customers)
+        return float(self._raw.cohort_lifetime.mean() / self.customers)
 
     @cached_property
     def standard_errors(self) -> pd.Series:
@@ -199,13 +201,13 @@ class Simulation:
         n = self.customers * self.replications
         out: dict[str, float] = {}
         if self.method == "individual":
-            s1 = self._with_net(self._raw["cohort_value"]).sum(axis=0)
-            s2 = self._raw["cohort_value_sq"].sum(axis=0)
+            s1 = self._with_net(self._raw.cohort_value).sum(axis=0)
+            s2 = self._raw.cohort_value_sq.sum(axis=0)
             for k, s in enumerate(self._columns):
                 var = s2[k] / n - (s1[k] / n) ** 2
                 out[s] = float(np.sqrt(max(var, 0.0) / n))
-            l1 = self._raw["cohort_lifetime"].sum()
-            l2 = self._raw["cohort_lifetime_sq"].sum()
+            l1 = self._raw.cohort_lifetime.sum()
+            l2 = self._raw.cohort_lifetime_sq.sum()
             var = l2 / n - (l1 / n) ** 2
             out["lifetime_within_horizon"] = float(np.sqrt(max(var, 0.0) / n))
         r = float(self._retention[:, -1].mean())
@@ -215,7 +217,7 @@ class Simulation:
     # -- per customer -----------------------------------------------------------
 
     def _per_customer(self, key: str) -> np.ndarray:
-        a = self._raw[key]
+        a = getattr(self._raw, key)
         if self.method != "individual" or (a.size == 0 and self.customers > 0):
             raise InputError(
                 "per-customer arrays need method='individual' and record other "
@@ -280,7 +282,7 @@ class Simulation:
     @cached_property
     def joined(self) -> np.ndarray:
         """Period at which each customer joined (0 for the starting cohort)."""
-        counts = np.concatenate([[self.customers], self._raw["arrivals"][0]])
+        counts = np.concatenate([[self.customers], self._raw.arrivals[0]])
         return np.repeat(np.arange(self.periods + 1, dtype=np.int32), counts)
 
     @cached_property
@@ -314,10 +316,10 @@ class Simulation:
         cats = pd.CategoricalDtype(self._journey.stages)
         return pd.DataFrame(
             {
-                "customer": raw["event_customer"],
-                "period": raw["event_period"],
-                "from": pd.Categorical.from_codes(raw["event_from"], dtype=cats),
-                "to": pd.Categorical.from_codes(raw["event_to"], dtype=cats),
+                "customer": raw.event_customer,
+                "period": raw.event_period,
+                "from": pd.Categorical.from_codes(raw.event_from, dtype=cats),
+                "to": pd.Categorical.from_codes(raw.event_to, dtype=cats),
             }
         )
 
@@ -336,7 +338,7 @@ class Simulation:
         if of == "retention":
             data, index = self._retention, self._times()
         elif of in self._journey.stages:
-            data = self._raw["occupancy"][:, :, self._journey.stages.index(of)]
+            data = self._raw.occupancy[:, :, self._journey.stages.index(of)]
             index = self._times()
         elif of in self._columns:
             data, index = (
