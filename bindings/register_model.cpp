@@ -2,6 +2,7 @@
 
 #include "journeysim/model.hpp"
 
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -92,9 +93,32 @@ const Segment &segment(const Journey &j, std::size_t i) {
   return j.segments()[i];
 }
 
+// journeysim._core.JourneyError (a ValueError), raised for a journey that fails
+// validation, with the part of the spec, the segment and the stream as
+// attributes. Set once, when the module is imported.
+PyObject *journey_error = nullptr;
+
+void translate_journey_error(std::exception_ptr p) {
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const JourneyError &e) {
+    py::object err = py::reinterpret_borrow<py::object>(journey_error)(e.what());
+    err.attr("part") = e.part;
+    err.attr("segment") = e.segment;
+    err.attr("stream") = e.stream;
+    PyErr_SetObject(journey_error, err.ptr());
+  }
+}
+
 } // namespace
 
 void register_model(py::module_ &m) {
+  // Registered before any function that builds a journey. Never freed: a
+  // Python object must not be released after the interpreter has finalised.
+  journey_error =
+      (new py::exception<JourneyError>(m, "JourneyError", PyExc_ValueError))->ptr();
+  py::register_exception_translator(&translate_journey_error);
+
   py::enum_<Accrual>(m, "Accrual")
       .value("start", Accrual::Start)
       .value("end", Accrual::End)

@@ -176,6 +176,11 @@ class SimulationControl:
 
 class SimulationCancelled(RuntimeError): ...
 
+class JourneyError(ValueError):
+    part: str
+    segment: str
+    stream: str
+
 class CapacityRule:
     def __init__(
         self,

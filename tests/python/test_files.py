@@ -1001,3 +1001,59 @@ def test_the_schema_is_valid_and_rejects_bad_files():
         replaced(good, ("journey", "stages", 2, "moment_of_truth"), "yes"),
     ):
         assert not v.is_valid(broken)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"absorbing": ["a"]}, ("absorbing",)),
+        # In one segment of several: the segment is the place.
+        (
+            {"absorbing": ["a"], "segments": {"x": {"share": 1.0}}},
+            ("absorbing",),
+        ),
+        (
+            {
+                "absorbing": ["a"],
+                "segments": {"x": {"share": 0.5}, "y": {"share": 0.5}},
+            },
+            ("segments", "x"),
+        ),
+    ],
+)
+def test_core_errors_name_their_key_path_without_reading_the_message(change, path):
+    # The core checks absorbing stages; its error says which part of the spec
+    # (and which segment) it is about, and the file's key path comes from that.
+    spec = {"stages": ["a", "b"], "transitions": {"a": {"b": 0.5}}, **change}
+    with pytest.raises(js.SpecError, match="absorbing stage 'a' has an exit") as err:
+        js.Journey.from_spec(spec)
+    assert err.value.path == path
+
+
+def test_the_core_error_carries_part_segment_and_stream():
+    j = js.Journey(
+        ["a", "b"],
+        {"a": {"b": 0.5}},
+        segments={"x": {"share": 0.5}, "y": {"share": 0.5}},
+    )
+    seg = j.core.spec.segments[1]
+    bad = js._core.Segment(
+        name=seg.name,
+        share=seg.share,
+        transition_starts=list(seg.transition_starts),
+        transitions=[np.array([[0.2, 0.5], [0.0, 1.0]])],
+        streams=[],
+        start=np.array(seg.start),
+    )
+    spec = js._core.JourneySpec(
+        stages=["a", "b"], segments=[j.core.spec.segments[0], bad]
+    )
+    with pytest.raises(js._core.JourneyError) as err:
+        js._core.Journey(spec)
+    assert isinstance(err.value, ValueError)
+    assert (err.value.part, err.value.segment, err.value.stream) == (
+        "transitions",
+        "y",
+        "",
+    )
+    assert "segment 'y', row 'a' sums to 0.7" in str(err.value)

@@ -73,7 +73,7 @@ def cancel_on_interrupt() -> Iterator[None]:
     >>> j = js.default_journey()
     >>> with cf.ThreadPoolExecutor(2) as ex, js.cancel_on_interrupt():
     ...     runs = [ex.submit(j.simulate, 1000, 12, seed=s) for s in (1, 2)]
-    ...     cf.wait(runs)  # Ctrl-C here stops both simulations
+    ...     _ = cf.wait(runs)  # Ctrl-C here stops both simulations
     ...     print([r.result().customers for r in runs])
     [1000, 1000]
     """

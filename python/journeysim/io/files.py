@@ -346,7 +346,7 @@ def schema() -> dict:
     Examples
     --------
     >>> import journeysim as js
-    >>> s = js.files.schema()
+    >>> s = js.io.files.schema()
     >>> s["$schema"], s["properties"]["format"]
     ('https://json-schema.org/draft/2020-12/schema', {'const': 'journeysim/1'})
     """

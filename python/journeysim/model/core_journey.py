@@ -53,8 +53,18 @@ def build_core(r: ResolvedJourney) -> _core.Journey:
     )
     try:
         return _core.Journey(spec)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    except _core.JourneyError as err:
+        raise InputError(str(err), key=_key(err)) from None
+
+
+def _key(err: _core.JourneyError) -> tuple:
+    """Where in a journey spec (a model file's ``journey:``) the core's error is:
+    the segment it names, else the part (with the stream for values)."""
+    if err.segment:
+        return ("segments", err.segment)
+    if err.stream and err.part in ("values", "transition_values"):
+        return (err.part, err.stream)
+    return () if err.part == "tolerance" else (err.part,)
 
 
 def normalised(r: ResolvedJourney, core: _core.Journey) -> ResolvedJourney:

@@ -36,9 +36,8 @@ def build_from_spec(make: Callable[..., J], spec: Any, *, strict: bool) -> J:
         return make(**kwargs)
     except SpecError:
         raise
-    except InputError as err:  # the constructor names the key it is about
-        key = err.key or _guess_journey_path(str(err), spec)
-        raise SpecError(key, str(err)) from None
+    except InputError as err:  # the constructor and the core name the key
+        raise SpecError(err.key, str(err)) from None
 
 
 #: The keys of a journey spec, in the order to_spec() writes them.
@@ -479,42 +478,3 @@ def _read_segments(obj, stages, streams, normalize, strict) -> dict:
     if strict and not normalize and abs(total - 1.0) > _SPEC_TOL:
         raise SpecError(path, f"the segment shares sum to {total:.12g}, not 1")
     return out
-
-
-def _guess_journey_path(msg: str, spec: Mapping) -> tuple:
-    """The key path a constructor (or core) error is most likely about."""
-    m = re.match(r"segment '([^']*)'", msg)
-    if (
-        m
-        and isinstance(spec.get("segments"), Mapping)
-        and m.group(1) in spec["segments"]
-    ):
-        return ("segments", m.group(1))
-    if msg.startswith("metadata"):
-        return ("stages",)
-    m = re.match(r"(transition_values|values)\['([^']*)'\]", msg)
-    if m:
-        return (m.group(1), m.group(2))
-    for key in SPEC_KEYS:
-        if msg.startswith(key):
-            return (key,)
-    core = (
-        ("row '", "transitions"),
-        ("transition '", "transitions"),
-        ("absorbing stage", "absorbing" if "absorbing" in spec else "transitions"),
-        ("start distribution", "start"),
-        ("segment shares", "segments"),
-        ("duplicate segment", "segments"),
-        ("duplicate stage", "stages"),
-        ("stage names", "stages"),
-        ("value stream", "values"),
-        ("the value stream", "values"),
-        ("net weight", "net"),
-        ("cohort size", "cohort_size"),
-        ("arrivals at period", "arrivals"),
-        ("discount rate", "discount_rate"),
-    )
-    for prefix, key in core:
-        if msg.startswith(prefix):
-            return (key,)
-    return ()
