@@ -91,6 +91,10 @@ def test_arrays_are_read_only_views_that_keep_their_owner_alive():
     del g
     gc.collect()
     np.testing.assert_array_equal(P[0], [0.7, 0.1, 0.2])  # the owner is still there
+    # Through a journey's spec: the view keeps the segment, the spec and the journey.
+    v = _core.Journey(spec()).spec.segments[0].streams[0].values[1]
+    gc.collect()
+    np.testing.assert_array_equal(v, [12.0, 0.0, 0.0])
 
 
 def test_the_journey_spec_is_the_validated_one():
