@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.errors import InputError
 from .._base.version import __version__
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
@@ -100,7 +101,7 @@ def report(
     True
     """
     if not isinstance(journey, Journey):
-        raise ValueError(f"report needs a Journey, got {journey!r}")
+        raise InputError(f"report needs a Journey, got {journey!r}")
     if isinstance(plans, Plan):
         plans = [plans]
     plans = list(plans)
@@ -117,7 +118,7 @@ def report(
             progress=progress,
         )
     elif not isinstance(comparison, Comparison):
-        raise ValueError(f"comparison must be a Comparison, got {comparison!r}")
+        raise InputError(f"comparison must be a Comparison, got {comparison!r}")
     page = _page(journey, plans, comparison, title, seed)
     if out is not None:
         with open(out, "w", encoding="utf-8") as f:

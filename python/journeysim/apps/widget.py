@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._base.errors import InputError
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..plans.compare import Comparison, compare
@@ -58,15 +59,15 @@ def _widgets():
 
 def _range(r: Any, what: str) -> tuple[float, float]:
     if not (isinstance(r, (tuple, list)) and len(r) == 2):
-        raise ValueError(f"{what} must be (low, high), got {r!r}")
+        raise InputError(f"{what} must be (low, high), got {r!r}")
     lo, hi = r
     for x in (lo, hi):
         if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            raise ValueError(f"{what} must be two numbers, got {r!r}")
+            raise InputError(f"{what} must be two numbers, got {r!r}")
         if not math.isfinite(x):
-            raise ValueError(f"{what} must be finite, got {r!r}")
+            raise InputError(f"{what} must be finite, got {r!r}")
     if not lo < hi:
-        raise ValueError(f"{what} must have low < high, got {r!r}")
+        raise InputError(f"{what} must have low < high, got {r!r}")
     return float(lo), float(hi)
 
 
@@ -184,11 +185,11 @@ class WhatIf:
     ) -> None:
         w = _widgets()
         if not isinstance(journey, Journey):
-            raise ValueError(f"what_if needs a Journey, got {journey!r}")
+            raise InputError(f"what_if needs a Journey, got {journey!r}")
         if not isinstance(intervention, Intervention):
-            raise ValueError(f"what_if needs an Intervention, got {intervention!r}")
+            raise InputError(f"what_if needs an Intervention, got {intervention!r}")
         if intervention.capacity is not None:
-            raise ValueError(
+            raise InputError(
                 f"intervention {intervention.name!r} has a capacity, which can only "
                 "be simulated: the what-if compares exactly"
             )
@@ -201,7 +202,7 @@ class WhatIf:
             self._reference = Plan("current plan", list(baseline))
         self._name = f"what if: {intervention.name}"
         if self._reference is not None and self._reference.name == self._name:
-            raise ValueError(f"the baseline plan may not be named {self._name!r}")
+            raise InputError(f"the baseline plan may not be named {self._name!r}")
         if isinstance(metrics, str):
             metrics = [metrics]
         self.metrics = [
@@ -213,15 +214,15 @@ class WhatIf:
             else _range(effect_range, "effect_range")
         )
         if not lo <= intervention.amount <= hi:
-            raise ValueError(
+            raise InputError(
                 f"the intervention's {intervention.effect} {intervention.amount:g} "
                 f"is outside effect_range ({lo:g}, {hi:g})"
             )
         rlo, rhi = _range(reach_range, "reach_range")
         if not 0 <= rlo < rhi <= 1:
-            raise ValueError(f"reach_range must lie within [0, 1], got {reach_range!r}")
+            raise InputError(f"reach_range must lie within [0, 1], got {reach_range!r}")
         if not rlo <= intervention.reach <= rhi:
-            raise ValueError(
+            raise InputError(
                 f"the intervention's reach {intervention.reach:g} is outside "
                 f"reach_range ({rlo:g}, {rhi:g})"
             )
@@ -242,7 +243,7 @@ class WhatIf:
         self.comparison = self._compare(intervention)
         missing = [m for m in self.metrics if m not in self.comparison.summary]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"unknown metrics {missing}; the comparison has "
                 f"{list(self.comparison.summary.columns)}"
             )

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .._base import system
+from .._base.errors import FitError
 
 __all__ = ["MAX_LINE_BYTES", "read_csv", "read_parquet"]
 
@@ -91,7 +92,7 @@ def _scan_csv(path: Path, name: str) -> None:
                 decoder.decode(chunk)
             except UnicodeDecodeError as err:
                 bad = line + int(np.count_nonzero(buf[: max(err.start, 0)] == 10))
-                raise ValueError(
+                raise FitError(
                     f"events file {name!r}, line {bad}: bytes that are not UTF-8 text "
                     f"(near byte {offset + max(err.start, 0):,}): not a CSV event log, "
                     "or another encoding (save it as UTF-8)"
@@ -126,7 +127,7 @@ def _scan_csv(path: Path, name: str) -> None:
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}, line {line}: the file ends inside a UTF-8 "
             "character: truncated, or not UTF-8 text"
         ) from None
@@ -135,14 +136,14 @@ def _scan_csv(path: Path, name: str) -> None:
 
 
 def _wrong_fields(name: str, line: int, found: int, header: int) -> None:
-    raise ValueError(
+    raise FitError(
         f"events file {name!r}, line {line}: {found} fields where the header line "
         f"has {header} (an unquoted comma in a value, or a line cut short)"
     )
 
 
 def _long_line(name: str, line: int) -> None:
-    raise ValueError(
+    raise FitError(
         f"events file {name!r}, line {line}: longer than {MAX_LINE_BYTES:,} bytes "
         "(a row of an event log is a few dozen): not a CSV event log, or a quoted "
         "field that never ends"
@@ -158,15 +159,15 @@ def read_csv(path: Path, columns: list[str], time: str | None) -> pd.DataFrame:
     try:
         header = pd.read_csv(path, nrows=0)
     except pd.errors.EmptyDataError:
-        raise ValueError(f"events file {name!r} is empty (no header line)") from None
+        raise FitError(f"events file {name!r} is empty (no header line)") from None
     except (pd.errors.ParserError, ValueError) as err:
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}: not a readable CSV file: {err}"
         ) from None
     missing = [c for c in columns if c not in header.columns]
     if missing:
         shown = [str(c) for c in header.columns[:20]]
-        raise ValueError(
+        raise FitError(
             f"events file {name!r} has no column(s) {missing}; its columns are "
             f"{shown}{' ...' if len(header.columns) > 20 else ''}"
         )
@@ -174,7 +175,7 @@ def read_csv(path: Path, columns: list[str], time: str | None) -> pd.DataFrame:
         # Blank lines are kept (as empty rows) so that row i is line i + 2.
         df = pd.read_csv(path, usecols=columns, skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as err:
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}: not a readable CSV file: {err}"
         ) from None
     return _check_frame(df[columns], name, time, lambda i: f"line {i + 2}")
@@ -193,13 +194,13 @@ def read_parquet(path: Path, columns: list[str], time: str | None) -> pd.DataFra
     try:
         meta = pq.read_metadata(path)
     except (pa.ArrowException, OSError) as err:
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}: not a readable Parquet file: {err}"
         ) from None
     schema = meta.schema.to_arrow_schema()
     missing = [c for c in columns if c not in schema.names]
     if missing:
-        raise ValueError(
+        raise FitError(
             f"events file {name!r} has no column(s) {missing}; its columns are "
             f"{schema.names[:20]}"
         )
@@ -222,7 +223,7 @@ def read_parquet(path: Path, columns: list[str], time: str | None) -> pd.DataFra
         )
         if not ok:
             what = "a time" if c == time else "an id or a name"
-            raise ValueError(
+            raise FitError(
                 f"events file {name!r}, column {c!r}: type {t} cannot hold {what} "
                 "(expected integers or strings"
                 + (", floats, dates or timestamps" if c == time else "")
@@ -239,7 +240,7 @@ def read_parquet(path: Path, columns: list[str], time: str | None) -> pd.DataFra
     try:
         df = pq.read_table(path, columns=columns).to_pandas()
     except (pa.ArrowException, OSError) as err:
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}: not a readable Parquet file: {err}"
         ) from None
     return _check_frame(df[columns], name, time, lambda i: f"row {i}")
@@ -261,7 +262,7 @@ def _check_frame(df: pd.DataFrame, name: str, time: str | None, where) -> pd.Dat
         if null.any():
             i = int(np.argmax(null))
             empty = bool(df.iloc[i].isna().all())
-            raise ValueError(
+            raise FitError(
                 f"events file {name!r}, {where(i)}: "
                 + ("an empty row" if empty else f"missing value in column {c!r}")
                 + f" ({int(null.sum()):,} such row(s) in all)"
@@ -290,7 +291,7 @@ def _times(col: pd.Series, name: str, column: str, where) -> pd.Series:
         mostly = is_number.mean() >= 0.5
         i = int(np.argmax(~is_number if mostly else is_number))
         what = "is not a number" if mostly else "is a number"
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}, {where(i)}, column {column!r}: {text.iloc[i]!r} "
             f"{what}, unlike most of the column: times must be numbers throughout "
             "(with an integer period) or dates throughout"
@@ -304,7 +305,7 @@ def _times(col: pd.Series, name: str, column: str, where) -> pd.Series:
     if aware.any() and not aware.all():
         i = int(np.argmax(~aware)) if aware[0] else int(np.argmax(aware))
         j = 0
-        raise ValueError(
+        raise FitError(
             f"events file {name!r}, {where(i)}, column {column!r}: {text.iloc[i]!r} "
             f"{'has no' if not aware[i] else 'has a'} time zone, unlike "
             f"{text.iloc[j]!r} ({where(j)}): mixed time zones; give every time in one "
@@ -314,7 +315,7 @@ def _times(col: pd.Series, name: str, column: str, where) -> pd.Series:
         distinct = zones.unique()
         if len(distinct) > 1:
             i = int(np.argmax((zones != zones.iloc[0]).to_numpy()))
-            raise ValueError(
+            raise FitError(
                 f"events file {name!r}, {where(i)}, column {column!r}: time zone "
                 f"{zones.iloc[i]} differs from {zones.iloc[0]} ({where(0)}): mixed "
                 "time zones; convert the times to one zone first (calendar months "
@@ -328,7 +329,7 @@ def _times(col: pd.Series, name: str, column: str, where) -> pd.Series:
         bad = stamps.isna().to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(
+            raise FitError(
                 f"events file {name!r}, {where(i)}, column {column!r}: "
                 f"{text.iloc[i]!r} is neither a number nor a date"
             ) from None

@@ -54,7 +54,7 @@ from typing import Any
 import yaml
 
 from .._base.checks import check_keys, describe
-from .._base.errors import SpecError, spec_path
+from .._base.errors import InputError, SpecError, spec_path
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from .parse import EXPONENT_FLOAT, JsonReader, Refused, parse_yaml
@@ -145,14 +145,14 @@ def load_model(path: str | os.PathLike) -> ModelFile:
     fmt = _format_of(name)
     size = os.stat(name).st_size
     if size > MAX_BYTES:
-        raise ValueError(
+        raise InputError(
             f"{name}: the file has {size:,} bytes, more than the {MAX_BYTES:,} a "
             "model file may have"
         )
     with open(name, "rb") as f:
         raw = f.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
-        raise ValueError(f"{name}: the file has more than {MAX_BYTES:,} bytes")
+        raise InputError(f"{name}: the file has more than {MAX_BYTES:,} bytes")
     return _parse(_decode(raw, name), fmt, name, name)
 
 
@@ -176,7 +176,7 @@ def load(path: str | os.PathLike) -> Journey:
     """
     m = load_model(path)
     if m.journey is None:
-        raise ValueError(f"{os.fspath(path)}: the file holds no journey")
+        raise InputError(f"{os.fspath(path)}: the file holds no journey")
     return m.journey
 
 
@@ -200,7 +200,7 @@ def load_plans(path: str | os.PathLike) -> list[Plan]:
     """
     m = load_model(path)
     if not m.plans:
-        raise ValueError(f"{os.fspath(path)}: the file holds no plans")
+        raise InputError(f"{os.fspath(path)}: the file holds no plans")
     return m.plans
 
 
@@ -303,7 +303,7 @@ def dumps(
         )
     if fmt == "json":
         return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    raise ValueError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
+    raise InputError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
 
 
 def loads(text: str, fmt: str = "yaml", *, name: str = "<string>") -> ModelFile:
@@ -328,11 +328,11 @@ def loads(text: str, fmt: str = "yaml", *, name: str = "<string>") -> ModelFile:
     old.yaml:1: format: unknown format 'journeysim/2'; this version reads journeysim/1
     """
     if fmt not in ("yaml", "json"):
-        raise ValueError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
+        raise InputError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
     if not isinstance(text, str):
-        raise ValueError(f"{name}: expected the text (a str), got {describe(text)}")
+        raise InputError(f"{name}: expected the text (a str), got {describe(text)}")
     if len(text) > MAX_BYTES:
-        raise ValueError(f"{name}: the text is longer than {MAX_BYTES:,} characters")
+        raise InputError(f"{name}: the text is longer than {MAX_BYTES:,} characters")
     return _parse(text.removeprefix("\ufeff"), fmt, name, None)
 
 
@@ -360,7 +360,7 @@ def schema() -> dict:
 def _format_of(name: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
-        raise ValueError(
+        raise InputError(
             f"{name}: unknown model file type {suffix or '(no suffix)'!r}; use "
             ".yaml, .yml or .json"
         )
@@ -374,7 +374,7 @@ def _decode(raw: bytes, name: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        raise ValueError(
+        raise InputError(
             f"{name}:{line}: the file is not UTF-8 text: byte 0x{raw[err.start]:02x} "
             f"at offset {err.start} ({err.reason})"
         ) from None
@@ -388,11 +388,11 @@ def _parse(text: str, fmt: str, name: str, path: str | None) -> ModelFile:
             data, lines = JsonReader(text).parse()
     except Refused as err:
         where = f"{name}:{err.line}" if err.line else name
-        raise ValueError(f"{where}: {err.message}") from None
+        raise InputError(f"{where}: {err.message}") from None
     try:
         return _model(data, path)
     except SpecError as err:
-        raise ValueError(_located(name, lines, err)) from None
+        raise InputError(_located(name, lines, err), key=err.path) from None
 
 
 def _located(name: str, lines: dict, err: SpecError) -> str:
@@ -610,18 +610,18 @@ def _document(obj: Any, plans: Sequence[Plan] | None) -> dict:
         for x in obj:
             (plan_list if isinstance(x, Plan) else library).append(x)
     else:
-        raise ValueError(
+        raise InputError(
             "save: expected a Journey, a Plan, an Intervention, or a list of Plans "
             f"or of Interventions, got {type(obj).__name__}"
         )
     if plans is not None:
         if isinstance(plans, Plan) or not all(isinstance(p, Plan) for p in plans):
-            raise ValueError("save: plans must be a list of Plans")
+            raise InputError("save: plans must be a list of Plans")
         plan_list.extend(plans)
     names = [p.name for p in plan_list]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"save: plan names repeat: {dup}")
+        raise InputError(f"save: plan names repeat: {dup}")
 
     doc: dict[str, Any] = {"format": FORMAT}
     if journey is not None:
@@ -637,7 +637,7 @@ def _document(obj: Any, plans: Sequence[Plan] | None) -> dict:
     for iv in library:
         d = iv.to_dict()
         if iv.name in lib and lib[iv.name] != d:
-            raise ValueError(f"save: two different interventions are named {iv.name!r}")
+            raise InputError(f"save: two different interventions are named {iv.name!r}")
         lib[iv.name] = d
     uses: dict[str, list[dict]] = {}
     for plan in plan_list:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._base.errors import InputError
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from .compare import compare
@@ -140,16 +141,16 @@ def best_plan(
     """
     candidates = list(candidates)
     if not candidates:
-        raise ValueError("best_plan needs at least one candidate intervention")
+        raise InputError("best_plan needs at least one candidate intervention")
     for c in candidates:
         if not isinstance(c, Intervention):
-            raise ValueError(f"candidates must be Interventions, got {c!r}")
+            raise InputError(f"candidates must be Interventions, got {c!r}")
     if (
         isinstance(budget, bool)
         or not isinstance(budget, numbers.Real)
         or not (math.isfinite(budget) and budget >= 0)
     ):
-        raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+        raise InputError(f"budget must be a finite number >= 0, got {budget!r}")
     levels: list[list[float]]
     if reach is None:
         levels = [[c.reach] for c in candidates]
@@ -159,12 +160,12 @@ def best_plan(
             isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0 < r <= 1
             for r in reach
         ):
-            raise ValueError(f"reach levels must be numbers in (0, 1], got {reach!r}")
+            raise InputError(f"reach levels must be numbers in (0, 1], got {reach!r}")
         levels = [sorted(set(reach)) for _ in candidates]
     options = [[0.0, *lv] for lv in levels]
     total = math.prod(len(o) for o in options)
     if total > MAX_COMBINATIONS:
-        raise ValueError(
+        raise InputError(
             f"{total} combinations to evaluate, more than {MAX_COMBINATIONS}: "
             "offer fewer candidates or reach levels"
         )
