@@ -68,7 +68,11 @@ def _key(err: _core.JourneyError) -> tuple:
 
 
 def normalised(r: ResolvedJourney, core: _core.Journey) -> ResolvedJourney:
-    """``r`` with the transitions, starts and shares the core holds."""
+    """``r`` with the transitions, starts and shares the core holds (only
+    ``normalize=True`` makes them differ from the ones it was given: then they
+    are read back; a plan's or a fit's journey skips the copies)."""
+    if not r.normalize:
+        return r
     segments = tuple(
         dataclasses.replace(
             seg,

@@ -508,7 +508,7 @@ class Journey:
         return rank_moments(self, metric, horizon, to=to, accrual=accrual)
 
     def owner(self, stage: str) -> str | None:
-        stage_index(self.stages, stage, "owner")
+        stage_index(self._resolved.stages, stage, "owner")
         return self._resolved.metadata.get(stage, {}).get("owner")
 
     # -- analysis ---------------------------------------------------------------
