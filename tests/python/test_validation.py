@@ -713,3 +713,19 @@ def test_a_stage_cannot_be_named_star():
     # "*" is the wildcard of interventions and transition values.
     with pytest.raises(ValueError, match=r"'\*' cannot be a stage name"):
         js.Journey(["a", "*"], {"a": {"*": 0.1}})
+
+
+def test_the_core_s_own_refusals_are_journeysim_errors():
+    # Refused by the C++ core (std::invalid_argument), reported as journeysim's
+    # InputError: still a ValueError, and a JourneySimError.
+    j = js.Journey(
+        ["active", "churned"],
+        {"active": {"churned": 0.1}},
+        values={"revenue": {"active": 1.0}},
+        discount_rate=-0.999,
+    )
+    for call in (lambda: j.analyze(periods=120), lambda: j.simulate(100, 120, seed=1)):
+        with pytest.raises(js.InputError, match="beyond double precision") as err:
+            call()
+        assert isinstance(err.value, ValueError)
+        assert isinstance(err.value, js.JourneySimError)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._base.errors import FitError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 from .events import period_index, read_events
 
 __all__ = ["Counted", "FitData", "FitOptions", "Log", "count_log", "read_log"]
@@ -155,18 +155,19 @@ def count_log(log: Log, o: FitOptions) -> Counted:
     )
     if end_period < int(periods.max()):
         raise FitError("end is before the last time in the log")
-    counts, starts = _core.count_transitions(
-        cust,
-        periods,
-        code,
-        seg_codes,
-        S,
-        len(seg_names),
-        pieces,
-        [s in absorbing for s in stages],
-        o.kind == "changes",
-        end_period,
-    )
+    with core_errors():
+        counts, starts = _core.count_transitions(
+            cust,
+            periods,
+            code,
+            seg_codes,
+            S,
+            len(seg_names),
+            pieces,
+            [s in absorbing for s in stages],
+            o.kind == "changes",
+            end_period,
+        )
     return Counted(
         counts=np.asarray(counts),
         starts=np.asarray(starts),

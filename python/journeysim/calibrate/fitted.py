@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._base.errors import FitError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 from .._base.warnings import InfiniteLifetimeWarning
 from ..model.journey import Journey
 from ..view.display import table
@@ -205,18 +205,19 @@ class Fit:
             )
             new_ids = np.repeat(np.arange(n, dtype=np.int64), size)
             seg = None if d.segment is None else d.segment[rows]
-            counts, _ = _core.count_transitions(
-                new_ids,
-                d.period[rows],
-                d.stage[rows],
-                seg,
-                S,
-                G,
-                self.pieces,
-                flags,
-                d.changes,
-                d.end,
-            )
+            with core_errors():
+                counts, _ = _core.count_transitions(
+                    new_ids,
+                    d.period[rows],
+                    d.stage[rows],
+                    seg,
+                    S,
+                    G,
+                    self.pieces,
+                    flags,
+                    d.changes,
+                    d.end,
+                )
             alpha = _posterior(np.asarray(counts, dtype=float), self.prior, absorbing)
             tot = alpha.sum(axis=-1, keepdims=True)
             eye = np.broadcast_to(np.eye(S), alpha.shape)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from .._base import executor
 from .._base.errors import FitError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 from .counting import Counted, FitOptions
 from .events import (
     SUFFIXES,
@@ -292,18 +292,19 @@ def _counts(cust, period, code, seg, o: _Plan, label: str, customers: int) -> _C
             raise FitError(
                 f"{int(change.sum())} customers change segment within the log ({label})"
             )
-    counts, starts = _core.count_transitions(
-        cust,
-        period,
-        code,
-        seg,
-        len(o.stages),
-        len(o.segment_names),
-        o.pieces,
-        o.absorbing_flags,
-        o.changes,
-        o.end_period,
-    )
+    with core_errors():
+        counts, starts = _core.count_transitions(
+            cust,
+            period,
+            code,
+            seg,
+            len(o.stages),
+            len(o.segment_names),
+            o.pieces,
+            o.absorbing_flags,
+            o.changes,
+            o.end_period,
+        )
     return _Counts(np.asarray(counts), np.asarray(starts), customers)
 
 

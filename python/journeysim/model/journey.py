@@ -14,7 +14,7 @@ import pandas as pd
 from .._base.checks import stage_index
 from .._base.conventions import ACCRUALS, COST_STREAM, STAGE_METADATA
 from .._base.errors import InputError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
 from .._base.resolved import CapacityRule, ResolvedJourney, Segment
 from .._base.warnings import InfiniteLifetimeWarning
@@ -545,7 +545,8 @@ class Journey:
             raise InputError(
                 f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"
             )
-        result = _core.analyze(self._core, int(periods), ACCRUALS[accrual])
+        with core_errors():
+            result = _core.analyze(self._core, int(periods), ACCRUALS[accrual])
         for msg in result.warnings:
             warnings.warn(msg, InfiniteLifetimeWarning, stacklevel=2)
         return Analysis(result, self, accrual)

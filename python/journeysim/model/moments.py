@@ -13,7 +13,7 @@ import pandas as pd
 from .._base.checks import stage_index
 from .._base.conventions import ACCRUALS
 from .._base.errors import InputError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 
 if TYPE_CHECKING:
     from .._base.resolved import JourneyLike as Journey
@@ -59,15 +59,16 @@ def rank_moments(
             )
     elif to is not None:
         raise InputError(f"to must be a stage or a dict, got {to!r}")
-    D = np.asarray(
-        _core.sensitivities(
-            journey.core,
-            None if horizon is None else int(horizon),
-            ACCRUALS[accrual],
-            metrics[metric],
-            dest,
+    with core_errors():
+        D = np.asarray(
+            _core.sensitivities(
+                journey.core,
+                None if horizon is None else int(horizon),
+                ACCRUALS[accrual],
+                metrics[metric],
+                dest,
+            )
         )
-    )
     P = (
         journey.transition_matrices(journey.segments[0])
         if len(journey.segments) == 1

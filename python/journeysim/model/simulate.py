@@ -14,7 +14,7 @@ from .._base import interrupt, system
 from .._base.checks import check_integer
 from .._base.conventions import ACCRUALS
 from .._base.errors import InputError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 from ..results.simulation import Simulation
 from .core_journey import core_capacity
 
@@ -87,8 +87,8 @@ def run_simulation(
             f"periods exceed 2**62: counts are 64-bit integers"
         )
     capacity = core_capacity(journey.resolved.capacity)
-    needs = dict(
-        _core.simulation_memory(
+    with core_errors():
+        memory = _core.simulation_memory(
             journey.core,
             customers,
             periods,
@@ -98,9 +98,10 @@ def run_simulation(
             per_customer,
             len(capacity),
         )
-    )
+    needs = dict(memory)
     if record == "events":
-        moves = _core.expected_moves(journey.core, periods)
+        with core_errors():
+            moves = _core.expected_moves(journey.core, periods)
         # per-block vectors, the merged arrays, the DataFrame
         needs[f"an event log of about {moves * people:,.0f} events"] = (
             moves * people * EVENT_BYTES * 2.5
@@ -171,6 +172,9 @@ def run_simulation(
         if entry.cancelled_by_ctrl_c:
             # Ctrl-C, delivered to the main thread, stopped this one too.
             raise KeyboardInterrupt("simulation cancelled by Ctrl-C") from None
+        if isinstance(outcome.error, ValueError):  # the core's: bad input
+            with core_errors():
+                raise outcome.error
         raise outcome.error
     worker.join()
     return Simulation(

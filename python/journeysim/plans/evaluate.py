@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
-from .._base.native import _core
+from .._base.native import _core, core_errors
 from ..model.apply_plan import OnceCharge, apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
@@ -69,7 +69,10 @@ def _once(
         until = periods if b is None else min(b, periods)
         g = np.zeros(periods)
         if until > a:
-            f = _core.first_visits(pj.core, entry.segment, list(entry.stages), a, until)
+            with core_errors():
+                f = _core.first_visits(
+                    pj.core, entry.segment, list(entry.stages), a, until
+                )
             g[a:until] = f
         share = pj.core.share(entry.segment)
         tau = np.arange(periods)
