@@ -146,7 +146,7 @@ def test_a_stay_a_hair_above_one_pickles():
 @pytest.mark.parametrize("name", NAMES)
 def test_derived_journeys_pickle_and_save(name, rng):
     """What sweeps and uncertainty draws make of a journey (its segments and
-    rates replaced through _derived) pickles and saves exactly."""
+    rates replaced through Journey.derive) pickles and saves exactly."""
     j = journeys(rng)[name]
     d = j.derive(rates={s: 0.05 for s in j.streams})
     back = pickle.loads(pickle.dumps(d))

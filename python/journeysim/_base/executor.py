@@ -32,9 +32,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-R = TypeVar("R")
-#: run_batch(context, items, threads) -> outcome of the batch
-BatchRunner = Callable[[Any, list, "int | None"], R]
 
 
 def check_client(client: Any) -> None:

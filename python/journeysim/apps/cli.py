@@ -368,9 +368,9 @@ def _with_transitions(like, fitted):
     shares and discounting stay the model's own. A fit of one segment serves
     every segment; segments of a fit are matched by name."""
     try:
-        return like.with_transitions(fitted)
-    except ValueError as err:
-        raise UserError(f"the fitted log {err}") from None
+        return like.with_transitions(fitted, what="the log", mine="the model")
+    except InputError as err:
+        raise UserError(str(err)) from None
 
 
 def _report(args, out: TextIO) -> None:

@@ -48,7 +48,7 @@ from .events import (
 )
 from .fitted import Fit, estimate
 
-__all__ = ["fit_partitions", "is_dask_frame", "partition_paths"]
+__all__ = ["fit_partitions"]
 
 
 def _hash(values) -> np.ndarray:

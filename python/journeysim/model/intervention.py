@@ -660,6 +660,3 @@ def _intervention_from_dict(cls, d: dict) -> Intervention:
 
 def _plan_from_dict(cls, d: dict) -> Plan:
     return cls.from_dict(d)
-
-
-# -- applying a plan ----------------------------------------------------------

@@ -162,7 +162,7 @@ class Journey:
         rates: Mapping[str, float] | None = None,
         weights: Sequence[float] | None = None,
         absorbing: Sequence[int] | None = None,
-        capacity: Sequence[CapacityRule] = (),
+        capacity: Sequence[CapacityRule] | None = None,
         name: str | None = None,
     ) -> Journey:
         """A journey like this one with some resolved parts replaced: what a
@@ -177,24 +177,26 @@ class Journey:
             rates=r.rates if rates is None else dict(rates),
             weights=r.weights if weights is None else tuple(weights),
             absorbing=r.absorbing if absorbing is None else tuple(absorbing),
-            capacity=tuple(capacity),
+            capacity=r.capacity if capacity is None else tuple(capacity),
             normalize=False,
         )
         return type(self)._from_resolved(new, name or self.name)
 
-    def with_transitions(self, other: Journey) -> Journey:
+    def with_transitions(
+        self, other: Journey, *, what: str = "the other journey", mine: str = "this one"
+    ) -> Journey:
         """This journey with ``other``'s transition matrices (a fitted or drawn
         journey): values, metadata, starts, shares and discounting stay this
         one's. One segment of ``other`` serves every segment; several are
-        matched by name. For use inside the package; a mismatch is an
-        InputError whose message reads after the name of ``other``."""
+        matched by name. For use inside the package: a mismatch is an
+        InputError naming ``what`` (the other journey) and ``mine`` (this one)."""
         if other.stages != self.stages:
-            raise InputError(f"has stages {other.stages}, the journey {self.stages}")
+            raise InputError(f"{what} has stages {other.stages}, {mine} {self.stages}")
         theirs = {seg.name: seg for seg in other.resolved.segments}
         ours = self._resolved.segments
         if len(theirs) > 1 and set(theirs) != {seg.name for seg in ours}:
             raise InputError(
-                f"has segments {sorted(theirs)}, the journey "
+                f"{what} has segments {sorted(theirs)}, {mine} "
                 f"{sorted(seg.name for seg in ours)}"
             )
         one = next(iter(theirs.values()))

@@ -16,13 +16,13 @@ from .._base.errors import InputError
 from .._base.native import _core, core_errors
 
 if TYPE_CHECKING:
-    from .._base.resolved import JourneyLike as Journey
+    from .._base.resolved import JourneyLike
 
 __all__ = ["rank_moments"]
 
 
 def rank_moments(
-    journey: Journey,
+    journey: JourneyLike,
     metric: str,
     horizon: int | None,
     *,

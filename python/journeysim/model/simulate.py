@@ -19,7 +19,7 @@ from ..results.simulation import Simulation
 from .core_journey import core_capacity
 
 if TYPE_CHECKING:
-    from .._base.resolved import JourneyLike as Journey
+    from .._base.resolved import JourneyLike
 
 __all__ = ["run_simulation"]
 
@@ -43,7 +43,7 @@ MAX_CUSTOMERS = 2**62
 
 
 def run_simulation(
-    journey: Journey,
+    journey: JourneyLike,
     customers: int,
     periods: int,
     *,

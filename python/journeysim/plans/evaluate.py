@@ -153,10 +153,8 @@ def draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list:
             )
     out = []
     for k, d in enumerate(samples):
-        try:
-            out.append(journey.with_transitions(d))
-        except InputError as err:
-            raise InputError(f"uncertainty draw {k} {err}") from None
+        what = f"uncertainty draw {k}"
+        out.append(journey.with_transitions(d, what=what, mine="the journey"))
     return out
 
 
@@ -325,7 +323,7 @@ def _paired_units(s, pj: Journey, customers: int, horizons, streams):
                 pop += weights[k] * cv[:, k] * (1 + rates[st]) ** (-joined)
         per["population net value"] = pop
         return per, False
-    raw = s._raw
+    raw = s.raw
     absorbing = np.asarray(pj.core.absorbing)
     coh = raw.cohort_occupancy
     for h in horizons:
@@ -397,7 +395,7 @@ def simulated_rows(
             disc = (1.0 + rate) ** -np.arange(periods)
             for x, name in enumerate(rules):
                 iv = next(i for i in p.interventions if i.name == name)
-                first = s._raw.capacity_first_treated[0, :, x]
+                first = s.raw.capacity_first_treated[0, :, x]
                 once_cost += iv.cost_per_customer * float((first * disc).sum())
                 reached[name] = float(first.sum())
         per, by_rep = _paired_units(s, pj, customers, horizons, streams)

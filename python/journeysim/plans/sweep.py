@@ -657,7 +657,7 @@ def _failure_message(failed: pd.DataFrame, names: list[str]) -> str:
     return "\n".join(lines)
 
 
-# -- for compare(client=) -----------------------------------------------------------
+# -- for compare(): uncertainty draws, and simulations on a cluster -------------
 
 
 def psa_values(

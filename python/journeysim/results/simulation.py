@@ -4,7 +4,7 @@ run itself is :mod:`journeysim.model.simulate`)."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,12 @@ class Simulation:
         self.customers = customers
         self.replications = raw.replications
         self.periods = raw.periods
+
+    @property
+    def raw(self) -> Any:
+        """The core's result object: the read-only arrays behind every table
+        here (for the package's own use, as ``Analysis.raw``)."""
+        return self._raw
 
     def with_journey(self, journey: JourneyLike) -> Simulation:
         """The same results labelled by ``journey`` (an equal journey: the one
