@@ -95,12 +95,14 @@ def _team_columns(
     t + 1), and expected moves between stages of different teams per customer."""
     # Plain numpy on purpose: this runs for every plan of every scenario of a
     # sweep, where pandas column selection per team cost three quarters of the time.
-    o = [journey.owner(s) for s in journey.stages]
+    # The owners and the start distribution (js.Journey.start, share-weighted
+    # over segments) from the resolved journey: no pandas objects per plan.
+    r = journey.resolved
+    o = [r.metadata.get(s, {}).get("owner") for s in r.stages]
+    start = sum(seg.share * seg.start for seg in r.segments)
     periods = len(entries)
-    joining = np.concatenate(
-        [[n0], journey.resolved.arrivals.per_period(periods)[: periods - 1]]
-    )
-    E = np.asarray(entries, dtype=float) + np.outer(joining, journey.start.to_numpy())
+    joining = np.concatenate([[n0], r.arrivals.per_period(periods)[: periods - 1]])
+    E = np.asarray(entries, dtype=float) + np.outer(joining, start)
     out: dict[str, float] = {}
     for team in sorted({t for t in o if t is not None}):
         idx = [k for k, t in enumerate(o) if t == team]
