@@ -399,7 +399,7 @@ def test_derived_journeys_spec_and_plan_journeys_refuse():
     draw = j.derive()
     assert js.Journey.from_spec(draw.to_spec()) == j
     plan = js.Plan("p", [js.Intervention("x", at=("a", "b"), change=0.05)])
-    pj, _ = apply_plan(j, plan, cost_rate=0.0)
+    pj = apply_plan(j, plan, cost_rate=0.0).journey
     with pytest.raises(ValueError, match="save the journey and the plan"):
         pj.to_spec()
     with pytest.raises(ValueError, match="save the journey and the plan"):
@@ -527,8 +527,8 @@ def test_a_file_with_a_journey_and_plans(suffix, tmp_path):
     assert list(m.interventions) == ["onboarding call"]
     assert js.load_plans(path) == ps and js.load(path) == j
     for before, after in zip(ps[:1], m.plans[:1]):
-        pj1, _ = apply_plan(j, before, cost_rate=0.01)
-        pj2, _ = apply_plan(m.journey, after, cost_rate=0.01)
+        pj1 = apply_plan(j, before, cost_rate=0.01).journey
+        pj2 = apply_plan(m.journey, after, cost_rate=0.01).journey
         assert_same_analysis(pj1, pj2, periods=12)
 
 

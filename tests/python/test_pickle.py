@@ -77,8 +77,9 @@ def test_plans_pickle_and_still_apply():
             i.name for i in plan.interventions
         ]
     plan = plans()[0]
-    pj1, once1 = apply_plan(j, plan, cost_rate=0.01)
-    pj2, once2 = apply_plan(j, pickle.loads(pickle.dumps(plan)), cost_rate=0.01)
+    a1 = apply_plan(j, plan, cost_rate=0.01)
+    a2 = apply_plan(j, pickle.loads(pickle.dumps(plan)), cost_rate=0.01)
+    pj1, once1, pj2, once2 = a1.journey, a1.once, a2.journey, a2.once
     assert once1 == once2
     assert_same_analysis(pj1, pj2, periods=12)
 
@@ -97,7 +98,7 @@ def test_equality_and_hashing():
 def test_a_plans_journey_pickles_with_its_capacity_rules():
     j = js.default_journey()
     plan = plans()[1]  # capacity and a calendar window: simulation rules
-    pj, _ = apply_plan(j, plan, cost_rate=0.01, simulate=True)
+    pj = apply_plan(j, plan, cost_rate=0.01, simulate=True).journey
     back = pickle.loads(pickle.dumps(pj))
     assert back.resolved.capacity == pj.resolved.capacity
     names = [rule.intervention for rule in back.resolved.capacity]
@@ -107,7 +108,7 @@ def test_a_plans_journey_pickles_with_its_capacity_rules():
     s1 = pj.simulate(customers=2_000, periods=6, seed=11, threads=1)
     s2 = back.simulate(customers=2_000, periods=6, seed=11, threads=1)
     np.testing.assert_array_equal(s1.occupancy.to_numpy(), s2.occupancy.to_numpy())
-    exact, _ = apply_plan(j, plans()[0], cost_rate=0.01)
+    exact = apply_plan(j, plans()[0], cost_rate=0.01).journey
     assert_same_analysis(exact, pickle.loads(pickle.dumps(exact)), periods=12)
 
 

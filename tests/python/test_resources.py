@@ -81,9 +81,9 @@ def test_a_capacity_limited_plan_beyond_memory_fails_at_once(churn):
     call = js.Intervention(
         "call", at=("active", "churned"), relative_risk=0.5, capacity=10
     )
-    limited, _ = apply_plan(
+    limited = apply_plan(
         churn, js.Plan("team", [call]), cost_rate=0.0, simulate=True
-    )
+    ).journey
     msg = fails_at_once(
         lambda: limited.simulate(10**10, 120, seed=1, record="totals"),
         r"the capacity engine's customers .* GiB",

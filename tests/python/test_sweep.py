@@ -400,7 +400,9 @@ def core_journeys():
     from journeysim.model.apply_plan import apply_plan
 
     plan = js.Plan("p", [js.Intervention("x", at=("a", "b"), change=0.1, reach=0.5)])
-    yield apply_plan(js.Journey(["a", "b"], {"a": {"b": 0.2}}), plan, cost_rate=0.0)[0]
+    yield apply_plan(
+        js.Journey(["a", "b"], {"a": {"b": 0.2}}), plan, cost_rate=0.0
+    ).journey
 
 
 @pytest.mark.parametrize("j", list(core_journeys()), ids=["demo", "full", "plan"])

@@ -6,6 +6,7 @@ k = 1..T moves x_{k-1} to x_k with the matrix for tenure k - 1. A window
 
 from __future__ import annotations
 
+from .errors import InputError
 from .native import _core
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "MAX_PERIOD",
     "STAGE_METADATA",
     "STAGE_METADATA_ORDER",
+    "accrual_of",
 ]
 
 #: When the value of a period accrues; see :meth:`journeysim.Journey.analyze`.
@@ -36,3 +38,11 @@ MAX_PERIOD = 1_000_000
 
 #: The order a model file writes a stage's metadata in.
 STAGE_METADATA_ORDER = ("owner", "description", "channels", "touchpoints", "kpis")
+
+
+def accrual_of(accrual: object) -> _core.Accrual:
+    """The core's accrual for ``"start"``, ``"end"`` or ``"half-cycle"``; an
+    InputError naming the choices otherwise."""
+    if not isinstance(accrual, str) or accrual not in ACCRUALS:
+        raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    return ACCRUALS[accrual]

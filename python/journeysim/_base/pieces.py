@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import stage_index
+from .conventions import MAX_PERIOD
 from .errors import InputError
 from .resolved import Piece, piece_at
 
@@ -152,8 +153,8 @@ def resolve_pieces(
         for t, _ in pieces:
             if t < 0:
                 raise InputError(f"{what}: tenure {t} is negative")
-            if t > 1_000_000:
-                raise InputError(f"{what}: tenure {t} is beyond 1,000,000 periods")
+            if t > MAX_PERIOD:
+                raise InputError(f"{what}: tenure {t} is beyond {MAX_PERIOD:,} periods")
         if pieces[0][0] != 0 and base is None:
             raise InputError(
                 f"{what}: the first tenure piece must start at 0, not {pieces[0][0]}"

@@ -5,7 +5,6 @@ reach, and the exact comparison with the baseline, recomputed as they move
 from __future__ import annotations
 
 import base64
-import copy
 import html
 import io
 import math
@@ -89,17 +88,8 @@ def _with(iv: Intervention, amount: Any, reach: Any) -> Intervention:
     """The intervention with another effect amount and reach, checked by the
     same rules as :class:`Intervention` (a new object: the given one is left
     as it is)."""
-    Intervention(
-        iv.name,
-        (iv.source, iv.targets),
-        **{iv.effect: amount},
-        reassign_to=iv.reassign_to,
-        reach=reach,
-    )  # raises ValueError for an amount or reach out of bounds
-    out = copy.copy(iv)
-    out.amount = float(amount)
-    out.reach = float(reach)
-    return out
+    # Raises a ValueError for an amount or reach out of bounds.
+    return iv.replace(**{iv.effect: float(amount)}, reach=float(reach))
 
 
 class WhatIf:

@@ -17,7 +17,7 @@ from .._base.resolved import CapacityRule, Piece, Segment, recut
 from .intervention import Intervention, Plan
 from .journey import Journey
 
-__all__ = ["MAX_PARTIAL_REACH", "OnceCharge", "apply_plan"]
+__all__ = ["MAX_PARTIAL_REACH", "AppliedPlan", "OnceCharge", "apply_plan"]
 
 #: Interventions with partial reach in one segment, at most: 2**n sub-populations.
 MAX_PARTIAL_REACH = 10
@@ -35,6 +35,15 @@ class OnceCharge:
     stages: tuple[int, ...]
     window: tuple[int, int | None]
     cost: float
+
+
+@dataclass(frozen=True)
+class AppliedPlan:
+    """A plan applied to a journey: the journey its customers face, and the
+    once-per-customer charges to add to its costs."""
+
+    journey: Journey
+    once: tuple[OnceCharge, ...]
 
 
 class _Acting:
@@ -198,7 +207,7 @@ def apply_plan(
     cost_rate: float,
     joined: int = 0,
     simulate: bool = False,
-) -> tuple[Journey, list[OnceCharge]]:
+) -> AppliedPlan:
     """The journey customers face under ``plan``: each segment split into
     sub-populations by which partial-reach interventions touch them (shares are
     the exact mixture), transitions changed within each intervention's window,
@@ -329,4 +338,4 @@ def apply_plan(
         capacity=rules,
         name=f"{journey.name or 'journey'} under {plan.name!r}",
     )
-    return derived, once
+    return AppliedPlan(derived, tuple(once))

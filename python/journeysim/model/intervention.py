@@ -18,7 +18,7 @@ from .._base.checks import (
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError, SpecError
 
-__all__ = ["Intervention", "Plan"]
+__all__ = ["EFFECTS", "Intervention", "Plan"]
 
 
 def _window(window: Any, what: str, key: str) -> tuple[int, int | None]:
@@ -275,6 +275,41 @@ class Intervention:
         ):
             if c < 0:
                 raise InputError(f"{who}: {label} must be >= 0, got {c}", key=(label,))
+
+    def replace(self, **changes: Any) -> Intervention:
+        """A new intervention like this one with ``changes`` (the constructor's
+        keyword arguments), checked as the constructor checks them; setting
+        an effect (``relative_risk``, ``change``, ``probability``) replaces the
+        effect. This one is left as it is.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> call = js.Intervention("call", at=("active", "churned"),
+        ...                        relative_risk=0.5, reach=0.8)
+        >>> call.replace(reach=0.5)
+        Intervention('call', at=('active', 'churned'), relative_risk=0.5, reach=0.5)
+        >>> call.replace(change=-0.02).effect
+        'change'
+        """
+        to = self.targets[0] if len(self.targets) == 1 else list(self.targets)
+        kw: dict[str, Any] = {
+            "at": (self.source, to),
+            "reassign_to": self.reassign_to,
+            "reach": self.reach,
+            "window": self.window,
+            "calendar": self.calendar,
+            "segments": None if self.segments is None else list(self.segments),
+            "cost_fixed": self.cost_fixed,
+            "cost_per_customer": self.cost_per_customer,
+            "cost_per_period": self.cost_per_period,
+            "capacity": self.capacity,
+            "priority": None if self.priority is None else list(self.priority),
+        }
+        if not any(k in EFFECTS for k in changes):
+            kw[self.effect] = self.amount
+        kw.update(changes)
+        return Intervention(kw.pop("name", self.name), **kw)
 
     def tenure_window(self, joined: int = 0) -> tuple[int, int | None] | None:
         """The tenures at which a customer who joined at ``joined`` meets it (the
@@ -550,12 +585,13 @@ class Plan:
 # -- the dict form --------------------------------------------------------------
 
 _COSTS = ("cost_fixed", "cost_per_customer", "cost_per_period")
-_EFFECTS = ("relative_risk", "change", "probability")
+#: The effects an intervention can have on the probabilities it targets.
+EFFECTS = ("relative_risk", "change", "probability")
 #: The keys of an intervention dict, in the order to_dict() writes them.
 INTERVENTION_KEYS = (
     "name",
     "at",
-    *_EFFECTS,
+    *EFFECTS,
     "reassign_to",
     "reach",
     "window",
@@ -615,7 +651,7 @@ def _read_intervention(d: Any) -> dict:
         kw["at"] = (frm, to)
     else:
         raise SpecError(("at",), f"expected a stage or [from, to], got {describe(at)}")
-    given = [k for k in _EFFECTS if k in d]
+    given = [k for k in EFFECTS if k in d]
     if not given:
         raise SpecError(
             (), "an intervention needs one effect: relative_risk, change or probability"

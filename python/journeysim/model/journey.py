@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .._base.checks import stage_index
-from .._base.conventions import ACCRUALS, COST_STREAM, STAGE_METADATA
+from .._base.conventions import (
+    ACCRUALS,
+    COST_STREAM,
+    MAX_PERIOD,
+    STAGE_METADATA,
+    accrual_of,
+)
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
@@ -536,17 +542,14 @@ class Journey:
             raise InputError(f"periods must be an integer, got {periods!r}")
         if periods < 0:
             raise InputError(f"periods must be >= 0, got {periods}")
-        if periods > 1_000_000:
-            raise InputError(f"periods must be at most 1,000,000, got {periods}")
+        if periods > MAX_PERIOD:
+            raise InputError(f"periods must be at most {MAX_PERIOD:,}, got {periods}")
         if self._resolved.capacity:
             raise InputError(
                 "this journey has capacity limits, which make effects nonlinear: "
                 "they can only be simulated (use simulate())"
             )
-        if not isinstance(accrual, str) or accrual not in ACCRUALS:
-            raise InputError(
-                f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}"
-            )
+        accrual_of(accrual)
         with core_errors():
             result = _core.analyze(self._core, int(periods), ACCRUALS[accrual])
         for msg in result.warnings:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._base.checks import stage_index
-from .._base.conventions import ACCRUALS
+from .._base.conventions import ACCRUALS, MAX_PERIOD, accrual_of
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
 
@@ -40,13 +40,12 @@ def rank_moments(
     if horizon is not None and (
         isinstance(horizon, bool)
         or not isinstance(horizon, numbers.Integral)
-        or not 1 <= horizon <= 1_000_000
+        or not 1 <= horizon <= MAX_PERIOD
     ):
         raise InputError(f"horizon must be an integer >= 1 or None, got {horizon!r}")
     if metric == "retention" and horizon is None:
         raise InputError("metric='retention' needs a horizon")
-    if not isinstance(accrual, str) or accrual not in ACCRUALS:
-        raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    accrual_of(accrual)
     n = len(journey.stages)
     dest = list(range(n))
     if isinstance(to, str):

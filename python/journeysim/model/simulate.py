@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._base import interrupt, system
 from .._base.checks import check_integer
-from .._base.conventions import ACCRUALS
+from .._base.conventions import ACCRUALS, accrual_of
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
 from ..results.simulation import Simulation
@@ -69,8 +69,7 @@ def run_simulation(
         raise InputError(f"record must be one of {list(RECORDS)}, got {record!r}")
     if method not in METHODS:
         raise InputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if accrual not in ACCRUALS:
-        raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    accrual_of(accrual)
     if method == "aggregate" and record in ("customers", "events"):
         raise InputError(
             f"record={record!r} needs individual customers: use method='individual'"

@@ -19,7 +19,7 @@ from .._base.checks import (
     spec_names,
     spec_number,
 )
-from .._base.conventions import COST_STREAM, STAGE_METADATA_ORDER
+from .._base.conventions import COST_STREAM, MAX_PERIOD, STAGE_METADATA_ORDER
 from .._base.errors import InputError, SpecError, spec_path
 from .coerce import moves_matrix
 
@@ -103,8 +103,8 @@ def _tenure_keys(m: Mapping, path: tuple, stages: list[str], first_zero: bool):
         )
     seen: dict[int, Any] = {}
     for k, t in zip(keys, ts):
-        if t < 0 or t > 1_000_000:
-            raise SpecError((*path, k), f"tenure {t} is outside [0, 1,000,000]")
+        if t < 0 or t > MAX_PERIOD:
+            raise SpecError((*path, k), f"tenure {t} is outside [0, {MAX_PERIOD:,}]")
         if t in seen:
             raise SpecError(
                 (*path, k), f"tenure {t} is given twice (also as {seen[t]!r})"

@@ -3,7 +3,6 @@ combination (effects are not assumed to add up)."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import numbers
@@ -102,9 +101,7 @@ class BudgetChoice:
 
 
 def _with_reach(iv: Intervention, reach: float) -> Intervention:
-    out = copy.copy(iv)
-    out.reach = float(reach)
-    return out
+    return iv.replace(reach=float(reach))
 
 
 def best_plan(

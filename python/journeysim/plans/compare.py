@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._base.conventions import ACCRUALS
+from .._base.conventions import accrual_of
 from .._base.errors import InputError
 from .._base.executor import check_client
 from ..model.apply_plan import apply_plan
@@ -221,8 +221,7 @@ def compare(
             or not (0 <= h <= periods)
         ):
             raise InputError(f"horizons must be integers in [0, {periods}], got {h!r}")
-    if not isinstance(accrual, str) or accrual not in ACCRUALS:
-        raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    accrual_of(accrual)
     rate = cost_rate(journey, discount_rate)
     capped = [p.name for p in plans if any(i.capacity for i in p.interventions)]
     if capped and customers is None:
@@ -239,7 +238,7 @@ def compare(
         p.name: apply_plan(journey, p, cost_rate=rate, simulate=customers is not None)
         for p in all_plans
     }
-    journeys = {name: pj for name, (pj, _) in applied.items()}
+    journeys = {name: a.journey for name, a in applied.items()}
     streams = journey.streams
     sims = None
     if client is not None:
@@ -259,24 +258,31 @@ def compare(
             )
     if customers is None:
         rows, results = exact_rows(
-            all_plans, applied, periods, horizons, accrual, rate, streams, journey
+            all_plans,
+            applied,
+            periods=periods,
+            horizons=horizons,
+            accrual=accrual,
+            rate=rate,
+            streams=streams,
+            journey=journey,
         )
         method = "exact"
     else:
         rows, results = simulated_rows(
             all_plans,
             applied,
-            periods,
-            horizons,
-            accrual,
-            rate,
-            streams,
-            customers,
-            seed,
-            replications,
-            threads,
-            progress,
-            sims,
+            periods=periods,
+            horizons=horizons,
+            accrual=accrual,
+            rate=rate,
+            streams=streams,
+            customers=customers,
+            seed=seed,
+            replications=replications,
+            threads=threads,
+            progress=progress,
+            sims=sims,
         )
         method = "monte carlo"
     summary = pd.DataFrame(rows).set_index("plan")

@@ -14,7 +14,7 @@ import pandas as pd
 from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
-from ..model.apply_plan import OnceCharge, apply_plan
+from ..model.apply_plan import AppliedPlan, OnceCharge, apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
 
@@ -185,7 +185,8 @@ def _by_cohort(journey, plan, periods, accrual, rate, n0):
     reached: dict[str, float] = {}
     entries = np.zeros((periods, len(journey.stages)))
     for joined, size in cohorts:
-        pj, once = apply_plan(journey, plan, cost_rate=rate, joined=joined)
+        a = apply_plan(journey, plan, cost_rate=rate, joined=joined)
+        pj, once = a.journey, a.once
         h = periods - joined
         a = pj.analyze(h, accrual=accrual)
         for s, w in zip(journey.streams, weights, strict=True):
@@ -202,11 +203,22 @@ def _by_cohort(journey, plan, periods, accrual, rate, n0):
     return net, period_cost, once_cost, reached, entries
 
 
-def exact_rows(plans, applied, periods, horizons, accrual, rate, streams, journey):
+def exact_rows(
+    plans: list[Plan],
+    applied: dict[str, AppliedPlan],
+    *,
+    periods: int,
+    horizons: list[int],
+    accrual: str,
+    rate: float,
+    streams: list[str],
+    journey: Journey,
+) -> tuple[list[dict], dict]:
+    """Exact rows of a comparison, baseline first, and each plan's Analysis."""
     rows, results = [], {}
     base = None
     for p in plans:
-        pj, once = applied[p.name]
+        pj, once = applied[p.name].journey, applied[p.name].once
         a = pj.analyze(periods, accrual=accrual)
         results[p.name] = a
         n0 = pj.resolved.cohort_size
@@ -340,20 +352,21 @@ def _paired_units(s, pj: Journey, customers: int, horizons, streams):
 
 
 def simulated_rows(
-    plans,
-    applied,
-    periods,
-    horizons,
-    accrual,
-    rate,
-    streams,
-    customers,
-    seed,
-    replications,
-    threads,
-    progress,
-    sims=None,
-):
+    plans: list[Plan],
+    applied: dict[str, AppliedPlan],
+    *,
+    periods: int,
+    horizons: list[int],
+    accrual: str,
+    rate: float,
+    streams: list[str],
+    customers: int,
+    seed: int | None,
+    replications: int,
+    threads: int | None,
+    progress: bool | None,
+    sims: dict | None = None,
+) -> tuple[list[dict], dict]:
     """Monte Carlo rows; ``sims`` (plan name -> Simulation) are simulations
     already run (on a cluster) with these arguments."""
     if seed is None:
@@ -362,7 +375,7 @@ def simulated_rows(
     base = None
     base_pc: dict[str, np.ndarray] = {}
     for p in plans:
-        pj, once = applied[p.name]
+        pj, once = applied[p.name].journey, applied[p.name].once
         s = (
             sims[p.name]
             if sims is not None

@@ -34,11 +34,11 @@ import numpy as np
 import pandas as pd
 
 from .._base import executor
-from .._base.conventions import ACCRUALS
+from .._base.conventions import accrual_of
 from .._base.errors import InputError, SweepError
 from ..model.apply_plan import apply_plan
 from ..model.coerce import rates
-from ..model.intervention import Intervention, Plan
+from ..model.intervention import EFFECTS, Plan
 from ..model.journey import Journey
 from .evaluate import check_plans, cost_rate, draw_journeys, exact_rows, simulated_rows
 
@@ -64,7 +64,6 @@ INTERVENTION_PARAMETERS = (
 #: Journey-level settings a grid may vary: the horizon, and the discount rate
 #: of every value stream (and of intervention costs unless ``discount_rate=``).
 JOURNEY_PARAMETERS = ("periods", "discount_rate")
-_EFFECTS = ("relative_risk", "change", "probability")
 # In-process when the whole sweep is expected to take less than this (seconds):
 # starting worker processes costs about a second.
 LOCAL_POOL_MIN_SECONDS = 2.0
@@ -132,25 +131,6 @@ class _Outcome:
 # -- applying grid values -----------------------------------------------------
 
 
-def _intervention_kwargs(iv: Intervention) -> dict:
-    to = iv.targets[0] if len(iv.targets) == 1 else list(iv.targets)
-    kw = {
-        "at": (iv.source, to),
-        "reassign_to": iv.reassign_to,
-        "reach": iv.reach,
-        "window": iv.window,
-        "calendar": iv.calendar,
-        "segments": None if iv.segments is None else list(iv.segments),
-        "cost_fixed": iv.cost_fixed,
-        "cost_per_customer": iv.cost_per_customer,
-        "cost_per_period": iv.cost_per_period,
-        "capacity": iv.capacity,
-        "priority": None if iv.priority is None else list(iv.priority),
-    }
-    kw[iv.effect] = iv.amount
-    return kw
-
-
 def _with_values(plan: Plan, params: Mapping[str, Any]) -> Plan:
     """The plan with the grid's intervention settings (validated by
     Intervention itself)."""
@@ -165,12 +145,7 @@ def _with_values(plan: Plan, params: Mapping[str, Any]) -> Plan:
         if not mine:
             out.append(iv)
             continue
-        kw = _intervention_kwargs(iv)
-        if any(k in _EFFECTS for k in mine):
-            for e in _EFFECTS:
-                kw.pop(e, None)
-        kw.update(mine)
-        out.append(Intervention(iv.name, **kw))
+        out.append(iv.replace(**mine))
         changed = True
     return Plan(plan.name, out) if changed else plan
 
@@ -234,7 +209,7 @@ def _points(grid: Any, plans: list[Plan]) -> tuple[list[str], list[dict]]:
             )
     effects = {}
     for name in names:
-        if "." in name and name.rsplit(".", 1)[1] in _EFFECTS:
+        if "." in name and name.rsplit(".", 1)[1] in EFFECTS:
             effects.setdefault(name.rsplit(".", 1)[0], []).append(name)
     for iv, given in effects.items():
         if len(given) > 1:
@@ -288,27 +263,27 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
             rows, _ = exact_rows(
                 some,
                 applied,
-                periods,
-                horizons,
-                ctx.accrual,
-                rate,
-                journey.streams,
-                journey,
+                periods=periods,
+                horizons=horizons,
+                accrual=ctx.accrual,
+                rate=rate,
+                streams=journey.streams,
+                journey=journey,
             )
         else:
             rows, _ = simulated_rows(
                 some,
                 applied,
-                periods,
-                horizons,
-                ctx.accrual,
-                rate,
-                journey.streams,
-                ctx.customers,
-                cell.seed,
-                ctx.replications,
-                threads,
-                False,
+                periods=periods,
+                horizons=horizons,
+                accrual=ctx.accrual,
+                rate=rate,
+                streams=journey.streams,
+                customers=ctx.customers,
+                seed=cell.seed,
+                replications=ctx.replications,
+                threads=threads,
+                progress=False,
             )
         return rows
 
@@ -522,8 +497,7 @@ def sweep(
         or customers < 1
     ):
         raise InputError(f"customers must be an integer >= 1, got {customers!r}")
-    if not isinstance(accrual, str) or accrual not in ACCRUALS:
-        raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
+    accrual_of(accrual)
     if errors not in ("raise", "keep"):
         raise InputError(f"errors must be 'raise' or 'keep', got {errors!r}")
     if progress is not None and not isinstance(progress, bool):
@@ -725,7 +699,7 @@ def simulate_plans(
     futures = {
         name: client.submit(
             _simulate_task,
-            pj,
+            a.journey,
             customers,
             periods,
             seed,
@@ -734,7 +708,7 @@ def simulate_plans(
             accrual,
             key=f"journeysim-simulate-{token}-{k}",
         )
-        for k, (name, (pj, _)) in enumerate(applied.items())
+        for k, (name, a) in enumerate(applied.items())
     }
     try:
         sims = dict(zip(futures, client.gather(list(futures.values())), strict=True))
@@ -743,4 +717,4 @@ def simulate_plans(
         raise
     # The same arrays, with this process's journeys rather than the copies
     # that travelled back with them.
-    return {name: s.with_journey(applied[name][0]) for name, s in sims.items()}
+    return {name: s.with_journey(applied[name].journey) for name, s in sims.items()}
