@@ -21,17 +21,6 @@ void check_analysis_memory(const Journey &journey, int periods) {
                  "expected_lifetime and lifetime_clv, do not depend on them)");
 }
 
-// Issues the core's warnings of ill-conditioning as IllConditionedWarning, from
-// the caller of the Python function that called the core (stack level 2).
-void warn_conditioning(const Analysis &r) {
-  if (r.condition_warnings.empty()) return;
-  const py::object category =
-      py::module_::import("journeysim.warnings").attr("IllConditionedWarning");
-  for (const auto &msg : r.condition_warnings)
-    if (PyErr_WarnEx(category.ptr(), msg.c_str(), 2) != 0)
-      throw py::error_already_set();
-}
-
 } // namespace
 
 void register_exact(py::module_ &m) {
@@ -104,7 +93,6 @@ void register_exact(py::module_ &m) {
           py::gil_scoped_release release;
           r = analyze(journey, periods, accrual);
         }
-        warn_conditioning(r);
         return r;
       },
       py::arg("journey"), py::arg("periods"), py::arg("accrual"));

@@ -18,9 +18,9 @@ namespace {
 // A window [from, until) as Python sees it: (from, until or None).
 using Ends = std::pair<int, std::optional<int>>;
 
-CapacityRule make_rule(std::int64_t capacity, std::vector<std::optional<int>> rank,
-                       Ends window, Ends calendar, std::vector<bool> touched,
-                       std::vector<int> fallback) {
+CapacityRule make_rule(std::optional<std::int64_t> capacity,
+                       std::vector<std::optional<int>> rank, Ends window, Ends calendar,
+                       std::vector<bool> touched, std::vector<int> fallback) {
   CapacityRule rule;
   rule.capacity = capacity;
   rule.rank = std::move(rank);
@@ -117,8 +117,9 @@ void register_simulate(py::module_ &m) {
       .def_readonly("fallback", &CapacityRule::fallback)
       .def("__repr__",
            [](const CapacityRule &r) {
-             return "CapacityRule(capacity=" + std::to_string(r.capacity) + ", " +
-                    std::to_string(r.touched.size()) + " segments)";
+             return "CapacityRule(capacity=" +
+                    (r.capacity ? std::to_string(*r.capacity) : std::string("None")) +
+                    ", " + std::to_string(r.touched.size()) + " segments)";
            })
       .def(py::pickle(
           [](const CapacityRule &r) {
@@ -128,7 +129,7 @@ void register_simulate(py::module_ &m) {
                             "fallback"_a = r.fallback);
           },
           [](const py::dict &s) {
-            return make_rule(s["capacity"].cast<std::int64_t>(),
+            return make_rule(s["capacity"].cast<std::optional<std::int64_t>>(),
                              s["rank"].cast<std::vector<std::optional<int>>>(),
                              s["window"].cast<Ends>(), s["calendar"].cast<Ends>(),
                              s["touched"].cast<std::vector<bool>>(),

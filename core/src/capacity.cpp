@@ -12,9 +12,9 @@ namespace {
 // per stage whether it is one of the rule's stages and its rank.
 struct Rule {
   explicit Rule(const CapacityRule &r)
-      : capacity(r.capacity), from(r.window.from), until(end(r.window)),
-        calendar_from(r.calendar.from), calendar_until(end(r.calendar)),
-        touched(r.touched), fallback(r.fallback) {
+      : capacity(r.capacity.value_or(std::numeric_limits<std::int64_t>::max())),
+        from(r.window.from), until(end(r.window)), calendar_from(r.calendar.from),
+        calendar_until(end(r.calendar)), touched(r.touched), fallback(r.fallback) {
     for (const auto &k : r.rank) {
       ranked.push_back(k.has_value());
       rank.push_back(k.value_or(0));

@@ -49,7 +49,8 @@ void check_capacity(const Journey &j, const SimulationOptions &o,
   if (rules.size() > 64) throw std::invalid_argument("at most 64 capacity limits");
   const auto G = j.segments().size();
   for (const auto &r : rules) {
-    if (r.capacity < 0) throw std::invalid_argument("capacity must be >= 0");
+    if (r.capacity && *r.capacity < 0)
+      throw std::invalid_argument("capacity must be >= 0");
     if (r.rank.size() != j.n_stages() || r.touched.size() != G ||
         r.fallback.size() != G)
       throw std::invalid_argument("capacity rule sizes do not match the journey");

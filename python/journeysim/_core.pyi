@@ -185,7 +185,7 @@ class CapacityRule:
     def __init__(
         self,
         *,
-        capacity: int,
+        capacity: int | None,
         rank: list[int | None],
         window: tuple[int, int | None] = (0, None),
         calendar: tuple[int, int | None] = (0, None),
@@ -193,7 +193,7 @@ class CapacityRule:
         fallback: list[int],
     ) -> None: ...
     @property
-    def capacity(self) -> int: ...
+    def capacity(self) -> int | None: ...
     @property
     def rank(self) -> list[int | None]: ...
     @property

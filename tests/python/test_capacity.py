@@ -146,3 +146,10 @@ def test_replications_are_the_paired_units():
     assert c.summary.loc["p", "CLV diff"] < c.summary.loc["p", "CLV diff high"]
     one = js.compare(j, [js.Plan("p", [call])], periods=24, customers=2_000, seed=1)
     assert one.summary.loc["p", "CLV"] != c.summary.loc["p", "CLV"]
+
+
+def test_a_capacity_beyond_64_bit_counts_is_refused_up_front():
+    # Refused when the intervention is made, not when a simulation meets it.
+    with pytest.raises(js.InputError, match=r"capacity must be .* \(0, 2\*\*62\]"):
+        js.Intervention("desk", at=("a", "b"), relative_risk=0.5, capacity=2**70)
+    js.Intervention("desk", at=("a", "b"), relative_risk=0.5, capacity=2**62)

@@ -91,7 +91,8 @@ struct Window {
 // as customers of segment `fallback[g]` (the same sub-population without this
 // intervention) do.
 struct CapacityRule {
-  std::int64_t capacity = 0;
+  // Customers treated per period at most; none for a calendar window alone.
+  std::optional<std::int64_t> capacity;
   // Per stage: its priority, or none for a stage that is not one of the rule's.
   std::vector<std::optional<int>> rank;
   Window window; // in tenure: completed periods since the customer started

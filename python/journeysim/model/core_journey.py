@@ -89,10 +89,11 @@ def normalised(r: ResolvedJourney, core: _core.Journey) -> ResolvedJourney:
 
 
 def core_capacity(rules: Sequence[CapacityRule]) -> list[_core.CapacityRule]:
-    """The core's form of the capacity rules (no capacity: room for everyone)."""
+    """The core's form of the capacity rules (capacity None: a calendar window
+    alone, no limit on customers)."""
     return [
         _core.CapacityRule(
-            capacity=2**62 if rule.capacity is None else rule.capacity,
+            capacity=rule.capacity,
             rank=list(rule.rank),
             window=rule.window,
             calendar=rule.calendar,

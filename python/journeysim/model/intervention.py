@@ -18,7 +18,10 @@ from .._base.checks import (
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError, SpecError
 
-__all__ = ["EFFECTS", "Intervention", "Plan"]
+__all__ = ["EFFECTS", "MAX_CAPACITY", "Intervention", "Plan"]
+
+#: Customers per period a capacity may name at most (counts are 64-bit).
+MAX_CAPACITY = 2**62
 
 
 def _window(window: Any, what: str, key: str) -> tuple[int, int | None]:
@@ -250,10 +253,10 @@ class Intervention:
         if capacity is not None and (
             isinstance(capacity, bool)
             or not isinstance(capacity, numbers.Integral)
-            or capacity <= 0
+            or not 0 < capacity <= MAX_CAPACITY
         ):
             raise InputError(
-                f"{who}: capacity must be a whole number of customers > 0, "
+                f"{who}: capacity must be a whole number of customers in (0, 2**62], "
                 f"got {capacity!r}",
                 key=("capacity",),
             )
@@ -680,7 +683,7 @@ def _read_intervention(d: Any) -> dict:
                 ("capacity",),
                 f"expected a whole number of customers, got {describe(c)}",
             )
-        if not 0 < c <= 2**62:
+        if not 0 < c <= MAX_CAPACITY:
             raise SpecError(
                 ("capacity",), f"expected a number of customers > 0, got {c}"
             )

@@ -23,7 +23,7 @@ from .._base.errors import InputError
 from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
 from .._base.resolved import CapacityRule, ResolvedJourney, Segment
-from .._base.warnings import InfiniteLifetimeWarning
+from .._base.warnings import IllConditionedWarning, InfiniteLifetimeWarning
 from ..results.analysis import Analysis
 from ..results.simulation import Simulation
 from ..view.display import table
@@ -552,6 +552,10 @@ class Journey:
         accrual_of(accrual)
         with core_errors():
             result = _core.analyze(self._core, int(periods), ACCRUALS[accrual])
+        # The core's warnings, issued here (from the caller's line) rather than
+        # by the bindings: ill-conditioning first, as the core finds it.
+        for msg in result.condition_warnings:
+            warnings.warn(msg, IllConditionedWarning, stacklevel=2)
         for msg in result.warnings:
             warnings.warn(msg, InfiniteLifetimeWarning, stacklevel=2)
         return Analysis(result, self, accrual)
