@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import journeysim as js
@@ -125,3 +126,18 @@ def test_no_public_function_hides_a_module():
             assert name not in tops, name
     for name in ("sweep", "fit", "compare", "report", "flows", "sankey"):
         assert callable(getattr(js, name))
+
+
+def test_a_journeys_resolved_arrays_are_read_only_and_the_users_are_not():
+    P = np.array([[0.9, 0.1], [0.0, 1.0]])
+    start = np.array([1.0, 0.0])
+    j = js.Journey(["a", "b"], P, start=start, values={"r": np.array([5.0, 0.0])})
+    seg = j.resolved.segments[0]
+    for a in (seg.transitions[0].value, seg.start, seg.values["r"][0].value):
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 0.5
+    assert P.flags.writeable and start.flags.writeable  # the caller's own
+    # A plan's journey copies what it changes; the base journey is untouched.
+    plan = js.Plan("p", [js.Intervention("i", at=("a", "b"), relative_risk=0.5)])
+    js.compare(j, [plan], periods=6)
+    assert j.resolved.segments[0].transitions[0].value[0, 1] == 0.1

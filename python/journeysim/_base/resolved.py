@@ -149,6 +149,17 @@ class ResolvedJourney:
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
 
+    def freeze_arrays(self) -> None:
+        """Make every array it holds read-only (they may be shared with the
+        journeys derived from it)."""
+        for seg in (*self.segments, *([self.base] if self.base is not None else [])):
+            arrays = [p.value for p in seg.transitions]
+            arrays += [p.value for pieces in seg.values.values() for p in pieces]
+            arrays += [m for m in seg.moves.values() if m is not None]
+            arrays.append(seg.start)
+            for a in arrays:
+                a.flags.writeable = False
+
 
 class JourneyLike(Protocol):
     """What the results layer reads of a journey (a

@@ -153,6 +153,9 @@ class Journey:
         self.name = name
         self._core = build_core(resolved)
         self._resolved = normalised(resolved, self._core)
+        # Its arrays are the journey's: read-only, so that nothing can change
+        # them behind the core's back (a derived journey copies what it changes).
+        self._resolved.freeze_arrays()
 
     @classmethod
     def _from_resolved(cls, resolved: ResolvedJourney, name: Any) -> Journey:
