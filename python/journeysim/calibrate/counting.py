@@ -13,7 +13,17 @@ from .._base.errors import FitError
 from .._base.native import _core, core_errors
 from .events import period_index, read_events
 
-__all__ = ["Counted", "FitData", "FitOptions", "Log", "count_log", "read_log"]
+__all__ = [
+    "Counted",
+    "FitData",
+    "FitOptions",
+    "Log",
+    "check_one_segment",
+    "count_log",
+    "last_in_period",
+    "read_log",
+    "time_key",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,31 @@ class Counted:
     absorbing: list[str]
     customers: int
     data: FitData | None
+
+
+def time_key(time: pd.Series) -> np.ndarray:
+    """The order of rows within a period: numbers as they are, dates as
+    nanoseconds (one rule for fit() here and on a cluster)."""
+    if pd.api.types.is_numeric_dtype(time):
+        return time.to_numpy(dtype=float)
+    return pd.to_datetime(time).to_numpy("datetime64[ns]").view(np.int64)
+
+
+def last_in_period(cust: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """Of rows sorted by customer, period and time, the last one of each
+    customer and period (the stage of that period)."""
+    last = np.ones(len(cust), dtype=bool)
+    last[:-1] = (cust[1:] != cust[:-1]) | (period[1:] != period[:-1])
+    return last
+
+
+def check_one_segment(cust: np.ndarray, seg: np.ndarray, where: str = "") -> None:
+    """A FitError when a customer's segment changes (rows sorted by customer)."""
+    change = (cust[1:] == cust[:-1]) & (seg[1:] != seg[:-1])
+    if change.any():
+        raise FitError(
+            f"{int(change.sum())} customers change segment within the log{where}"
+        )
 
 
 def read_log(events: Any, o: FitOptions) -> Log:
@@ -129,25 +164,15 @@ def count_log(log: Log, o: FitOptions) -> Counted:
     # Sort by customer and period (stable: row order breaks ties), keep the last
     # row of each customer and period.
     # Within a period, rows in time order (then row order): the last one wins.
-    raw_time = (
-        df[o.time].to_numpy(dtype=float)
-        if pd.api.types.is_numeric_dtype(df[o.time])
-        else pd.to_datetime(df[o.time]).to_numpy("datetime64[ns]").view(np.int64)
-    )
-    order = np.lexsort((np.arange(len(df)), raw_time, periods, cust))
+    order = np.lexsort((np.arange(len(df)), time_key(df[o.time]), periods, cust))
     cust, periods, code = cust[order], periods[order], code[order]
     if seg_codes is not None:
         seg_codes = seg_codes[order]
-    last = np.ones(len(cust), dtype=bool)
-    last[:-1] = (cust[1:] != cust[:-1]) | (periods[1:] != periods[:-1])
+    last = last_in_period(cust, periods)
     cust, periods, code = cust[last], periods[last], code[last]
     if seg_codes is not None:
         seg_codes = seg_codes[last]
-        change = (cust[1:] == cust[:-1]) & (seg_codes[1:] != seg_codes[:-1])
-        if change.any():
-            raise FitError(
-                f"{int(change.sum())} customers change segment within the log"
-            )
+        check_one_segment(cust, seg_codes)
     end_period = (
         int(periods.max())
         if o.end is None

@@ -38,7 +38,13 @@ import pandas as pd
 from .._base import executor
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
-from .counting import Counted, FitOptions
+from .counting import (
+    Counted,
+    FitOptions,
+    check_one_segment,
+    last_in_period,
+    time_key,
+)
 from .events import (
     SUFFIXES,
     is_dask_frame,
@@ -207,13 +213,6 @@ class _PartCount:
     buckets: list[_Rows]
 
 
-def _times(time: pd.Series) -> np.ndarray:
-    """The within-period order of rows, as :func:`journeysim.fit` takes it."""
-    if pd.api.types.is_numeric_dtype(time):
-        return time.to_numpy(dtype=float)
-    return pd.to_datetime(time).to_numpy("datetime64[ns]").view(np.int64)
-
-
 def _order(cust: np.ndarray, period: np.ndarray, time: np.ndarray):
     """The stable sort by customer, period and time, as :func:`journeysim.fit`
     sorts; None when the rows are in that order already (a log written by
@@ -241,7 +240,7 @@ def _prepare(source: Any, label: str, o: _Reading) -> _Part:
     if o.segment:
         seg, seg_index = pd.factorize(df[o.segment])
         seg, seg_values = seg.astype(np.int32), list(seg_index)
-    time = _times(df[o.time])
+    time = time_key(df[o.time])
     stage = raw.astype(np.int32)
     order = _order(cust, period, time)
     if order is not None:
@@ -251,8 +250,7 @@ def _prepare(source: Any, label: str, o: _Reading) -> _Part:
             time[order],
             stage[order],
         )
-    last = np.ones(n, dtype=bool)
-    last[:-1] = (cust[1:] != cust[:-1]) | (period[1:] != period[:-1])
+    last = last_in_period(cust, period)
     if seg is not None:
         seg = (seg if order is None else seg[order])[last]
     return _Part(
@@ -287,11 +285,7 @@ def _counts(cust, period, code, seg, o: _Plan, label: str, customers: int) -> _C
     """Counts and start counts of whole customer histories, sorted by customer
     and period with one row per customer and period."""
     if seg is not None:
-        change = (cust[1:] == cust[:-1]) & (seg[1:] != seg[:-1])
-        if change.any():
-            raise FitError(
-                f"{int(change.sum())} customers change segment within the log ({label})"
-            )
+        check_one_segment(cust, seg, f" ({label})")
     with core_errors():
         counts, starts = _core.count_transitions(
             cust,
@@ -366,8 +360,7 @@ def _count_bucket(parts: list[_Rows | None], o: _Plan, k: int) -> _Counts:
     order = np.lexsort((np.arange(len(cust)), time, period, cust))
     cust, period, code = cust[order], period[order], a.stage[order]
     seg = None if a.segment is None else a.segment[order]
-    last = np.ones(len(cust), dtype=bool)
-    last[:-1] = (cust[1:] != cust[:-1]) | (period[1:] != period[:-1])
+    last = last_in_period(cust, period)
     cust, period, code = cust[last], period[last], code[last]
     seg = None if seg is None else seg[last]
     label = f"customers spanning partitions, bucket {k}"
