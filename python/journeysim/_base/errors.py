@@ -123,3 +123,10 @@ def spec_path(path: Sequence) -> str:
         else:
             out += f"[{p!r}]"
     return out
+
+
+# Shown in tracebacks as journeysim.InputError (where users import them from),
+# not as this module's path; pickles find them there too.
+for _cls in (JourneySimError, InputError, SpecError, FitError, SweepError):
+    _cls.__module__ = "journeysim"
+del _cls
