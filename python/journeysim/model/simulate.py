@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from .._base import interrupt, system
 from .._base.checks import check_integer
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
     from .._base.resolved import JourneyLike
 
 __all__ = ["run_simulation"]
-
-
-@dataclass
-class _Outcome:
-    """What the worker thread hands back: the core's result or its error."""
-
-    result: Any = None
-    error: BaseException | None = None
 
 
 METHODS = {"individual": _core.Method.individual, "aggregate": _core.Method.aggregate}
@@ -110,14 +102,15 @@ def run_simulation(
     steps = people * periods * replications if method == "individual" else 0
     show = progress if progress is not None else steps >= PROGRESS_STEPS
     control = _core.SimulationControl()
-    outcome = _Outcome()
+    # What the worker thread hands back: the core's result or its error.
+    outcome: Future = Future()
     # Waiting on an Event rather than on Thread.join: a join interrupted by Ctrl-C
     # can leave the thread looking finished while the core still runs.
     done = threading.Event()
 
     def work() -> None:
         try:
-            outcome.result = _core.simulate(
+            result = _core.simulate(
                 journey.core,
                 customers,
                 periods,
@@ -131,8 +124,9 @@ def run_simulation(
                 control,
                 capacity,
             )
+            outcome.set_result(result)
         except BaseException as err:  # handed to the calling thread
-            outcome.error = err
+            outcome.set_exception(err)
         finally:
             done.set()
 
@@ -167,17 +161,18 @@ def run_simulation(
         finally:
             if bar is not None:
                 bar.close()
-    if outcome.error is not None:
+    error = outcome.exception()
+    if error is not None:
         if entry.cancelled_by_ctrl_c:
             # Ctrl-C, delivered to the main thread, stopped this one too.
             raise KeyboardInterrupt("simulation cancelled by Ctrl-C") from None
-        if isinstance(outcome.error, ValueError):  # the core's: bad input
+        if isinstance(error, ValueError):  # the core's: bad input
             with core_errors():
-                raise outcome.error
-        raise outcome.error
+                raise error
+        raise error
     worker.join()
     return Simulation(
-        outcome.result,
+        outcome.result(),
         journey,
         seed=seed,
         method=method,
