@@ -425,10 +425,12 @@ def _model(data: Any, path: str | None) -> ModelFile:
             f"unknown format {data['format']!r}; this version reads {FORMAT}",
         )
     check_keys(data, (), _TOP_KEYS, "a model file")
-    out = ModelFile(path)
+    journey: Journey | None = None
+    library: dict[str, Intervention] = {}
+    plans: list[Plan] = []
     if "journey" in data:
         try:
-            out.journey = Journey.from_spec(data["journey"])
+            journey = Journey.from_spec(data["journey"])
         except SpecError as err:
             raise err.within("journey") from None
     if "interventions" in data:
@@ -451,7 +453,7 @@ def _model(data: Any, path: str | None) -> ModelFile:
                     f"interventions[{where[iv.name]}])",
                 )
             where[iv.name] = k
-            out.interventions[iv.name] = iv
+            library[iv.name] = iv
     if "plans" in data:
         items = data["plans"]
         if not isinstance(items, list):
@@ -461,7 +463,7 @@ def _model(data: Any, path: str | None) -> ModelFile:
         seen: dict[str, int] = {}
         for k, item in enumerate(items):
             try:
-                plan = Plan.from_dict(item, out.interventions)
+                plan = Plan.from_dict(item, library)
             except SpecError as err:
                 raise err.within("plans", k) from None
             if plan.name in seen:
@@ -471,17 +473,17 @@ def _model(data: Any, path: str | None) -> ModelFile:
                     f"(also plans[{seen[plan.name]}])",
                 )
             seen[plan.name] = k
-            out.plans.append(plan)
-    if out.journey is not None:
-        for k, iv in enumerate(out.interventions.values()):
-            _check_fits(iv, out.journey, ("interventions", k))
-        for k, plan in enumerate(out.plans):
+            plans.append(plan)
+    if journey is not None:
+        for k, iv in enumerate(library.values()):
+            _check_fits(iv, journey, ("interventions", k))
+        for k, plan in enumerate(plans):
             for i, (iv, item) in enumerate(
                 zip(plan.interventions, data["plans"][k].get("interventions", []))
             ):
                 if isinstance(item, Mapping):  # named ones are checked above
-                    _check_fits(iv, out.journey, ("plans", k, "interventions", i))
-    return out
+                    _check_fits(iv, journey, ("plans", k, "interventions", i))
+    return ModelFile(path, journey, plans, library)
 
 
 def _check_fits(iv: Intervention, journey: Journey, path: tuple) -> None:
