@@ -11,14 +11,20 @@ import numpy as np
 import pandas as pd
 
 from .._base.errors import FitError
-from .counting import FitOptions, count_log, read_log
+from .counting import FitOptions, Log, count_log, read_log
 from .fitted import DAYS, Fit, GeneratorFit, estimate
 from .partitions import fit_partitions
 
 __all__ = ["fit"]
 
 
-def _fit_continuous(df, customer, time, stage, period, stages, absorbing, end, prior):
+def _fit_continuous(
+    log: Log, o: FitOptions, absorbing: list[str], prior: float
+) -> GeneratorFit:
+    """A generator fit from exact change times, with the stage codes the log
+    was read with."""
+    df, stages = log.frame, log.stages
+    time, period, end = o.time, o.period, o.end
     times = df[time]
     if pd.api.types.is_numeric_dtype(times):
         t = times.to_numpy(dtype=float)
@@ -52,10 +58,8 @@ def _fit_continuous(df, customer, time, stage, period, stages, absorbing, end, p
             else (pd.Timestamp(end) - origin).total_seconds() / 86400
         )
     S = len(stages)
-    code = pd.Categorical(df[stage].astype(str), categories=stages).codes.astype(
-        np.int64
-    )
-    cust = pd.factorize(df[customer])[0]
+    code = log.code.astype(np.int64)
+    cust = pd.factorize(df[o.customer])[0]
     order = np.lexsort((np.arange(len(df)), t, cust))
     cust, t, code = cust[order], t[order], code[order]
     end_t = float(t.max()) if end_t is None else end_t
@@ -195,7 +199,7 @@ def fit(
             raise FitError("client= fits the discrete model only")
         return fit_partitions(events, client, o, prior, impossible)
     log = read_log(events, o)
-    df, stages = log.frame, log.stages
+    stages = log.stages
     if model == "continuous":
         absorbing = [] if absorbing is None else list(absorbing)
         for a in absorbing:
@@ -216,8 +220,6 @@ def fit(
         ):
             if given:
                 raise FitError(f"model='continuous' does not support {name}= yet")
-        return _fit_continuous(
-            df, customer, time, stage, period, stages, absorbing, end, prior
-        )
+        return _fit_continuous(log, o, absorbing, prior)
     counted = count_log(log, o)
     return estimate(counted, o, prior, impossible)
