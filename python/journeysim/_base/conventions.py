@@ -15,6 +15,7 @@ __all__ = [
     "MAX_PERIOD",
     "STAGE_METADATA",
     "STAGE_METADATA_ORDER",
+    "TOLERANCE",
     "accrual_of",
 ]
 
@@ -35,6 +36,10 @@ COST_STREAM = "intervention_cost"
 
 #: Tenure and calendar bounds at most (a million periods).
 MAX_PERIOD = 1_000_000
+
+#: How far a row, a start or the segment shares may be from summing to 1 (and a
+#: probability above 1), in the spec reader, the constructor and the core.
+TOLERANCE = 1e-9
 
 #: The order a model file writes a stage's metadata in.
 STAGE_METADATA_ORDER = ("owner", "description", "channels", "touchpoints", "kpis")

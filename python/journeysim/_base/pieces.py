@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import stage_index
-from .conventions import MAX_PERIOD
+from .conventions import MAX_PERIOD, TOLERANCE
 from .errors import InputError
 from .resolved import Piece, piece_at
 
@@ -138,7 +138,7 @@ def resolve_pieces(
     *,
     base: list[Piece] | None,
     kind: str,
-    tol: float = 1e-9,
+    tol: float = TOLERANCE,
     normalize: bool = False,
 ) -> list[Piece]:
     """Resolve a possibly tenure-keyed spec into [(start, dense array)].

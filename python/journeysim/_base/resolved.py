@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from .conventions import TOLERANCE
+
 if TYPE_CHECKING:
     from .native import _core
 
@@ -136,7 +138,7 @@ class ResolvedJourney:
     value_stages: tuple[int, ...]
     arrivals: Arrivals
     cohort_size: float
-    tolerance: float = 1e-9
+    tolerance: float = TOLERANCE
     normalize: bool = False
     capacity: tuple[CapacityRule, ...] = ()
     base: Segment | None = field(default=None, compare=False)
@@ -148,6 +150,14 @@ class ResolvedJourney:
     @property
     def segment_names(self) -> list[str]:
         return [s.name for s in self.segments]
+
+    def owners(self) -> list[str | None]:
+        """The team that owns each stage (None where the map names none)."""
+        return [self.metadata.get(s, {}).get("owner") for s in self.stages]
+
+    def start_distribution(self) -> np.ndarray:
+        """The start distribution over stages, share-weighted over segments."""
+        return sum(seg.share * seg.start for seg in self.segments)
 
     def freeze_arrays(self) -> None:
         """Make every array it holds read-only (they may be shared with the

@@ -225,7 +225,7 @@ def apply_plan(
     """
     stages = journey.stages
     n = len(stages)
-    if COST_STREAM in journey.streams:
+    if journey.is_plan_journey:
         raise InputError(
             f"the journey already has a stream named {COST_STREAM!r} (a plan's "
             "journey?): plans apply to the journey without interventions"

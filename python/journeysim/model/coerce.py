@@ -13,15 +13,12 @@ from typing import Any
 import numpy as np
 
 from .._base.checks import stage_index
-from .._base.conventions import COST_STREAM, STAGE_METADATA
+from .._base.conventions import COST_STREAM, STAGE_METADATA, TOLERANCE
 from .._base.errors import InputError, about
 from .._base.pieces import resolve_pieces, to_matrix, to_vector
 from .._base.resolved import Arrivals, ResolvedJourney, Segment
 
-__all__ = ["TOLERANCE", "moves_matrix", "rates", "resolve"]
-
-#: How far a row, a start or the shares may be from summing to 1.
-TOLERANCE = 1e-9
+__all__ = ["moves_matrix", "rates", "resolve"]
 
 
 def resolve(

@@ -420,9 +420,7 @@ class Journey:
     @property
     def start(self) -> pd.Series:
         """Start distribution over stages (share-weighted over segments)."""
-        x = sum(
-            self._core.share(i) * self._core.start(i) for i in range(len(self.segments))
-        )
+        x = self._resolved.start_distribution()
         return pd.Series(x, index=self._stage_index(), name="start")
 
     @property

@@ -19,7 +19,12 @@ from .._base.checks import (
     spec_names,
     spec_number,
 )
-from .._base.conventions import COST_STREAM, MAX_PERIOD, STAGE_METADATA_ORDER
+from .._base.conventions import (
+    COST_STREAM,
+    MAX_PERIOD,
+    STAGE_METADATA_ORDER,
+    TOLERANCE,
+)
 from .._base.errors import InputError, SpecError, spec_path
 from .coerce import moves_matrix
 
@@ -64,9 +69,6 @@ _STAGE_KEYS = ("name", *STAGE_METADATA_ORDER, "moment_of_truth")
 
 
 _SEGMENT_KEYS = ("share", "transitions", "values", "transition_values", "start")
-
-
-_SPEC_TOL = 1e-9
 
 
 _DIGITS = re.compile(r"[0-9]+\Z")
@@ -131,18 +133,18 @@ def _read_rows(obj, path, stages, normalize, strict) -> dict:
             q = (*p, to)
             known_stage(to, q, stages)
             x = spec_number(prob, q, what="a probability")
-            if x < 0 or (x > 1.0 + _SPEC_TOL and not normalize):  # the core's
+            if x < 0 or (x > 1.0 + TOLERANCE and not normalize):  # the core's
                 raise SpecError(q, f"probability {x:.12g} is outside [0, 1]")
             row[to] = x
         if strict and not normalize:
             total = math.fsum(row.values())
-            if frm in row and abs(total - 1.0) > _SPEC_TOL:
+            if frm in row and abs(total - 1.0) > TOLERANCE:
                 raise SpecError(
                     p,
                     f"the row sums to {total:.12g}, not 1 (a row that names its "
                     "own stage gives all of it; leave the stay out to mean the rest)",
                 )
-            if frm not in row and total > 1.0 + _SPEC_TOL:
+            if frm not in row and total > 1.0 + TOLERANCE:
                 raise SpecError(p, f"the moves sum to {total:.12g}, more than 1")
         out[frm] = row
     return out
@@ -206,7 +208,7 @@ def _read_start(obj, path, stages, normalize, strict):
         return known_stage(obj, path, stages)
     start = _read_amounts(obj, path, stages, low=0.0)
     total = math.fsum(start.values())
-    if strict and not normalize and abs(total - 1.0) > _SPEC_TOL:
+    if strict and not normalize and abs(total - 1.0) > TOLERANCE:
         raise SpecError(path, f"the start shares sum to {total:.12g}, not 1")
     return start
 
@@ -475,6 +477,6 @@ def _read_segments(obj, stages, streams, normalize, strict) -> dict:
             )
         out[name] = one
     total = math.fsum(s["share"] for s in out.values())
-    if strict and not normalize and abs(total - 1.0) > _SPEC_TOL:
+    if strict and not normalize and abs(total - 1.0) > TOLERANCE:
         raise SpecError(path, f"the segment shares sum to {total:.12g}, not 1")
     return out

@@ -95,11 +95,11 @@ def _team_columns(
     t + 1), and expected moves between stages of different teams per customer."""
     # Plain numpy on purpose: this runs for every plan of every scenario of a
     # sweep, where pandas column selection per team cost three quarters of the time.
-    # The owners and the start distribution (js.Journey.start, share-weighted
-    # over segments) from the resolved journey: no pandas objects per plan.
+    # The owners and the start distribution from the resolved journey: no
+    # pandas objects per plan.
     r = journey.resolved
-    o = [r.metadata.get(s, {}).get("owner") for s in r.stages]
-    start = sum(seg.share * seg.start for seg in r.segments)
+    o = r.owners()
+    start = r.start_distribution()
     periods = len(entries)
     joining = np.concatenate([[n0], r.arrivals.per_period(periods)[: periods - 1]])
     E = np.asarray(entries, dtype=float) + np.outer(joining, start)
