@@ -11,6 +11,7 @@ namespace py = pybind11;
 
 void register_model(py::module_ &m);
 void register_exact(py::module_ &m);
+void register_chain(py::module_ &m);
 void register_simulate(py::module_ &m);
 void register_fit(py::module_ &m);
 

@@ -32,6 +32,7 @@ void register_exact(py::module_ &m) {
   JS_FIELD(occupancy);
   JS_FIELD(population);
   JS_FIELD(retention);
+  JS_FIELD(absorbed);
   JS_FIELD(entries);
   JS_FIELD(population_entries);
   JS_FIELD(flows);
@@ -45,9 +46,11 @@ void register_exact(py::module_ &m) {
   JS_FIELD(lifetime_horizon);
   JS_FIELD(lifetime);
   JS_FIELD(absorption);
+  JS_FIELD(absorption_by_stage);
   JS_FIELD(value_reached);
   JS_FIELD(ttv_reached);
   JS_FIELD(ttv_mean);
+  JS_FIELD(ttv_never);
   JS_FIELD(stage_lifetime);
   JS_FIELD(stage_lifetime_horizon);
   JS_FIELD(stage_value);

@@ -52,8 +52,31 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
   r.value_by_period.resize(T, K);
   r.value_by_period_nominal.resize(T, K);
   r.entries.resize(T, n);
+  r.retention.resize(T + 1);
+  r.absorbed.resize(T);
+  // Retention is summed over the stages customers are retained in, never taken
+  // as 1 - absorbed (which keeps no relative precision in the tail), and the
+  // share absorbed in a period as the flow into the absorbing stages, sum_i
+  // x_i a_i with a_i = sum_{j absorbing} P_ij: both are sums of non-negative
+  // terms, exact to a few ulps however small.
+  std::vector<Vector> to_absorbing;
+  for (const auto &ep : epochs) {
+    Vector a = Vector::Zero(n);
+    for (Index i = 0; i < n; ++i)
+      if (!absorbing[static_cast<std::size_t>(i)])
+        for (Index j = 0; j < n; ++j)
+          if (absorbing[static_cast<std::size_t>(j)]) a(i) += (*ep.P)(i, j);
+    to_absorbing.push_back(std::move(a));
+  }
+  auto retained = [&](const RowVector &y) {
+    CompensatedSum acc;
+    for (Index i = 0; i < n; ++i)
+      if (!absorbing[static_cast<std::size_t>(i)]) acc.add(y(i));
+    return acc.value();
+  };
   RowVector x = seg.start.transpose();
   r.occupancy.row(0) = x;
+  r.retention(0) = retained(x);
   std::size_t e = 0;
   // Occupancy summed over the periods of each epoch: flows are diag(y) P.
   std::vector<RowVector> in_epoch(epochs.size(), RowVector::Zero(n));
@@ -67,11 +90,18 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     life_h.add(v(K));
     r.value_by_period_nominal.row(k - 1) = x * ep.A_nominal;
     in_epoch[e] += x;
+    {
+      CompensatedSum out;
+      for (Index i = 0; i < n; ++i)
+        if (to_absorbing[e](i) != 0.0) out.add(x(i) * to_absorbing[e](i));
+      r.absorbed(k - 1) = out.value();
+    }
     const RowVector next = ep.prop->left(x);
     // Entering j in period k: everyone in j at k, less those who stayed in j.
     r.entries.row(k - 1) = next - x.cwiseProduct(ep.P->diagonal().transpose());
     x = next;
     r.occupancy.row(k) = x;
+    r.retention(k) = retained(x);
   }
   r.lifetime_horizon = life_h.value();
   r.flows = Matrix::Zero(n, n);
@@ -105,6 +135,7 @@ Analysis analyze_segment(const Journey &journey, const Segment &seg, int T,
     if (r.condition > kIllConditioned)
       r.condition_warnings.push_back(condition_warning(*w));
   }
+  r.absorption_by_stage = H;
   r.stage_value_infinite = Winf.leftCols(K);
   r.stage_lifetime = Winf.col(K);
   {
@@ -163,7 +194,7 @@ Vector with_net(const Vector &v, const std::vector<double> &w) {
   return with_net(Matrix(v.transpose()), w).row(0).transpose();
 }
 
-// Adds the net column everywhere and derives retention.
+// Adds the net column everywhere.
 void finish(Analysis &r, const Journey &journey) {
   const auto &w = journey.net_weights();
   r.value_by_period = with_net(r.value_by_period, w);
@@ -172,9 +203,6 @@ void finish(Analysis &r, const Journey &journey) {
   r.value_infinite = with_net(r.value_infinite, w);
   r.stage_value = with_net(r.stage_value, w);
   r.stage_value_infinite = with_net(r.stage_value_infinite, w);
-  r.retention = Vector::Ones(r.occupancy.rows());
-  for (std::size_t j = 0; j < journey.absorbing().size(); ++j)
-    if (journey.absorbing()[j]) r.retention -= r.occupancy.col(static_cast<Index>(j));
 }
 
 // Weighted sum that treats 0 * inf as 0 (a segment with no share adds nothing).
@@ -352,7 +380,10 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
     r.value = Vector::Zero(K1);
     r.value_infinite = Vector::Zero(K1);
     r.absorption = Vector::Zero(n);
+    r.absorption_by_stage = Matrix::Zero(n, parts[0].absorption_by_stage.cols());
     r.value_reached = Vector::Zero(T + 1);
+    r.retention = Vector::Zero(T + 1);
+    r.absorbed = Vector::Zero(T);
     r.stage_lifetime = Vector::Zero(n);
     r.stage_lifetime_horizon = Vector::Zero(n);
     r.stage_value = Matrix::Zero(n, K1);
@@ -369,7 +400,10 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
       accumulate(r.value, p.value, w);
       accumulate(r.value_infinite, p.value_infinite, w);
       accumulate(r.absorption, p.absorption, w);
+      accumulate(r.absorption_by_stage, p.absorption_by_stage, w);
       accumulate(r.value_reached, p.value_reached, w);
+      accumulate(r.retention, p.retention, w);
+      accumulate(r.absorbed, p.absorbed, w);
       accumulate(r.stage_lifetime, p.stage_lifetime, w);
       accumulate(r.stage_lifetime_horizon, p.stage_lifetime_horizon, w);
       accumulate(r.stage_value, p.stage_value, w);
@@ -378,6 +412,7 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
         r.lifetime_horizon += w * p.lifetime_horizon;
         r.lifetime += w * p.lifetime;
         r.ttv_reached += w * p.ttv_reached;
+        r.ttv_never += w * p.ttv_never;
         if (p.ttv_reached > 0.0) ttv_g += w * p.ttv_reached * p.ttv_mean;
       }
       if (w > 0.0) { // a segment with no customers has nothing to warn about
@@ -389,9 +424,6 @@ Analysis analyze(const Journey &journey, int periods, Accrual accrual) {
       }
     }
     r.ttv_mean = r.ttv_reached > 0.0 ? ttv_g / r.ttv_reached : kNaN;
-    r.retention = Vector::Ones(T + 1);
-    for (std::size_t j = 0; j < journey.absorbing().size(); ++j)
-      if (journey.absorbing()[j]) r.retention -= r.occupancy.col(static_cast<Index>(j));
     r.segments = std::move(parts);
   }
 

@@ -97,6 +97,20 @@ Matrix whole_lifetime(const Matrix &P, const Matrix &A, const Vector &dvec,
 Matrix stationary_absorption(const Matrix &P, const std::vector<bool> &absorbing,
                              SolverCache &solvers);
 
+// ---- chain.cpp -------------------------------------------------------------
+
+// First passage of one segment from each stage at tenure 0: h the probability
+// of reaching `target` before `avoid`, q its complement (computed on its own),
+// g = E[periods to the target; reached]; with the condition number of the
+// stationary solve and its warning when above kIllConditioned.
+struct Passage {
+  Vector h, q, g;
+  double condition = 1.0;
+  std::string warning;
+};
+Passage segment_passage(const Segment &seg, const std::vector<bool> &target,
+                        const std::vector<bool> &avoid);
+
 // ---- first_visits.cpp ------------------------------------------------------
 
 // Time to value of one segment over T periods: fills r.value_reached,

@@ -31,6 +31,7 @@ void time_to_value(const Journey &journey, const Segment &seg,
   r.value_reached = Vector::Constant(T + 1, kNaN);
   r.ttv_reached = kNaN;
   r.ttv_mean = kNaN;
+  r.ttv_never = kNaN;
   if (journey.value_stages().empty()) return;
   std::vector<bool> target(static_cast<std::size_t>(n), false);
   for (int v : journey.value_stages()) target[static_cast<std::size_t>(v)] = true;
@@ -52,43 +53,18 @@ void time_to_value(const Journey &journey, const Segment &seg,
     y = mprop[f].left(y);
     r.value_reached(k) = reached(y);
   }
-  // h: probability of ever reaching; g: E[first-passage time; reached].
-  const Matrix &Pm = modified.back();
-  const auto reach = can_reach(Pm, target);
-  std::vector<bool> open(target.size());
-  for (std::size_t i = 0; i < open.size(); ++i) open[i] = reach[i] && !target[i];
-  const auto o = indices_of(open);
-  Vector h = Vector::Zero(n), g = Vector::Zero(n);
-  for (Index j : tidx) h(j) = 1.0;
-  if (!o.empty()) {
-    const auto m = static_cast<Index>(o.size());
-    const FundamentalSolver lu(Pm, o, 1.0);
-    if (lu.condition() > r.condition) {
-      r.condition = lu.condition();
-      if (r.condition > kIllConditioned)
-        r.condition_warnings = {condition_warning(lu) +
-                                " (In the chain that stops at the value stages.)"};
-    }
-    Vector rhs(m);
-    for (Index q = 0; q < m; ++q) {
-      double s = 0.0;
-      for (Index j : tidx) s += Pm(o[static_cast<std::size_t>(q)], j);
-      rhs(q) = s;
-    }
-    const Vector ho = lu.solve(rhs);
-    const Vector go = lu.solve(ho);
-    for (Index q = 0; q < m; ++q) {
-      h(o[static_cast<std::size_t>(q)]) = ho(q);
-      g(o[static_cast<std::size_t>(q)]) = go(q);
-    }
+  // Probability of ever reaching, its complement and E[first-passage time;
+  // reached], from each stage at tenure 0 (chain.cpp).
+  const Passage p =
+      segment_passage(seg, target, std::vector<bool>(target.size(), false));
+  if (p.condition > r.condition) {
+    r.condition = p.condition;
+    if (!p.warning.empty())
+      r.condition_warnings = {p.warning +
+                              " (In the chain that stops at the value stages.)"};
   }
-  for (int k = epochs.back().start; k >= 1; --k) {
-    const Propagator &Pk = mprop[epoch_at(epochs, k - 1)];
-    const Matrix gh = g + h;
-    h = Pk.right(h);
-    g = Pk.right(gh);
-    for (Index j : tidx) g(j) = 0.0;
-  }
+  const Vector &h = p.h, &g = p.g;
+  r.ttv_never = seg.start.dot(p.q);
   r.ttv_reached = seg.start.dot(h);
   r.ttv_mean = r.ttv_reached > 0.0 ? seg.start.dot(g) / r.ttv_reached : kNaN;
 }

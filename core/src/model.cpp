@@ -229,13 +229,18 @@ void Journey::validate() {
     }
   }
 
-  // Absorbing stages: declared, or detected.
+  // Absorbing stages: declared, or detected. One definition everywhere: a stage
+  // is absorbing when it has no exit (every off-diagonal entry of its row is 0
+  // in every piece and segment). Not "stay == 1.0": a row with exits below
+  // about 1e-16 has a stay that rounds to 1.0, yet customers do leave it, and
+  // the solves (which build 1 - P_ii from the exits) treat it as transient.
   absorbing_.assign(n, false);
   auto stays_put = [&](std::size_t i) {
     const auto ii = static_cast<Eigen::Index>(i);
     for (const auto &seg : s.segments)
       for (const auto &P : seg.transitions.pieces)
-        if (P(ii, ii) != 1.0) return false;
+        for (Eigen::Index j = 0; j < P.cols(); ++j)
+          if (j != ii && P(ii, j) != 0.0) return false;
     return true;
   };
   if (s.absorbing.empty() && s.detect_absorbing) {

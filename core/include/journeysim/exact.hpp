@@ -28,7 +28,8 @@ struct Analysis {
   int periods = 0;
   Matrix occupancy;          // (T+1) x S, shares
   Matrix population;         // (T+1) x S, customers
-  Vector retention;          // T+1
+  Vector retention;          // T+1, summed over the non-absorbing stages
+  Vector absorbed;           // T: share absorbed in period k (flow into absorbing)
   Matrix entries;            // T x S, moving into each stage in period k, per customer
   Matrix population_entries; // T x S, customers
   Matrix flows;              // S x S, expected moves i -> j over the horizon
@@ -42,9 +43,14 @@ struct Analysis {
   double lifetime_horizon = 0.0; // expected periods in transient stages within T
   double lifetime = 0.0;         // expected periods to absorption (may be inf)
   Vector absorption;             // S: probability of ending in each absorbing stage
-  Vector value_reached;          // T+1: share that has reached a value stage by t
-  double ttv_reached = 0.0;      // share that ever reaches a value stage
-  double ttv_mean = 0.0;         // mean first-passage periods for those who do
+  // S x B: from each stage at tenure 0 (rows), probability of ending in each
+  // absorbing stage (columns, in stage order).
+  Matrix absorption_by_stage;
+  Vector value_reached;     // T+1: share that has reached a value stage by t
+  double ttv_reached = 0.0; // share that ever reaches a value stage
+  double ttv_mean = 0.0;    // mean first-passage periods for those who do
+  double ttv_never = 0.0;   // share that never does (computed on its own: exact 0
+                            // when reaching is certain)
   // Per stage, for a customer who is in that stage at tenure 0:
   Vector stage_lifetime;             // S, remaining expected lifetime (whole lifetime)
   Vector stage_lifetime_horizon;     // S, within T periods

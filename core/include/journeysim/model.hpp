@@ -87,8 +87,8 @@ struct JourneyError : std::invalid_argument {
 struct JourneySpec {
   std::vector<std::string> stages;
   std::vector<Segment> segments;
-  // Absorbing stages by index. Empty: detected as the stages that stay put with
-  // probability one in every tenure piece of every segment.
+  // Absorbing stages by index. Empty: detected as the stages with no exit (no
+  // positive off-diagonal entry) in any tenure piece of any segment.
   std::vector<int> absorbing;
   bool detect_absorbing = true;    // with no stage listed: detect them, or have none
   std::vector<int> value_stages;   // targets of "time to value"; may be empty

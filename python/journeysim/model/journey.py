@@ -24,7 +24,9 @@ from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
 from .._base.resolved import CapacityRule, ResolvedJourney, Segment
 from .._base.warnings import IllConditionedWarning, InfiniteLifetimeWarning
+from ..results import chain
 from ..results.analysis import Analysis
+from ..results.chain import CommunicatingClass
 from ..results.simulation import Simulation
 from ..view.display import table
 from ..view.plot import journey_diagram
@@ -400,8 +402,73 @@ class Journey:
 
     @property
     def transient(self) -> list[str]:
-        """The stages a customer can leave."""
+        """The stages that are not absorbing (a customer can leave them). Not
+        the Markov sense, in which a closed class of stages customers cycle
+        through for ever is recurrent: see :meth:`classification`."""
         return [s for s, a in zip(self.stages, self._core.absorbing) if not a]
+
+    # -- the journey as a Markov chain (results/chain.py) -------------------------
+
+    def communicating_classes(
+        self, segment: str | None = None
+    ) -> list[CommunicatingClass]:
+        """The communicating classes of the long-run matrix (from the last
+        tenure break on) of a segment (None: the only one), recurrent first:
+        each a :class:`CommunicatingClass` with its stages, whether it is
+        recurrent (closed) and its period."""
+        return chain.communicating_classes(self, segment)
+
+    def classification(self, segment: str | None = None) -> pd.DataFrame:
+        """Per stage, in the Markov sense: its class (numbered as
+        :meth:`communicating_classes`), ``kind`` (``"recurrent"`` or
+        ``"transient"``), the class's period and whether it is absorbing.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> moves = {"a": {"b": 0.5}, "b": {"c": 1.0}, "c": {"b": 1.0}}
+        >>> c = js.Journey(["a", "b", "c"], moves).classification()
+        >>> c["kind"].tolist(), c["period"].tolist()
+        (['transient', 'recurrent', 'recurrent'], [1, 2, 2])
+        """
+        return chain.classification(self, segment)
+
+    def stationary_distribution(self, segment: str | None = None) -> pd.DataFrame:
+        """The stationary distribution of each recurrent class of the long-run
+        matrix (rows; columns: stages). Every stationary distribution of the
+        journey is a mixture of these rows; an absorbing stage is a class of
+        its own. Computed subtraction-free (GTH): tiny shares keep full
+        relative precision."""
+        return chain.stationary_distribution(self, segment)
+
+    def hitting_probabilities(
+        self, target: str | Iterable[str], avoid: str | Iterable[str] = ()
+    ) -> pd.DataFrame:
+        """For a customer in each stage at tenure 0: the probability of reaching
+        ``target`` (a stage or stages) before ``avoid``, its complement
+        ``never`` (computed on its own: exactly 0 when reaching is certain), and
+        the mean periods to get there for those who do (``mean_periods``) and
+        over everyone (``mean_periods_unconditional``, ``inf`` unless certain).
+        Segments are mixed by their shares.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> moves = {"trial": {"paid": 0.3, "churned": 0.2}, "paid": {"churned": 0.05}}
+        >>> j = js.Journey(["trial", "paid", "churned"], moves)
+        >>> h = j.hitting_probabilities("paid").loc["trial"]
+        >>> h.round(6).tolist()  # probability, never, mean_periods, unconditional
+        [0.6, 0.4, 2.0, inf]
+        """
+        return chain.hitting_probabilities(self, target, avoid)
+
+    def first_returns(self, segment: str | None = None) -> pd.DataFrame:
+        """For each stage, in the long run: the probability of ever being there
+        again one or more periods later (``probability``; staying counts),
+        ``never`` its complement, and the mean periods until then for those who
+        return (``mean_periods``; 1 / stationary share for a recurrent stage)
+        and over everyone (``mean_periods_unconditional``)."""
+        return chain.first_returns(self, segment)
 
     @property
     def value_stages(self) -> list[str]:

@@ -12,6 +12,7 @@ from .._base.errors import InputError
 from .._base.resolved import JourneyLike
 from ..view.display import table
 from ..view.plot import occupancy_area, retention_curve
+from .chain import expected_visits
 from .flows import sankey
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ class Analysis:
     retention : Series
         Share not in an absorbing stage at t = 0..periods.
     hazard : Series
-        Share of those retained at t-1 who are absorbed in period t = 1..periods.
+        Share of those retained at t-1 who are absorbed in period t = 1..periods
+        (nan once no one is retained).
     value_by_period : DataFrame
         Expected discounted value per customer in each period 1..periods.
     value : Series
@@ -57,10 +59,21 @@ class Analysis:
         The same, counting only the first ``periods`` periods.
     absorption : Series
         Probability of ending in each absorbing stage.
+    absorption_matrix : DataFrame
+        The same from every non-absorbing stage (rows) at tenure 0.
+    fundamental_matrix : DataFrame
+        Expected periods in each non-absorbing stage (columns) for a customer
+        in each (rows) at tenure 0: N = (I - Q)^-1; rows sum to the remaining
+        lifetime.
+    time_to_absorption : Series
+        Mean periods until absorption from every stage (``inf`` where a
+        customer may never be absorbed).
     time_to_value : Series
-        ``reached`` (share that ever reaches a value stage), ``mean_periods``
-        (expected first-passage periods of those who do) and
-        ``reached_within_horizon``.
+        ``reached`` (share that ever reaches a value stage), ``never`` (share
+        that never does, computed on its own: exactly 0 when reaching is
+        certain), ``mean_periods`` (expected first-passage periods of those
+        who do), ``mean_periods_unconditional`` (the expectation over everyone:
+        ``inf`` unless reaching is certain) and ``reached_within_horizon``.
     stages : DataFrame
         Per stage, for a customer in it at tenure 0: remaining lifetime and
         value, a health score of the stage.
@@ -124,13 +137,14 @@ class Analysis:
 
     @cached_property
     def hazard(self) -> pd.Series:
-        r = np.asarray(self.raw.retention)
+        # The flow into the absorbing stages over those retained: no difference
+        # of retentions, which would cancel in the tail.
+        r = np.asarray(self.raw.retention)[:-1]
+        out = np.asarray(self.raw.absorbed)
         with np.errstate(invalid="ignore", divide="ignore"):
-            h = np.where(
-                r[:-1] > 0, (r[:-1] - r[1:]) / np.where(r[:-1] > 0, r[:-1], 1), np.nan
-            )
+            h = np.where(r > 0, out / np.where(r > 0, r, 1), np.nan)
         return pd.Series(
-            h, index=pd.RangeIndex(1, len(r), name="period"), name="hazard"
+            h, index=pd.RangeIndex(1, len(r) + 1, name="period"), name="hazard"
         )
 
     @cached_property
@@ -244,12 +258,42 @@ class Analysis:
         )
 
     @cached_property
+    def absorption_matrix(self) -> pd.DataFrame:
+        keep = [
+            i
+            for i, s in enumerate(self.journey.stages)
+            if s not in self.journey.absorbing
+        ]
+        h = np.asarray(self.raw.absorption_by_stage)[keep]
+        return pd.DataFrame(
+            h,
+            index=pd.Index([self.journey.stages[i] for i in keep], name="from"),
+            columns=pd.Index(self.journey.absorbing, name="absorbed in"),
+        )
+
+    @cached_property
+    def fundamental_matrix(self) -> pd.DataFrame:
+        return expected_visits(self.journey)
+
+    @cached_property
+    def time_to_absorption(self) -> pd.Series:
+        return pd.Series(
+            np.asarray(self.raw.stage_lifetime),
+            index=self._stages,
+            name="time_to_absorption",
+        )
+
+    @cached_property
     def time_to_value(self) -> pd.Series:
         reached_h = float(self.raw.value_reached[-1])
+        never = float(self.raw.ttv_never)
+        mean = float(self.raw.ttv_mean)
         return pd.Series(
             {
                 "reached": float(self.raw.ttv_reached),
-                "mean_periods": float(self.raw.ttv_mean),
+                "never": never,
+                "mean_periods": mean,
+                "mean_periods_unconditional": np.inf if never > 0 else mean,
                 "reached_within_horizon": reached_h,
             },
             name="time_to_value",
