@@ -123,6 +123,7 @@ class Analysis:
     occupancy: _Array
     population: _Array
     retention: _Array
+    absorbed: _Array
     entries: _Array
     population_entries: _Array
     flows: _Array
@@ -136,9 +137,11 @@ class Analysis:
     lifetime_horizon: float
     lifetime: float
     absorption: _Array
+    absorption_by_stage: _Array
     value_reached: _Array
     ttv_reached: float
     ttv_mean: float
+    ttv_never: float
     stage_lifetime: _Array
     stage_lifetime_horizon: _Array
     stage_value: _Array
@@ -167,6 +170,31 @@ def sensitivities(
 def first_visits(
     journey: Journey, segment: int, stages: list[int], start: int, until: int
 ) -> _Array: ...
+
+class StageClass:
+    stages: list[int]
+    recurrent: bool
+    period: int
+
+class FirstPassage:
+    probability: _Array
+    missed: _Array
+    mean_time: _Array
+    condition: float
+    warning: str
+
+class FirstReturn:
+    probability: _Array
+    missed: _Array
+    mean_time: _Array
+
+def communicating_classes(journey: Journey, segment: int) -> list[StageClass]: ...
+def stationary_distributions(journey: Journey, segment: int) -> _Array: ...
+def first_passage(
+    journey: Journey, segment: int, target: list[bool], avoid: list[bool]
+) -> FirstPassage: ...
+def expected_visits(journey: Journey, segment: int) -> _Array: ...
+def first_returns(journey: Journey, segment: int) -> FirstReturn: ...
 
 class SimulationControl:
     def __init__(self) -> None: ...

@@ -11,6 +11,7 @@ shares; classes, stationary distributions and returns describe the long run
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from .._base.checks import stage_index
 from .._base.errors import InputError
 from .._base.native import _core
 from .._base.resolved import JourneyLike
+from .._base.warnings import IllConditionedWarning
 
 __all__ = [
     "CommunicatingClass",
@@ -116,6 +118,8 @@ def hitting_probabilities(
         if share == 0:
             continue
         fp = _core.first_passage(journey.core, pos, t, a)
+        if fp.warning:
+            warnings.warn(fp.warning, IllConditionedWarning, stacklevel=3)
         h = np.asarray(fp.probability)
         prob += share * h
         missed += share * np.asarray(fp.missed)
