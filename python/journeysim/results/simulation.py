@@ -112,10 +112,11 @@ class Simulation:
 
     @cached_property
     def _retention(self) -> np.ndarray:
-        """R x (T+1) share of the starting cohort not absorbed."""
+        """R x (T+1) share of the starting cohort not absorbed: the count in
+        the retained stages over the cohort (not 1 - absorbed, which rounds)."""
         coh = self._raw.cohort_occupancy
         mask = np.asarray(self._journey.core.absorbing)
-        return 1.0 - coh[:, :, mask].sum(axis=2) / self.customers
+        return coh[:, :, ~mask].sum(axis=2) / self.customers
 
     @cached_property
     def _values(self) -> np.ndarray:
