@@ -95,13 +95,13 @@ class Return:
     to: str
     to_time: Any
 
-    def error(self, returns: int) -> FitError:
+    def error(self, returns: int, where: str = "the log") -> FitError:
         who = self.customer
         who = who.item() if isinstance(who, np.generic) else who
         return FitError(
             f"customer {who!r} is in absorbing stage {self.stage!r} at time "
             f"{_show(self.time)} and in {self.to!r} at time {_show(self.to_time)} "
-            f"({returns:,} such return(s) in the log): an absorbing stage is never "
+            f"({returns:,} such return(s) in {where}): an absorbing stage is never "
             "left. Pass returns='new_customer' to count each return as a new "
             f"customer's journey, or leave {self.stage!r} out of absorbing= if "
             "customers do come back"
@@ -120,11 +120,13 @@ def journeys(
     absorbing: np.ndarray,
     returns: str,
     describe: Callable[[int], Return],
+    where: str = "the log",
 ) -> np.ndarray:
     """Customer codes (rows sorted by customer and time) with every return from
     an absorbing stage (``absorbing``: a flag per stage code) a new customer,
     or a FitError naming the first return (``describe(k)``: the return at row
-    ``k``) when ``returns`` is "error". Codes stay 0 .. customers - 1."""
+    ``k``) when ``returns`` is "error" (``where``: the rows' place in the
+    log). Codes stay 0 .. customers - 1."""
     if len(cust) < 2 or not absorbing.any():
         return cust
     same = cust[1:] == cust[:-1]
@@ -132,7 +134,7 @@ def journeys(
     if not back.size:
         return cust
     if returns != "new_customer":
-        raise describe(int(back[0])).error(len(back))
+        raise describe(int(back[0])).error(len(back), where)
     new = np.ones(len(cust), dtype=bool)
     new[1:] = ~same
     new[back] = True

@@ -431,7 +431,7 @@ class Fit:
         return FitCheck(self, data, counts)
 
     def _repr_html_(self) -> str:
-        iv = self.interval(0.95)
+        iv = self.summary(0.95)
         rows = []
         for key, r in iv.iterrows():
             key = key if isinstance(key, tuple) else (key,)
@@ -442,6 +442,8 @@ class Fit:
                 [
                     " ".join(str(k) for k in (*key[:-2], frm)) + f" → {to}",
                     r["estimate"],
+                    r["map"],
+                    r["std_error"],
                     r["low"],
                     r["high"],
                 ]
@@ -450,7 +452,11 @@ class Fit:
             f"Fit: {self.customers:,} customers, "
             f"{int(self._counts.sum()):,} transitions counted"
         )
-        return table(["move", "estimate", "95% low", "95% high"], rows, title)
+        return table(
+            ["move", "estimate", "MAP", "std. error", "95% low", "95% high"],
+            rows,
+            title,
+        )
 
     def __repr__(self) -> str:
         n = int(self._counts.sum())

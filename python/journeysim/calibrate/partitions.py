@@ -326,7 +326,7 @@ def _counts(
             to_time=_shown_time(time[k]),
         )
 
-    split = journeys(cust, code, flags, o.returns, describe)
+    split = journeys(cust, code, flags, o.returns, describe, label)
     if split is not cust:  # returns became customers of their own
         customers += int(split[-1]) + 1 - (int(np.count_nonzero(np.diff(cust))) + 1)
         cust = split
