@@ -289,8 +289,10 @@ def control_character_code_row(codes: np.ndarray, uniques) -> int | None:
         or pd.api.types.is_datetime64_any_dtype(kind)
     ):
         return None  # numbers and dates hold no text
-    text = pd.Series(np.asarray(uniques, dtype=object)).map(str)
-    bad = text.str.contains(_CONTROL).to_numpy(dtype=bool)
+    text = pd.Series(uniques)
+    if not isinstance(text.dtype, pd.StringDtype):
+        text = text.astype(object).map(str).astype(pd.StringDtype())
+    bad = text.str.contains(_CONTROL.pattern, regex=True).to_numpy(dtype=bool)
     if not bad.any():
         return None
     return int(np.argmax(np.isin(codes, np.flatnonzero(bad))))
