@@ -291,3 +291,29 @@ def test_a_worker_killed_mid_sweep_changes_nothing(client, tmp_path):
     # A worker did die, and its nanny started a new one.
     assert marker.exists() and set(client.nthreads()) != before
     pd.testing.assert_frame_equal(local, remote, check_exact=True)
+
+
+def test_a_partitioned_fit_reads_returns_as_one_process(client, tmp_path):
+    # Customer 1 churns and comes back within one file; customer 2 across two.
+    rows = [(1, 0, "a"), (1, 2, "churned"), (1, 5, "a"), (2, 0, "a"), (3, 0, "a")]
+    later = [(2, 3, "churned"), (2, 6, "b"), (3, 4, "b")]
+    cols = ["customer", "period", "stage"]
+    pd.DataFrame(rows, columns=cols).to_parquet(tmp_path / "e-0.parquet")
+    pd.DataFrame(later, columns=cols).to_parquet(tmp_path / "e-1.parquet")
+    pattern = str(tmp_path / "e-*.parquet")
+    kw = {"absorbing": ["churned"], "end": 8, "returns": "new_customer"}
+    local, remote = js.fit(pattern, **kw), js.fit(pattern, client=client, **kw)
+    same_fit(local, remote)
+    assert remote.customers == 5
+    with pytest.raises(
+        ValueError,
+        match=r"customer 1 is in absorbing stage .* in file '.*e-0\.parquet'",
+    ):
+        js.fit(str(tmp_path / "e-0.parquet"), absorbing=["churned"], client=client)
+    with pytest.raises(
+        ValueError, match=r"customer 2 is in absorbing stage 'churned' at time 3"
+    ):
+        js.fit(str(tmp_path / "e-1.parquet"), absorbing=["churned"], client=client)
+    # Each partition (and bucket) is checked where it is counted.
+    with pytest.raises(ValueError, match=r"customer [12] is in absorbing stage"):
+        js.fit(pattern, absorbing=["churned"], client=client)

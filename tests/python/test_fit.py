@@ -436,3 +436,128 @@ def test_uncertainty_segments_are_matched_by_name():
     d = draw_journeys(j, f, 2, 0)[0]
     assert d.transition_matrices("z")[0].loc["on", "churn"] > 0.9
     assert d.transition_matrices("a")[0].loc["on", "val"] > 0.9
+
+
+# -- returns from an absorbing stage (issue 13, item 3) ------------------------------
+
+CHURN_AND_BACK = log([(1, 0, "a"), (1, 2, "churned"), (1, 5, "a")])
+
+
+@pytest.mark.parametrize("model", ["discrete", "continuous"])
+def test_a_return_from_an_absorbing_stage_is_refused(model):
+    # Churned at 2, active again at 5: absorbing=["churned"] says impossible.
+    # Before, the move was dropped without a word.
+    with pytest.raises(
+        ValueError,
+        match=r"customer 1 is in absorbing stage 'churned' at time 2 and in 'a' "
+        r"at time 5 \(1 such return\(s\).*returns='new_customer'",
+    ):
+        js.fit(CHURN_AND_BACK, absorbing=["churned"], end=15, model=model)
+    # A move out of an "end" stage, by date, among other customers.
+    dated = pd.DataFrame(
+        {
+            "customer": ["x", "y", "y", "y"],
+            "date": pd.to_datetime(
+                ["2024-01-03", "2024-01-04", "2024-02-10", "2024-04-01"]
+            ),
+            "stage": ["a", "a", "end", "b"],
+        }
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"customer 'y' is in absorbing stage 'end' at time 2024-02-10 and "
+        r"in 'b' at time 2024-04-01",
+    ):
+        js.fit(dated, time="date", period="M", absorbing=["end"])
+    with pytest.raises(ValueError, match=r"in 'b' at time 3"):
+        js.fit(
+            log([(1, 0, "a"), (1, 1, "end"), (1, 3, "b")]),
+            kind="snapshots",
+            absorbing=["end"],
+        )
+    with pytest.raises(ValueError, match="returns must be one of"):
+        js.fit(CHURN_AND_BACK, returns="ignore")
+
+
+def test_a_return_counted_as_a_new_customer_by_hand():
+    # Journey 1: a at 0, churned at 2 (a->a, a->churned). Journey 2 (the
+    # return): a at 5, censored at 15 (a->a ten times). Two customers start in a.
+    f = js.fit(CHURN_AND_BACK, absorbing=["churned"], end=15, returns="new_customer")
+    assert f.customers == 2
+    assert f.counts.loc["a", "a"] == 11 and f.counts.loc["a", "churned"] == 1
+    assert f.counts.loc["churned"].sum() == 0
+    assert f.journey.start["a"] == 1.0
+    # The second journey starts at tenure 0: with pieces [0, 3] its first three
+    # stays count in piece 0, not at tenures 5-7 of the first journey.
+    g = js.fit(
+        CHURN_AND_BACK,
+        absorbing=["churned"],
+        end=15,
+        tenure=[0, 3],
+        returns="new_customer",
+    )
+    c = g.counts
+    assert c.loc[("all", 0, "a"), "a"] == 1 + 3
+    assert c.loc[("all", 0, "a"), "churned"] == 1
+    assert c.loc[("all", 3, "a"), "a"] == 7
+    # Bootstrap and check() see the two journeys as two customers.
+    assert g.check().retention["customers"].iloc[0] == 2
+    # The continuous model splits alike: exposure 2 + 10, one move.
+    h = js.fit(
+        CHURN_AND_BACK.astype({"period": float}),
+        absorbing=["churned"],
+        end=15,
+        returns="new_customer",
+        model="continuous",
+    )
+    assert h.exposure["a"] == 12.0
+    assert h.generator.loc["a", "churned"] == approx(1 / 12)
+
+
+def simulate_with_returns(n: int, seed: int) -> pd.DataFrame:
+    """Customers whose churn is 0.3 a period in tenures 0-2 and 0.05 from 3 on;
+    a third of those who churn come back under the same id 1-4 periods later,
+    as a new journey (tenure 0 again), observed to period 30."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n):
+        t = 0
+        while t <= 30:
+            rows.append((c, t, "a"))
+            tenure = 0
+            while t + 1 <= 30:
+                t += 1
+                if rng.random() < (0.3 if tenure < 3 else 0.05):
+                    rows.append((c, t, "churned"))
+                    break
+                tenure += 1
+            else:
+                break
+            if rng.random() >= 1 / 3:
+                break
+            t += int(rng.integers(1, 5))
+    return log(rows)
+
+
+def test_returns_as_new_customers_recover_the_truth():
+    events = simulate_with_returns(4_000, seed=5)
+    assert (
+        js.fit(events, absorbing=["churned"], end=30, returns="new_customer").customers
+        > 4_300
+    )  # there are returns
+    with pytest.raises(ValueError, match="absorbing stage 'churned'"):
+        js.fit(events, absorbing=["churned"], end=30, tenure=[0, 3])
+    f = js.fit(
+        events, absorbing=["churned"], end=30, tenure=[0, 3], returns="new_customer"
+    )
+    est, se = f.estimate(), f.standard_errors
+    for piece, truth in ((0, 0.3), (3, 0.05)):
+        key = ("all", piece, "a")
+        assert abs(est.loc[key, "churned"] - truth) < 4 * se.loc[key, "churned"], piece
+    # Returns read as the first journey's later tenures (churned not taken as
+    # absorbing) bias the late-tenure churn up by many standard errors.
+    g = js.fit(events, end=30, tenure=[0, 3])
+    assert (
+        g.estimate().loc[("all", 3, "a"), "churned"]
+        > 0.05 + 8 * se.loc[("all", 3, "a"), "churned"]
+    )

@@ -237,3 +237,86 @@ def test_a_file_that_is_not_parquet(tmp_path):
     path = write(tmp_path, "log.parquet", GOOD)
     with pytest.raises(ValueError, match=r"log\.parquet': not a readable Parquet file"):
         js.fit(path)
+
+
+# -- times and ids that a cast would change silently (issue 13, item 5) -------------
+
+
+@pytest.mark.parametrize(
+    ("times", "shown", "row"),
+    [
+        ([0, -0.5, 1], "-0.5", 1),
+        ([0.0, 1.0, 2.25], "2.25", 2),
+        ([0, np.inf, 1], "inf", 1),
+    ],
+)
+def test_times_that_are_not_whole_numbers_are_refused(times, shown, row):
+    # -0.5 was truncated to period 0 (and -1.0 kept as -1): not floored alike.
+    events = pd.DataFrame({"customer": [1, 1, 2], "period": times, "stage": "a"})
+    with pytest.raises(
+        ValueError,
+        match=rf"column 'period': time {shown} \(row {row}; 1 such row\(s\)\) is not "
+        r"a whole number",
+    ):
+        js.fit(events)
+    # Whole numbers held as floats are fine, and are the integers' periods.
+    whole = pd.DataFrame(
+        {"customer": [1, 1, 2], "period": [-1.0, 0.0, 3.0], "stage": ["a", "b", "a"]}
+    )
+    f = js.fit(whole)
+    g = js.fit(whole.astype({"period": int}))
+    np.testing.assert_array_equal(f.counts.to_numpy(), g.counts.to_numpy())
+    assert f.counts.loc["a", "b"] == 1
+    # A CSV file's fractional times too (and so does `end`).
+    with pytest.raises(ValueError, match="not a whole number"):
+        js.fit(whole, end=4.5)
+
+
+def test_fractional_times_in_a_csv_are_refused(tmp_path):
+    path = write(tmp_path, "frac.csv", "customer,period,stage\n1,0,a\n1,0.5,b\n")
+    with pytest.raises(ValueError, match=r"time 0.5 \(row 1;.*not a whole number"):
+        js.fit(path)
+
+
+BOOL_TIME = r"column 'period': type bool cannot hold a time \(expected integers"
+
+
+def test_a_bool_time_column_is_refused_from_every_source(tmp_path):
+    frame = pd.DataFrame({"customer": [1, 1], "period": [True, False], "stage": "a"})
+    with pytest.raises(ValueError, match=BOOL_TIME):
+        js.fit(frame)  # was read as periods 1 and 0
+    with pytest.raises(ValueError, match=BOOL_TIME):
+        js.fit(frame, model="continuous")
+    with pytest.raises(ValueError, match=r"log\.parquet', " + BOOL_TIME):
+        js.fit(parquet(tmp_path, frame))
+    path = write(tmp_path, "bool.csv", "customer,period,stage\n1,True,a\n1,False,b\n")
+    with pytest.raises(ValueError, match=r"bool\.csv', " + BOOL_TIME):
+        js.fit(path)
+
+
+def test_control_characters_in_ids_are_refused(tmp_path):
+    # "1\0" was a customer of its own beside "1".
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"customer,period,stage\n1,0,a\n1\x00,1,b\n1,2,c\n")
+    with pytest.raises(
+        ValueError,
+        match=r"nul\.csv', line 3, column 'customer': '1\\x00' has a control "
+        r"character",
+    ):
+        js.fit(path)
+    frame = pd.DataFrame(
+        {"customer": ["x", "x", "y\t"], "period": [0, 1, 0], "stage": ["a", "b", "a"]}
+    )
+    with pytest.raises(ValueError, match=r"row 2, column 'customer': 'y\\t' has a"):
+        js.fit(frame)
+    frame = pd.DataFrame(
+        {"customer": [1, 1], "period": [0, 1], "stage": ["a", "b\x00"], "s": "p"}
+    )
+    with pytest.raises(ValueError, match=r"row 1, column 'stage': 'b\\x00'"):
+        js.fit(frame)
+    frame["stage"] = "a"
+    frame["s"] = ["p", "p\n"]
+    with pytest.raises(ValueError, match=r"row 1, column 's'"):
+        js.fit(frame, segment="s")
+    with pytest.raises(ValueError, match=r"log\.parquet', row 1, column 's'"):
+        js.fit(parquet(tmp_path, frame), segment="s")

@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--absorbing", default=None, help="absorbing stages, a,b")
     fit.add_argument("--prior", type=float, default=0.0, help="Dirichlet prior")
     fit.add_argument(
+        "--returns",
+        choices=["error", "new_customer"],
+        default="error",
+        help="a customer back from an absorbing stage: refuse the log "
+        "(error) or count a new customer's journey",
+    )
+    fit.add_argument(
         "--like",
         metavar="MODEL",
         help="keep this model's values, metadata and discounting; replace its "
@@ -328,6 +335,7 @@ def _fit(args, out: TextIO) -> None:
         tenure=tenure,
         absorbing=absorbing,
         prior=args.prior,
+        returns=args.returns,
         stages=like.stages if like is not None else None,
     )
     journey = f.journey

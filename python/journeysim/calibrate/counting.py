@@ -3,6 +3,7 @@ in the core: what a fit estimates from, and what a check of a fit reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,26 +12,40 @@ import pandas as pd
 
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
+from .eventlog import (
+    check_no_bool_times,
+    control_character_code_row,
+    control_character_message,
+    control_character_row,
+)
 from .events import period_index, read_events
 
 __all__ = [
+    "RETURNS",
     "Counted",
     "FitData",
     "FitOptions",
     "Log",
+    "Return",
     "check_one_segment",
     "count_log",
+    "journeys",
     "last_in_period",
     "read_log",
     "time_key",
 ]
+
+#: What fit(returns=) may be: how a customer seen again after an absorbing
+#: stage is read.
+RETURNS = ("error", "new_customer")
 
 
 @dataclass(frozen=True)
 class FitOptions:
     """How a log is read: its columns, how times become periods, what a row
     means (``kind``), and the stages, absorbing stages, segment column, tenure
-    pieces and end of the data asked for."""
+    pieces and end of the data asked for, and how a customer who leaves an
+    absorbing stage is read (``returns``: see :func:`journeysim.fit`)."""
 
     customer: str = "customer"
     time: str = "period"
@@ -42,6 +57,7 @@ class FitOptions:
     segment: str | None = None
     tenure: tuple[int, ...] | None = None
     end: Any = None
+    returns: str = "error"
 
 
 @dataclass(frozen=True)
@@ -59,11 +75,70 @@ class FitData:
 
 @dataclass(frozen=True)
 class Log:
-    """A log read and checked: its rows, the stages and each row's stage code."""
+    """A log read and checked: its rows, the stages and each row's stage code,
+    each row's customer code and the customer ids (code -> id)."""
 
     frame: pd.DataFrame
     stages: list[str]
     code: np.ndarray
+    customer: np.ndarray
+    ids: Any
+
+
+@dataclass(frozen=True)
+class Return:
+    """A customer seen in another stage after an absorbing one."""
+
+    customer: Any
+    stage: str
+    time: Any
+    to: str
+    to_time: Any
+
+    def error(self, returns: int, where: str = "the log") -> FitError:
+        who = self.customer
+        who = who.item() if isinstance(who, np.generic) else who
+        return FitError(
+            f"customer {who!r} is in absorbing stage {self.stage!r} at time "
+            f"{_show(self.time)} and in {self.to!r} at time {_show(self.to_time)} "
+            f"({returns:,} such return(s) in {where}): an absorbing stage is never "
+            "left. Pass returns='new_customer' to count each return as a new "
+            f"customer's journey, or leave {self.stage!r} out of absorbing= if "
+            "customers do come back"
+        )
+
+
+def _show(time: Any) -> str:
+    if isinstance(time, pd.Timestamp):
+        return str(time.date()) if time == time.normalize() else str(time)
+    return str(time)
+
+
+def journeys(
+    cust: np.ndarray,
+    code: np.ndarray,
+    absorbing: np.ndarray,
+    returns: str,
+    describe: Callable[[int], Return],
+    where: str = "the log",
+) -> np.ndarray:
+    """Customer codes (rows sorted by customer and time) with every return from
+    an absorbing stage (``absorbing``: a flag per stage code) a new customer,
+    or a FitError naming the first return (``describe(k)``: the return at row
+    ``k``) when ``returns`` is "error" (``where``: the rows' place in the
+    log). Codes stay 0 .. customers - 1."""
+    if len(cust) < 2 or not absorbing.any():
+        return cust
+    same = cust[1:] == cust[:-1]
+    back = np.flatnonzero(same & absorbing[code[:-1]] & (code[1:] != code[:-1])) + 1
+    if not back.size:
+        return cust
+    if returns != "new_customer":
+        raise describe(int(back[0])).error(len(back), where)
+    new = np.ones(len(cust), dtype=bool)
+    new[1:] = ~same
+    new[back] = True
+    return np.cumsum(new, dtype=np.int64) - 1
 
 
 @dataclass(frozen=True)
@@ -125,8 +200,19 @@ def read_log(events: Any, o: FitOptions) -> Log:
             f"{len(bad)} rows have missing values, e.g. row {bad.index[0]!r}: "
             f"{bad.iloc[0].to_dict()}"
         )
+    check_no_bool_times(df[o.time], o.time)
+    cust, ids = pd.factorize(df[o.customer])
+    _printable(df, o.customer, cust, ids)
     # Factorise once (hashing each value), then work with the few distinct names.
     raw, uniques = pd.factorize(df[o.stage])
+    _printable(df, o.stage, raw, uniques)
+    if o.segment:
+        i = control_character_row(df[o.segment])
+        if i is not None:
+            raise FitError(
+                f"row {df.index[i]!r}, "
+                + control_character_message(df[o.segment], i, o.segment)
+            )
     seen = [str(u) for u in uniques]
     if o.stages is None:
         stages = sorted(set(seen))
@@ -140,7 +226,15 @@ def read_log(events: Any, o: FitOptions) -> Log:
                 f"{sorted(bad_names)[:5]}, e.g. row {df.index[np.argmax(unknown)]!r}"
             )
     code = np.array([stages.index(u) for u in seen], dtype=np.int32)[raw]
-    return Log(df, stages, code)
+    return Log(df, stages, code, cust.astype(np.int64), ids)
+
+
+def _printable(df: pd.DataFrame, column: str, codes: np.ndarray, uniques) -> None:
+    i = control_character_code_row(codes, uniques)
+    if i is not None:
+        raise FitError(
+            f"row {df.index[i]!r}, " + control_character_message(df[column], i, column)
+        )
 
 
 def count_log(log: Log, o: FitOptions) -> Counted:
@@ -150,7 +244,7 @@ def count_log(log: Log, o: FitOptions) -> Counted:
     S = len(stages)
     absorbing = [] if o.absorbing is None else list(o.absorbing)
     periods = period_index(df[o.time], o.period, o.time)
-    cust = pd.factorize(df[o.customer])[0].astype(np.int64)
+    cust = log.customer
     for a in absorbing:
         if a not in stages:
             raise FitError(f"absorbing: unknown stage {a!r}; the stages are {stages}")
@@ -173,6 +267,20 @@ def count_log(log: Log, o: FitOptions) -> Counted:
     if seg_codes is not None:
         seg_codes = seg_codes[last]
         check_one_segment(cust, seg_codes)
+    rows = order[last]  # the log's row of each period kept
+    times = df[o.time]
+
+    def describe(k: int) -> Return:
+        return Return(
+            customer=log.ids[cust[k]],
+            stage=stages[code[k - 1]],
+            time=times.iloc[rows[k - 1]],
+            to=stages[code[k]],
+            to_time=times.iloc[rows[k]],
+        )
+
+    flags = np.array([s in absorbing for s in stages])
+    cust = journeys(cust, code, flags, o.returns, describe)
     end_period = (
         int(periods.max())
         if o.end is None

@@ -11,7 +11,10 @@ the column, and reading it takes bounded memory:
   before it is read;
 - missing columns, nested or binary columns, empty cells;
 - a time column that mixes numbers and text, holds text that is not a date, or
-  mixes time zones (or zoned and naive times).
+  mixes time zones (or zoned and naive times); a time column of booleans (read
+  as such from a CSV file, a Parquet file or a DataFrame: one message for all);
+- ids, stage names and segments with control characters (a NUL byte in an id
+  would make a customer of its own).
 
 Times with one time zone are read as the local wall-clock times of that zone
 (what calendar months are counted in); naive times as they are.
@@ -29,7 +32,16 @@ import pandas as pd
 from .._base import system
 from .._base.errors import FitError
 
-__all__ = ["MAX_LINE_BYTES", "read_csv", "read_parquet"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "check_no_bool_times",
+    "control_character_code_row",
+    "control_character_message",
+    "control_character_row",
+    "read_csv",
+    "read_parquet",
+    "type_refused",
+]
 
 #: Longest line (bytes) a CSV event log may have; a row of a log is a few dozen.
 MAX_LINE_BYTES = 1 << 20
@@ -39,6 +51,9 @@ CHUNK_BYTES = 1 << 20
 #: uncompressed (Parquet): parsing buffers, Python strings, the sort in fit().
 CSV_MEMORY_FACTOR = 6.0
 PARQUET_MEMORY_FACTOR = 4.0
+
+# C0 control characters and DEL: never part of an id, a stage or a segment.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # A time zone after the time of an ISO 8601 date-time: Z, +01:00, -0500, +01.
 _ZONE = re.compile(
@@ -222,13 +237,7 @@ def read_parquet(path: Path, columns: list[str], time: str | None) -> pd.DataFra
             )
         )
         if not ok:
-            what = "a time" if c == time else "an id or a name"
-            raise FitError(
-                f"events file {name!r}, column {c!r}: type {t} cannot hold {what} "
-                "(expected integers or strings"
-                + (", floats, dates or timestamps" if c == time else "")
-                + ")"
-            )
+            raise FitError(f"events file {name!r}, " + type_refused(c, t, c == time))
     wanted = [schema.get_field_index(c) for c in columns]
     size = 0
     for g in range(meta.num_row_groups):
@@ -246,7 +255,55 @@ def read_parquet(path: Path, columns: list[str], time: str | None) -> pd.DataFra
     return _check_frame(df[columns], name, time, lambda i: f"row {i}")
 
 
-# -- checks common to both -----------------------------------------------------------
+# -- checks common to both (and to logs in memory) ----------------------------------
+
+
+def type_refused(column: str, dtype: object, time: bool) -> str:
+    """Why a column of this type is refused: one message for every source."""
+    what = "a time" if time else "an id or a name"
+    return (
+        f"column {column!r}: type {dtype} cannot hold {what} (expected integers or "
+        "strings" + (", floats, dates or timestamps" if time else "") + ")"
+    )
+
+
+def check_no_bool_times(col: pd.Series, column: str, prefix: str = "") -> None:
+    """Booleans are no times (they would be read as periods 0 and 1)."""
+    if pd.api.types.is_bool_dtype(col.dtype):
+        raise FitError(prefix + type_refused(column, "bool", True))
+
+
+def control_character_row(col: pd.Series) -> int | None:
+    """The position of the first value with a control character (NUL, tab,
+    newline, ...), or None. Checked on the distinct values: one pass."""
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return None
+    return control_character_code_row(*pd.factorize(col))
+
+
+def control_character_code_row(codes: np.ndarray, uniques) -> int | None:
+    """:func:`control_character_row` of a column already factorised."""
+    kind = getattr(uniques, "dtype", None)
+    if kind is not None and (
+        pd.api.types.is_numeric_dtype(kind)
+        or pd.api.types.is_datetime64_any_dtype(kind)
+    ):
+        return None  # numbers and dates hold no text
+    text = pd.Series(uniques)
+    if not isinstance(text.dtype, pd.StringDtype):
+        text = text.astype(object).map(str).astype(pd.StringDtype())
+    bad = text.str.contains(_CONTROL.pattern, regex=True).to_numpy(dtype=bool)
+    if not bad.any():
+        return None
+    return int(np.argmax(np.isin(codes, np.flatnonzero(bad))))
+
+
+def control_character_message(col: pd.Series, i: int, column: str) -> str:
+    return (
+        f"column {column!r}: {col.iloc[i]!r} has a control character: ids, stages "
+        "and segments must be printable text (a NUL byte or a stray tab would make "
+        "a customer or a stage of its own)"
+    )
 
 
 def _check_frame(df: pd.DataFrame, name: str, time: str | None, where) -> pd.DataFrame:
@@ -267,7 +324,16 @@ def _check_frame(df: pd.DataFrame, name: str, time: str | None, where) -> pd.Dat
                 + ("an empty row" if empty else f"missing value in column {c!r}")
                 + f" ({int(null.sum()):,} such row(s) in all)"
             )
+    for c in df.columns:
+        if c != time:
+            i = control_character_row(df[c])
+            if i is not None:
+                raise FitError(
+                    f"events file {name!r}, {where(i)}, "
+                    + control_character_message(df[c], i, c)
+                )
     if time is not None and time in df.columns:
+        check_no_bool_times(df[time], time, f"events file {name!r}, ")
         df = df.copy()
         df[time] = _times(df[time], name, time, where)
     return df

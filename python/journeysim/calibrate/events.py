@@ -26,6 +26,7 @@ __all__ = [
     "partition_paths",
     "period_index",
     "read_events",
+    "whole_times",
 ]
 
 
@@ -77,7 +78,7 @@ def period_index(times: pd.Series, period: Any, column: str) -> np.ndarray:
                 f"column {column!r} must be numeric for period={period} "
                 f"(got {times.dtype}); use 'M', 'W' or 'D' for dates"
             )
-        return np.floor_divide(times.to_numpy(dtype=np.int64), int(period))
+        return np.floor_divide(whole_times(times, column), int(period))
     if period not in PERIODS:
         raise FitError(f"period must be 'M', 'W', 'D' or an integer, got {period!r}")
     if pd.api.types.is_numeric_dtype(times):
@@ -92,6 +93,29 @@ def period_index(times: pd.Series, period: Any, column: str) -> np.ndarray:
             f"column {column!r} has values that are not dates: {err}"
         ) from None
     return stamps.dt.to_period(PERIODS[period]).array.asi8.astype(np.int64)
+
+
+def whole_times(times: pd.Series, column: str) -> np.ndarray:
+    """Numeric times as int64, refusing what a cast would change without a word:
+    fractions (-0.5 would truncate to period 0, -1.0 is period -1), infinities
+    and values beyond int64. Booleans are no times."""
+    if pd.api.types.is_bool_dtype(times.dtype):
+        raise FitError(eventlog.type_refused(column, "bool", True))
+    if pd.api.types.is_integer_dtype(times.dtype):
+        return times.to_numpy(dtype=np.int64)
+    values = times.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (np.floor(values) != values)
+        bad |= np.abs(values) >= 2.0**63
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise FitError(
+            f"column {column!r}: time {float(values[i])!r} (row {times.index[i]!r}; "
+            f"{int(bad.sum()):,} such row(s)) is not a whole number: with an integer "
+            "period, times are whole numbers of time units (floor or round them "
+            "first, or use model='continuous' for exact times)"
+        )
+    return values.astype(np.int64)
 
 
 def is_dask_frame(obj: Any) -> bool:

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from .._base.errors import FitError
-from .counting import FitOptions, Log, count_log, read_log
-from .fitted import DAYS, Fit, GeneratorFit, estimate
+from .counting import RETURNS, FitOptions, Log, Return, count_log, journeys, read_log
+from .dirichlet import UNOBSERVED
+from .fitted import Fit, estimate
+from .generator import DAYS, GeneratorFit
 from .partitions import fit_partitions
 
 __all__ = ["fit"]
@@ -59,16 +61,28 @@ def _fit_continuous(
         )
     S = len(stages)
     code = log.code.astype(np.int64)
-    cust = pd.factorize(df[o.customer])[0]
+    cust = log.customer
     order = np.lexsort((np.arange(len(df)), t, cust))
     cust, t, code = cust[order], t[order], code[order]
     end_t = float(t.max()) if end_t is None else end_t
     if end_t < t.max():
         raise FitError("end is before the last time in the log")
+    absorbing_idx = [stages.index(a) for a in absorbing]
+
+    def describe(k: int) -> Return:
+        return Return(
+            customer=log.ids[cust[k]],
+            stage=stages[code[k - 1]],
+            time=times.iloc[order[k - 1]],
+            to=stages[code[k]],
+            to_time=times.iloc[order[k]],
+        )
+
+    flags = np.isin(np.arange(S), absorbing_idx)
+    cust = journeys(cust, code, flags, o.returns, describe)
     same = cust[1:] == cust[:-1]
     dt = (t[1:] - t[:-1])[same]
     frm, to = code[:-1][same], code[1:][same]
-    absorbing_idx = [stages.index(a) for a in absorbing]
     at_risk = ~np.isin(frm, absorbing_idx)
     exposure = np.bincount(frm[at_risk], weights=dt[at_risk], minlength=S)
     moved = at_risk & (frm != to)
@@ -98,6 +112,8 @@ def fit(
     prior: float | np.ndarray = 0.0,
     impossible: Iterable[tuple[str, str]] = (),
     end: Any = None,
+    returns: str = "error",
+    unobserved: str = "stay",
     model: str = "discrete",
     client: Any = None,
 ) -> Fit | GeneratorFit:
@@ -134,13 +150,30 @@ def fit(
         Dirichlet pseudo-counts added to every allowed transition (or a stages
         x stages array); 0 gives maximum likelihood. A row never observed in a
         tenure piece borrows its counts pooled over the pieces; a row never
-        observed at all stays put.
+        observed at all is what ``unobserved`` says.
     impossible : list of (from, to)
         Structural zeros: transitions that stay at probability zero.
     end : optional
         The time the data ends (default: the last time in the log). Customers
         still in a non-absorbing stage then are right-censored: they count as
         staying until ``end``, and no churn is invented.
+    returns : {"error", "new_customer"}
+        A customer seen in another stage after an absorbing one (churned,
+        then active again) contradicts ``absorbing``: "error" (the default)
+        refuses the log, naming the customer, the stages and the times;
+        "new_customer" counts each return as the start of a new customer's
+        journey (the id's history is split at the absorbing stage: the first
+        journey ends absorbed, the second starts at tenure 0), so
+        ``customers`` counts journeys. Nothing is ever dropped silently.
+    unobserved : {"stay", "uniform", "prior"}
+        What a row with no observed transition (a stage nobody was seen in
+        before the end of the data) becomes. "stay" (the default): customers
+        stay put there. "uniform": they move to each allowed stage (itself
+        included; not those in ``impossible``) with equal probability. Both
+        are assumptions, not estimates: no spread, never drawn by
+        :meth:`Fit.sample`. "prior": the prior alone, with its spread (needs a
+        positive ``prior`` in that row). Discrete model only: the continuous
+        model's unobserved stages have no rates out (they stay).
     model : {"discrete", "continuous"}
         "continuous": times are exact (numbers, or dates in days); moves out of
         each stage over the time at risk there estimate a generator Q, and the
@@ -182,6 +215,17 @@ def fit(
         raise FitError(f"model must be 'discrete' or 'continuous', got {model!r}")
     if model == "continuous" and kind != "changes":
         raise FitError("model='continuous' needs exact change times (kind='changes')")
+    if returns not in RETURNS:
+        raise FitError(f"returns must be one of {list(RETURNS)}, got {returns!r}")
+    if unobserved not in UNOBSERVED:
+        raise FitError(
+            f"unobserved must be one of {list(UNOBSERVED)}, got {unobserved!r}"
+        )
+    if model == "continuous" and unobserved != "stay":
+        raise FitError(
+            "model='continuous' supports unobserved='stay' only: a stage never "
+            "left has no rates out"
+        )
     o = FitOptions(
         customer=customer,
         time=time,
@@ -193,11 +237,12 @@ def fit(
         segment=segment,
         tenure=None if tenure is None else tuple(tenure),
         end=end,
+        returns=returns,
     )
     if client is not None:
         if model != "discrete":
             raise FitError("client= fits the discrete model only")
-        return fit_partitions(events, client, o, prior, impossible)
+        return fit_partitions(events, client, o, prior, impossible, unobserved)
     log = read_log(events, o)
     stages = log.stages
     if model == "continuous":
@@ -222,4 +267,4 @@ def fit(
                 raise FitError(f"model='continuous' does not support {name}= yet")
         return _fit_continuous(log, o, absorbing, prior)
     counted = count_log(log, o)
-    return estimate(counted, o, prior, impossible)
+    return estimate(counted, o, prior, impossible, unobserved=unobserved)

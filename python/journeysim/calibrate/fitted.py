@@ -1,6 +1,7 @@
-"""The results of a calibration: estimated transition probabilities with
-their uncertainty (:class:`Fit`, :class:`GeneratorFit`), how well they describe
-a log (:class:`FitCheck`), and the estimate itself from transition counts."""
+"""The results of a discrete calibration: estimated transition probabilities
+with their uncertainty (:class:`Fit`), how well they describe a log
+(:class:`FitCheck`), and the estimate itself from transition counts (the
+Dirichlet side in :mod:`.dirichlet`)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from .._base.native import _core, core_errors
 from .._base.warnings import InfiniteLifetimeWarning
 from ..model.journey import Journey
 from ..view.display import table
+from . import dirichlet
 from .counting import Counted, FitData, FitOptions, count_log, read_log
+from .dirichlet import UNOBSERVED, Posterior
 
-__all__ = ["DAYS", "Fit", "FitCheck", "GeneratorFit", "estimate"]
+__all__ = ["Fit", "FitCheck", "estimate"]
 
 
 class Fit:
@@ -34,6 +37,14 @@ class Fit:
     counts : DataFrame
         Observed transitions, labelled (from, to); by tenure piece and segment
         in a MultiIndex when there are several.
+    standard_errors : DataFrame
+        The standard error of each probability, laid out as ``counts``.
+    unobserved : str
+        What a row with no observed transition became ("stay", "uniform",
+        "prior"; see :func:`journeysim.fit`).
+
+    Point estimates: :meth:`estimate` (``kind="mean"`` or ``"map"``); all of
+    them with counts, standard errors and intervals: :meth:`summary`.
 
     Examples
     --------
@@ -53,7 +64,7 @@ class Fit:
         stages,
         counts,
         starts,
-        alpha,
+        posterior: Posterior,
         pieces,
         segments,
         absorbing,
@@ -61,19 +72,24 @@ class Fit:
         *,
         options: FitOptions,
         prior: np.ndarray,
+        allowed: np.ndarray,
+        unobserved: str = "stay",
         data: FitData | None = None,
     ):
         #: How the log was read (for check(holdout): the holdout is read alike).
         self.options = options
         #: The Dirichlet prior per transition (0 where impossible).
         self.prior = prior
+        self._allowed = allowed  # S x S: False where impossible
+        self.unobserved = unobserved
         # The event arrays, for bootstrap intervals and check(); None when the
         # fit was computed on a cluster (they stay on the workers).
         self._data = data
         self.stages = list(stages)
         self._counts = counts  # G x P x S x S
         self._starts = starts  # G x S
-        self._alpha = alpha  # G x P x S x S posterior Dirichlet parameters
+        self._alpha = posterior.alpha  # G x P x S x S Dirichlet parameters
+        self._fixed = posterior.fixed  # G x P x S rows set, not estimated
         self.pieces = list(pieces)
         self.segments = list(segments)
         self.absorbing = list(absorbing)
@@ -86,15 +102,96 @@ class Fit:
         return {k: v for k, v in self.__dict__.items() if k != "journey"}
 
     def __setstate__(self, state: dict) -> None:
+        if "_fixed" not in state:  # pickled before fixed rows were recorded
+            a = state["_alpha"]
+            state["_fixed"] = (a > 0).sum(axis=-1) == 1
+            state["_allowed"] = np.ones(a.shape[-2:], dtype=bool)
+            state["unobserved"] = "stay"
         self.__dict__.update(state)
         self.journey = self._journey(self._mean())
 
+    @property
+    def _posterior(self) -> Posterior:
+        return Posterior(self._alpha, self._fixed)
+
     def _mean(self) -> np.ndarray:
-        a = self._alpha
-        tot = a.sum(axis=-1, keepdims=True)
-        eye = np.broadcast_to(np.eye(len(self.stages)), a.shape)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(tot > 0, a / np.where(tot > 0, tot, 1), eye)
+        return dirichlet.mean(self._alpha)
+
+    def _layout(self, values: np.ndarray) -> pd.DataFrame:
+        """Segments x pieces x stages x stages values laid out as ``counts``."""
+        idx = pd.Index(self.stages)
+        frames = {
+            (seg, t): pd.DataFrame(
+                values[g, p], index=idx.rename("from"), columns=idx.rename("to")
+            )
+            for g, seg in enumerate(self.segments)
+            for p, t in enumerate(self.pieces)
+        }
+        if len(frames) == 1:
+            return next(iter(frames.values()))
+        return pd.concat(frames, names=["segment", "tenure", "from"])
+
+    def estimate(self, kind: str = "mean") -> pd.DataFrame:
+        """The estimated transition probabilities, laid out as ``counts``.
+
+        ``kind="mean"``: posterior means (the journey's matrices; maximum
+        likelihood with ``prior=0``). ``kind="map"``: the maximum a posteriori
+        estimate, the mode of each row's posterior Dirichlet(counts + prior):
+        ``(n_ij + a_ij - 1) / (n_i + sum_j a_ij - K)`` when every parameter is
+        at least 1, so with ``prior=1`` (a uniform prior) it is the maximum
+        likelihood estimate. Moves whose parameter is at most 1 get 0 when
+        others exceed 1 (the boundary where the density peaks); a row whose
+        mode is not unique (no parameter above 1, e.g. one move of each of two
+        kinds with ``prior=0``) is NaN. Fixed rows (absorbing, never observed)
+        are the same in both.
+
+        Examples
+        --------
+        >>> import journeysim as js, pandas as pd
+        >>> log = pd.DataFrame({"customer": [1, 1, 2, 2, 3, 3],
+        ...                     "period": [0, 1, 0, 1, 0, 1],
+        ...                     "stage": ["a", "b", "a", "b", "a", "c"]})
+        >>> f = js.fit(log, absorbing=["b", "c"], prior=1.0)
+        >>> f.estimate("mean").loc["a"].round(3).tolist()
+        [0.167, 0.5, 0.333]
+        >>> f.estimate("map").loc["a"].round(3).tolist()
+        [0.0, 0.667, 0.333]
+        """
+        if kind == "mean":
+            return self._layout(self._mean())
+        if kind == "map":
+            return self._layout(dirichlet.mode(self._posterior))
+        raise FitError(f"kind must be 'mean' or 'map', got {kind!r}")
+
+    @property
+    def standard_errors(self) -> pd.DataFrame:
+        """The standard error of each transition probability, laid out as
+        ``counts``: with ``prior=0`` the binomial ``sqrt(p (1 - p) / n)`` of the
+        maximum likelihood estimate ``p`` from the row's ``n`` transitions;
+        with a prior, the posterior standard deviation of the probability (the
+        Beta marginal of the row's Dirichlet), ``sqrt(p (1 - p) / (A + 1))``
+        with ``A`` the row's counts plus pseudo-counts. Fixed rows (absorbing,
+        or never observed with ``unobserved="stay"`` or ``"uniform"``) are
+        assumptions, not estimates: 0."""
+        return self._layout(dirichlet.std_error(self._posterior, self.prior))
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Every transition with its count, the transitions counted from its
+        stage (``row_count``), the posterior mean (``estimate``), the MAP
+        (``map``), the standard error (``std_error``), the equal-tailed
+        interval at ``level`` (``low``, ``high``) and whether the row is fixed
+        rather than estimated (``fixed``). Rows (segment, tenure, from, to)
+        where several, else (from, to)."""
+        out = self.interval(level)
+        n = self._counts
+        flat = np.broadcast_to(n.sum(axis=-1, keepdims=True), n.shape)
+        out.insert(0, "count", n.ravel())
+        out.insert(1, "row_count", flat.ravel())
+        post = self._posterior
+        out.insert(3, "map", dirichlet.mode(post).ravel())
+        out.insert(4, "std_error", dirichlet.std_error(post, self.prior).ravel())
+        out["fixed"] = np.broadcast_to(post.fixed[..., None], n.shape).ravel()
+        return out
 
     def _journey(self, P: np.ndarray) -> Journey:
         stages = self.stages
@@ -127,18 +224,7 @@ class Fit:
 
     @property
     def counts(self) -> pd.DataFrame:
-        idx = pd.Index(self.stages)
-        frames = {}
-        for g, seg in enumerate(self.segments):
-            for p, t in enumerate(self.pieces):
-                frames[(seg, t)] = pd.DataFrame(
-                    self._counts[g, p],
-                    index=idx.rename("from"),
-                    columns=idx.rename("to"),
-                )
-        if len(frames) == 1:
-            return next(iter(frames.values()))
-        return pd.concat(frames, names=["segment", "tenure", "from"])
+        return self._layout(self._counts)
 
     def interval(
         self, level: float = 0.95, bootstrap: int | None = None, seed: int | None = None
@@ -147,7 +233,9 @@ class Fit:
         marginals of the Dirichlet posterior, or with ``bootstrap=B`` the
         quantiles of the estimates over B resamples of customers (with
         replacement, each with its whole history). Columns ``estimate``,
-        ``low``, ``high``; rows (segment, tenure, from, to) where several."""
+        ``low``, ``high``; rows (segment, tenure, from, to) where several.
+        A fixed row (absorbing, or never observed and set by ``unobserved``)
+        is its value at both ends."""
         from scipy.special import betaincinv
 
         if not (isinstance(level, numbers.Real) and 0 < level < 1):
@@ -172,6 +260,8 @@ class Fit:
             low = np.where((a > 0) & (b == 0), 1.0, low)
             high = np.where((a > 0) & (b == 0), 1.0, high)
         mean = self._mean()
+        fixed = np.broadcast_to(self._fixed[..., None], mean.shape)
+        low, high = np.where(fixed, mean, low), np.where(fixed, mean, high)
         G, P = a.shape[:2]
         index = pd.MultiIndex.from_product(
             [self.segments, self.pieces, self.stages, self.stages],
@@ -218,12 +308,20 @@ class Fit:
                     d.changes,
                     d.end,
                 )
-            alpha = _posterior(np.asarray(counts, dtype=float), self.prior, absorbing)
-            tot = alpha.sum(axis=-1, keepdims=True)
-            eye = np.broadcast_to(np.eye(S), alpha.shape)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.append(np.where(tot > 0, alpha / np.where(tot > 0, tot, 1), eye))
+            post = self._estimate_rows(np.asarray(counts, dtype=float), absorbing)
+            out.append(dirichlet.mean(post.alpha))
         return np.array(out)
+
+    def _estimate_rows(self, counts: np.ndarray, absorbing: list[int]) -> Posterior:
+        return dirichlet.posterior(
+            counts,
+            self.prior,
+            self._allowed,
+            absorbing,
+            self.unobserved,
+            self.stages,
+            self.segments,
+        )
 
     def sample(self, n: int, seed: int | None = None) -> list[Journey]:
         """``n`` journeys drawn from the posterior (rows drawn independently
@@ -236,6 +334,8 @@ class Fit:
         for _ in range(int(n)):
             P = self._mean().copy()
             for idx in np.ndindex(a.shape[:3]):
+                if self._fixed[idx]:
+                    continue  # an assumption, not an estimate: never drawn
                 row = a[idx]
                 pos = row > 0
                 if pos.sum() > 1:
@@ -331,7 +431,7 @@ class Fit:
         return FitCheck(self, data, counts)
 
     def _repr_html_(self) -> str:
-        iv = self.interval(0.95)
+        iv = self.summary(0.95)
         rows = []
         for key, r in iv.iterrows():
             key = key if isinstance(key, tuple) else (key,)
@@ -342,6 +442,8 @@ class Fit:
                 [
                     " ".join(str(k) for k in (*key[:-2], frm)) + f" → {to}",
                     r["estimate"],
+                    r["map"],
+                    r["std_error"],
                     r["low"],
                     r["high"],
                 ]
@@ -350,7 +452,11 @@ class Fit:
             f"Fit: {self.customers:,} customers, "
             f"{int(self._counts.sum()):,} transitions counted"
         )
-        return table(["move", "estimate", "95% low", "95% high"], rows, title)
+        return table(
+            ["move", "estimate", "MAP", "std. error", "95% low", "95% high"],
+            rows,
+            title,
+        )
 
     def __repr__(self) -> str:
         n = int(self._counts.sum())
@@ -358,25 +464,6 @@ class Fit:
             f"<Fit: {len(self.stages)} stages, {self.customers:,} customers, "
             f"{n:,} transitions counted>"
         )
-
-
-def _posterior(counts: np.ndarray, prior: np.ndarray, absorbing: list[int]):
-    """Dirichlet parameters: counts plus the prior, a row never observed in a
-    tenure piece borrowing its counts pooled over the pieces, absorbing rows
-    fixed to stay."""
-    pooled = counts.sum(axis=1, keepdims=True)
-    empty = counts.sum(axis=-1, keepdims=True) == 0
-    used = np.where(empty, np.broadcast_to(pooled, counts.shape), counts)
-    alpha = used + prior
-    # A row never observed in any piece stays put: the prior alone is no data.
-    never = pooled.sum(axis=-1)[:, 0, :] == 0  # segments x stages
-    for g, i in zip(*np.nonzero(never), strict=True):
-        alpha[g, :, i, :] = 0.0
-        alpha[g, :, i, i] = 1.0
-    for i in absorbing:
-        alpha[..., i, :] = 0.0
-        alpha[..., i, i] = 1.0
-    return alpha
 
 
 def _sequences(data: FitData, n_stages: int):
@@ -518,142 +605,22 @@ class FitCheck:
         return ax
 
 
-DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
-
-
-class GeneratorFit:
-    """A continuous-time fit: transition rates from exact transition times, and
-    the period matrix ``expm(Q * period)``.
-
-    Attributes
-    ----------
-    generator : DataFrame
-        Estimated rates Q (per unit of time): moves i -> j over the time at
-        risk in i; rows sum to zero.
-    exposure : Series
-        Time at risk in each stage.
-    counts : DataFrame
-        Observed moves.
-    journey : Journey
-        The journey with the period matrix ``expm(Q * period)``.
-    """
-
-    def __init__(self, stages, counts, exposure, starts, absorbing, length, prior):
-        self.stages = list(stages)
-        self._n = counts
-        self._r = exposure
-        self._starts = starts
-        self.absorbing = list(absorbing)
-        self.length = float(length)
-        self._prior = float(prior)
-        idx = pd.Index(self.stages)
-        self.counts = pd.DataFrame(
-            counts, index=idx.rename("from"), columns=idx.rename("to")
-        )
-        self.exposure = pd.Series(exposure, index=idx.rename("stage"), name="exposure")
-        Q = self._generator(counts.astype(float))
-        self.generator = pd.DataFrame(
-            Q, index=idx.rename("from"), columns=idx.rename("to")
-        )
-        self.journey = self._journey(Q)
-
-    def __getstate__(self) -> dict:
-        # The journey is rebuilt from the counts, as on construction.
-        return {k: v for k, v in self.__dict__.items() if k != "journey"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.journey = self._journey(self._generator(self._n.astype(float)))
-
-    def _generator(self, n: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            Q = np.where(self._r[:, None] > 0, n / self._r[:, None], 0.0)
-        np.fill_diagonal(Q, 0.0)
-        np.fill_diagonal(Q, -Q.sum(axis=1))
-        return Q
-
-    def _journey(self, Q: np.ndarray) -> Journey:
-        from scipy.linalg import expm
-
-        P = np.clip(expm(Q * self.length), 0.0, 1.0)
-        P /= P.sum(axis=1, keepdims=True)
-        start = self._starts / self._starts.sum()
-        return Journey.from_matrix(
-            P,
-            stages=self.stages,
-            start=start,
-            absorbing=self.absorbing or None,
-            normalize=True,
-        )
-
-    def _draw_generators(self, n: int, seed) -> list[np.ndarray]:
-        # Gamma posterior of each rate: shape moves + prior, rate time at risk.
-        rng = np.random.default_rng(seed)
-        shape = self._n + self._prior
-        np.fill_diagonal(shape, 0.0)
-        out = []
-        for _ in range(n):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rates = np.where(
-                    (shape > 0) & (self._r[:, None] > 0),
-                    rng.gamma(np.where(shape > 0, shape, 1.0))
-                    / np.where(self._r[:, None] > 0, self._r[:, None], 1.0),
-                    0.0,
-                )
-            np.fill_diagonal(rates, 0.0)
-            np.fill_diagonal(rates, -rates.sum(axis=1))
-            out.append(rates)
-        return out
-
-    def sample(self, n: int, seed: int | None = None) -> list[Journey]:
-        """``n`` journeys from the posterior of the rates (Gamma, with the
-        fit's prior pseudo-count on every move)."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise FitError(f"n must be a positive integer, got {n!r}")
-        return [self._journey(Q) for Q in self._draw_generators(int(n), seed)]
-
-    def interval(
-        self, level: float = 0.95, draws: int = 2000, seed: int | None = 0
-    ) -> pd.DataFrame:
-        """Posterior interval of each period probability, from ``draws``
-        posterior generators."""
-        from scipy.linalg import expm
-
-        if not (isinstance(level, numbers.Real) and 0 < level < 1):
-            raise FitError(f"level must be in (0, 1), got {level!r}")
-        mats = np.array(
-            [expm(Q * self.length) for Q in self._draw_generators(draws, seed)]
-        )
-        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-        index = pd.MultiIndex.from_product(
-            [self.stages, self.stages], names=["from", "to"]
-        )
-        return pd.DataFrame(
-            {
-                "estimate": self.journey.transition_matrix.to_numpy().ravel(),
-                "low": np.quantile(mats, lo, axis=0).ravel(),
-                "high": np.quantile(mats, hi, axis=0).ravel(),
-            },
-            index=index,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"<GeneratorFit: {len(self.stages)} stages, "
-            f"{int(self._n.sum()):,} moves over {self._r.sum():,.1f} time at risk>"
-        )
-
-
 def estimate(
     counted: Counted,
     options: FitOptions,
     prior: Any,
     impossible: Any,
     *,
+    unobserved: str = "stay",
     keep_data: bool = True,
 ) -> Fit:
     """The Fit from transition counts (segments x pieces x stages x stages) and
-    start counts: structural zeros, the prior, the posterior."""
+    start counts: structural zeros, the prior, the posterior (rows never
+    observed as ``unobserved`` says)."""
+    if unobserved not in UNOBSERVED:
+        raise FitError(
+            f"unobserved must be one of {list(UNOBSERVED)}, got {unobserved!r}"
+        )
     stages = counted.stages
     S = len(stages)
     counts = np.asarray(counted.counts, dtype=float)
@@ -681,12 +648,20 @@ def estimate(
             raise FitError(f"prior must be a number or a ({S}, {S}) array >= 0")
     prior_matrix = np.where(allowed, alpha_prior, 0.0)
     absorbing = counted.absorbing
-    alpha = _posterior(counts, prior_matrix, [stages.index(a) for a in absorbing])
+    post = dirichlet.posterior(
+        counts,
+        prior_matrix,
+        allowed,
+        [stages.index(a) for a in absorbing],
+        unobserved,
+        stages,
+        counted.segments,
+    )
     return Fit(
         stages,
         counts.astype(np.int64),
         np.asarray(counted.starts),
-        alpha,
+        post,
         counted.pieces,
         counted.segments,
         absorbing,
@@ -695,5 +670,7 @@ def estimate(
             options, stages=tuple(stages), absorbing=tuple(absorbing) or None
         ),
         prior=prior_matrix,
+        allowed=allowed,
+        unobserved=unobserved,
         data=counted.data if keep_data else None,
     )

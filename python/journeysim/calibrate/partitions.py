@@ -41,9 +41,16 @@ from .._base.native import _core, core_errors
 from .counting import (
     Counted,
     FitOptions,
+    Return,
     check_one_segment,
+    journeys,
     last_in_period,
     time_key,
+)
+from .eventlog import (
+    check_no_bool_times,
+    control_character_message,
+    control_character_row,
 )
 from .events import (
     SUFFIXES,
@@ -77,6 +84,15 @@ def _load(source: Any, label: str, cols: list[str]) -> pd.DataFrame:
             f"{label}: {len(bad)} rows have missing values, e.g. row "
             f"{bad.index[0]!r}: {bad.iloc[0].to_dict()}"
         )
+    # As fit() checks a log in memory (files are checked as they are read).
+    check_no_bool_times(df[cols[1]], cols[1], f"{label}: ")
+    for c in cols[:1] + cols[2:]:
+        i = control_character_row(df[c])
+        if i is not None:
+            raise FitError(
+                f"{label}, row {df.index[i]!r}, "
+                + control_character_message(df[c], i, c)
+            )
     return df
 
 
@@ -139,6 +155,7 @@ class _Plan:
     absorbing: list[str]
     absorbing_flags: list[bool]  # per stage
     changes: bool  # a row is a change of stage (else a snapshot)
+    returns: str  # fit(returns=): a return from an absorbing stage
     end_period: int
     spanning: np.ndarray  # hashes of the customers seen in several partitions
     buckets: int
@@ -281,11 +298,38 @@ def _summary(part: _Part) -> _Summary:
     )
 
 
-def _counts(cust, period, code, seg, o: _Plan, label: str, customers: int) -> _Counts:
+def _shown_time(key) -> Any:
+    """A time as the user wrote it, from its sort key (time_key): dates are
+    nanoseconds in int64, numbers floats."""
+    if np.issubdtype(np.asarray(key).dtype, np.integer):
+        return pd.Timestamp(int(key))
+    return int(key) if float(key).is_integer() else float(key)
+
+
+def _counts(
+    cust, period, code, seg, o: _Plan, label: str, customers: int, ids, time
+) -> _Counts:
     """Counts and start counts of whole customer histories, sorted by customer
-    and period with one row per customer and period."""
+    and period with one row per customer and period (``ids``: customer code
+    -> id; ``time``: each row's time key), and the ``customers`` counted, plus
+    one for each return from an absorbing stage read as a new customer."""
     if seg is not None:
         check_one_segment(cust, seg, f" ({label})")
+    flags = np.array(o.absorbing_flags, dtype=bool)
+
+    def describe(k: int) -> Return:
+        return Return(
+            customer=ids[cust[k]],
+            stage=o.stages[code[k - 1]],
+            time=_shown_time(time[k - 1]),
+            to=o.stages[code[k]],
+            to_time=_shown_time(time[k]),
+        )
+
+    split = journeys(cust, code, flags, o.returns, describe, label)
+    if split is not cust:  # returns became customers of their own
+        customers += int(split[-1]) + 1 - (int(np.count_nonzero(np.diff(cust))) + 1)
+        cust = split
     with core_errors():
         counts, starts = _core.count_transitions(
             cust,
@@ -331,10 +375,13 @@ def _count(part: _Part, o: _Plan) -> _PartCount:
             buckets = [rows.select(which == b) for b in range(o.buckets)]
             keep = ~shared
             cust, period, code = cust[keep], period[keep], code[keep]
+            time = time[keep]
             seg = None if seg is None else seg[keep]
             customers -= int(shared_customer.sum())
     if len(cust):
-        totals = _counts(cust, period, code, seg, o, part.label, customers)
+        totals = _counts(
+            cust, period, code, seg, o, part.label, customers, part.customers, time
+        )
     else:
         totals = o.zeros(customers)
     return _PartCount(totals=totals, buckets=buckets)
@@ -355,20 +402,28 @@ def _count_bucket(parts: list[_Rows | None], o: _Plan, k: int) -> _Counts:
     if not parts:
         return o.zeros()
     a = _Rows.concatenate(parts)
-    cust = pd.factorize(a.customer)[0].astype(np.int64)
+    cust, ids = pd.factorize(a.customer)
+    cust = cust.astype(np.int64)
     period, time = a.period, a.time
     order = np.lexsort((np.arange(len(cust)), time, period, cust))
     cust, period, code = cust[order], period[order], a.stage[order]
+    time = time[order]
     seg = None if a.segment is None else a.segment[order]
     last = last_in_period(cust, period)
-    cust, period, code = cust[last], period[last], code[last]
+    cust, period, code, time = cust[last], period[last], code[last], time[last]
     seg = None if seg is None else seg[last]
     label = f"customers spanning partitions, bucket {k}"
-    return _counts(cust, period, code, seg, o, label, int(cust.max()) + 1)
+    customers = int(cust.max()) + 1
+    return _counts(cust, period, code, seg, o, label, customers, ids, time)
 
 
 def fit_partitions(
-    events: Any, client: Any, options: FitOptions, prior: Any, impossible: Any
+    events: Any,
+    client: Any,
+    options: FitOptions,
+    prior: Any,
+    impossible: Any,
+    unobserved: str = "stay",
 ) -> Fit:
     """:func:`journeysim.fit` on a cluster (see the module's notes)."""
     executor.check_client(client)
@@ -437,7 +492,9 @@ def fit_partitions(
         customers=customers,
         data=None,  # the event arrays stay on the workers
     )
-    return estimate(counted, options, prior, impossible, keep_data=False)
+    return estimate(
+        counted, options, prior, impossible, unobserved=unobserved, keep_data=False
+    )
 
 
 def _combine(scans: list[_Summary], options: FitOptions, client) -> _Plan:
@@ -496,6 +553,7 @@ def _combine(scans: list[_Summary], options: FitOptions, client) -> _Plan:
         absorbing=absorbing,
         absorbing_flags=[s in absorbing for s in stages],
         changes=options.kind == "changes",
+        returns=options.returns,
         end_period=end_period,
         spanning=spanning,
         buckets=max(1, min(len(spanning), threads)),
