@@ -106,14 +106,14 @@ py-test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check python tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check python tests benchmarks notebooks
+	$(VENV)/bin/ruff check python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff format --check python tests benchmarks notebooks/execute.py
 	PYTHONPATH=python $(VENV)/bin/lint-imports --no-cache
 	clang-format --dry-run --Werror $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 format: $(VENV)/.test-installed
-	$(VENV)/bin/ruff format python tests benchmarks notebooks
-	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks
+	$(VENV)/bin/ruff format python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks/execute.py
 	clang-format -i $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 bench: setup
