@@ -3,11 +3,11 @@
     python notebooks/execute.py notebooks/*.ipynb
 
 Each notebook runs top to bottom in a fresh kernel in its own folder; on an
-error nothing is written and the exit code is 1. No timing metadata is kept, so
-that a notebook whose results did not change does not change on disk but for
-its images. Figures are stored as PNG at 80 dpi (matplotlib's default is 100)
-to keep the files small. tests/python/test_notebooks.py executes them again
-without writing.
+error nothing is written and the exit code is 1. No timing metadata is kept and
+each cell's printed lines are one output, so that a notebook whose results did
+not change is written byte for byte as it was. Figures are stored as PNG at
+80 dpi (matplotlib's default is 100) to keep the files small.
+tests/python/test_notebooks.py executes them again without writing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def execute(path: Path) -> None:
         timeout=300,  # per cell, only against a hang
         kernel_name="python3",
         record_timing=False,
+        coalesce_streams=True,  # one output per stream, however stdout was flushed
         extra_arguments=["--InlineBackend.rc", f"figure.dpi={DPI}"],
         resources={"metadata": {"path": str(path.parent)}},
     )

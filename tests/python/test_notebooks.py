@@ -127,6 +127,13 @@ def test_notebook_is_stored_with_the_outputs_of_one_run(path):
     kinds = {k for o in outputs for k in o.get("data", {})}
     assert "image/png" in kinds and "image/svg+xml" not in kinds, kinds
     assert not [c for c in code if "execution" in c.metadata], "timing metadata"
+    split = [  # adjacent outputs of one stream: how stdout was flushed, run to run
+        k
+        for k, c in enumerate(code)
+        for a, b in zip(c.outputs, c.outputs[1:])
+        if a.output_type == b.output_type == "stream" and a.name == b.name
+    ]
+    assert not split, f"{path.name}: code cells {split} have streams split in two"
     assert path.stat().st_size < STORED_LIMIT, path.stat().st_size
 
 
