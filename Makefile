@@ -1,72 +1,119 @@
-# The two commands: `make demo` and `make test`. Both do all set-up first:
-# system headers from Debian (only when missing), a virtual environment in
-# .venv, and an install of the package with its test extra.
+# The two commands: `make demo` and `make test`. Each does its own set-up
+# first, and only its own: `make demo` installs what building the extension and
+# running the demo need (a C++ compiler, Eigen, Boost, Python's headers and venv
+# from Debian; the package without extras in .venv); `make test` adds the test
+# tools (Catch2, clang-format, Chromium and its driver; the test and dev
+# extras). `make deps` lists both sets and what is missing on this machine.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+CMAKE := $(VENV)/bin/cmake
+NINJA := $(abspath $(VENV)/bin/ninja)
 CPP_BUILD := build/cpp
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find core bindings python -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt pyproject.toml
 
-.PHONY: all demo test setup system-deps cpp-test py-test lint format bench clean fuzz-py fuzz-cpp \
-        cpp-sanitize py-sanitize cpp-tsan sanitize fuzz
+.PHONY: all demo test setup deps demo-deps test-deps notebooks cpp-test py-test lint \
+        format bench clean fuzz-py fuzz-cpp cpp-sanitize py-sanitize cpp-tsan sanitize fuzz
 
 all: test
 
-demo: setup
+demo: demo-deps $(VENV)/.demo-installed
 	$(VENV)/bin/journeysim demo --out demo-retention.png
 
 test: setup lint cpp-test cpp-sanitize py-test
 
-setup: system-deps $(VENV)/.installed
+setup: test-deps $(VENV)/.test-installed
 
-# Eigen 3.4, Boost (Random is header-only), Catch2, clang-format and chromium
-# (the HTML report's browser test) from Debian's packages.
-system-deps:
-	@missing=""; \
-	[ -f /usr/include/eigen3/Eigen/Core ] || missing="$$missing libeigen3-dev"; \
-	[ -f /usr/include/boost/random/mersenne_twister.hpp ] || missing="$$missing libboost-dev"; \
-	[ -f /usr/include/catch2/catch.hpp ] || missing="$$missing catch2"; \
-	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+# Debian packages, each as package:kind:what, where what shows it is present:
+# inc a header under DEB_INCLUDE, bin a program on DEB_PATH, pyinc a header in
+# $(PYTHON)'s include directory, pymod a module $(PYTHON) imports. (DEB_INCLUDE,
+# DEB_PATH and PYTHON can be pointed elsewhere: tests/python/test_setup.py does.)
+# Building the extension: a C++ compiler, Eigen 3.4, Boost (Random is header
+# only), Python's headers; python3-venv for .venv (Debian keeps ensurepip there).
+BUILD_DEBS := g++:bin:g++ libeigen3-dev:inc:eigen3/Eigen/Core \
+  libboost-dev:inc:boost/random/mersenne_twister.hpp python3-dev:pyinc:Python.h \
+  python3-venv:pymod:ensurepip
+# The tests only: Catch2 (C++ tests), clang-format (make lint), chromium and
+# chromium-driver (the HTML report's browser test).
+TEST_DEBS := catch2:inc:catch2/catch.hpp clang-format:bin:clang-format \
+  chromium:bin:chromium chromium-driver:bin:chromedriver
+DEB_INCLUDE ?= /usr/include
+DEB_PATH ?= $(PATH)
+# Evaluated only when a rule needs them (recursive variables).
+PY_INCLUDE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+deb_name = $(word 1,$(subst :, ,$(1)))
+deb_kind = $(word 2,$(subst :, ,$(1)))
+deb_what = $(word 3,$(subst :, ,$(1)))
+deb_present = $(strip \
+  $(if $(filter inc,$(deb_kind)),$(wildcard $(DEB_INCLUDE)/$(deb_what))) \
+  $(if $(filter bin,$(deb_kind)),$(firstword $(wildcard $(addsuffix /$(deb_what),$(subst :, ,$(DEB_PATH)))))) \
+  $(if $(filter pyinc,$(deb_kind)),$(if $(PY_INCLUDE),$(wildcard $(PY_INCLUDE)/$(deb_what)))) \
+  $(if $(filter pymod,$(deb_kind)),$(shell $(PYTHON) -c 'import $(deb_what)' >/dev/null 2>&1 && echo yes)))
+deb_names = $(foreach d,$(1),$(call deb_name,$(d)))
+deb_missing = $(strip $(foreach d,$(1),$(if $(call deb_present,$(d)),,$(call deb_name,$(d)))))
+# apt-get for the missing packages of a list, or a no-op when none is missing.
+apt_install = $(if $(1),@echo "installing: $(1)"; $(SUDO) apt-get update -qq && \
+  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(1),@:)
+
+demo-deps:
+	$(call apt_install,$(call deb_missing,$(BUILD_DEBS)))
+
+test-deps: demo-deps
+	$(call apt_install,$(call deb_missing,$(TEST_DEBS)))
+
+deps:
+	@echo "make demo installs (Debian): $(call deb_names,$(BUILD_DEBS)); Python: . (no extras)"
+	@echo "  missing here: $(or $(call deb_missing,$(BUILD_DEBS)),none)"
+	@echo "make test adds (Debian): $(call deb_names,$(TEST_DEBS)); Python: .[test,dev]"
+	@echo "  missing here: $(or $(call deb_missing,$(TEST_DEBS)),none)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q cmake ninja
 
-$(VENV)/.installed: $(VENV)/bin/python $(SOURCES)
-	$(PY) -m pip install -q ".[test,dev]" --config-settings=cmake.define.JOURNEYSIM_WERROR=ON
+# The demo's install: the package alone. The tests' install is a superset, so
+# it marks the demo's as done too.
+$(VENV)/.demo-installed: $(VENV)/bin/python $(SOURCES)
+	$(PY) -m pip install -q .
 	touch $@
 
-cpp-test: system-deps $(VENV)/bin/python
-	$(VENV)/bin/cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+$(VENV)/.test-installed: $(VENV)/bin/python $(SOURCES)
+	$(PY) -m pip install -q ".[test,dev]" --config-settings=cmake.define.JOURNEYSIM_WERROR=ON
+	touch $@ $(VENV)/.demo-installed
+
+$(VENV)/.notebook-installed: $(VENV)/bin/python $(SOURCES)
+	$(PY) -m pip install -q ".[notebook]"
+	touch $@
+
+# Executes every notebook in place and stores its outputs (figures as PNG), so
+# that they read on GitHub; `make test` executes them again without writing.
+# Open them with `.venv/bin/jupyter lab notebooks/`.
+notebooks: demo-deps $(VENV)/.notebook-installed
+	$(PY) notebooks/execute.py notebooks/*.ipynb
+
+cpp-test: test-deps $(CMAKE)
+	$(CMAKE) -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(NINJA) \
 	  -DJOURNEYSIM_BUILD_PYTHON=OFF -DJOURNEYSIM_BUILD_TESTS=ON -DJOURNEYSIM_WERROR=ON >/dev/null
-	$(VENV)/bin/cmake --build $(CPP_BUILD) -j $(JOBS)
+	$(CMAKE) --build $(CPP_BUILD) -j $(JOBS)
 	cd $(CPP_BUILD) && ../../$(VENV)/bin/ctest --output-on-failure -j $(JOBS)
 
-py-test: $(VENV)/.installed
+py-test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check python tests benchmarks
-	$(VENV)/bin/ruff format --check python tests benchmarks
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff format --check python tests benchmarks notebooks/execute.py
 	PYTHONPATH=python $(VENV)/bin/lint-imports --no-cache
 	clang-format --dry-run --Werror $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
-format: $(VENV)/.installed
-	$(VENV)/bin/ruff format python tests benchmarks
-	$(VENV)/bin/ruff check --fix python tests benchmarks
+format: $(VENV)/.test-installed
+	$(VENV)/bin/ruff format python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks/execute.py
 	clang-format -i $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 bench: setup
@@ -85,8 +132,6 @@ clean:
 # own (libasan, libubsan, libtsan come with gcc); libFuzzer needs clang, which
 # `make fuzz` installs from Debian when it is missing. Each has its own build
 # directory under build/.
-CMAKE := $(VENV)/bin/cmake
-NINJA := $(abspath $(VENV)/bin/ninja)
 # A Debug build (no NDEBUG: Eigen's own assertions stay on) with line tables for
 # the stacks; -O0 where compile time counts most (the suite runs in seconds),
 # -O1 where the code runs long. Warnings are errors in cpp-test, not here: gcc
@@ -105,7 +150,7 @@ $(CMAKE): $(VENV)/bin/python
 	$(PY) -m pip install -q cmake ninja
 
 # The Catch2 suite under AddressSanitizer + UndefinedBehaviorSanitizer (part of `make test`).
-cpp-sanitize: system-deps $(CMAKE)
+cpp-sanitize: test-deps $(CMAKE)
 	$(CMAKE) -S . -B build/asan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
 	  -DJOURNEYSIM_SANITIZE=$(ASAN_SANITIZERS) \
 	  -DJOURNEYSIM_BUILD_PYTHON=OFF -DJOURNEYSIM_BUILD_TESTS=ON >/dev/null
@@ -126,7 +171,7 @@ PY_ASAN_ENV = PYTHONPATH=$(abspath $(PY_ASAN))/overlay \
   LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
   ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:log_path=$(abspath $(PY_ASAN))/report \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(abspath $(PY_ASAN))/report
-py-sanitize: $(VENV)/.installed $(CMAKE)
+py-sanitize: $(VENV)/.test-installed $(CMAKE)
 	$(PY) -c "import pybind11" 2>/dev/null || $(PY) -m pip install -q pybind11
 	$(CMAKE) -S . -B $(PY_ASAN) $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
 	  -DJOURNEYSIM_SANITIZE=$(ASAN_SANITIZERS) \
@@ -147,7 +192,7 @@ py-sanitize: $(VENV)/.installed $(CMAKE)
 
 # The Catch2 suite under ThreadSanitizer: the threaded simulation (1, 2, 4
 # threads, the same results) and everything else.
-cpp-tsan: system-deps $(CMAKE)
+cpp-tsan: test-deps $(CMAKE)
 	$(CMAKE) -S . -B build/tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
 	  -DJOURNEYSIM_SANITIZE=thread \
 	  -DJOURNEYSIM_BUILD_PYTHON=OFF -DJOURNEYSIM_BUILD_TESTS=ON >/dev/null
@@ -160,7 +205,7 @@ fuzz: fuzz-cpp fuzz-py
 
 # The property tests (tests/python/test_properties.py) with the "fuzz" profile:
 # 20 times the examples of `make test` (over 10,000 in all), counted by kind.
-fuzz-py: $(VENV)/.installed
+fuzz-py: $(VENV)/.test-installed
 	@mkdir -p build/fuzz
 	JOURNEYSIM_PROPERTY_PROFILE=fuzz JOURNEYSIM_PROPERTY_REPORT=$(abspath build/fuzz/properties.json) \
 	  $(PY) -m pytest -q -p no:cacheprovider tests/python/test_properties.py
@@ -170,7 +215,7 @@ fuzz-py: $(VENV)/.installed
 # libFuzzer targets (tests/fuzz), FUZZ_SECONDS each. Seeds come from
 # tests/fuzz/corpus/<target>; new inputs stay in build/fuzz/corpus/<target>,
 # crashes in build/fuzz/artifacts/ (each one becomes a regression test).
-fuzz-cpp: system-deps $(CMAKE)
+fuzz-cpp: test-deps $(CMAKE)
 	@command -v $(FUZZ_CXX) >/dev/null && \
 	  [ -n "$$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" ] || { \
 	  echo "installing: clang-14 libclang-rt-14-dev"; \
