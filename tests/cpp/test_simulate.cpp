@@ -8,10 +8,12 @@
 #include "journeysim/simulate.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 using namespace journeysim;
 
@@ -175,6 +177,55 @@ TEST_CASE("aggregate replications spread over threads give the one-thread result
     CHECK(a.occupancy == b.occupancy);
     CHECK(a.value_by_period == b.value_by_period);
     CHECK(a.cohort_value == b.cohort_value);
+  }
+}
+
+// Cancels `o` from another thread `after` the run started; returns the
+// exception the run ended with and the steps it reported done.
+std::pair<std::exception_ptr, std::int64_t>
+cancel_after(const Journey &j, const SimulationOptions &o,
+             std::chrono::milliseconds after) {
+  SimulationControl control;
+  std::exception_ptr error;
+  std::thread run([&] {
+    try {
+      simulate(j, o, &control);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  std::this_thread::sleep_for(after);
+  control.cancel = true;
+  run.join();
+  return {error, control.steps_done.load()};
+}
+
+TEST_CASE("a cancel stops a block of customers part-way, not at its end") {
+  // One block of 4,096 customers over 300,000 periods: 1.2e9 customer-periods,
+  // seconds of work. Blocks report their steps when they finish: a block
+  // stopped part-way reports none.
+  const Journey j = three_stage();
+  SimulationOptions o = options(1);
+  o.customers = 4096;
+  o.periods = 300'000;
+  o.per_customer = false;
+  const auto [error, steps] = cancel_after(j, o, std::chrono::milliseconds(20));
+  REQUIRE(error);
+  CHECK_THROWS_AS(std::rethrow_exception(error), SimulationCancelled);
+  CHECK(steps == 0);
+}
+
+TEST_CASE("a cancel before the run starts stops it before it allocates or runs") {
+  const Journey j = three_stage();
+  for (const Method m : {Method::Individual, Method::Aggregate}) {
+    SimulationOptions o = options(2);
+    o.method = m;
+    o.customers = 100'000'000; // 1.3 GB of per-customer arrays, never filled
+    o.periods = 24;
+    SimulationControl control;
+    control.cancel = true;
+    CHECK_THROWS_AS(simulate(j, o, &control), SimulationCancelled);
+    CHECK(control.steps_done.load() == 0);
   }
 }
 
