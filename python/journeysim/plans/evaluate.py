@@ -554,6 +554,7 @@ def simulated_rows(
                 once_cost += iv.cost_per_customer * float((first * disc).sum())
                 reached[name] = float(first.sum())
         per, by_rep = _paired_units(s, pj, customers, horizons, streams)
+        interrupt.checkpoint()  # the pairing takes a while for many customers
         row: dict[str, Any] = {"plan": p.name}
         for key, v in per.items():
             if key == "population net value" and not by_rep:

@@ -52,10 +52,9 @@ def compare_memory(
 ) -> CompareMemory:
     """The peak of ``compare(customers=...)``: every plan's simulation kept
     (the core's own estimate of its arrays and tables), the largest engine
-    working set, and with one replication the per-customer figures of up to
-    three plans alive at once (the baseline's, kept for the pairing, the last
-    plan's and the one being computed). Measured against this estimate in
-    docs/reliability.md (it is 1.1 to 1.3 times the real peak)."""
+    working set, and with one replication the per-customer figures paired
+    between plans (a set per plan and the baseline's). Measured against this estimate in
+    docs/reliability.md (1.13 times the real peak at three sizes)."""
     kept = engine = 0.0
     people = customers
     for a in applied.values():
@@ -82,8 +81,10 @@ def compare_memory(
     paired = 0.0
     if replications == 1:
         streams = len(next(iter(applied.values())).journey.streams) - 1
-        # One plan's set while it is computed counts in "kept" terms per plan;
-        # the baseline's and the previous plan's stay alive beside it.
+        # A set per plan (one plan's is freed before the next, but the memory
+        # of freed arrays of a few MiB stays in the allocator's heap: the peak
+        # grows with the plans, as measured) and one more, the baseline's,
+        # kept for the pairing.
         per = _per_customer_figures(streams, horizons)
         paired = per * people * (len(applied) + 1)
     return CompareMemory(kept=kept, engine=engine, paired=paired)
