@@ -16,7 +16,12 @@ In one run:
 - Ctrl-C: a child interpreter is sent SIGINT as soon as its core has started,
   and 1 s later; the time until KeyboardInterrupt reaches the caller with the
   worker thread joined, until the child has exited, and (two simulations and
-  a ``compare`` in three worker threads) until the last thread has stopped.
+  a ``compare`` in three worker threads) until the last thread has stopped;
+  also a per-customer run (its arrays of 50 million customers are filled
+  first) and a ``compare`` in a worker thread interrupted while it is in
+  Python between two simulations (issue 13);
+- the memory of ``compare(customers=...)``: its estimate (the refusal's) beside
+  the peak resident memory a child process really reaches, at three sizes.
 
 Writes the section "## Limits and responsiveness (bench_limits.py)" of
 benchmarks/RESULTS.md (other sections of that file are kept).
@@ -59,6 +64,7 @@ TARGETS = {  # seconds, except the GIL share
     "gil_share": 0.1,  # of the counter's own pace
     "ctrl_c": 0.5,
     "ctrl_c_exit": 1.5,
+    "memory_over": 1.5,  # compare's estimate / its real peak: never below 1
 }
 
 # -- timing ---------------------------------------------------------------------
@@ -294,6 +300,46 @@ ONE = textwrap.dedent(
     """
 )
 
+# The same run keeping per-customer arrays (record=None): the core first fills
+# 650 MB of them, which used to take most of a second without a check.
+PER_CUSTOMER = ONE.replace('record="totals", threads=2', "threads=2")
+
+# A compare in a worker thread, SIGINT while it is in Python between its two
+# simulations ("running" is said as the first one has ended): nothing was
+# running to cancel, so the next simulation used to run to its end.
+BETWEEN = textwrap.dedent(
+    """
+    import concurrent.futures as cf, time
+    import journeysim as js
+    from journeysim.plans import evaluate
+
+    paired = evaluate._paired_units
+    said = [False]
+
+    def hooked(*args, **kwargs):
+        if not said[0]:
+            said[0] = True
+            print("running", flush=True)
+        return paired(*args, **kwargs)
+
+    evaluate._paired_units = hooked
+    j = js.Journey(["active", "churned"], {"active": {"churned": 0.001}})
+    plan = js.Plan("p", [js.Intervention("i", at=("active", "churned"),
+                                         relative_risk=0.5)])
+    ex = cf.ThreadPoolExecutor(1)
+    with js.cancel_on_interrupt():
+        future = ex.submit(js.compare, j, [plan], periods=200, customers=2_000_000,
+                           seed=1, threads=1, progress=False)
+        try:
+            cf.wait([future])
+            print("finished", flush=True)
+        except KeyboardInterrupt:
+            done, pending = cf.wait([future], timeout=60)
+            print("stopped", time.monotonic(), len(pending), flush=True)
+            ex.shutdown()
+    """
+)
+
 THREE = textwrap.dedent(
     """
     import concurrent.futures as cf, threading, time
@@ -379,11 +425,17 @@ def ctrl_c() -> dict:
     """(case, delay) -> {"stopped": [...], "exited": [...]} seconds; the
     delays take turns."""
     out = {}
-    for name, code, last in (("one", ONE, "1"), ("three", THREE, "0")):
-        for d in DELAYS:
+    for name, code, last in (
+        ("one", ONE, "1"),
+        ("per-customer", PER_CUSTOMER, "1"),
+        ("three", THREE, "0"),
+        ("between", BETWEEN, "0"),
+    ):
+        delays = (0.0,) if name == "between" else DELAYS
+        for d in delays:
             out[name, d] = {"stopped": [], "exited": []}
         for _ in range(CTRL_C):
-            for d in DELAYS:
+            for d in delays:
                 stopped, exited = interrupt(code, last, d)
                 out[name, d]["stopped"].append(stopped)
                 out[name, d]["exited"].append(exited)
@@ -395,12 +447,67 @@ def ctrl_c() -> dict:
 
 CASES = {
     "one": "`simulate` on 2 core threads, in the main thread",
+    "per-customer": "`simulate` keeping per-customer arrays (50 million customers)",
     "three": "two `simulate` and a `compare` in 3 worker threads",
+    "between": "a `compare` in a worker thread, between its simulations",
 }
 
 
-def when(delay: float) -> str:
+def when(delay: float, name: str = "") -> str:
+    if name == "between":
+        return "as the first simulation ends"
     return "as the cores start" if delay == 0 else f"{delay:g} s in"
+
+
+# -- the memory of compare ----------------------------------------------------------
+
+# (customers, plans besides the baseline): arrays below and above glibc's
+# largest mmap threshold (32 MiB), two to five plans.
+COMPARE_SIZES = ((1_000_000, 1), (2_000_000, 3), (8_000_000, 1))
+
+COMPARE_MEMORY = textwrap.dedent(
+    """
+    import os, resource, sys
+    import psutil
+    import journeysim as js
+    from journeysim.model.apply_plan import apply_plan
+    from journeysim.plans.resources import compare_memory
+
+    n, k = int(sys.argv[1]), int(sys.argv[2])
+    j = js.default_journey()
+    plans = [js.Plan(f"p{i}", [js.Intervention(f"i{i}", at=j.stages[0],
+             relative_risk=0.5 + 0.1 * i, cost_per_customer=10)]) for i in range(k)]
+    applied = {p.name: apply_plan(j, p, cost_rate=0.0, simulate=True)
+               for p in [js.Plan("baseline", []), *plans]}
+    estimate = compare_memory(applied, customers=n, periods=36, replications=1,
+                              threads=2, horizons=1).total
+    js.compare(j, plans, 36, customers=1000, seed=1, progress=False)  # warm
+    start = psutil.Process(os.getpid()).memory_info().rss
+    js.compare(j, plans, 36, customers=n, seed=1, threads=2, progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(estimate, peak - start)
+    """
+)
+
+
+def compare_memory() -> dict:
+    """(customers, plans with the baseline) -> (estimate, measured peak over
+    the memory before the call), bytes; each in a fresh child process (the
+    peak resident memory of a process only grows)."""
+    package = os.path.dirname(os.path.dirname(js.__file__))
+    env = {**os.environ, "PYTHONPATH": package}
+    out = {}
+    for n, k in COMPARE_SIZES:
+        run = subprocess.run(
+            [sys.executable, "-c", COMPARE_MEMORY, str(n), str(k)],
+            env=env,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
+        estimate, peak = map(float, run.stdout.split())
+        out[n, k + 1] = (estimate, peak)
+    return out
 
 
 def verdict(ok: bool) -> str:
@@ -414,7 +521,7 @@ def ms(x: float) -> str:
     return f"{x * 1e3:,.1f} ms" if x < 10 else f"{x:,.1f} s"
 
 
-def render(load, analyses, agg, refused, shares, cc, rows) -> str:
+def render(load, analyses, agg, refused, shares, cc, memory, rows) -> str:
     lines = [
         SECTION,
         "",
@@ -465,12 +572,24 @@ def render(load, analyses, agg, refused, shares, cc, rows) -> str:
         "| case | SIGINT | to KeyboardInterrupt, all stopped | to the child's exit |",
         "|---|---|---|---|",
         *(
-            f"| {CASES[name]} | {when(d)} | "
+            f"| {CASES[name]} | {when(d, name)} | "
             + " / ".join(f"{x:.3f}" for x in r["stopped"])
             + " | "
             + " / ".join(f"{x:.3f}" for x in r["exited"])
             + " |"
             for (name, d), r in cc.items()
+        ),
+        "",
+        "The memory of `compare(customers=...)` (demo journey, 36 periods, one "
+        "replication): the estimate it refuses by, against the peak resident "
+        "memory of a fresh process over its memory before the call:",
+        "",
+        "| customers | plans (with baseline) | estimate | measured peak | "
+        "estimate / peak |",
+        "|---:|---:|---:|---:|---:|",
+        *(
+            f"| {n:,} | {p} | {e / 2**30:.3f} GiB | {m / 2**30:.3f} GiB | {e / m:.2f} |"
+            for (n, p), (e, m) in memory.items()
         ),
         "",
     ]
@@ -492,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     print("GIL:", shares, flush=True)
     cc = ctrl_c()
     print("Ctrl-C:", cc, flush=True)
+    memory = compare_memory()
+    print("compare memory (estimate, peak):", memory, flush=True)
 
     doubling = [analyses[b] / analyses[a] for a, b in itertools.pairwise(PERIODS)]
     worst_refusal = max(r[1] for r in refused.values() if r is not None)
@@ -542,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         *(
             (
                 f"Ctrl-C to KeyboardInterrupt, every thread stopped: {CASES[name]}, "
-                f"SIGINT {when(d)} (median)",
+                f"SIGINT {when(d, name)} (median)",
                 f"{median(name, d):.3f} s",
                 f"< {t['ctrl_c']:g} s",
                 median(name, d) < t["ctrl_c"],
@@ -555,12 +676,21 @@ def main(argv: list[str] | None = None) -> int:
             f"< {t['ctrl_c_exit']:g} s",
             max(median("one", d, "exited") for d in DELAYS) < t["ctrl_c_exit"],
         ),
+        (
+            "compare's memory estimate over its measured peak (least / most)",
+            f"{min(e / m for e, m in memory.values()):.2f} / "
+            f"{max(e / m for e, m in memory.values()):.2f}",
+            f"in [1, {t['memory_over']:g}]",
+            all(1 <= e / m <= t["memory_over"] for e, m in memory.values()),
+        ),
     ]
     rows = [f"| {w} | {m} | {g} | {verdict(ok)} |" for w, m, g, ok in checks]
     for w, m, g, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}: {w}: {m} (target {g})")
     if not args.no_write:
-        write_section(SECTION, render(load, analyses, agg, refused, shares, cc, rows))
+        write_section(
+            SECTION, render(load, analyses, agg, refused, shares, cc, memory, rows)
+        )
         print(f"wrote {RESULTS}")
     return 0
 

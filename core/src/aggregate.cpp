@@ -47,7 +47,7 @@ struct Pool {
 } // namespace
 
 void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
-                   SimulationResult &out) {
+                   const SimulationControl *ctl, SimulationResult &out) {
   const int T = o.periods;
   const auto S = static_cast<std::size_t>(j.n_stages());
   const auto K = static_cast<std::size_t>(j.n_streams());
@@ -90,7 +90,12 @@ void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
       static_cast<std::size_t>(rep) * static_cast<std::size_t>(T) * K;
   // Compensated: a period sums over pools and moves, the cohort over periods.
   std::vector<CompensatedSum> cohort_value(K);
+  // Work per period: a split per pool and stage. Checked for cancellation
+  // about every kCheckEvery splits (a replication over 10^7 periods is long).
+  const std::int64_t check_every = std::max<std::int64_t>(
+      1, kCheckEvery / static_cast<std::int64_t>(S * S * segs.size()));
   for (int t = 1; t <= T; ++t) {
+    if (t % check_every == 0 && cancelled(ctl)) throw SimulationCancelled();
     const auto c = static_cast<std::size_t>(t - 1); // calendar period - 1
     std::vector<CompensatedSum> value_now(K), nominal_now(K);
     for (auto &p : pools) {

@@ -61,8 +61,10 @@ public:
     std::vector<std::size_t> offset(M + 1, 0);
     for (std::size_t i = 0; i < M; ++i)
       offset[i + 1] = offset[i] + 2 + static_cast<std::size_t>(T - join[i]);
-    std::vector<double> draws(offset[M]);
+    std::vector<double> draws;
+    assign_cancellable(draws, offset[M], 0.0, ctl_);
     for (std::size_t b = 0; b * kBlock < M; ++b) {
+      if (cancelled(ctl_)) throw SimulationCancelled();
       Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep), b));
       const std::size_t hi = std::min(M, (b + 1) * static_cast<std::size_t>(kBlock));
       for (std::size_t q = offset[b * kBlock]; q < offset[hi]; ++q)
@@ -85,8 +87,7 @@ public:
     std::vector<char> denied(M * X, 0);
     std::size_t next_id = 0;
     for (int t = 0; t <= T; ++t) {
-      if (ctl_ && ctl_->cancel.load(std::memory_order_relaxed))
-        throw SimulationCancelled();
+      if (cancelled(ctl_)) throw SimulationCancelled();
       // Customers joining now.
       for (; next_id < M && join[next_id] == t; ++next_id) {
         const std::size_t i = next_id;

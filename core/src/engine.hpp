@@ -17,6 +17,30 @@ using Index = Eigen::Index;
 using Rng = boost::random::mt19937_64;
 constexpr std::int64_t kBlock = 4096; // customers per random stream
 
+// Cancellation is checked at least this often, in customer-periods (or, for
+// filling arrays, elements): about a millisecond of work. A relaxed atomic
+// load costs next to nothing beside it.
+constexpr std::int64_t kCheckEvery = std::int64_t{1} << 18;
+
+inline bool cancelled(const SimulationControl *ctl) {
+  return ctl && ctl->cancel.load(std::memory_order_relaxed);
+}
+
+// v = n copies of x, filled a chunk at a time with a cancellation check
+// between chunks: zero-filling the arrays of 10^8 customers takes most of a
+// second, the first thing a large run does.
+template <class T>
+void assign_cancellable(std::vector<T> &v, std::size_t n, const T &x,
+                        const SimulationControl *ctl) {
+  v.clear();
+  v.reserve(n);
+  constexpr auto chunk = static_cast<std::size_t>(kCheckEvery) * 16;
+  while (v.size() < n) {
+    if (cancelled(ctl)) throw SimulationCancelled();
+    v.resize(std::min(n, v.size() + chunk), x);
+  }
+}
+
 // Blocks run between two ordered reductions of their floating-point sums: the
 // memory of those sums stays bounded whatever the number of customers.
 inline std::int64_t wave_blocks(int threads) {
@@ -203,6 +227,6 @@ void run_capacity(const Journey &j, const SimulationOptions &o,
                   const std::vector<std::vector<std::int64_t>> &joins,
                   SimulationResult &out);
 void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
-                   SimulationResult &out);
+                   const SimulationControl *ctl, SimulationResult &out);
 
 } // namespace journeysim::detail

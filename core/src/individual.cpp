@@ -97,12 +97,13 @@ public:
     const bool keep = rep == 0 && o_.per_customer;
     if (keep) {
       const auto m = static_cast<std::size_t>(M);
-      out.lifetime.assign(m, 0);
-      out.outcome.assign(m, -1);
-      out.start_stage.assign(m, 0);
-      out.first_value.assign(m, -1);
-      out.segment.assign(m, 0);
-      out.customer_value.assign(m * static_cast<std::size_t>(K_), 0.0);
+      assign_cancellable(out.lifetime, m, 0, ctl_);
+      assign_cancellable(out.outcome, m, std::int16_t{-1}, ctl_);
+      assign_cancellable(out.start_stage, m, std::int16_t{0}, ctl_);
+      assign_cancellable(out.first_value, m, -1, ctl_);
+      assign_cancellable(out.segment, m, std::uint8_t{0}, ctl_);
+      assign_cancellable(out.customer_value, m * static_cast<std::size_t>(K_), 0.0,
+                         ctl_);
     }
     const bool events = rep == 0 && o_.record_events;
     const auto t2 = static_cast<std::size_t>(T_) + 2;
@@ -128,13 +129,13 @@ public:
         for (;;) {
           const std::int64_t b = next.fetch_add(1);
           if (b >= w1 || stop.load(std::memory_order_relaxed)) return;
-          if (ctl_ && ctl_->cancel.load(std::memory_order_relaxed)) {
+          const auto slot = static_cast<std::size_t>(b - w0);
+          if (cancelled(ctl_) ||
+              !run_block(rep, b, M, first_of, c, sums[slot],
+                         events ? &ev[slot] : nullptr, keep ? &out : nullptr)) {
             stop = true;
             return;
           }
-          const auto slot = static_cast<std::size_t>(b - w0);
-          run_block(rep, b, M, first_of, c, sums[slot], events ? &ev[slot] : nullptr,
-                    keep ? &out : nullptr);
         }
       };
       const int n = static_cast<int>(std::min<std::int64_t>(threads, w1 - w0));
@@ -145,7 +146,7 @@ public:
         for (int t = 0; t < n; ++t) pool.emplace_back(work, t);
         for (auto &th : pool) th.join();
       }
-      if (stop || (ctl_ && ctl_->cancel.load())) throw SimulationCancelled();
+      if (stop || cancelled(ctl_)) throw SimulationCancelled();
       for (std::int64_t b = w0; b < w1; ++b) {
         const auto slot = static_cast<std::size_t>(b - w0);
         totals.add(sums[slot]);
@@ -233,7 +234,9 @@ private:
     }
   }
 
-  void run_block(int rep, std::int64_t b, std::int64_t M,
+  // Simulates block b; false if cancelled part-way (a block of 4,096 customers
+  // over thousands of periods takes long enough to need checks inside it).
+  bool run_block(int rep, std::int64_t b, std::int64_t M,
                  const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
                  BlockEvents *ev, SimulationResult *keep) {
     Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep),
@@ -250,8 +253,12 @@ private:
     int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
                              first_of.begin()) -
             1;
-    std::int64_t steps = 0;
+    std::int64_t steps = 0, checked = 0;
     for (std::int64_t id = lo; id < hi; ++id) {
+      if (steps - checked >= kCheckEvery) {
+        checked = steps;
+        if (cancelled(ctl_)) return false;
+      }
       while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
       std::fill(cv, cv + K, 0.0);
       const int g = draw_from_cdf(share_cdf_, uniform(rng));
@@ -323,6 +330,7 @@ private:
       }
     }
     if (ctl_) ctl_->steps_done.fetch_add(steps, std::memory_order_relaxed);
+    return true;
   }
 
   // The value of a move s -> next in period tau + 1 (discounted like "end").

@@ -143,10 +143,12 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
   out.stages = static_cast<int>(S);
   out.streams = static_cast<int>(K);
   const auto r = static_cast<std::size_t>(R), t1 = static_cast<std::size_t>(T) + 1;
-  out.occupancy.assign(r * t1 * S, 0);
-  out.cohort_occupancy.assign(r * t1 * S, 0);
-  out.value_by_period.assign(r * (t1 - 1) * K, 0.0);
-  out.value_by_period_nominal.assign(r * (t1 - 1) * K, 0.0);
+  // The per-period tables can be large (many periods and replications): filled
+  // with cancellation checks, like the per-customer arrays.
+  assign_cancellable(out.occupancy, r * t1 * S, std::int64_t{0}, control);
+  assign_cancellable(out.cohort_occupancy, r * t1 * S, std::int64_t{0}, control);
+  assign_cancellable(out.value_by_period, r * (t1 - 1) * K, 0.0, control);
+  assign_cancellable(out.value_by_period_nominal, r * (t1 - 1) * K, 0.0, control);
   out.cohort_value.assign(r * K, 0.0);
   out.cohort_value_sq.assign(r * (K + 1), 0.0);
   out.cohort_lifetime.assign(r, 0.0);
@@ -174,8 +176,12 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
     std::atomic<int> next{0};
     auto work = [&]() {
       for (int rep; (rep = next.fetch_add(1)) < R;) {
-        if (control && control->cancel.load()) return;
-        run_aggregate(journey, o, rep, out);
+        if (cancelled(control)) return;
+        try {
+          run_aggregate(journey, o, rep, control, out);
+        } catch (const SimulationCancelled &) {
+          return; // rethrown below, once every thread has stopped
+        }
         if (control) control->steps_done.fetch_add(static_cast<std::int64_t>(T));
       }
     };
@@ -187,7 +193,7 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
       for (int t = 0; t < n; ++t) pool.emplace_back(work);
       for (auto &th : pool) th.join();
     }
-    if (control && control->cancel.load()) throw SimulationCancelled();
+    if (cancelled(control)) throw SimulationCancelled();
     check_values(out);
     return out;
   }

@@ -8,10 +8,12 @@
 #include "journeysim/simulate.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 using namespace journeysim;
 
@@ -175,6 +177,49 @@ TEST_CASE("aggregate replications spread over threads give the one-thread result
     CHECK(a.occupancy == b.occupancy);
     CHECK(a.value_by_period == b.value_by_period);
     CHECK(a.cohort_value == b.cohort_value);
+  }
+}
+
+TEST_CASE("a cancel stops a block of customers part-way, not at its end") {
+  // Three blocks of 4,096 customers over 100,000 periods, one thread: each
+  // block is 4e8 customer-periods, a fraction of a second or more. Blocks
+  // report their steps when they finish: once the first has, cancel; the
+  // second must stop part-way, reporting nothing more.
+  const Journey j = three_stage();
+  SimulationOptions o = options(1);
+  o.customers = 3 * 4096;
+  o.periods = 100'000;
+  o.per_customer = false;
+  SimulationControl control;
+  std::exception_ptr error;
+  std::atomic<bool> finished{false};
+  std::thread run([&] {
+    try {
+      simulate(j, o, &control);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finished = true;
+  });
+  while (control.steps_done.load() == 0 && !finished.load()) std::this_thread::yield();
+  control.cancel = true;
+  run.join();
+  REQUIRE(error);
+  CHECK_THROWS_AS(std::rethrow_exception(error), SimulationCancelled);
+  CHECK(control.steps_done.load() == std::int64_t{4096} * o.periods);
+}
+
+TEST_CASE("a cancel before the run starts stops it before it allocates or runs") {
+  const Journey j = three_stage();
+  for (const Method m : {Method::Individual, Method::Aggregate}) {
+    SimulationOptions o = options(2);
+    o.method = m;
+    o.customers = 100'000'000; // 1.3 GB of per-customer arrays, never filled
+    o.periods = 24;
+    SimulationControl control;
+    control.cancel = true;
+    CHECK_THROWS_AS(simulate(j, o, &control), SimulationCancelled);
+    CHECK(control.steps_done.load() == 0);
   }
 }
 

@@ -336,3 +336,36 @@ def test_a_simulation_cancelled_elsewhere_does_not_disturb_the_next(method):
     j = js.default_journey()
     j.simulate(1000, 12, seed=1, method=method)
     assert interrupt._running == {}
+
+
+def test_ctrl_c_between_the_simulations_of_a_compare_stops_it(monkeypatch):
+    # Issue 13: Ctrl-C that reached a compare() in a worker thread while it was
+    # in Python, between two simulations, found no simulation to cancel: the
+    # next one ran to its end. Now the compare is cancelled as a whole: the
+    # next simulation stops at once, with KeyboardInterrupt.
+    from journeysim._base import interrupt
+    from journeysim.plans import evaluate
+
+    ended = []
+    paired = evaluate._paired_units
+
+    def paired_then_ctrl_c(*args, **kwargs):
+        ended.append(1)  # a simulation has ended; Ctrl-C arrives now
+        interrupt.cancel_all()
+        return paired(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "_paired_units", paired_then_ctrl_c)
+    j = js.default_journey()
+    plan = js.Plan(
+        "p", [js.Intervention("i", at=("onboarding", "churned"), relative_risk=0.5)]
+    )
+    with ThreadPoolExecutor(1) as ex:
+        run = ex.submit(
+            js.compare, j, [plan, js.Plan("q", [])], 12, customers=1000, seed=1
+        )
+        with pytest.raises(KeyboardInterrupt):
+            run.result(timeout=60)
+    assert ended == [1]  # no simulation ended after Ctrl-C
+    # The session ended with the compare: the next one runs.
+    monkeypatch.undo()
+    assert js.compare(j, [plan], 12, customers=1000, seed=1).method == "monte carlo"

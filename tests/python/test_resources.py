@@ -6,6 +6,8 @@ left for the operating system to kill."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,28 @@ def test_sensitivities_beyond_memory_fail_at_once(wide):
         lambda: wide.moments_of_truth("lifetime", horizon=1_000_000),
         r"sensitivities over 1000000 periods",
     )
+
+
+def test_a_comparison_sizes_its_own_peak_before_allocating(churn, monkeypatch):
+    # Issue 13: 6 plans x 2 million customers. Each simulation alone needs
+    # 0.07 GiB and passed its own check; the comparison keeps all six and pairs
+    # their per-customer figures (about 1.1 GiB): with 1 GiB available it used
+    # to fail after the work with numpy's "Unable to allocate".
+    from journeysim._base import system
+    from journeysim.model.journey import Journey
+
+    monkeypatch.setattr(system, "available_memory", lambda: GiB)
+    ran = []
+    monkeypatch.setattr(Journey, "simulate", lambda *a, **k: ran.append(1))
+    save = js.Intervention("save", ("active", "churned"), relative_risk=0.5)
+    plans = [js.Plan(f"p{k}", [save.replace(relative_risk=0.1 * k)]) for k in range(5)]
+    msg = fails_at_once(
+        lambda: js.compare(churn, plans, 120, customers=2_000_000, seed=1),
+        r"compare: 2,000,000 customers x 6 plans \(baseline included\) would need "
+        r"about 1\.\d GiB .* than the 1\.0 GiB of memory available",
+    )
+    assert re.search(r"at most [\d,]+ customers per call", msg) and "exact" in msg
+    assert ran == []  # refused before the first simulation
+    # Within memory: the same comparison runs (smaller here).
+    monkeypatch.undo()
+    js.compare(churn, plans[1:2], 12, customers=2000, seed=1, progress=False)

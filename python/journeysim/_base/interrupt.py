@@ -12,6 +12,11 @@ long call made in the main thread, and by :func:`cancel_on_interrupt` around a
 block of the program's own (a main thread that waits for worker threads), in
 place of Python's default handler only: a handler of the program's own is left
 alone. It is restored when the call or block ends.
+
+Work made of several simulations (a Monte Carlo ``compare``) runs as one
+:func:`session`: Ctrl-C also cancels it between its simulations (its Python
+work in between is not interruptible from another thread), so that the next
+simulation does not start, or stops at once.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Running", "cancel_all", "cancel_on_interrupt", "running"]
+__all__ = [
+    "Running",
+    "Session",
+    "cancel_all",
+    "cancel_on_interrupt",
+    "checkpoint",
+    "running",
+    "session",
+]
 
 
 @dataclass
@@ -35,17 +48,58 @@ class Running:
     cancelled_by_ctrl_c: bool = False
 
 
+@dataclass
+class Session:
+    """Work of several simulations in one thread: ``cancelled`` once Ctrl-C
+    came while it ran."""
+
+    thread: int
+    cancelled: bool = False
+
+
 # id(control) -> Running, for the simulations running now
 _running: dict[int, Running] = {}
+# thread id -> Session, for the sessions running now (one per thread: nested
+# sessions share the outermost)
+_sessions: dict[int, Session] = {}
 _running_lock = threading.Lock()
 
 
 def cancel_all() -> None:
-    """Cancel every running simulation, in every thread."""
+    """Cancel every running simulation and session, in every thread."""
     with _running_lock:
         for entry in _running.values():
             entry.cancelled_by_ctrl_c = True
             entry.control.cancel()
+        for s in _sessions.values():
+            s.cancelled = True
+
+
+def checkpoint() -> None:
+    """KeyboardInterrupt if Ctrl-C cancelled this thread's session: work
+    between simulations calls it before starting more."""
+    s = _sessions.get(threading.get_ident())
+    if s is not None and s.cancelled:
+        raise KeyboardInterrupt("cancelled by Ctrl-C")
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """Run the block (several simulations) as one: Ctrl-C cancels the
+    simulation running in it and every later one, and :func:`checkpoint`
+    raises KeyboardInterrupt in it. In the main thread the handler is
+    installed for the whole block."""
+    me = threading.get_ident()
+    with _running_lock:
+        outer = _sessions.get(me)
+        s = outer or _sessions.setdefault(me, Session(me))
+    try:
+        with cancel_on_interrupt():
+            yield s
+    finally:
+        if outer is None:
+            with _running_lock:
+                _sessions.pop(me, None)
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
@@ -99,6 +153,11 @@ def running(control: Any) -> Iterator[Running]:
     entry = Running(control)
     with _running_lock:
         _running[id(control)] = entry
+        # Ctrl-C came earlier in this thread's session: stop at once.
+        s = _sessions.get(threading.get_ident())
+        if s is not None and s.cancelled:
+            entry.cancelled_by_ctrl_c = True
+            control.cancel()
     try:
         with cancel_on_interrupt():
             yield entry

@@ -98,6 +98,10 @@ class _Acting:
                     )
         self.iv = iv
         self.window = window
+        # Named targets met with a positive probability, and whether it acted
+        # at all: a relative risk on a move that never happens changes nothing.
+        self.met: set[int] = set()
+        self.acted = False
 
     def active_in(self, start: int, end: int | None) -> bool:
         """Is it active over the whole tenure piece [start, end)?"""
@@ -117,6 +121,8 @@ class _Acting:
             if not t:
                 continue
             old = row[t].copy()
+            self.acted = True
+            self.met.update(j for j, p in zip(t, old, strict=True) if p > 0)
             if iv.effect == "relative_risk":
                 new = old * iv.amount
             elif iv.effect == "change":
@@ -153,6 +159,27 @@ class _Acting:
                         "[0, 1] when its freed probability is shared out"
                     )
             P[i] = np.clip(row, 0.0, 1.0)
+
+    def check_acted(self, stages: list[str]) -> None:
+        """A relative risk multiplies: on a move of probability 0 wherever it
+        acts (every segment, tenure and sub-population it touches), it changes
+        nothing, and a plan that looks like it does something would be compared
+        as if it did. (Adding to or setting a zero probability opens a move:
+        that is what change= and probability= are for.)"""
+        iv = self.iv
+        if iv.effect != "relative_risk" or self.targets is None or not self.acted:
+            return
+        never = [j for j in self.targets if j not in self.met]
+        if not never:
+            return
+        frm = "any stage" if iv.source == "*" else repr(iv.source)
+        moves = ", ".join(f"{frm} -> {stages[j]!r}" for j in never)
+        raise InputError(
+            f"intervention {iv.name!r}: relative_risk={iv.amount:g} multiplies "
+            f"{moves}, a transition of probability 0 wherever it acts (segments "
+            "and tenures in its window): it would change nothing; target a move "
+            "that happens, or open one with change= or probability="
+        )
 
 
 def _overlap(a: Intervention, b: Intervention) -> bool:
@@ -313,6 +340,8 @@ def apply_plan(
                         cost=r.iv.cost_per_customer,
                     )
                 )
+    for r in resolved:
+        r.check_acted(stages)
     rules = []
     for r in ruled:
         touched = [r.iv.name in names for _, names in touched_sets]

@@ -18,7 +18,7 @@ from .._base.errors import InputError, about
 from .._base.pieces import resolve_pieces, to_matrix, to_vector
 from .._base.resolved import Arrivals, ResolvedJourney, Segment
 
-__all__ = ["moves_matrix", "rates", "resolve"]
+__all__ = ["moves_matrix", "rates", "resolve", "stage_names"]
 
 
 def resolve(
@@ -42,7 +42,7 @@ def resolve(
     """The :class:`~journeysim.Journey` constructor's arguments, checked, as a
     resolved journey (before the core validates and normalises its numbers)."""
     with about("stages"):
-        stages = _stage_names(stages)
+        stages = stage_names(stages)
         # Stage metadata is written in a model file's stages.
         meta = _check_metadata(metadata, stages)
     normalize = bool(normalize)
@@ -129,7 +129,18 @@ def resolve(
     )
 
 
-def _stage_names(stages: Any) -> list[str]:
+def stage_names(stages: Any) -> list[str]:
+    """The stage names as a list: a sequence of strings. A mapping is refused
+    rather than read as its keys: its values (a stage's owner, description,
+    ...) would be lost without a word."""
+    if isinstance(stages, Mapping):
+        raise InputError(
+            f"stages must be a list of names, got a mapping ({type(stages).__name__} "
+            f"with keys {list(stages)[:5]!r}): only its keys would be read; pass "
+            "the names as a list, and stage metadata (owner, description, ...) as "
+            "metadata={stage: {...}}",
+            key=("stages",),
+        )
     if isinstance(stages, str) or not isinstance(stages, Iterable):
         raise InputError(f"stages must be a list of names, got {stages!r}")
     stages = list(stages)

@@ -18,10 +18,15 @@ from .._base.checks import (
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError, SpecError
 
-__all__ = ["EFFECTS", "MAX_CAPACITY", "Intervention", "Plan"]
+__all__ = ["EFFECTS", "MAX_CAPACITY", "MAX_COST", "Intervention", "Plan"]
 
 #: Customers per period a capacity may name at most (counts are 64-bit).
 MAX_CAPACITY = 2**62
+#: Each cost of an intervention at most: a quadrillion in the journey's
+#: currency. Beyond it a cost is a slip of the keyboard, and times 2**62
+#: customers over a million periods it still leaves a factor of 1e250 before
+#: double precision overflows (what is left is checked where costs are added up).
+MAX_COST = 1e15
 
 
 def _window(window: Any, what: str, key: str) -> tuple[int, int | None]:
@@ -85,7 +90,8 @@ class Intervention:
     segments : list of str, optional
         The segments it applies to (default: all).
     cost_fixed : float
-        Paid once, at t = 0, for the plan.
+        Paid once, at t = 0, for the plan. Each cost is in ``[0, 1e15]``
+        (:data:`MAX_COST`).
     cost_per_customer : float
         Paid once per touched customer, the first time the customer is at a
         *from* stage at the start of a period within the window; discounted
@@ -278,6 +284,13 @@ class Intervention:
         ):
             if c < 0:
                 raise InputError(f"{who}: {label} must be >= 0, got {c}", key=(label,))
+            if c > MAX_COST:
+                raise InputError(
+                    f"{who}: {label} must be at most {MAX_COST:.0e} (a quadrillion "
+                    f"in the journey's currency), got {c:g}; state costs in larger "
+                    "units (thousands) if they are really this large",
+                    key=(label,),
+                )
 
     def replace(self, **changes: Any) -> Intervention:
         """A new intervention like this one with ``changes`` (the constructor's

@@ -30,7 +30,7 @@ from ..results.chain import CommunicatingClass
 from ..results.simulation import Simulation
 from ..view.display import table
 from ..view.plot import journey_diagram
-from .coerce import resolve
+from .coerce import resolve, stage_names
 from .core_journey import build_core, normalised
 from .moments import rank_moments
 from .simulate import run_simulation
@@ -248,10 +248,8 @@ class Journey:
         arguments are those of :class:`Journey`.
         """
         first = matrix[min(matrix)] if is_tenure_dict(matrix) else matrix
-        if stages is not None and (
-            isinstance(stages, str) or not isinstance(stages, Iterable)
-        ):
-            raise InputError(f"stages must be a list of names, got {stages!r}")
+        if stages is not None:
+            stages = stage_names(stages)
         if stages is None:
             if not isinstance(first, pd.DataFrame):
                 raise InputError(

@@ -142,6 +142,16 @@ def best_plan(
     for c in candidates:
         if not isinstance(c, Intervention):
             raise InputError(f"candidates must be Interventions, got {c!r}")
+    # Before the combinations are made into plans: their names ("#3") are ours,
+    # and an error about one of them would name a plan the caller never made.
+    names = [c.name for c in candidates]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(
+            f"best_plan: the candidate interventions' names repeat: {dup} "
+            f"(candidates: {names}); give each candidate its own name, e.g. "
+            "iv.replace(name=...)"
+        )
     if (
         isinstance(budget, bool)
         or not isinstance(budget, numbers.Real)

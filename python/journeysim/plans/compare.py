@@ -11,14 +11,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base import interrupt
+from .._base.checks import check_integer
 from .._base.conventions import accrual_of
 from .._base.errors import InputError
 from .._base.executor import check_client
 from ..model.apply_plan import apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
+from ..model.simulate import MAX_CUSTOMERS
 from ..view.display import table
-from .evaluate import check_plans, cost_rate, draw_journeys, exact_rows, simulated_rows
+from .evaluate import (
+    check_cost_discounting,
+    check_plans,
+    cost_rate,
+    draw_journeys,
+    exact_rows,
+    simulated_rows,
+)
+from .resources import check_compare_memory
 from .sweep import psa_values, simulate_plans
 
 __all__ = ["Comparison", "compare"]
@@ -223,6 +234,7 @@ def compare(
             raise InputError(f"horizons must be integers in [0, {periods}], got {h!r}")
     accrual_of(accrual)
     rate = cost_rate(journey, discount_rate)
+    check_cost_discounting(rate, periods)
     capped = [p.name for p in plans if any(i.capacity for i in p.interventions)]
     if capped and customers is None:
         raise InputError(
@@ -239,6 +251,91 @@ def compare(
         for p in all_plans
     }
     journeys = {name: a.journey for name, a in applied.items()}
+    if customers is not None:
+        check_compare_memory(
+            applied,
+            customers=check_integer(customers, "customers", 1, MAX_CUSTOMERS),
+            periods=periods,
+            replications=check_integer(replications, "replications", 1),
+            threads=threads,
+            horizons=len(horizons),
+        )
+    with interrupt.session():  # Ctrl-C stops it also between its simulations
+        rows, results, method = _rows(
+            journey,
+            all_plans,
+            applied,
+            periods=periods,
+            horizons=horizons,
+            accrual=accrual,
+            rate=rate,
+            customers=customers,
+            seed=seed,
+            replications=replications,
+            threads=threads,
+            progress=progress,
+            client=client,
+        )
+    summary = pd.DataFrame(rows).set_index("plan")
+    if uncertainty is None:
+        return Comparison(summary, journeys, results, method, periods)
+    if customers is not None:
+        raise InputError("uncertainty= runs the exact analysis: leave customers out")
+    samples = draw_journeys(journey, uncertainty, draws, seed)
+    # Each draw analysed exactly like the comparison above, here or on the
+    # cluster (the sweep's engine either way).
+    values = psa_values(
+        samples,
+        plans,
+        periods=periods,
+        horizons=horizons,
+        accrual=accrual,
+        discount_rate=rate,
+        client=client,
+    )  # draws x plans, baseline first
+    names = pd.Index([p.name for p in all_plans], name="plan")
+    return Comparison(
+        summary,
+        journeys,
+        results,
+        method,
+        periods,
+        uncertainty=pd.DataFrame(
+            {
+                "incremental net value": values.mean(axis=0),
+                "low": np.quantile(values, 0.025, axis=0),
+                "high": np.quantile(values, 0.975, axis=0),
+                "P(beats baseline)": (values > 0).mean(axis=0),
+            },
+            index=names,
+        ),
+        beats=pd.DataFrame(
+            (values[:, :, None] > values[:, None, :]).mean(axis=0),
+            index=names,
+            columns=names.rename("beats"),
+        ),
+        draws=pd.DataFrame(values, columns=names),
+    )
+
+
+def _rows(
+    journey: Journey,
+    all_plans: list[Plan],
+    applied: dict,
+    *,
+    periods: int,
+    horizons: list[int],
+    accrual: str,
+    rate: float,
+    customers: int | None,
+    seed: int | None,
+    replications: int,
+    threads: int | None,
+    progress: bool | None,
+    client: Any,
+) -> tuple[list[dict], dict, str]:
+    """The summary rows, each plan's result, and the method: exact, or by
+    Monte Carlo (here, or each plan's simulation a task on ``client``)."""
     streams = journey.streams
     sims = None
     if client is not None:
@@ -285,43 +382,4 @@ def compare(
             sims=sims,
         )
         method = "monte carlo"
-    summary = pd.DataFrame(rows).set_index("plan")
-    if uncertainty is None:
-        return Comparison(summary, journeys, results, method, periods)
-    if customers is not None:
-        raise InputError("uncertainty= runs the exact analysis: leave customers out")
-    samples = draw_journeys(journey, uncertainty, draws, seed)
-    # Each draw analysed exactly like the comparison above, here or on the
-    # cluster (the sweep's engine either way).
-    values = psa_values(
-        samples,
-        plans,
-        periods=periods,
-        horizons=horizons,
-        accrual=accrual,
-        discount_rate=rate,
-        client=client,
-    )  # draws x plans, baseline first
-    names = pd.Index([p.name for p in all_plans], name="plan")
-    return Comparison(
-        summary,
-        journeys,
-        results,
-        method,
-        periods,
-        uncertainty=pd.DataFrame(
-            {
-                "incremental net value": values.mean(axis=0),
-                "low": np.quantile(values, 0.025, axis=0),
-                "high": np.quantile(values, 0.975, axis=0),
-                "P(beats baseline)": (values > 0).mean(axis=0),
-            },
-            index=names,
-        ),
-        beats=pd.DataFrame(
-            (values[:, :, None] > values[:, None, :]).mean(axis=0),
-            index=names,
-            columns=names.rename("beats"),
-        ),
-        draws=pd.DataFrame(values, columns=names),
-    )
+    return rows, results, method

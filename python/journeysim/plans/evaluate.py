@@ -4,13 +4,18 @@ common random numbers, shared by :func:`~journeysim.compare` and
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 import secrets
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from .._base import interrupt
 from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
@@ -20,6 +25,7 @@ from ..model.journey import Journey
 
 __all__ = [
     "Z95",
+    "check_cost_discounting",
     "check_plans",
     "cost_rate",
     "draw_journeys",
@@ -29,6 +35,7 @@ __all__ = [
 
 
 Z95 = 1.959963984540054
+F = TypeVar("F")
 
 
 def cost_rate(journey: Journey, rate: float | None) -> float:
@@ -45,6 +52,114 @@ def cost_rate(journey: Journey, rate: float | None) -> float:
             f"{sorted(used)}: pass discount_rate= for intervention costs"
         )
     return used.pop() if used else 0.0
+
+
+#: Largest log of a cost discount factor (1 + r)^-k, as the core allows for
+#: the streams (e^700 = 1e304): costs multiply it.
+_MAX_LOG_FACTOR = 700.0
+
+
+def _quiet_numpy() -> np.errstate:
+    """Money arithmetic below may overflow: numpy's warnings are silenced
+    there, and every figure is checked afterwards with an error that names its
+    inputs (a fresh context each time: one cannot be entered twice)."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def _quiet(fn: F) -> F:
+    @functools.wraps(fn)
+    def quiet(*args, **kwargs):
+        with _quiet_numpy():
+            return fn(*args, **kwargs)
+
+    return quiet  # type: ignore[return-value]
+
+
+def check_cost_discounting(rate: float, periods: int) -> None:
+    """The discount factors of intervention costs over the horizon fit double
+    precision (as the core checks the streams'), or an InputError naming the
+    rate."""
+    log_factor = -math.log1p(rate) * periods
+    if log_factor > _MAX_LOG_FACTOR:
+        raise InputError(
+            f"discount_rate {rate:g} for intervention costs over {periods} periods "
+            f"gives discount factors (1 + r)^-k up to 1e{log_factor / math.log(10):.0f}"
+            ", beyond double precision (about 1e308): use fewer periods or a rate "
+            "further from -1",
+            key=("discount_rate",),
+        )
+
+
+def _customers(pj: Journey, periods: int, n0: float) -> str:
+    """The population a plan's costs are multiplied by, for error messages."""
+    arrivals = float(pj.resolved.arrivals.per_period(periods).sum())
+    return f"a cohort of {n0:g}" + (f" and {arrivals:g} arrivals" if arrivals else "")
+
+
+def _overflow(what: str, advice: str = "") -> InputError:
+    return InputError(
+        f"{what} overflows double precision (about 1.8e308); "
+        + (
+            advice
+            or "state costs in larger units (thousands) or the cohort per "
+            "thousand customers"
+        )
+    )
+
+
+def _plan_costs(plan: Plan) -> str:
+    """The costs of a plan's interventions, for error messages."""
+    parts = []
+    for iv in plan.interventions:
+        costs = [
+            f"{key} {getattr(iv, key):g}"
+            for key in ("cost_fixed", "cost_per_customer", "cost_per_period")
+            if getattr(iv, key)
+        ]
+        if costs:
+            parts.append(f"{iv.name!r} ({', '.join(costs)})")
+    return "; ".join(parts) or "none"
+
+
+#: Summary columns that are money (each may also come as "<col> diff",
+#: "<col> low", ...); "ROI" is their ratio.
+_MONEY = ("CLV", "population net value", "intervention cost", "incremental net value")
+
+
+def _check_money(row: dict, plan: Plan, streams: list[str], population: str) -> None:
+    """Every money figure of a summary row is finite: an InputError naming the
+    plan, the figure, the interventions' costs and the population otherwise.
+    (ROI is undefined, nan, for a plan that costs nothing; a paired interval
+    is nan with one customer or replication.)"""
+    money = (*_MONEY, *streams)
+    for key, v in row.items():
+        base = key.removesuffix(" low").removesuffix(" high").removesuffix(" diff")
+        if base not in money and key != "ROI":
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            continue
+        if math.isinf(v) or (
+            math.isnan(v)
+            and not (key == "ROI" and row["intervention cost"] == 0)
+            and not key.endswith((" low", " high"))
+        ):
+            raise _overflow(
+                f"plan {plan.name!r}: {key!r} ({v}) over {population}, with the "
+                f"interventions' costs {_plan_costs(plan)},"
+            )
+
+
+@contextmanager
+def _about_plan(plan: Plan) -> Iterator[None]:
+    """Errors of a plan's analysis or simulation name the plan (and, for an
+    overflow, its costs: the baseline, analysed first, did not overflow)."""
+    try:
+        yield
+    except InputError as err:
+        msg = f"plan {plan.name!r}: {err}"
+        if "overflow" in str(err) and plan.interventions:
+            msg += f" (the interventions' costs: {_plan_costs(plan)})"
+        raise InputError(msg, key=err.key) from None
 
 
 def _once(
@@ -75,14 +190,25 @@ def _once(
                 )
             g[a:until] = f
         share = pj.core.share(entry.segment)
-        tau = np.arange(periods)
-        cum_disc = np.concatenate([[0.0], np.cumsum(g * d**tau)])
-        cum = np.concatenate([[0.0], np.cumsum(g)])
-        horizons = periods - np.arange(1, periods + 1)  # cohort joining at s
-        pop_disc = n0 * cum_disc[periods] + (arr * disc_join * cum_disc[horizons]).sum()
-        pop = n0 * cum[periods] + (arr * cum[horizons]).sum()
-        cost += entry.cost * share * pop_disc
         name = entry.intervention
+        with _quiet_numpy():
+            tau = np.arange(periods)
+            cum_disc = np.concatenate([[0.0], np.cumsum(g * d**tau)])
+            cum = np.concatenate([[0.0], np.cumsum(g)])
+            horizons = periods - np.arange(1, periods + 1)  # cohort joining at s
+            pop_disc = (
+                n0 * cum_disc[periods] + (arr * disc_join * cum_disc[horizons]).sum()
+            )
+            pop = n0 * cum[periods] + (arr * cum[horizons]).sum()
+            charge = float(entry.cost * share * pop_disc)
+        if not (math.isfinite(charge) and math.isfinite(cost + charge)):
+            who = _customers(pj, periods, n0) if arrivals else f"a cohort of {n0:g}"
+            raise _overflow(
+                f"intervention {name!r}: cost_per_customer {entry.cost:g} x about "
+                f"{float(share * pop):.3g} customers reached ({who}), discounted "
+                f"at {rate:g} a period,"
+            )
+        cost += charge
         reached[name] = reached.get(name, 0.0) + share * pop
     return cost, reached
 
@@ -171,6 +297,7 @@ def _finish(row: dict, base: dict | None) -> None:
     row["ROI"] = row["incremental net value"] / cost if cost > 0 else np.nan
 
 
+@_quiet
 def _by_cohort(journey, plan, periods, accrual, rate, n0):
     """Population figures of a plan with calendar windows on a journey with
     arrivals: each arriving cohort meets the windows at other tenures, so each
@@ -203,6 +330,7 @@ def _by_cohort(journey, plan, periods, accrual, rate, n0):
     return net, period_cost, once_cost, reached, entries
 
 
+@_quiet
 def exact_rows(
     plans: list[Plan],
     applied: dict[str, AppliedPlan],
@@ -219,7 +347,8 @@ def exact_rows(
     base = None
     for p in plans:
         pj, once = applied[p.name].journey, applied[p.name].once
-        a = pj.analyze(periods, accrual=accrual)
+        with _about_plan(p):
+            a = pj.analyze(periods, accrual=accrual)
         results[p.name] = a
         n0 = pj.resolved.cohort_size
         once_cost, reached = _once(pj, once, periods, rate, n0)
@@ -236,18 +365,23 @@ def exact_rows(
         row["CLV"] = a.clv
         entries = np.asarray(a.raw.population_entries)  # raw: no DataFrame per plan
         if journey.resolved.arrivals and any(iv.calendar for iv in p.interventions):
-            net, period_cost, once_cost, reached, entries = _by_cohort(
-                journey, p, periods, accrual, rate, n0
-            )
+            with _about_plan(p):
+                net, period_cost, once_cost, reached, entries = _by_cohort(
+                    journey, p, periods, accrual, rate, n0
+                )
             row["population net value"] = net
         else:
             row["population net value"] = float(a.population_value["net"])
             # Costs per customer-period are paid at the start of the period
             # whatever the value accrual.
-            a_cost = a if accrual == "start" else pj.analyze(periods, accrual="start")
+            with _about_plan(p):
+                a_cost = (
+                    a if accrual == "start" else pj.analyze(periods, accrual="start")
+                )
             period_cost = float(a_cost.population_value[COST_STREAM])
         row["intervention cost"] = p.fixed_cost + period_cost + once_cost
         _finish(row, base)
+        _check_money(row, p, streams, _customers(pj, periods, n0))
         _reached_columns(row, p, reached)
         row.update(_team_columns(pj, entries, a.raw.flows, n0))
         rows.append(row)
@@ -298,6 +432,7 @@ _T975 = [
 ]
 
 
+@_quiet
 def _paired(diff: np.ndarray, t_quantile: bool = False) -> tuple[float, float, float]:
     """Mean of paired differences and its 95% interval (Student's t for a few
     replications, normal for many customers)."""
@@ -310,6 +445,7 @@ def _paired(diff: np.ndarray, t_quantile: bool = False) -> tuple[float, float, f
     return m, m - q * se, m + q * se
 
 
+@_quiet
 def _paired_units(s, pj: Journey, customers: int, horizons, streams):
     """The units paired between plans: the starting cohort's customers (one
     replication: per-customer arrays), or replications (several: each
@@ -351,6 +487,7 @@ def _paired_units(s, pj: Journey, customers: int, horizons, streams):
     return per, True
 
 
+@_quiet
 def simulated_rows(
     plans: list[Plan],
     applied: dict[str, AppliedPlan],
@@ -375,21 +512,24 @@ def simulated_rows(
     base = None
     base_pc: dict[str, np.ndarray] = {}
     for p in plans:
+        interrupt.checkpoint()  # Ctrl-C since the last plan: start no other
         pj, once = applied[p.name].journey, applied[p.name].once
-        s = (
-            sims[p.name]
-            if sims is not None
-            else pj.simulate(
-                customers,
-                periods,
-                seed=seed,
-                replications=replications,
-                threads=threads,
-                progress=progress,
-                accrual=accrual,
+        with _about_plan(p):
+            s = (
+                sims[p.name]
+                if sims is not None
+                else pj.simulate(
+                    customers,
+                    periods,
+                    seed=seed,
+                    replications=replications,
+                    threads=threads,
+                    progress=progress,
+                    accrual=accrual,
+                )
             )
-        )
         results[p.name] = s
+        interrupt.checkpoint()
         # Capacity or calendar rules, applied by the simulation period by period.
         rules = [rule.intervention for rule in pj.resolved.capacity]
         limited = set(rules)
@@ -414,6 +554,7 @@ def simulated_rows(
                 once_cost += iv.cost_per_customer * float((first * disc).sum())
                 reached[name] = float(first.sum())
         per, by_rep = _paired_units(s, pj, customers, horizons, streams)
+        interrupt.checkpoint()  # the pairing takes a while for many customers
         row: dict[str, Any] = {"plan": p.name}
         for key, v in per.items():
             if key == "population net value" and not by_rep:
@@ -475,6 +616,7 @@ def simulated_rows(
         if base is None:
             row["incremental net value low"] = 0.0
             row["incremental net value high"] = 0.0
+        _check_money(row, p, streams, f"{customers:,} simulated customers")
         rows.append(row)
         base = base or row
     return rows, results
