@@ -1,12 +1,13 @@
 """The number formatter of the HTML displays, ``fmt``: every branch of its
 rules, each case with the exact text it must give, derived by hand.
 
-The rules: None and False give "" and True "yes"; an int gets thousands
-separators; a float is "–" if NaN, "∞" or "−∞" if infinite, in scientific
-notation with 4 significant figures if non-zero and at least 1e7 or below 1e-3
-in size, rounded to a whole number with separators if at least 100 in size, and
-otherwise given to 4 significant figures (trailing zeros dropped); anything else
-is ``str()`` of it."""
+The rules: None and False give "" and True "yes" (numpy's booleans too); an
+int (numpy's too) gets thousands separators; a float is "–" if NaN, "∞" or "−∞"
+if infinite, "0" if zero (also -0.0), written with a power of ten in
+superscript ("1.235×10³⁰⁰") from 1e15 up, rounded to a whole number with
+separators from 100 up, "≈0" below 1e-6, and otherwise given to 4 significant
+figures (trailing zeros dropped); never scientific notation; anything else is
+``str()`` of it (issue 14: no "e+" anywhere a person reads)."""
 
 from __future__ import annotations
 
@@ -32,17 +33,21 @@ CASES = [
     (float("nan"), "–"),  # an en dash
     (float("inf"), "∞"),
     (float("-inf"), "−∞"),  # a minus sign, not a hyphen
-    # |x| >= 1e7: scientific, 4 significant figures
-    (1e7, "1.000e+07"),
-    (12345678.9, "1.235e+07"),
-    (-2.5e8, "-2.500e+08"),
-    (1e300, "1.000e+300"),
-    # 0 < |x| < 1e-3: scientific
-    (0.000999, "9.990e-04"),
-    (-5e-4, "-5.000e-04"),
-    (1e-10, "1.000e-10"),
-    (5e-324, "4.941e-324"),  # the smallest subnormal
-    # 100 <= |x| < 1e7: a whole number with separators
+    # 1e7 <= |x| < 1e15: written out, separators
+    (1e7, "10,000,000"),
+    (12345678.9, "12,345,679"),
+    (-2.5e8, "-250,000,000"),
+    (1e9, "1,000,000,000"),
+    # |x| >= 1e15: a power of ten in superscript, not "e+"
+    (1e300, "1×10³⁰⁰"),
+    (-2.5e16, "-2.5×10¹⁶"),
+    # 1e-6 <= |x| < 1e-3: 4 significant figures, written out
+    (0.000999, "0.000999"),
+    (-5e-4, "-0.0005"),
+    # |x| < 1e-6: nothing a person would read as a number
+    (1e-10, "≈0"),
+    (5e-324, "≈0"),  # the smallest subnormal
+    # 100 <= |x| < 1e15: a whole number with separators
     (100.0, "100"),
     (1234.56, "1,235"),
     (-1234.56, "-1,235"),
@@ -64,7 +69,7 @@ CASES = [
     ("1234567", "1234567"),  # a string is not formatted as a number
     # numpy floats are floats: the float rules apply
     (np.float64(1234.56), "1,235"),
-    (np.float64(1e-4), "1.000e-04"),
+    (np.float64(1e-4), "0.0001"),
     (np.float64("nan"), "–"),
 ]
 
@@ -84,11 +89,6 @@ def test_fmt(x, expected):
         (-0.0, "0"),
     ],
     ids=repr,
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="fmt tests isinstance(x, int | float | bool): numpy integers, numpy "
-    "booleans and float32 fall through to str(), and -0.0 gives '-0'",
 )
 def test_fmt_of_numpy_integers_booleans_float32_and_negative_zero(x, expected):
     assert fmt(x) == expected

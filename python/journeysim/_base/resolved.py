@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from .conventions import TOLERANCE
+from .units import Score, Units
 
 if TYPE_CHECKING:
     from .native import _core
@@ -146,6 +147,10 @@ class ResolvedJourney:
     #: the flagged moments of truth (stages and (from, to) pairs).
     metadata: dict[str, dict] = field(default_factory=dict)
     moments: tuple = ()
+    #: What the journey counts in (time unit, currency, locale) and its
+    #: per-stage scores: labels and averages, not part of the chain.
+    units: Units = field(default_factory=Units)
+    scores: tuple[Score, ...] = ()
 
     @property
     def segment_names(self) -> list[str]:

@@ -17,6 +17,7 @@ from .._base.conventions import COST_STREAM, STAGE_METADATA, TOLERANCE
 from .._base.errors import InputError, about
 from .._base.pieces import resolve_pieces, to_matrix, to_vector
 from .._base.resolved import Arrivals, ResolvedJourney, Segment
+from .._base.units import check_scores, check_units
 
 __all__ = ["moves_matrix", "rates", "resolve", "stage_names"]
 
@@ -38,6 +39,10 @@ def resolve(
     metadata: Mapping | None,
     moments_of_truth: Iterable | None,
     normalize: bool,
+    time_unit: str = "period",
+    currency: str | None = None,
+    locale: str = "en_US",
+    scores: Mapping | None = None,
 ) -> ResolvedJourney:
     """The :class:`~journeysim.Journey` constructor's arguments, checked, as a
     resolved journey (before the core validates and normalises its numbers)."""
@@ -111,6 +116,8 @@ def resolve(
         weights = tuple(_net(net, streams))
     with about("arrivals"):
         arriving = _arrivals(arrivals)
+    units = check_units(time_unit, currency, locale)
+    score_list = check_scores(scores, stages)
     return ResolvedJourney(
         stages=tuple(stages),
         streams=tuple(streams),
@@ -126,6 +133,8 @@ def resolve(
         base=own,
         metadata=meta,
         moments=tuple(moments),
+        units=units,
+        scores=score_list,
     )
 
 

@@ -23,6 +23,7 @@ from .._base.errors import InputError
 from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
 from .._base.resolved import CapacityRule, ResolvedJourney, Segment
+from .._base.units import Units
 from .._base.warnings import IllConditionedWarning, InfiniteLifetimeWarning
 from ..results import chain
 from ..results.analysis import Analysis
@@ -96,6 +97,18 @@ class Journey:
         Stages or ``(from, to)`` transitions flagged as moments of truth.
     normalize : bool, default False
         Rescale rows, start and shares that do not sum to 1 instead of failing.
+    time_unit : str, default "period"
+        What one period is: ``"day"``, ``"week"``, ``"month"``, ``"quarter"``
+        or ``"year"`` (labels only: "retention at 12 months").
+    currency : str, optional
+        ISO 4217 code of the money streams (``"USD"``, ``"EUR"``): figures are
+        written as money ("$16,516"). Default: plain numbers.
+    locale : str, default "en_US"
+        How numbers and money are written (Babel locale name, e.g. ``"de_DE"``).
+    scores : dict, optional
+        Per-stage scores ``{score: {stage: number}}`` such as an NPS or CSAT:
+        averaged over the customers present (stages without a score are left
+        out), not discounted or summed over time like a value stream.
     name : str, optional
 
     Examples
@@ -128,6 +141,10 @@ class Journey:
         metadata: Mapping | None = None,
         moments_of_truth: Iterable | None = None,
         normalize: bool = False,
+        time_unit: str = "period",
+        currency: str | None = None,
+        locale: str = "en_US",
+        scores: Mapping | None = None,
         name: str | None = None,
     ) -> None:
         given = resolve(
@@ -146,6 +163,10 @@ class Journey:
             metadata=metadata,
             moments_of_truth=moments_of_truth,
             normalize=normalize,
+            time_unit=time_unit,
+            currency=currency,
+            locale=locale,
+            scores=scores,
         )
         self._init(given, name)
 
@@ -467,6 +488,22 @@ class Journey:
         return (``mean_periods``; 1 / stationary share for a recurrent stage)
         and over everyone (``mean_periods_unconditional``)."""
         return chain.first_returns(self, segment)
+
+    @property
+    def units(self) -> Units:
+        """What the journey counts in: ``time_unit``, ``currency``, ``locale``."""
+        return self._resolved.units
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        """Per-stage scores (columns), ``nan`` where a stage has none."""
+        r = self._resolved
+        return pd.DataFrame(
+            {s.name: list(s.values) for s in r.scores},
+            index=pd.Index(self.stages, name="stage"),
+            columns=pd.Index([s.name for s in r.scores], name="score"),
+            dtype=float,
+        )
 
     @property
     def value_stages(self) -> list[str]:

@@ -62,6 +62,10 @@ SPEC_KEYS = (
     "arrivals",
     "cohort_size",
     "normalize",
+    "time_unit",
+    "currency",
+    "locale",
+    "scores",
 )
 
 
@@ -415,6 +419,20 @@ def _read_journey_spec(spec: Any, *, strict: bool) -> dict:
         kw["cohort_size"] = spec_number(
             spec["cohort_size"], ("cohort_size",), low=0.0, what="a number of customers"
         )
+    for key in ("time_unit", "currency", "locale"):
+        if spec.get(key) is not None:
+            kw[key] = spec_name(spec[key], (key,), f"a {key.replace('_', ' ')}")
+    if spec.get("scores") is not None:
+        scores = spec_mapping(spec["scores"], ("scores",), "{score: {stage: number}}")
+        kw["scores"] = {}
+        for name, by_stage in scores.items():
+            p = ("scores", name)
+            spec_name(name, p, "a score name")
+            by_stage = spec_mapping(by_stage, p, "{stage: number}")
+            kw["scores"][name] = {
+                known_stage(s, (*p, s), stages): spec_number(v, (*p, s))
+                for s, v in by_stage.items()
+            }
     return kw
 
 

@@ -248,6 +248,17 @@ def write_journey(r: ResolvedJourney, name: Any) -> dict:
         )
     if r.cohort_size != 1.0:
         out["cohort_size"] = float(r.cohort_size)
+    if r.units.time_unit != "period":
+        out["time_unit"] = r.units.time_unit
+    if r.units.currency is not None:
+        out["currency"] = r.units.currency
+    if r.units.locale != "en_US":
+        out["locale"] = r.units.locale
+    if r.scores:
+        out["scores"] = {
+            sc.name: {s: v for s, v in zip(stages, sc.values) if v == v}
+            for sc in r.scores
+        }
     return out
 
 

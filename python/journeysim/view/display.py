@@ -4,9 +4,13 @@ output does not change with the pandas version (golden-file tests lock it)."""
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
+
+from .._base.units import Units
+from .numbers import number
 
 __all__ = ["fmt", "table"]
 
@@ -14,26 +18,21 @@ STYLE = (
     "border-collapse:collapse;font-size:0.9em;margin:0.2em 0;"
     "font-family:system-ui,-apple-system,sans-serif"
 )
+#: Numbers with no unit, in the default locale.
+PLAIN = Units()
+
 CELL = "padding:0.15em 0.6em;border-bottom:1px solid #ddd;text-align:{}"
 
 
-def fmt(x: Any) -> str:
-    """A number for people: thousands separators, 4 significant figures."""
-    if isinstance(x, bool) or x is None:
-        return "" if x is None else ("yes" if x else "")
-    if isinstance(x, int):
-        return f"{x:,}"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "–"
-        if math.isinf(x):
-            return "∞" if x > 0 else "−∞"
-        if x != 0 and (abs(x) >= 1e7 or abs(x) < 1e-3):
-            return f"{x:.3e}"
-        if abs(x) >= 100:
-            return f"{x:,.0f}"
-        return f"{x:.4g}"
-    return str(x)
+def fmt(x: Any, units: Units = PLAIN) -> str:
+    """A value for people: None and False give "", True "yes"; a number is
+    written by :func:`~journeysim.view.numbers.number` (separators, 4
+    significant figures, never scientific notation); anything else as ``str``."""
+    if x is None:
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else ""
+    return number(x, units)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
