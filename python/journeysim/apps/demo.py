@@ -8,6 +8,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from .._base.atomic import save_figure
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 
@@ -224,7 +225,9 @@ def run_demo(
     ax.set_title(f"{j.name}: retention")
     ax.set_xlabel("month")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=120)
+    finally:
+        plt.close(fig)
     p(f"Retention curve written to {os.path.abspath(path)}")
     return path
