@@ -130,7 +130,7 @@ def save_figure(fig: Any, path: str | os.PathLike, **savefig_kwargs: Any) -> Non
         fig.savefig(f, format=fmt, **savefig_kwargs)
 
 
-def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
+def check_writable(path: str | os.PathLike) -> Path:
     """Raise an InputError naming ``path`` unless a file can be written there:
     its folder exists and may be written to, and ``path`` is not a folder.
     Returns the path. Used before any work, so that a long computation does
@@ -143,7 +143,7 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
             raise InputError(f"{shown}: {folder} is a file, not a folder")
         raise InputError(f"{shown}: the folder {folder} does not exist")
     if p.is_dir():
-        raise InputError(f"{shown}: is a folder; the {what} must be a file")
+        raise InputError(f"{shown}: is a folder, not a file")
     # A new file needs write and search permission on the folder (root passes
     # os.access for folders of any mode; the write itself then succeeds).
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -141,7 +141,7 @@ def check_html(out: str | os.PathLike) -> None:
             f"{os.fspath(out)}: a report is HTML; its file name must end in "
             ".html or .htm"
         )
-    check_writable(out, "report")
+    check_writable(out)
 
 
 # -- the page -----------------------------------------------------------------
