@@ -73,12 +73,12 @@ def atomic_write(
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import pathlib, tempfile
     >>> from journeysim._base.atomic import atomic_write
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> path = pathlib.Path(tempfile.mkdtemp(), "a.txt")
     >>> with atomic_write(path) as f:
     ...     _ = f.write("hello")
-    >>> open(path).read()
+    >>> path.read_text()
     'hello'
     """
     if mode not in ("w", "wb"):
