@@ -444,10 +444,16 @@ def test_a_closed_pipe_ends_quietly(files, tmp_path):
         (["--customers", "1e30"], "--customers must be in [1, "),
         (["--periods", "2e6"], "--periods must be in [1, 1,000,000]"),
         (["--customers", "10", "--periods", "2e7"], "--periods must be in [1, 10,0"),
+        (["--tenure", "0,3000000000"], "--tenure must be in [0, 1,000,000]"),
+        (["--period", "99999999999999999999"], "period must be a positive integer"),
     ],
 )
-def test_numbers_out_of_range_name_the_option(files, tmp_path, args, message):
-    result = cli("run", files / "model.yaml", *args, cwd=tmp_path)
+def test_numbers_out_of_range_name_the_option(files, events, tmp_path, args, message):
+    if args[0] in ("--tenure", "--period"):
+        args = ["fit", events, "--out", "m.yaml", *args]
+    else:
+        args = ["run", files / "model.yaml", *args]
+    result = cli(*args, cwd=tmp_path)
     assert message in one_line_error(result)
 
 

@@ -1237,3 +1237,22 @@ def test_a_kill_during_save_leaves_the_old_or_the_new_file(tmp_path):
         assert child.returncode == -signal.SIGKILL
         assert path.read_bytes() in versions, f"trial {trial}: a cut file"
     js.load(path)  # and it loads
+
+
+def test_saving_over_a_link_or_a_private_file_keeps_them(tmp_path):
+    """The file is replaced by a rename, which must not turn a symbolic link
+    into a file or a private file (mode 0o600) into a readable one."""
+    real, link = tmp_path / "real.yaml", tmp_path / "link.yaml"
+    js.save(js.default_journey(), real)
+    real.chmod(0o600)
+    link.symlink_to(real)
+    small = js.Journey(["active", "churned"], {"active": {"churned": 0.1}})
+    js.save(small, link)
+    assert link.is_symlink() and js.load(real) == small
+    assert real.stat().st_mode & 0o777 == 0o600
+    # A new file gets the usual permissions (0o666 less the umask), as open
+    # gives, not the 0o600 of a temporary file.
+    umask = os.umask(0)
+    os.umask(umask)
+    js.save(small, tmp_path / "new.yaml")
+    assert (tmp_path / "new.yaml").stat().st_mode & 0o777 == 0o666 & ~umask

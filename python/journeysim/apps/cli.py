@@ -379,6 +379,8 @@ def _fit(args, out: TextIO) -> None:
                 f"--tenure must be whole numbers separated by commas, got "
                 f"{args.tenure!r}"
             ) from None
+        for t in tenure:
+            check_integer(t, "--tenure", 0, MAX_PERIOD)
     like = load(args.like) if args.like else None
     absorbing = None
     if args.absorbing is not None:
