@@ -15,6 +15,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from .._base.atomic import check_writable
 from .._base.checks import check_integer
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError
@@ -31,7 +32,7 @@ from ..model.simulate import (
 from ..plans.compare import compare
 from ..view.display import fmt
 from ..view.plot import figure
-from .demo import default_journey, default_plans, run_demo
+from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
 from .outputs import Kind, Output, check_outputs, write_csv, write_plot
 from .report import report
 
@@ -225,8 +226,10 @@ def _output(path: str | None, kind: Kind, option: str) -> Output | None:
 
 def _demo(args) -> None:
     check_integer(args.periods, "--periods", 0, MAX_PERIOD)
-    # The default retention file (journeysim-demo-retention.png in the working
-    # folder) is the demo's own and is replaced; files the user names are not.
+    # The default retention file (DEFAULT_PLOT in the working folder) is the
+    # demo's own and is replaced; files the user names are not.
+    if args.out is None:
+        check_writable(DEFAULT_PLOT)
     check_outputs(
         [
             _output(args.out, Kind.PLOT, "--out"),
