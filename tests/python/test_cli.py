@@ -5,7 +5,9 @@ traceback) for every user error."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 
 import journeysim as js
 from conftest import JOURNEYSIM
+from journeysim.apps.cli import main as cli_main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -251,3 +254,238 @@ def test_user_errors_exit_2_with_one_line(
     assert len(lines) == 1 and lines[0].startswith("journeysim: error:"), lines
     assert message in lines[0]
     assert not lines[0].startswith("journeysim: error: '")  # the text, not a repr
+
+
+# -- outputs: checked before any work, never overwritten without --force ---------
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("journeysim: error: "), lines
+    return lines[0]
+
+
+def test_a_plot_with_a_suffix_matplotlib_cannot_write_fails_before_the_results(
+    files, tmp_path
+):
+    # Before: every table was printed, then savefig failed on "txt".
+    result = cli("run", files / "model.yaml", "--plot", "out.txt", cwd=tmp_path)
+    message = one_line_error(result)
+    assert "--plot out.txt" in message and ".png" in message and ".svg" in message
+    assert result.stdout == ""
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_report_must_be_an_html_file(files, tmp_path):
+    # Before: HTML was written into out.pdf.
+    result = cli("report", files / "model.yaml", "--html", "out.pdf", cwd=tmp_path)
+    assert "--html out.pdf" in one_line_error(result)
+    assert not (tmp_path / "out.pdf").exists()
+    ok(cli("report", files / "model.yaml", "--html", "out.htm", cwd=tmp_path))
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory) -> Path:
+    truth = js.Journey(["trial", "paying", "churned"], {"trial": {"paying": 0.3}})
+    log = truth.simulate(2_000, periods=6, seed=4, record="events").stage_log()
+    path = tmp_path_factory.mktemp("events") / "events.csv"
+    log.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "plot, message",
+    [
+        ("taken.png", "is a folder"),  # a folder of that name: savefig failed last
+        ("no/such/x.png", "does not exist"),
+        ("notes.txt/x.png", "notes.txt is a file, not a folder"),
+        ("m.txt", "--plot m.txt"),
+    ],
+)
+def test_fit_writes_nothing_when_an_output_cannot_be_written(
+    events, tmp_path, plot, message
+):
+    # Before: m.yaml was written, then the plot failed and the exit code was 2.
+    (tmp_path / "taken.png").mkdir()
+    (tmp_path / "notes.txt").write_text("a file where a folder is named\n")
+    result = cli("fit", events, "--out", "m.yaml", "--plot", plot, cwd=tmp_path)
+    assert message in one_line_error(result)
+    assert result.stdout == ""
+    assert not (tmp_path / "m.yaml").exists()
+
+
+def test_an_output_folder_that_is_not_writable_is_refused_before_any_work(
+    events, tmp_path, monkeypatch, capsys
+):
+    """A read-only folder. For root every folder is writable whatever its
+    mode (and these tests may run as root), so the folder is made read-only
+    and the operating system's answer to the check's question (os.access) is
+    the one a user other than root gets. Before: m.yaml was written, then the
+    plot failed."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    access = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode, **kw: False if Path(p) == locked else access(p, mode, **kw),
+    )
+    argv = ["fit", str(events), "--out", str(tmp_path / "m.yaml")]
+    code = cli_main([*argv, "--plot", str(locked / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2
+    plot = locked / "x.png"
+    assert err == f"journeysim: error: {plot}: the folder {locked} is not writable\n"
+    assert not (tmp_path / "m.yaml").exists()
+
+
+def existing(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("the user's own file\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, target",
+    [
+        (["fit", "{events}", "--out", "m.yaml"], "m.yaml"),
+        (["fit", "{events}", "--out", "m.yaml", "--plot", "p.png"], "p.png"),
+        (["report", "{model}", "--html", "r.html"], "r.html"),
+        (["compare", "{model}", "--csv", "c.csv"], "c.csv"),
+        (["compare", "{model}", "--plot", "c.svg"], "c.svg"),
+        (["run", "{model}", "--csv", "tables"], "tables/retention.csv"),
+        (["run", "{model}", "--plot", "r.pdf"], "r.pdf"),
+        (["demo", "--save", "saas.yaml"], "saas.yaml"),
+        (["demo", "--out", "d.png"], "d.png"),
+    ],
+)
+def test_an_existing_output_is_replaced_only_with_force(
+    files, events, tmp_path, args, target
+):
+    path = existing(tmp_path, target)
+    args = [a.format(model=files / "model.yaml", events=events) for a in args]
+    result = cli(*args, "--periods" if args[0] != "fit" else "--prior", 1, cwd=tmp_path)
+    message = one_line_error(result)
+    assert (
+        message == f"journeysim: error: {target} exists; pass --force to overwrite it"
+    )
+    assert result.stdout == ""  # refused before any work
+    assert path.read_bytes() == b"the user's own file\n"
+    # The other outputs of the command were not written either.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(target).parts[0]]
+    ok(cli(*args, "--force", cwd=tmp_path))
+    assert path.read_bytes() != b"the user's own file\n"
+
+
+def test_two_outputs_of_one_command_may_not_be_one_file(files, tmp_path):
+    result = cli(
+        "compare",
+        files / "model.yaml",
+        "--csv",
+        "c.csv",
+        "--plot",
+        "c.csv",
+        cwd=tmp_path,
+    )
+    assert "--csv and --plot name the same file" in one_line_error(result)
+
+
+# -- what users see -----------------------------------------------------------------
+
+
+def test_version_and_bare_journeysim(tmp_path):
+    out = ok(cli("--version", cwd=tmp_path))
+    assert out == f"journeysim {js.__version__}\n"
+    out = ok(cli(cwd=tmp_path))  # before: "the following arguments are required"
+    assert out.startswith("usage: journeysim")
+    for command in ("demo", "run", "compare", "fit", "report"):
+        assert command in out
+
+
+def test_a_closed_pipe_ends_quietly(files, tmp_path):
+    """``journeysim run m.yaml | head -1``: the reader goes away. Before: the
+    error "[Errno 32] Broken pipe" and exit code 2. Now, as the Python
+    documentation recommends, nothing on stderr and exit code 1. The reader
+    here is gone before the first write, so the test does not depend on
+    timing."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [str(JOURNEYSIM), "run", str(files / "model.yaml")],
+            cwd=tmp_path,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert result.stderr == ""
+    assert result.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # Before: a pybind11 TypeError with the full signature, a 20-line
+        # traceback and exit code 1.
+        (
+            ["--customers", "100", "--replications", "3e9"],
+            "--replications must be in [1, 2,147,483,647], got 3,000,000,000",
+        ),
+        (["--customers", "100", "--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["--customers", "100", "--seed", "2e30"], "--seed must be in [0, "),
+        (["--customers", "100", "--threads", "1e6"], "--threads must be in [1, 4,096]"),
+        (["--customers", "1e30"], "--customers must be in [1, "),
+        (["--periods", "2e6"], "--periods must be in [1, 1,000,000]"),
+        (["--customers", "10", "--periods", "2e7"], "--periods must be in [1, 10,0"),
+        (["--tenure", "0,3000000000"], "--tenure must be in [0, 1,000,000]"),
+        (["--period", "99999999999999999999"], "period must be a positive integer"),
+    ],
+)
+def test_numbers_out_of_range_name_the_option(files, events, tmp_path, args, message):
+    if args[0] in ("--tenure", "--period"):
+        args = ["fit", events, "--out", "m.yaml", *args]
+    else:
+        args = ["run", files / "model.yaml", *args]
+    result = cli(*args, cwd=tmp_path)
+    assert message in one_line_error(result)
+
+
+def test_replications_beyond_the_core_s_integers_name_replications():
+    j = js.default_journey()
+    with pytest.raises(js.InputError, match=r"replications must be in \[1, 2,147"):
+        j.simulate(100, 3, seed=1, replications=2**31)
+    with pytest.raises(js.InputError, match="replications must be in"):
+        js.compare(j, js.default_plans()[:1], 3, customers=10, replications=2**63)
+    with pytest.raises(js.InputError, match=r"tenure must be in \[0, 1,000,000\]"):
+        js.fit(
+            pd.DataFrame({"customer": [1, 1], "period": [0, 1], "stage": ["a", "b"]}),
+            tenure=[0, 2**31],
+        )
+
+
+def test_a_parquet_log_without_pyarrow_says_what_to_install(
+    tmp_path, monkeypatch, capsys
+):
+    pd.DataFrame(
+        {"customer": [1, 1], "period": [0, 1], "stage": ["a", "b"]}
+    ).to_parquet(tmp_path / "x.parquet")
+    for name in ("pyarrow", "pyarrow.parquet"):  # import pyarrow now fails
+        monkeypatch.setitem(sys.modules, name, None)
+    hint = "pip install 'journeysim[files]'"
+    with pytest.raises(ImportError, match=re.escape(hint)):
+        js.fit(tmp_path / "x.parquet")
+    code = cli_main(
+        ["fit", str(tmp_path / "x.parquet"), "--out", str(tmp_path / "m.yaml")]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "journeysim: error: reading Parquet event logs needs pyarrow, an optional "
+        f"extra: {hint}\n"
+    )

@@ -1,11 +1,18 @@
 """Model files: Journey.to_spec/from_spec, Intervention/Plan dicts, YAML and
-JSON load/save, and the errors a bad file gives."""
+JSON load/save, the errors a bad file gives, and atomic writes (a failure or a
+kill during a write leaves the previous file)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -14,9 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.figure import Figure
 
 import journeysim as js
-from conftest import random_chain
+from conftest import python_child, random_chain
+from journeysim.apps.outputs import write_csv, write_plot
 from journeysim.io import files
 from journeysim.model.apply_plan import apply_plan
 
@@ -1057,3 +1066,193 @@ def test_the_core_error_carries_part_segment_and_stream():
         "",
     )
     assert "segment 'y', row 'a' sums to 0.7" in str(err.value)
+
+
+# -- writing is atomic ---------------------------------------------------------------
+
+
+def big_journey(n: int, seed: int) -> js.Journey:
+    """A dense journey of ``n`` stages: a model file of about n**2 / 2
+    numbers (a few MB at 300 stages), long enough to be cut by a failure."""
+    P = random_chain(n, 2, np.random.default_rng(seed))
+    return js.Journey.from_matrix(P, stages=[f"s{i}" for i in range(n)])
+
+
+class DiskFull:
+    """A file whose every write puts half the data on disk, then fails as a
+    full disk does."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, data):
+        self.f.write(data[: max(1, len(data) // 2)])
+        self.f.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def fill_the_disk(monkeypatch) -> None:
+    """Every file opened from now on for writing fails half-way."""
+    real = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: DiskFull(real(*a, **k)))
+
+
+def write_model(path: Path) -> None:
+    js.save(js.default_journey(), path, plans=js.default_plans())
+
+
+def write_report(path: Path) -> None:
+    j, plans = js.default_journey(), js.default_plans()[:1]
+    js.report(j, plans, path, comparison=js.compare(j, plans, 12))
+
+
+def write_csv_table(path: Path) -> None:
+    write_csv(js.default_journey().analyze(12).occupancy, path)
+
+
+def write_figure(path: Path) -> None:
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    write_plot(fig, path)
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("model.yaml", write_model),
+        ("model.json", write_model),
+        ("report.html", write_report),
+        ("table.csv", write_csv_table),
+        ("chart.png", write_figure),
+        ("chart.svg", write_figure),
+    ],
+)
+def test_a_failing_write_leaves_the_previous_file_intact(
+    tmp_path, monkeypatch, name, write
+):
+    path = tmp_path / name
+    write(path)  # a good file, as the user has it
+    before = path.read_bytes()
+    fill_the_disk(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        write(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == [name]  # the temporary file is gone
+    if name.startswith("model"):
+        assert js.load(path) == js.default_journey()
+    # Written again, it is the same file: the format follows the suffix.
+    write(path)
+    if not name.endswith((".html", ".svg")):  # these carry a time stamp or ids
+        assert path.read_bytes() == before
+
+
+def test_a_full_disk_during_save_keeps_the_good_model(tmp_path):
+    """A real failure of the operating system, not a patched one: a limit on
+    the size of files (RLIMIT_FSIZE) makes the write fail with EFBIG
+    half-way, as a full disk makes it fail with ENOSPC. Before the fix the
+    good model was truncated and no longer loaded."""
+    folder, elsewhere = tmp_path / "models", tmp_path / "big"
+    folder.mkdir()
+    elsewhere.mkdir()
+    path = folder / "model.yaml"
+    js.save(js.default_journey(), path)
+    before = path.read_bytes()
+    js.save(big_journey(120, 1), elsewhere / "big.yaml")
+    limit = (elsewhere / "big.yaml").stat().st_size // 2
+    assert limit > len(before)
+    child = python_child(
+        textwrap.dedent(
+            f"""
+            import resource, signal, journeysim as js
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead
+            j = js.load({str(elsewhere / "big.yaml")!r})
+            resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+            try:
+                js.save(j, {str(path)!r})
+            except OSError as err:
+                print("failed", err.errno)
+            """
+        )
+    )
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.split() == ["failed", str(errno.EFBIG)]
+    assert path.read_bytes() == before
+    assert js.load(path) == js.default_journey()
+    assert os.listdir(folder) == ["model.yaml"]
+
+
+KILLED_SAVER = """
+import itertools, sys
+import journeysim as js
+from journeysim.io import files
+
+path, a, b = sys.argv[1:4]
+texts = [open(a, encoding="utf-8").read(), open(b, encoding="utf-8").read()]
+# The texts are made once: the loop spends its time writing, where a kill hurts.
+turns = itertools.cycle(texts)
+files.dumps = lambda obj, fmt="yaml", plans=None: next(turns)
+stub = js.Journey(["x", "y"], {})
+js.save(stub, path)
+print("saving", flush=True)
+while True:
+    js.save(stub, path)
+"""
+
+
+def test_a_kill_during_save_leaves_the_old_or_the_new_file(tmp_path):
+    """SIGKILL at a random moment of a process that saves a large model over
+    and over (two versions in turn): the file is always one of the two
+    versions, complete. Before the fix it was cut (or empty) every time."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    js.save(big_journey(300, 1), a)
+    js.save(big_journey(300, 2), b)
+    versions = {a.read_bytes(), b.read_bytes()}
+    package = str(Path(js.__file__).parent.parent)
+    env = {**os.environ, "PYTHONPATH": package}
+    rng = np.random.default_rng(5)
+    for trial in range(5):
+        path = tmp_path / f"model{trial}.yaml"
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_SAVER, str(path), str(a), str(b)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout.readline() == "saving\n"
+        time.sleep(rng.uniform(0.05, 0.3))
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        assert child.returncode == -signal.SIGKILL
+        assert path.read_bytes() in versions, f"trial {trial}: a cut file"
+    js.load(path)  # and it loads
+
+
+def test_saving_over_a_link_or_a_private_file_keeps_them(tmp_path):
+    """The file is replaced by a rename, which must not turn a symbolic link
+    into a file or a private file (mode 0o600) into a readable one."""
+    real, link = tmp_path / "real.yaml", tmp_path / "link.yaml"
+    js.save(js.default_journey(), real)
+    real.chmod(0o600)
+    link.symlink_to(real)
+    small = js.Journey(["active", "churned"], {"active": {"churned": 0.1}})
+    js.save(small, link)
+    assert link.is_symlink() and js.load(real) == small
+    assert real.stat().st_mode & 0o777 == 0o600
+    # A new file gets the usual permissions (0o666 less the umask), as open
+    # gives, not the 0o600 of a temporary file.
+    umask = os.umask(0)
+    os.umask(umask)
+    js.save(small, tmp_path / "new.yaml")
+    assert (tmp_path / "new.yaml").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -98,8 +98,12 @@ def test_report_bad_input(tmp_path):
         js.report("journey.yaml", plans(), tmp_path / "x.html")
     with pytest.raises(ValueError, match="must be a Comparison"):
         js.report(js.default_journey(), plans(), comparison=object())
-    with pytest.raises(OSError):
+    # Where the page goes is checked before the comparison runs.
+    with pytest.raises(ValueError, match="does not exist"):
         js.report(js.default_journey(), plans(), tmp_path / "no" / "such" / "x.html")
+    with pytest.raises(ValueError, match=r"x\.pdf: a report is HTML"):
+        js.report(js.default_journey(), plans(), tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()
 
 
 # -- in a real browser ---------------------------------------------------------

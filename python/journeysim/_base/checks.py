@@ -128,12 +128,16 @@ def stage_index(stages: Sequence[str], name: Any, what: str) -> int:
 
 
 def check_integer(value: Any, name: str, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``, or an InputError naming ``name``.
+    Every integer handed to the compiled core is checked so: the bindings turn
+    one that does not fit a C int into a TypeError with a full signature."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"{name} must be an integer, got {value!r}")
     value = int(value)
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise InputError(f"{name} must be {bound}, got {value}")
+    if value < low:
+        raise InputError(f"{name} must be >= {low}, got {value:,}")
+    if high is not None and value > high:
+        raise InputError(f"{name} must be in [{low}, {high:,}], got {value:,}")
     return value
 
 

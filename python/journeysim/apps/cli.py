@@ -1,6 +1,9 @@
 """The ``journeysim`` command line: ``demo``, ``run``, ``compare``, ``fit`` and
-``report``. User errors (a bad file, a bad option) exit with code 2 and a
-one-line message, never a traceback; progress bars go to stderr."""
+``report``. User errors (a bad file, a bad option, a missing optional
+dependency) exit with code 2 and a one-line message, never a traceback;
+progress bars go to stderr. Every output is checked before any work and
+written atomically; an existing one is replaced only with ``--force``
+(:mod:`journeysim.apps.outputs`)."""
 
 from __future__ import annotations
 
@@ -12,13 +15,25 @@ from typing import TextIO
 
 import pandas as pd
 
+from .._base.atomic import check_writable
+from .._base.checks import check_integer
+from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError
+from .._base.version import __version__
 from ..calibrate.fit import fit
 from ..io.files import load, load_model, load_plans, save
+from ..model.simulate import (
+    MAX_CUSTOMERS,
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    MAX_SIMULATED_PERIODS,
+    MAX_THREADS,
+)
 from ..plans.compare import compare
 from ..view.display import fmt
 from ..view.plot import figure
-from .demo import default_journey, default_plans, run_demo
+from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
+from .outputs import Kind, Output, check_outputs, write_csv, write_plot
 from .report import report
 
 __all__ = ["main"]
@@ -51,7 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Customer journey what-if analysis: analyse a journey model, "
         "compare intervention plans, calibrate from event logs, write reports.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument(
+        "--version", action="version", version=f"journeysim {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def force(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--force", action="store_true", help="overwrite output files that exist"
+        )
 
     demo = sub.add_parser("demo", help="analyse the embedded B2B SaaS journey")
     demo.add_argument("--periods", type=_count, default=36, help="horizon in months")
@@ -62,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the journey and three example plans to this YAML/JSON "
         "file, a starting point for run, compare and report",
     )
+    force(demo)
 
     def horizon_and_simulation(p: argparse.ArgumentParser) -> None:
         p.add_argument("--periods", type=_count, default=36, help="horizon (36)")
@@ -71,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="simulate this many customers (Monte Carlo); default: exact",
         )
-        p.add_argument("--seed", type=int, default=None, help="random seed")
+        p.add_argument("--seed", type=_count, default=None, help="random seed")
         p.add_argument(
             "--replications", type=_count, default=1, help="Monte Carlo replications"
         )
@@ -79,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--no-progress", action="store_true", help="no progress bar on stderr"
         )
+        force(p)
 
     run = sub.add_parser("run", help="analyse (or simulate) a journey model file")
     run.add_argument("model", help="a journeysim YAML or JSON file")
@@ -125,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "transitions by the fitted ones",
     )
     fit.add_argument("--plot", metavar="PNG", help="observed against fitted, here")
+    force(fit)
 
     rep = sub.add_parser("report", help="write a self-contained HTML plan report")
     rep.add_argument("model", help="a journeysim file with a journey (and plans)")
@@ -136,17 +162,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        if args.command == "demo":
-            if args.periods < 0:
-                raise UserError(f"--periods must be >= 0, got {args.periods}")
-            if args.save:
-                _outputs(args.save)
-            run_demo(periods=args.periods, out=args.out)
-            if args.save:
-                save(default_journey(), args.save, plans=default_plans())
-                print(f"Journey and plans written to {Path(args.save).resolve()}")
+        if args.command is None:  # bare `journeysim`: what it can do
+            parser.print_help()
+        elif args.command == "demo":
+            _demo(args)
         elif args.command == "run":
             _run(args, sys.stdout)
         elif args.command == "compare":
@@ -155,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             _fit(args, sys.stdout)
         elif args.command == "report":
             _report(args, sys.stdout)
-    except (ValueError, OSError, MemoryError) as err:
+        # Output still buffered is written here, so that a closed pipe is
+        # handled below rather than at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _broken_pipe()
+    except (ValueError, OSError, MemoryError, ImportError) as err:
         lines = str(err).strip().splitlines()
         message = lines[0] if lines else type(err).__name__
         print(f"journeysim: error: {message}", file=sys.stderr)
@@ -166,6 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _broken_pipe() -> int:
+    """The reader of our output went away (``journeysim run m.yaml | head``):
+    stop quietly, as the Python documentation recommends (signal module,
+    "Note on SIGPIPE"): point stdout at devnull so that the interpreter's
+    final flush does not fail again, and exit 1."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
 # -- the commands ---------------------------------------------------------------
 
 
@@ -174,31 +211,59 @@ def _progress(args) -> bool | None:
 
 
 def _check_simulation(args) -> None:
-    if args.periods < 1:
-        raise UserError(f"--periods must be >= 1, got {args.periods}")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be >= 1, got {args.threads}")
-    if args.customers is not None and args.customers < 1:
-        raise UserError(f"--customers must be >= 1, got {args.customers}")
-    if args.replications < 1:
-        raise UserError(f"--replications must be >= 1, got {args.replications}")
-    if args.customers is None and (args.seed is not None or args.replications > 1):
+    """The options' ranges, checked as the API checks its arguments, named as
+    the user typed them."""
+    simulated = args.customers is not None
+    top = MAX_SIMULATED_PERIODS if simulated else MAX_PERIOD
+    check_integer(args.periods, "--periods", 1, top)
+    if args.threads is not None:
+        check_integer(args.threads, "--threads", 1, MAX_THREADS)
+    if simulated:
+        check_integer(args.customers, "--customers", 1, MAX_CUSTOMERS)
+    check_integer(args.replications, "--replications", 1, MAX_REPLICATIONS)
+    if args.seed is not None:
+        check_integer(args.seed, "--seed", 0, MAX_SEED)
+    if not simulated and (args.seed is not None or args.replications > 1):
         raise UserError("--seed and --replications need --customers (Monte Carlo)")
 
 
-def _outputs(*paths: str | None) -> None:
-    """Fail before any work if an output cannot be written."""
-    for p in paths:
-        if p is None:
-            continue
-        parent = Path(p).resolve().parent
-        if not parent.is_dir():
-            raise UserError(f"{p}: the folder {parent} does not exist")
+def _output(path: str | None, kind: Kind, option: str) -> Output | None:
+    return None if path is None else Output(path, kind, option)
+
+
+def _demo(args) -> None:
+    check_integer(args.periods, "--periods", 0, MAX_PERIOD)
+    # The default retention file (DEFAULT_PLOT in the working folder) is the
+    # demo's own and is replaced; files the user names are not.
+    if args.out is None:
+        check_writable(DEFAULT_PLOT)
+    check_outputs(
+        [
+            _output(args.out, Kind.PLOT, "--out"),
+            _output(args.save, Kind.MODEL, "--save"),
+        ],
+        args.force,
+    )
+    run_demo(periods=args.periods, out=args.out)
+    if args.save:
+        save(default_journey(), args.save, plans=default_plans())
+        print(f"Journey and plans written to {Path(args.save).resolve()}")
+
+
+#: The tables ``run --csv DIR`` writes; the last two only for an exact run.
+RUN_TABLES = ("summary", "occupancy", "retention", "value_by_period")
+EXACT_TABLES = ("stages", "absorption")
 
 
 def _run(args, out: TextIO) -> None:
     _check_simulation(args)
-    _outputs(args.plot)
+    names = RUN_TABLES + (EXACT_TABLES if args.customers is None else ())
+    tables_out = None
+    if args.csv is not None:
+        tables_out = Output(
+            args.csv, Kind.CSV_FOLDER, "--csv", tuple(f"{n}.csv" for n in names)
+        )
+    check_outputs([tables_out, _output(args.plot, Kind.PLOT, "--plot")], args.force)
     journey = load(args.model)
     title = journey.name or Path(args.model).stem
     if args.customers is None:
@@ -237,14 +302,14 @@ def _run(args, out: TextIO) -> None:
             tables["stages"] = result.stages
             tables["absorption"] = result.absorption.to_frame()
         for name, table in tables.items():
-            table.to_csv(folder / f"{name}.csv")
+            write_csv(table, folder / f"{name}.csv")
         print(f"CSV tables written to {folder.resolve()}: {', '.join(tables)}")
     if args.plot:
         fig, ax = figure()
         ax.plot(result.retention.index, result.retention.to_numpy(), lw=2)
         ax.set(xlabel="period", ylabel="retention", ylim=(0, 1.02), title=title)
         ax.grid(alpha=0.3)
-        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        write_plot(fig, args.plot)
         print(f"Retention curve written to {Path(args.plot).resolve()}")
 
 
@@ -263,7 +328,10 @@ def _journey_and_plans(args):
 
 def _compare(args, out: TextIO) -> None:
     _check_simulation(args)
-    _outputs(args.csv, args.plot)
+    check_outputs(
+        [_output(args.csv, Kind.CSV, "--csv"), _output(args.plot, Kind.PLOT, "--plot")],
+        args.force,
+    )
     journey, plans = _journey_and_plans(args)
     c = compare(
         journey,
@@ -290,20 +358,23 @@ def _compare(args, out: TextIO) -> None:
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(table.to_string())
     if args.csv:
-        c.summary.to_csv(args.csv)
+        write_csv(c.summary, args.csv)
         print(f"\nComparison table written to {Path(args.csv).resolve()}")
     if args.plot:
         fig, ax = figure(height=0.6 * len(c.summary) + 1.6)
         c.plot(ax=ax)
-        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        write_plot(fig, args.plot)
         print(f"Comparison chart written to {Path(args.plot).resolve()}")
 
 
 def _fit(args, out: TextIO) -> None:
-    _outputs(args.out, args.plot)
-    suffix = Path(args.out).suffix.lower()
-    if suffix not in (".yaml", ".yml", ".json"):
-        raise UserError(f"--out must end in .yaml, .yml or .json, got {args.out!r}")
+    check_outputs(
+        [
+            Output(args.out, Kind.MODEL, "--out"),
+            _output(args.plot, Kind.PLOT, "--plot"),
+        ],
+        args.force,
+    )
     if not os.path.exists(args.events):
         raise UserError(f"{args.events}: no such file")
     period: str | int = args.period
@@ -318,6 +389,8 @@ def _fit(args, out: TextIO) -> None:
                 f"--tenure must be whole numbers separated by commas, got "
                 f"{args.tenure!r}"
             ) from None
+        for t in tenure:
+            check_integer(t, "--tenure", 0, MAX_PERIOD)
     like = load(args.like) if args.like else None
     absorbing = None
     if args.absorbing is not None:
@@ -365,7 +438,7 @@ def _fit(args, out: TextIO) -> None:
     if args.plot:
         fig, ax = figure()
         check.plot(ax=ax)
-        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        write_plot(fig, args.plot)
         print(
             f"Observed against fitted retention written to {Path(args.plot).resolve()}"
         )
@@ -383,7 +456,7 @@ def _with_transitions(like, fitted):
 
 def _report(args, out: TextIO) -> None:
     _check_simulation(args)
-    _outputs(args.html)
+    check_outputs([Output(args.html, Kind.HTML, "--html")], args.force)
     journey, plans = _journey_and_plans(args)
     report(
         journey,

@@ -8,10 +8,15 @@ from typing import TextIO
 
 import pandas as pd
 
+from .._base.atomic import save_figure
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 
-__all__ = ["default_journey", "default_plans", "run_demo"]
+__all__ = ["DEFAULT_PLOT", "default_journey", "default_plans", "run_demo"]
+
+#: Where ``journeysim demo`` writes its retention curve unless told: a name of
+#: the demo's own, in the working folder, replaced on every run.
+DEFAULT_PLOT = "journeysim-demo-retention.png"
 
 STAGES = [
     "onboarding",
@@ -218,13 +223,15 @@ def run_demo(
         p(table.to_string())
     p()
 
-    path = out or os.path.join(os.getcwd(), "journeysim-demo-retention.png")
+    path = out or os.path.join(os.getcwd(), DEFAULT_PLOT)
     fig, ax = plt.subplots(figsize=(7, 4))
     a.plot_retention(ax=ax)
     ax.set_title(f"{j.name}: retention")
     ax.set_xlabel("month")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=120)
+    finally:
+        plt.close(fig)
     p(f"Retention curve written to {os.path.abspath(path)}")
     return path

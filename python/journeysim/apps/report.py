@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.atomic import check_writable, write_text
 from .._base.errors import InputError
 from .._base.version import __version__
 from ..model.intervention import Intervention, Plan
@@ -75,7 +76,9 @@ def report(
     plans : list of Plan
         The plans to compare with the baseline (no intervention).
     out : path, optional
-        Where to write the HTML; the HTML is returned either way.
+        Where to write the HTML (a name ending in ``.html`` or ``.htm``, in a
+        folder that exists: both checked before the comparison runs); the file
+        is replaced atomically. The HTML is returned either way.
     periods, customers, seed, replications, uncertainty, draws, progress
         As for :func:`journeysim.compare` (exact unless ``customers`` is given).
     title : str, optional
@@ -102,6 +105,8 @@ def report(
     """
     if not isinstance(journey, Journey):
         raise InputError(f"report needs a Journey, got {journey!r}")
+    if out is not None:  # before the comparison, which may take long
+        check_html(out)
     if isinstance(plans, Plan):
         plans = [plans]
     plans = list(plans)
@@ -121,9 +126,22 @@ def report(
         raise InputError(f"comparison must be a Comparison, got {comparison!r}")
     page = _page(journey, plans, comparison, title, seed)
     if out is not None:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(page)
+        write_text(out, page)  # atomic: an existing report survives a failure
     return page
+
+
+#: What an HTML report's file name may end with.
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def check_html(out: str | os.PathLike) -> None:
+    """An InputError unless ``out`` is an HTML file name in a writable folder."""
+    if os.path.splitext(os.fspath(out))[1].lower() not in HTML_SUFFIXES:
+        raise InputError(
+            f"{os.fspath(out)}: a report is HTML; its file name must end in "
+            ".html or .htm"
+        )
+    check_writable(out)
 
 
 # -- the page -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._base.errors import InputError
+from .._base.optional import optional
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..plans.compare import Comparison, compare
@@ -46,14 +47,7 @@ _EFFECT_LABELS = {
 
 
 def _widgets():
-    try:
-        import ipywidgets
-    except ImportError as e:
-        raise ImportError(
-            "the what-if widget needs ipywidgets, an optional extra: "
-            "pip install 'journeysim[widgets]'"
-        ) from e
-    return ipywidgets
+    return optional("ipywidgets", "the what-if widget", "widgets")
 
 
 def _range(r: Any, what: str) -> tuple[float, float]:

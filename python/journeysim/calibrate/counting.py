@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.checks import check_integer
+from .._base.conventions import MAX_PERIOD
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
 from .eventlog import (
@@ -32,6 +34,7 @@ __all__ = [
     "journeys",
     "last_in_period",
     "read_log",
+    "tenure_pieces",
     "time_key",
 ]
 
@@ -254,7 +257,7 @@ def count_log(log: Log, o: FitOptions) -> Counted:
         seg_names = [str(s) for s in seg_names]
     else:
         seg_codes, seg_names = None, ["all"]
-    pieces = [0] if o.tenure is None else sorted({0, *(int(t) for t in o.tenure)})
+    pieces = tenure_pieces(o.tenure)
     # Sort by customer and period (stable: row order breaks ties), keep the last
     # row of each customer and period.
     # Within a period, rows in time order (then row order): the last one wins.
@@ -311,3 +314,11 @@ def count_log(log: Log, o: FitOptions) -> Counted:
         customers=int(cust.max()) + 1,  # factorised codes are 0 .. customers - 1
         data=FitData(cust, periods, code, seg_codes, o.kind == "changes", end_period),
     )
+
+
+def tenure_pieces(tenure: Any) -> list[int]:
+    """The tenure pieces' starts, from 0: each start an integer the core can
+    hold (an InputError naming ``tenure`` otherwise)."""
+    if tenure is None:
+        return [0]
+    return sorted({0, *(check_integer(t, "tenure", 0, MAX_PERIOD) for t in tenure)})

@@ -31,6 +31,7 @@ import pandas as pd
 
 from .._base import system
 from .._base.errors import FitError
+from .._base.optional import optional
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -202,8 +203,8 @@ def read_csv(path: Path, columns: list[str], time: str | None) -> pd.DataFrame:
 def read_parquet(path: Path, columns: list[str], time: str | None) -> pd.DataFrame:
     """The columns of a Parquet event log, checked (see the module docstring).
     Locations are rows of the file, from 0."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa = optional("pyarrow", "reading Parquet event logs", "files")
+    pq = optional("pyarrow.parquet", "reading Parquet event logs", "files")
 
     name = str(path)
     try:

@@ -71,8 +71,10 @@ def period_index(times: pd.Series, period: Any, column: str) -> np.ndarray:
     if isinstance(period, bool):
         raise FitError(f"period must be 'M', 'W', 'D' or an integer, got {period!r}")
     if isinstance(period, numbers.Integral):
-        if period <= 0:
-            raise FitError(f"period must be a positive integer, got {period}")
+        if not 0 < period < 2**63:  # times are int64
+            raise FitError(
+                f"period must be a positive integer below 2**63, got {period}"
+            )
         if not pd.api.types.is_numeric_dtype(times):
             raise FitError(
                 f"column {column!r} must be numeric for period={period} "

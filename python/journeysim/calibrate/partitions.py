@@ -45,6 +45,7 @@ from .counting import (
     check_one_segment,
     journeys,
     last_in_period,
+    tenure_pieces,
     time_key,
 )
 from .eventlog import (
@@ -530,7 +531,7 @@ def _combine(scans: list[_Summary], options: FitOptions, client) -> _Plan:
     else:
         segment_values, segment_names = [], ["all"]
     tenure = options.tenure
-    pieces = [0] if tenure is None else sorted({0, *(int(t) for t in tenure)})
+    pieces = tenure_pieces(tenure)
     last = max(s.last for s in scans if s.last is not None)
     end = options.end
     end_period = (

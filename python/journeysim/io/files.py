@@ -53,6 +53,7 @@ from typing import Any
 
 import yaml
 
+from .._base.atomic import write_text
 from .._base.checks import check_keys, describe
 from .._base.errors import InputError, SpecError, spec_path
 from ..model.intervention import Intervention, Plan
@@ -225,6 +226,10 @@ def save(
     The YAML is block style with the keys in a fixed order and short rows and
     lists inline; numbers are written so that they read back bit for bit.
 
+    The file is replaced atomically: the text goes to a temporary file in the
+    same folder, which is synced and renamed over ``path``. A full disk, an
+    error or a kill during the write leaves the previous file intact.
+
     Examples
     --------
     >>> import os, tempfile
@@ -248,8 +253,8 @@ def save(
     """
     name = os.fspath(path)
     text = dumps(obj, _format_of(name), plans=plans)
-    with open(name, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+    # Atomic: a full disk or a kill leaves the previous file, never a cut one.
+    write_text(name, text, newline="\n")
 
 
 def dumps(

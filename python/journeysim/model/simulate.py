@@ -21,7 +21,14 @@ from .core_journey import core_capacity
 if TYPE_CHECKING:
     from .._base.resolved import JourneyLike
 
-__all__ = ["run_simulation"]
+__all__ = [
+    "MAX_CUSTOMERS",
+    "MAX_REPLICATIONS",
+    "MAX_SEED",
+    "MAX_SIMULATED_PERIODS",
+    "MAX_THREADS",
+    "run_simulation",
+]
 
 
 METHODS = {"individual": _core.Method.individual, "aggregate": _core.Method.aggregate}
@@ -32,6 +39,13 @@ EVENT_BYTES = 8 + 4 + 4 + 4  # customer, period, from, to
 #: Most customers (starting cohort plus arrivals) a simulation may hold: counts
 #: are 64-bit integers, with room for sums.
 MAX_CUSTOMERS = 2**62
+#: The core counts replications, periods and threads in C ints: bounds checked
+#: here, so that a larger number is an InputError naming the argument rather
+#: than the bindings' TypeError.
+MAX_REPLICATIONS = 2**31 - 1
+MAX_SIMULATED_PERIODS = 10_000_000
+MAX_THREADS = 4096
+MAX_SEED = 2**64 - 1
 
 
 def run_simulation(
@@ -50,13 +64,13 @@ def run_simulation(
     """Validate the arguments, run the core in a worker thread (so that Ctrl-C
     and the progress bar stay responsive), and wrap the result."""
     customers = check_integer(customers, "customers", 1, MAX_CUSTOMERS)
-    periods = check_integer(periods, "periods", 1, 10_000_000)
-    replications = check_integer(replications, "replications", 1)
+    periods = check_integer(periods, "periods", 1, MAX_SIMULATED_PERIODS)
+    replications = check_integer(replications, "replications", 1, MAX_REPLICATIONS)
     if threads is not None:
-        threads = check_integer(threads, "threads", 1, 4096)
+        threads = check_integer(threads, "threads", 1, MAX_THREADS)
     if seed is None:
         seed = secrets.randbits(64)
-    seed = check_integer(seed, "seed", 0, 2**64 - 1)
+    seed = check_integer(seed, "seed", 0, MAX_SEED)
     if record not in RECORDS:
         raise InputError(f"record must be one of {list(RECORDS)}, got {record!r}")
     if method not in METHODS:

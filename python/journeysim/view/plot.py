@@ -10,9 +10,18 @@ __all__ = [
     "figure",
     "journey_diagram",
     "occupancy_area",
+    "plot_formats",
     "retention_curve",
     "tornado",
 ]
+
+
+def plot_formats() -> list[str]:
+    """The file suffixes (without the dot) matplotlib can save a figure as:
+    ``png``, ``svg``, ``pdf``, ..."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
 
 
 def figure(width: float = 7.0, height: float = 4.0):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._base.optional import optional
+
 __all__ = [
     "COLORS",
     "MOMENT_OUTLINE",
@@ -36,14 +38,7 @@ PLAIN_OUTLINE = ("#444444", 0.5)
 
 
 def plotly_objects():
-    try:
-        import plotly.graph_objects as go
-    except ImportError as e:
-        raise ImportError(
-            "the Sankey diagram needs plotly, an optional extra: "
-            "pip install 'journeysim[plotly]'"
-        ) from e
-    return go
+    return optional("plotly.graph_objects", "the Sankey diagram", "plotly")
 
 
 def rgba(hex_color: str, alpha: float) -> str:
