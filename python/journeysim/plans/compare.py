@@ -19,7 +19,7 @@ from .._base.executor import check_client
 from ..model.apply_plan import apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
-from ..model.simulate import MAX_CUSTOMERS
+from ..model.simulate import MAX_CUSTOMERS, MAX_REPLICATIONS
 from ..view.display import table
 from .evaluate import (
     check_cost_discounting,
@@ -256,7 +256,9 @@ def compare(
             applied,
             customers=check_integer(customers, "customers", 1, MAX_CUSTOMERS),
             periods=periods,
-            replications=check_integer(replications, "replications", 1),
+            replications=check_integer(
+                replications, "replications", 1, MAX_REPLICATIONS
+            ),
             threads=threads,
             horizons=len(horizons),
         )
