@@ -729,3 +729,26 @@ def test_the_core_s_own_refusals_are_journeysim_errors():
             call()
         assert isinstance(err.value, ValueError)
         assert isinstance(err.value, js.JourneySimError)
+
+
+# -- issue 13: bad inputs found by the red-team pass after the first fixes ------------
+
+
+def test_a_priority_that_is_not_names_is_an_input_error():
+    with pytest.raises(ValueError, match="priority must be a segment name or a list"):
+        js.Intervention("x", at=("a", "b"), relative_risk=0.5, capacity=5, priority=5)
+
+
+def test_a_huge_prior_or_sample_is_a_clear_error():
+    events = pd.DataFrame(
+        {
+            "customer": [1, 1, 2, 2],
+            "period": [0, 1, 0, 1],
+            "stage": ["a", "b", "a", "a"],
+        }
+    )
+    with pytest.raises(ValueError, match="prior must be finite"):
+        js.fit(events, prior=10**400)  # np.isfinite raised a TypeError on it
+    assert js.fit(events, prior=2**64).counts.to_numpy().sum() == 2
+    with pytest.raises(ValueError, match="n must be at most 100,000 journeys"):
+        js.fit(events).sample(2**31)  # looped for hours before

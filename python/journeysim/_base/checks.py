@@ -19,6 +19,7 @@ __all__ = [
     "check_keys",
     "check_real",
     "describe",
+    "finite_number",
     "known_stage",
     "spec_mapping",
     "spec_name",
@@ -147,3 +148,12 @@ def check_real(x: Any, what: str, key: tuple = ()) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
         raise InputError(f"{what} must be a finite number, got {x!r}", key=key)
     return float(x)
+
+
+def finite_number(x: Any) -> bool:
+    """A real number that is finite as a double (an int too large for one is
+    not: ``np.isfinite(2**64)`` raises instead of answering)."""
+    try:
+        return math.isfinite(float(x))
+    except (OverflowError, TypeError, ValueError):
+        return False

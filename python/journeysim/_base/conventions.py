@@ -51,3 +51,8 @@ def accrual_of(accrual: object) -> _core.Accrual:
     if not isinstance(accrual, str) or accrual not in ACCRUALS:
         raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
     return ACCRUALS[accrual]
+
+
+#: The most journeys a posterior sample may hold (each is a journey with its
+#: own core object: a million of them would take minutes and gigabytes).
+MAX_SAMPLES = 100_000

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.checks import finite_number
 from .._base.errors import FitError
 from .counting import RETURNS, FitOptions, Log, Return, count_log, journeys, read_log
 from .dirichlet import UNOBSERVED
@@ -255,7 +256,7 @@ def fit(
         if (
             isinstance(prior, bool)
             or not isinstance(prior, numbers.Real)
-            or not (np.isfinite(prior) and prior >= 0)
+            or not (finite_number(prior) and prior >= 0)
         ):
             raise FitError(f"prior must be a finite number >= 0, got {prior!r}")
         for name, given in (

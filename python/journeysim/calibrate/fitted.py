@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.checks import finite_number
+from .._base.conventions import MAX_SAMPLES
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
 from .._base.warnings import InfiniteLifetimeWarning
@@ -328,6 +330,11 @@ class Fit:
         from their Dirichlet distributions)."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise FitError(f"n must be a positive integer, got {n!r}")
+        if n > MAX_SAMPLES:
+            raise FitError(
+                f"n must be at most {MAX_SAMPLES:,} journeys (each is a whole "
+                f"journey in memory), got {n:,}"
+            )
         rng = np.random.default_rng(seed)
         out = []
         a = self._alpha
@@ -635,7 +642,7 @@ def estimate(
             f"impossible transition {stages[i]!r} -> {stages[j]!r} is in the log"
         )
     if isinstance(prior, numbers.Real) and not isinstance(prior, bool):
-        if not (np.isfinite(prior) and prior >= 0):
+        if not (finite_number(prior) and prior >= 0):
             raise FitError(f"prior must be finite and >= 0, got {prior}")
         alpha_prior = np.full((S, S), float(prior))
     else:

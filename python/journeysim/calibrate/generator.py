@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from .._base.conventions import MAX_SAMPLES
 from .._base.errors import FitError
 from ..model.journey import Journey
 
@@ -106,6 +107,11 @@ class GeneratorFit:
         fit's prior pseudo-count on every move)."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise FitError(f"n must be a positive integer, got {n!r}")
+        if n > MAX_SAMPLES:
+            raise FitError(
+                f"n must be at most {MAX_SAMPLES:,} journeys (each is a whole "
+                f"journey in memory), got {n:,}"
+            )
         return [self._journey(Q) for Q in self._draw_generators(int(n), seed)]
 
     def interval(

@@ -270,6 +270,14 @@ class Intervention:
         if priority is not None:
             if isinstance(priority, str):
                 priority = [priority]
+            if not isinstance(priority, (list, tuple)) or not all(
+                isinstance(p, str) for p in priority
+            ):
+                raise InputError(
+                    f"{who}: priority must be a segment name or a list of them, "
+                    f"got {priority!r}",
+                    key=("priority",),
+                )
             priority = list(priority)
             if capacity is None:
                 raise InputError(
