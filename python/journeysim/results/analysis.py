@@ -458,15 +458,13 @@ class Analysis:
         >>> import journeysim as js
         >>> j = js.Journey(
         ...     ["renewal", "renewed", "churned"],
-        ...     {"renewal": {"renewed": 0.6, "churned": 0.2}, "renewed": {}},
-        ...     absorbing=["churned"],
+        ...     {"renewal": {"renewed": 0.6, "churned": 0.2},
+        ...      "renewed": {"churned": 0.05}},
         ... )
         >>> j.analyze(periods=12).renewal_rate("renewal").round(6).to_dict()
         {'renewed': 0.75, 'churned': 0.25}
         """
-        return renewal_rate(
-            self._moves, [p.segment for p in self._parts()], stage
-        )
+        return renewal_rate(self._moves, [p.segment for p in self._parts()], stage)
 
     @cached_property
     def scores(self) -> pd.DataFrame:
@@ -591,7 +589,8 @@ class Analysis:
         >>> import journeysim as js
         >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
         ...                values={"revenue": {"active": 100.0}}, time_unit="month")
-        >>> list(j.analyze(periods=12).summary().index)  # doctest: +NORMALIZE_WHITESPACE
+        >>> a = j.analyze(periods=12)
+        >>> list(a.summary().index)  # doctest: +NORMALIZE_WHITESPACE
         ['retention at 3 months', 'retention at 12 months',
          'expected lifetime (months)', 'lifetime within 12 months (months)',
          'CLV over 12 months', 'CLV over the lifetime', 'NRR over 12 months',
@@ -625,7 +624,9 @@ class Analysis:
         u = self.units
         title = f"Analysis over {u.periods(self.periods)} (accrual {self.accrual})"
         figures = self._figures((3, 12, 24, 36))
-        head = table(["figure", "value"], [(f.label, as_text(f, u)) for f in figures], title)
+        head = table(
+            ["figure", "value"], [(f.label, as_text(f, u)) for f in figures], title
+        )
         st = self.stages
         rows = [
             [
@@ -649,7 +650,5 @@ class Analysis:
 
     def __repr__(self) -> str:
         u = self.units
-        head = (
-            f"<Analysis over {u.periods(self.periods)}, accrual={self.accrual!r}>"
-        )
+        head = f"<Analysis over {u.periods(self.periods)}, accrual={self.accrual!r}>"
         return "\n".join([head, *lines(self._figures((3, 12, 24, 36)), u)])

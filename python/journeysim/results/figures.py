@@ -44,9 +44,7 @@ def as_text(f: Figure, units: Units) -> str:
 
 
 def as_series(figures: Iterable[Figure], name: str) -> pd.Series:
-    return pd.Series(
-        {f.label: float(f.value) for f in figures}, name=name, dtype=float
-    )
+    return pd.Series({f.label: float(f.value) for f in figures}, name=name, dtype=float)
 
 
 def lines(figures: Sequence[Figure], units: Units, indent: str = "  ") -> list[str]:

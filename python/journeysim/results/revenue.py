@@ -145,7 +145,9 @@ def spans(every: object, periods: int) -> list[tuple[int, int]]:
             f"every must be a whole number of periods, got {every!r}", key=("every",)
         )
     if every <= 0:
-        raise InputError(f"every must be at least 1 period, got {every}", key=("every",))
+        raise InputError(
+            f"every must be at least 1 period, got {every}", key=("every",)
+        )
     if every > periods:
         raise InputError(
             f"every ({every}) is longer than the horizon ({periods} periods): "

@@ -12,7 +12,7 @@ import pandas as pd
 from .._base.errors import InputError
 from .._base.units import Score, Units
 
-__all__ = ["score_averages", "say_versus_do"]
+__all__ = ["say_versus_do", "score_averages"]
 
 
 def score_averages(occupancy: np.ndarray, scores: Sequence[Score]) -> np.ndarray:
@@ -26,7 +26,9 @@ def score_averages(occupancy: np.ndarray, scores: Sequence[Score]) -> np.ndarray
         weight = occupancy[..., has].sum(axis=-1)
         total = occupancy[..., has] @ v[has]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[..., k] = np.where(weight > 0, total / np.where(weight > 0, weight, 1), np.nan)
+            out[..., k] = np.where(
+                weight > 0, total / np.where(weight > 0, weight, 1), np.nan
+            )
     return out
 
 
