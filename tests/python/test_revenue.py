@@ -12,6 +12,7 @@ from pytest import approx
 
 import journeysim as js
 from journeysim._base.errors import InputError
+from journeysim.warnings import InfiniteLifetimeWarning
 
 STAGES = ["basic", "pro", "enterprise", "churned"]
 PRICE = np.array([100.0, 200.0, 400.0, 0.0])
@@ -442,3 +443,37 @@ def test_displays_write_money_shares_and_times():
     assert "retention at 12 months" in out and "$" in out and "e+" not in out
     assert "standard error of CLV" in out
     assert "x 12 months x" in repr(s)
+
+
+def test_summary_text_writes_the_same_figures_for_people():
+    j = tiers(currency="EUR", locale="de_DE")
+    a = j.analyze(periods=12)
+    t = a.summary_text()
+    assert list(t.index) == list(a.summary().index)
+    assert t["retention at 12 months"].endswith("%")
+    assert t["CLV over 12 months"].endswith("€")
+    assert t["expected lifetime (months)"].endswith("months")
+    s = j.simulate(500, 12, seed=1, progress=False).summary_text()
+    assert "standard error of CLV" in s.index and s["CLV over 12 months"].endswith("€")
+
+
+def test_outcomes_of_a_journey_some_never_leave():
+    # "loyal" is closed but not absorbing (absorbing=["churned"]): half the
+    # cohort starts there and is never absorbed.
+    j = js.Journey(
+        ["new", "loyal", "churned"],
+        {"new": {"churned": 0.5}, "loyal": {}},
+        start={"new": 0.5, "loyal": 0.5},
+        absorbing=["churned"],
+    )
+    with pytest.warns(InfiniteLifetimeWarning):
+        a = j.analyze(periods=2)
+    o = a.outcomes
+    assert o.loc["retained", "lifetime"] == approx(0.5)
+    assert o.loc["churned", "lifetime"] == approx(0.5)
+    assert o.loc["retained", "horizon"] == approx(0.5 + 0.5 * 0.25)
+
+
+def test_no_rounding_dust_in_the_lifetime_outcomes():
+    o = two_exits().analyze(periods=3).outcomes
+    assert o.loc["retained", "lifetime"] == 0.0

@@ -15,7 +15,7 @@ from ..view.display import table
 from ..view.numbers import duration, money
 from ..view.plot import occupancy_area, retention_curve
 from .chain import expected_visits
-from .figures import Figure, Kind, as_series, as_text, lines
+from .figures import Figure, Kind, as_series, as_text, as_texts, lines
 from .flows import sankey
 from .outcomes import Moves, exit_chances, outcomes, renewal_rate
 from .revenue import Part, periods_per_year, revenue_retention
@@ -372,6 +372,7 @@ class Analysis:
             flows=np.asarray(self.raw.flows),
             absorption=np.asarray(self.raw.absorption),
             absorbing=np.asarray(self.journey.core.absorbing, dtype=bool),
+            lifetime_finite=bool(np.isfinite(self.raw.lifetime)),
         )
 
     def revenue_retention(self, stream: str = "revenue", every: int = 12):
@@ -597,6 +598,11 @@ class Analysis:
          'GRR over 12 months']
         """
         return as_series(self._figures(at), "value")
+
+    def summary_text(self, at: tuple[int, ...] = (3, 12, 24, 36)) -> pd.Series:
+        """:meth:`summary` written for people ("86.2%", "30.2 months",
+        "$16,516"): the same labels, strings for values (for printing)."""
+        return as_texts(self._figures(at), self.units, "value")
 
     def plot_occupancy(self, ax: matplotlib.axes.Axes | None = None):
         """Stacked shares of the cohort by stage over time; returns the Axes."""

@@ -13,7 +13,7 @@ import pandas as pd
 from .._base.units import Units
 from ..view.numbers import duration, money, number, percent
 
-__all__ = ["Figure", "Kind", "as_series", "as_text", "lines"]
+__all__ = ["Figure", "Kind", "as_series", "as_text", "as_texts", "lines"]
 
 
 class Kind(enum.Enum):
@@ -45,6 +45,13 @@ def as_text(f: Figure, units: Units) -> str:
 
 def as_series(figures: Iterable[Figure], name: str) -> pd.Series:
     return pd.Series({f.label: float(f.value) for f in figures}, name=name, dtype=float)
+
+
+def as_texts(figures: Iterable[Figure], units: Units, name: str) -> pd.Series:
+    """The figures written for people, by label (for printing a summary)."""
+    return pd.Series(
+        {f.label: as_text(f, units) for f in figures}, name=name, dtype=object
+    )
 
 
 def lines(figures: Sequence[Figure], units: Units, indent: str = "  ") -> list[str]:

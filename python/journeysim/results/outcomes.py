@@ -29,6 +29,7 @@ class Moves:
     flows: np.ndarray
     absorption: np.ndarray
     absorbing: np.ndarray
+    lifetime_finite: bool = True
 
     def periods_in(self) -> np.ndarray:
         """Customer-periods started in each stage over periods 1..T (the
@@ -44,9 +45,9 @@ def outcomes(m: Moves) -> pd.DataFrame:
     horizon = m.occupancy[-1, idx]
     lifetime = m.absorption[idx]
     retained_h = float(m.occupancy[-1, ~m.absorbing].sum())
-    # Never absorbed over the lifetime: what the absorption leaves (0 for a
-    # journey where every customer eventually leaves).
-    retained_l = max(0.0, 1.0 - float(lifetime.sum()))
+    # Never absorbed over the lifetime: exactly 0 when the expected lifetime
+    # is finite (not 1 - sum, which leaves rounding dust such as 1e-16).
+    retained_l = 0.0 if m.lifetime_finite else max(0.0, 1.0 - float(lifetime.sum()))
     names = [m.stages[i] for i in idx]
     return pd.DataFrame(
         {

@@ -14,7 +14,7 @@ from .._base.resolved import JourneyLike
 from .._base.units import Units
 from ..view.display import table
 from ..view.plot import band_plot
-from .figures import Figure, Kind, as_series, as_text
+from .figures import Figure, Kind, as_series, as_text, as_texts
 from .scores import mean_over_replications, quantile_over_replications, score_averages
 
 if TYPE_CHECKING:
@@ -454,6 +454,14 @@ class Simulation:
         retention and lifetime within the horizon, value per customer of each
         stream and the CLV (the starting cohort; means over replications)."""
         return as_series(self._figures(), "simulated")
+
+    def summary_text(self) -> pd.Series:
+        """:meth:`summary` written for people, with the standard errors of the
+        individual method: the same labels, strings for values."""
+        figures = self._figures()
+        if self.method == "individual":
+            figures += self._error_figures()
+        return as_texts(figures, self.units, "simulated")
 
     def _repr_html_(self) -> str:
         u = self.units
