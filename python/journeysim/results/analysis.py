@@ -83,6 +83,18 @@ class Analysis:
     stages : DataFrame
         Per stage, for a customer in it at tenure 0: remaining lifetime and
         value, a health score of the stage.
+    outcomes : DataFrame
+        Share ending in each absorbing stage (churn by reason) at the horizon
+        and over the lifetime, with a ``"retained"`` row.
+    scores : DataFrame
+        Each score's average by period over the customers present in scored
+        stages.
+
+    Customer-success metrics: :meth:`revenue_retention` (logo retention, NRR,
+    GRR, expansion, contraction, churned revenue by span), :meth:`renewal_rate`
+    and :meth:`say_versus_do`. Labels and displays use the journey's units
+    (``journey.units``): :meth:`summary` gives numbers, :meth:`summary_text`
+    the same figures written for people.
 
     Examples
     --------

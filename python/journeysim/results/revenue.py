@@ -26,7 +26,15 @@ from .._base.errors import InputError
 from .._base.resolved import Segment, piece_at
 from .._base.units import Units
 
-__all__ = ["Part", "RevenueSums", "periods_per_year", "revenue_retention", "spans"]
+__all__ = [
+    "Part",
+    "Paths",
+    "RevenueSums",
+    "path_retention",
+    "periods_per_year",
+    "revenue_retention",
+    "spans",
+]
 
 #: Periods in a year for each time unit ("period" is taken as a month).
 _YEAR = {"period": 12, "day": 365, "week": 52, "month": 12, "quarter": 4, "year": 1}
@@ -158,6 +166,16 @@ def spans(every: object, periods: int) -> list[tuple[int, int]]:
     return [(s, s + k) for s in range(0, periods - k + 1, k)]
 
 
+def check_stream(stream: object, streams: Sequence[str]) -> str:
+    if not isinstance(stream, str) or stream not in streams:
+        raise InputError(
+            f"unknown stream {stream!r}; the journey's streams are {list(streams)}"
+            + ("" if streams else " (it has none: give it values={'revenue': ...})"),
+            key=("stream",),
+        )
+    return stream
+
+
 def revenue_retention(
     parts: Sequence[Part],
     stream: str,
@@ -168,12 +186,7 @@ def revenue_retention(
     units: Units,
 ) -> pd.DataFrame:
     """The table of :meth:`Analysis.revenue_retention` (see there)."""
-    if not isinstance(stream, str) or stream not in streams:
-        raise InputError(
-            f"unknown stream {stream!r}; the journey's streams are {list(streams)}"
-            + ("" if streams else " (it has none: give it values={'revenue': ...})"),
-            key=("stream",),
-        )
+    check_stream(stream, streams)
     rows = []
     for t0, t1 in spans(every, periods):
         total = RevenueSums()
@@ -181,6 +194,88 @@ def revenue_retention(
             if p.weight > 0:
                 total = total + span_sums(p, stream, absorbing, t0, t1).scaled(p.weight)
         rows.append({"start": t0, "end": t1, **total.shares()})
+    index = pd.Index(
+        [f"{units.plural} {r['start']}–{r['end']}" for r in rows], name="span"
+    )
+    return pd.DataFrame(rows, index=index)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Simulated customers of the starting cohort: start stage and segment per
+    customer, and their moves (customer, period, new stage) in any order."""
+
+    start: np.ndarray
+    segment: np.ndarray
+    customer: np.ndarray
+    period: np.ndarray
+    to: np.ndarray
+
+    def stage_at(self, t: int) -> np.ndarray:
+        """Each customer's stage at period t: the last move at or before t."""
+        stage = self.start.astype(np.int64).copy()
+        keep = (self.period <= t) & (self.customer < len(self.start))
+        cust, per, to = self.customer[keep], self.period[keep], self.to[keep]
+        order = np.lexsort((per, cust))
+        cust, to = cust[order], to[order]
+        # The last row of each customer in (customer, period) order.
+        last = np.r_[cust[1:] != cust[:-1], True] if len(cust) else cust.astype(bool)
+        stage[cust[last]] = to[last]
+        return stage
+
+
+def _sample_shares(v0: np.ndarray, v1: np.ndarray, lost: np.ndarray) -> dict:
+    """The ratios of the table from customers' own start and end rates (those
+    retained at the start), with the standard errors of NRR and GRR."""
+    nan = float("nan")
+    m0 = float(v0.mean()) if v0.size else 0.0
+    held = ~lost
+    cap = np.where(held, np.minimum(v1, v0), 0.0)
+    sums = {
+        "nrr": v1,
+        "grr": cap,
+        "expansion": np.where(held, np.maximum(v1 - v0, 0.0), 0.0),
+        "contraction": np.where(held, np.maximum(v0 - v1, 0.0), 0.0),
+        "churned": np.where(lost, v0, 0.0),
+    }
+    out = {"logo_retention": float(held.mean()) if held.size else nan}
+    out.update({k: float(y.mean()) / m0 if m0 != 0 else nan for k, y in sums.items()})
+    for k in ("nrr", "grr"):
+        # Delta method for a ratio of means: sd(y - r v0) / (sqrt(n) |mean v0|).
+        dev = sums[k] - out[k] * v0
+        out[f"{k}_se"] = float(dev.std() / (np.sqrt(v0.size) * abs(m0))) if m0 else nan
+    return out
+
+
+def path_retention(
+    paths: Paths,
+    segments: Sequence[Segment],
+    stream: str,
+    streams: Sequence[str],
+    absorbing: np.ndarray,
+    every: object,
+    periods: int,
+    units: Units,
+) -> pd.DataFrame:
+    """The table of :meth:`Simulation.revenue_retention` (see there): the
+    same definitions over the simulated customers' own (start, end) pairs,
+    with standard errors of NRR and GRR (delta method for a ratio of means)."""
+    check_stream(stream, streams)
+
+    def rate(t: int) -> np.ndarray:
+        """Revenue by (segment, stage) at tenure t, 0 in absorbing stages."""
+        v = np.array([piece_at(seg.values[stream], t) for seg in segments])
+        return np.where(absorbing[None, :], 0.0, v)
+
+    seg = paths.segment.astype(np.int64)
+    rows = []
+    for t0, t1 in spans(every, periods):
+        s0, s1 = paths.stage_at(t0), paths.stage_at(t1)
+        kept = ~absorbing[s0]
+        row = _sample_shares(
+            rate(t0)[seg, s0][kept], rate(t1)[seg, s1][kept], absorbing[s1][kept]
+        )
+        rows.append({"start": t0, "end": t1, **row})
     index = pd.Index(
         [f"{units.plural} {r['start']}–{r['end']}" for r in rows], name="span"
     )

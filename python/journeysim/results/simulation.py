@@ -15,6 +15,7 @@ from .._base.units import Units
 from ..view.display import table
 from ..view.plot import band_plot
 from .figures import Figure, Kind, as_series, as_text, as_texts
+from .revenue import Paths, path_retention
 from .scores import mean_over_replications, quantile_over_replications, score_averages
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ class Simulation:
     With several replications the tables are means over replications and
     :meth:`band` gives percentile bands; per-customer arrays and the event log
     are those of the first replication.
+    ``scores`` and :meth:`score_band` give the scores' averages by period and
+    their spread over replications; :meth:`revenue_retention` (with
+    ``record="events"``) NRR and GRR of the simulated customers' own paths,
+    with standard errors.
 
     Examples
     --------
@@ -331,6 +336,37 @@ class Simulation:
                 "from": pd.Categorical.from_codes(raw.event_from, dtype=cats),
                 "to": pd.Categorical.from_codes(raw.event_to, dtype=cats),
             }
+        )
+
+    def revenue_retention(self, stream: str = "revenue", every: int = 12):
+        """Revenue retention of the simulated starting cohort (first
+        replication; needs ``record="events"``): the columns and definitions
+        of :meth:`Analysis.revenue_retention`, over each simulated customer's
+        own stages at a span's start and end, plus ``nrr_se`` and ``grr_se``,
+        the Monte Carlo standard errors of NRR and GRR (delta method for a
+        ratio of means)."""
+        if not self._has_events:
+            raise InputError(
+                "revenue retention of a simulation follows each customer: "
+                "simulate with record='events'"
+            )
+        raw = self._raw
+        paths = Paths(
+            start=np.asarray(self.start_stage[: self.customers]),
+            segment=np.asarray(self.segment[: self.customers]),
+            customer=np.asarray(raw.event_customer),
+            period=np.asarray(raw.event_period),
+            to=np.asarray(raw.event_to),
+        )
+        return path_retention(
+            paths,
+            self._journey.resolved.segments,
+            stream,
+            self._journey.streams,
+            np.asarray(self._journey.core.absorbing, dtype=bool),
+            every,
+            self.periods,
+            self.units,
         )
 
     # -- scores ---------------------------------------------------------------
