@@ -678,18 +678,20 @@ def test_summary_headline_figures():
     a = j.analyze(periods=12)
     s = a.summary()
     assert list(s.index) == [
-        "retention at 3",
-        "retention at 12",
-        "expected lifetime",
-        "lifetime within 12",
+        "retention at 3 periods",
+        "retention at 12 periods",
+        "expected lifetime (periods)",
+        "lifetime within 12 periods (periods)",
         "reached value",
-        "time to value",
-        "CLV over 12",
-        "CLV over lifetime",
+        "time to value (periods)",
+        "CLV over 12 periods",
+        "CLV over the lifetime",
+        "NRR over 12 periods",
+        "GRR over 12 periods",
     ]
-    assert s["retention at 3"] == a.retention_at(3)
-    assert s["time to value"] == approx(8 / 3)
-    assert s["CLV over 12"] == a.clv
+    assert s["retention at 3 periods"] == a.retention_at(3)
+    assert s["time to value (periods)"] == approx(8 / 3)
+    assert s["CLV over 12 periods"] == a.clv
     assert repr(a).startswith("<Analysis over 12 periods, accrual='start'>")
 
 

@@ -787,10 +787,11 @@ def test_customers_who_start_in_an_absorbing_stage_never_move():
 def test_summary_and_repr():
     sim = two_streams().simulate(1_000, T, seed=15, replications=2)
     s = sim.summary()
-    assert s[f"retention at {T}"] == sim.retention.iloc[-1]
-    assert s[f"lifetime within {T}"] == sim.lifetime_within_horizon
-    for stream in ("revenue", "cost", "net"):
-        assert s[f"value {stream}"] == sim.value[stream]
+    assert s[f"retention at {T} periods"] == sim.retention.iloc[-1]
+    assert s[f"lifetime within {T} periods (periods)"] == sim.lifetime_within_horizon
+    for stream in ("revenue", "cost"):
+        assert s[f"{stream} over {T} periods"] == sim.value[stream]
+    assert s[f"CLV over {T} periods"] == sim.value["net"]
     assert repr(sim) == (
         f"<Simulation individual: 1,000 customers x {T} periods x "
         f"2 replication(s), seed=15>"

@@ -10,10 +10,16 @@ import pandas as pd
 
 from .._base.errors import InputError
 from .._base.resolved import JourneyLike
+from .._base.units import Units
 from ..view.display import table
+from ..view.numbers import duration, money
 from ..view.plot import occupancy_area, retention_curve
 from .chain import expected_visits
+from .figures import Figure, Kind, as_series, as_text, as_texts, lines
 from .flows import sankey
+from .outcomes import Moves, exit_chances, outcomes, renewal_rate
+from .revenue import Part, periods_per_year, revenue_retention
+from .scores import say_versus_do, score_averages
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -77,6 +83,18 @@ class Analysis:
     stages : DataFrame
         Per stage, for a customer in it at tenure 0: remaining lifetime and
         value, a health score of the stage.
+    outcomes : DataFrame
+        Share ending in each absorbing stage (churn by reason) at the horizon
+        and over the lifetime, with a ``"retained"`` row.
+    scores : DataFrame
+        Each score's average by period over the customers present in scored
+        stages.
+
+    Customer-success metrics: :meth:`revenue_retention` (logo retention, NRR,
+    GRR, expansion, contraction, churned revenue by span), :meth:`renewal_rate`
+    and :meth:`say_versus_do`. Labels and displays use the journey's units
+    (``journey.units``): :meth:`summary` gives numbers, :meth:`summary_text`
+    the same figures written for people.
 
     Examples
     --------
@@ -90,13 +108,22 @@ class Analysis:
     {'churned': 1.0}
     """
 
-    def __init__(self, result, journey: JourneyLike, accrual: str) -> None:
+    def __init__(
+        self, result, journey: JourneyLike, accrual: str, segment: str | None = None
+    ) -> None:
         #: The core's result object: the arrays behind every table here.
         self.raw = result
         #: The journey analysed.
         self.journey = journey
         self.accrual = accrual
         self.periods = int(result.periods)
+        #: The segment this analysis is restricted to (None: the whole cohort).
+        self.segment = segment
+
+    @property
+    def units(self) -> Units:
+        """The journey's time unit, currency and locale."""
+        return self.journey.resolved.units
 
     # -- labels -----------------------------------------------------------------
 
@@ -330,28 +357,264 @@ class Analysis:
     def segments(self) -> dict[str, Analysis]:
         """Per-segment analyses (empty for an unsegmented journey)."""
         return {
-            name: Analysis(part, self.journey, self.accrual)
+            name: Analysis(part, self.journey, self.accrual, segment=name)
             for name, part in zip(self.journey.segments, self.raw.segments)
         }
 
+    # -- customer success -------------------------------------------------------
+
+    def _parts(self) -> list[Part]:
+        """The sub-populations of this analysis' cohort, with their weights."""
+        segs = self.journey.resolved.segments
+        if self.segment is not None:
+            seg = segs[self.journey.segments.index(self.segment)]
+            return [Part(1.0, seg, np.asarray(self.raw.occupancy))]
+        if len(segs) == 1:
+            return [Part(1.0, segs[0], np.asarray(self.raw.occupancy))]
+        return [
+            Part(seg.share, seg, np.asarray(part.occupancy))
+            for seg, part in zip(segs, self.raw.segments, strict=True)
+        ]
+
+    @cached_property
+    def _moves(self) -> Moves:
+        return Moves(
+            stages=tuple(self.journey.stages),
+            occupancy=np.asarray(self.raw.occupancy),
+            flows=np.asarray(self.raw.flows),
+            absorption=np.asarray(self.raw.absorption),
+            absorbing=np.asarray(self.journey.core.absorbing, dtype=bool),
+            lifetime_finite=bool(np.isfinite(self.raw.lifetime)),
+        )
+
+    def revenue_retention(self, stream: str = "revenue", every: int = 12):
+        """Logo and revenue retention of the starting cohort, span by span.
+
+        One row per span [k every, (k+1) every] that ends within the horizon
+        (index "months 0–12", ...; columns ``start`` and ``end`` give the
+        periods). For the customers of the starting cohort retained (not in an
+        absorbing stage) at the span's start, with v0 a customer's revenue
+        rate (the amount of ``stream`` per period in its stage, undiscounted,
+        at the span's start tenure) and v1 its rate at the span's end (0 once
+        absorbed: a lost customer's revenue is lost):
+
+        - ``logo_retention``: the share of them still retained at the end;
+        - ``nrr`` (net revenue retention): E[v1] / E[v0], the cohort's revenue
+          rate at the end over its rate at the start;
+        - ``grr`` (gross revenue retention): E[min(v1, v0)] / E[v0], the same
+          with each customer's revenue capped at its starting level;
+        - ``expansion``: E[max(v1 - v0, 0)] / E[v0];
+        - ``contraction``: E[max(v0 - v1, 0); retained at the end] / E[v0];
+        - ``churned``: E[v0; absorbed by the end] / E[v0].
+
+        So ``nrr = 1 + expansion - contraction - churned`` and
+        ``grr = 1 - contraction - churned``, exactly. The expectations are
+        taken over the joint distribution of (stage at the start, stage at the
+        end): J = diag(x_start) P(t0) P(t0+1) ... P(t1-1), with the transition
+        matrix and the revenue of each tenure (tenure-dependent journeys) and
+        per segment, mixed by the segments' shares. Arrivals are not part of
+        the starting cohort; amounts on moves (one-off fees) are not a rate and
+        are left out. A ratio is nan when the starting revenue is 0.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(
+        ...     ["basic", "pro", "churned"],
+        ...     {"basic": {"pro": 0.1, "churned": 0.05}, "pro": {"churned": 0.02}},
+        ...     values={"revenue": {"basic": 100.0, "pro": 200.0}},
+        ...     time_unit="month",
+        ... )
+        >>> r = j.analyze(periods=24).revenue_retention(every=12)
+        >>> list(r.index)
+        ['months 0–12', 'months 12–24']
+        >>> r.loc["months 0–12", ["nrr", "grr"]].round(3).tolist()
+        [1.131, 0.636]
+        """
+        return revenue_retention(
+            self._parts(),
+            stream,
+            self.journey.streams,
+            self._moves.absorbing,
+            every,
+            self.periods,
+            self.units,
+        )
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        """Where customers end, per absorbing stage (churn by reason):
+        ``horizon`` is the share in it at the end of the horizon and
+        ``lifetime`` the share ever absorbed in it (``absorption``). The
+        ``"retained"`` row is the share not absorbed (at the horizon:
+        ``retention`` at its end; over the lifetime: those never absorbed), so
+        both columns sum to 1."""
+        return outcomes(self._moves)
+
+    def renewal_rate(self, stage: str) -> pd.Series:
+        """Where customers go when they leave ``stage`` (a renewal decision, or
+        any stage that is not absorbing): for each next stage j, the share of
+        the moves out of ``stage`` within the horizon that go to j,
+        ``flows[stage, j] / sum over k != stage of flows[stage, k]``.
+
+        Customers may stay in a stage several periods before they move on, so
+        this counts each customer's eventual move, not the first period: with
+        one transition matrix it is exactly P[i, j] / (1 - P[i, i]); with tenure
+        pieces or segments it is the average of those shares weighted by the
+        customers who leave the stage in each period of the horizon. Customers
+        still in the stage at the horizon's end are not counted. The index
+        lists every stage some segment can move to from ``stage``; all nan
+        when no one leaves it within the horizon.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(
+        ...     ["renewal", "renewed", "churned"],
+        ...     {"renewal": {"renewed": 0.6, "churned": 0.2},
+        ...      "renewed": {"churned": 0.05}},
+        ... )
+        >>> j.analyze(periods=12).renewal_rate("renewal").round(6).to_dict()
+        {'renewed': 0.75, 'churned': 0.25}
+        """
+        return renewal_rate(self._moves, [p.segment for p in self._parts()], stage)
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """Each score's average by period t = 0..periods over the customers of
+        the cohort present in a stage that has the score (``journey.scores``):
+        sum over scored stages of occupancy x score, over their occupancy. Not
+        discounted and not summed over time; nan in a period when no one is in
+        a scored stage. An absorbing stage with a score is counted like any
+        other (give none to leave lost customers out).
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(
+        ...     ["happy", "unhappy", "churned"],
+        ...     {"happy": {"unhappy": 0.5}, "unhappy": {"churned": 1.0}},
+        ...     scores={"nps": {"happy": 60, "unhappy": -20}},
+        ... )
+        >>> j.analyze(periods=2).scores["nps"].tolist()
+        [60.0, 20.0, 20.0]
+        """
+        scores = self.journey.resolved.scores
+        avg = score_averages(np.asarray(self.raw.occupancy), scores)
+        return pd.DataFrame(
+            avg,
+            index=pd.RangeIndex(len(avg), name="period"),
+            columns=pd.Index([s.name for s in scores], name="score"),
+        )
+
+    def say_versus_do(self) -> pd.DataFrame:
+        """What customers say beside what they do, per stage that is not
+        absorbing: each score of the stage, the chance per period of leaving
+        for an absorbing stage from it (moves to absorbing stages within the
+        horizon over the periods customers started there: with one transition
+        matrix, exactly the row's churn probability) and the expected
+        remaining lifetime of a customer there now (tenure 0). A stage that
+        says it is happy but loses customers fast is where listening and
+        measuring disagree.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(
+        ...     ["promoter", "passive", "churned"],
+        ...     {"promoter": {"passive": 0.1, "churned": 0.02},
+        ...      "passive": {"promoter": 0.05, "churned": 0.1}},
+        ...     scores={"nps": {"promoter": 80, "passive": 10}},
+        ...     time_unit="month",
+        ... )
+        >>> t = j.analyze(periods=24).say_versus_do()
+        >>> list(t.columns)
+        ['nps', 'chance of leaving per month', 'expected remaining lifetime (months)']
+        >>> t.round(2).values.tolist()
+        [[80.0, 0.02, 19.23], [10.0, 0.1, 13.08]]
+        """
+        m = self._moves
+        return say_versus_do(
+            m.stages,
+            m.absorbing,
+            self.journey.resolved.scores,
+            exit_chances(m),
+            np.asarray(self.raw.stage_lifetime),
+            self.units,
+        )
+
     # -- display ----------------------------------------------------------------
 
-    def summary(self, at: tuple[int, ...] = (3, 12, 24, 36)) -> pd.Series:
-        """Headline figures: retention at the given periods (those within the
-        horizon), expected lifetime, time to value and CLV."""
-        out: dict[str, float] = {}
-        for t in at:
-            if 0 <= t <= self.periods:
-                out[f"retention at {t}"] = self.retention_at(t)
-        out["expected lifetime"] = self.expected_lifetime
-        out[f"lifetime within {self.periods}"] = self.lifetime_within_horizon
+    def _figures(self, at: tuple[int, ...]) -> list[Figure]:
+        u = self.units
+        T = self.periods
+        out = [
+            Figure(f"retention at {u.periods(t)}", self.retention_at(t), Kind.SHARE)
+            for t in at
+            if 0 <= t <= T
+        ]
+        out.append(
+            Figure(f"expected lifetime ({u.plural})", self.expected_lifetime, Kind.TIME)
+        )
+        out.append(
+            Figure(
+                f"lifetime within {u.periods(T)} ({u.plural})",
+                self.lifetime_within_horizon,
+                Kind.TIME,
+            )
+        )
         if self.journey.value_stages:
             ttv = self.time_to_value
-            out["reached value"] = ttv["reached"]
-            out["time to value"] = ttv["mean_periods"]
-        out[f"CLV over {self.periods}"] = self.clv
-        out["CLV over lifetime"] = self.lifetime_clv
-        return pd.Series(out, name="value")
+            out.append(Figure("reached value", ttv["reached"], Kind.SHARE))
+            out.append(
+                Figure(f"time to value ({u.plural})", ttv["mean_periods"], Kind.TIME)
+            )
+        out.append(Figure(f"CLV over {u.periods(T)}", self.clv, Kind.MONEY))
+        out.append(Figure("CLV over the lifetime", self.lifetime_clv, Kind.MONEY))
+        out += self._first_year()
+        return out
+
+    def _first_year(self) -> list[Figure]:
+        """NRR and GRR of the first year, of "revenue" (or the first stream),
+        when the horizon covers a year."""
+        streams = self.journey.streams
+        year = periods_per_year(self.units)
+        if not streams or self.periods < year:
+            return []
+        stream = "revenue" if "revenue" in streams else streams[0]
+        row = self.revenue_retention(stream, every=year).iloc[0]
+        of = "" if stream == "revenue" else f" of {stream}"
+        span = self.units.periods(year)
+        return [
+            Figure(f"NRR{of} over {span}", row["nrr"], Kind.SHARE),
+            Figure(f"GRR{of} over {span}", row["grr"], Kind.SHARE),
+        ]
+
+    def summary(self, at: tuple[int, ...] = (3, 12, 24, 36)) -> pd.Series:
+        """Headline figures as numbers, labelled in the journey's units:
+        retention at the given periods (those within the horizon), expected
+        lifetime, time to value, CLV and, when the horizon covers a year (12
+        months, 4 quarters, 52 weeks, 365 days; 12 periods), the first year's
+        NRR and GRR of the "revenue" stream (or the first stream).
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+        ...                values={"revenue": {"active": 100.0}}, time_unit="month")
+        >>> a = j.analyze(periods=12)
+        >>> list(a.summary().index)  # doctest: +NORMALIZE_WHITESPACE
+        ['retention at 3 months', 'retention at 12 months',
+         'expected lifetime (months)', 'lifetime within 12 months (months)',
+         'CLV over 12 months', 'CLV over the lifetime', 'NRR over 12 months',
+         'GRR over 12 months']
+        """
+        return as_series(self._figures(at), "value")
+
+    def summary_text(self, at: tuple[int, ...] = (3, 12, 24, 36)) -> pd.Series:
+        """:meth:`summary` written for people ("86.2%", "30.2 months",
+        "$16,516"): the same labels, strings for values (for printing)."""
+        return as_texts(self._figures(at), self.units, "value")
 
     def plot_occupancy(self, ax: matplotlib.axes.Axes | None = None):
         """Stacked shares of the cohort by stage over time; returns the Axes."""
@@ -376,24 +639,34 @@ class Analysis:
         return sankey(self, **kwargs)
 
     def _repr_html_(self) -> str:
+        u = self.units
+        title = f"Analysis over {u.periods(self.periods)} (accrual {self.accrual})"
+        figures = self._figures((3, 12, 24, 36))
         head = table(
-            ["figure", "value"],
-            self.summary().items(),
-            f"Analysis over {self.periods} periods (accrual {self.accrual})",
+            ["figure", "value"], [(f.label, as_text(f, u)) for f in figures], title
         )
         st = self.stages
         rows = [
-            [s, r["remaining_lifetime"], r["clv"], r["lifetime_clv"]]
+            [
+                s,
+                duration(r["remaining_lifetime"], u),
+                money(r["clv"], u),
+                money(r["lifetime_clv"], u),
+            ]
             for s, r in st.iterrows()
         ]
         return head + table(
-            ["stage", "remaining lifetime", f"CLV {self.periods}", "CLV lifetime"],
+            [
+                "stage",
+                "remaining lifetime",
+                f"CLV over {u.periods(self.periods)}",
+                "CLV over the lifetime",
+            ],
             rows,
             "Per stage: a customer there now",
         )
 
     def __repr__(self) -> str:
-        s = self.summary()
-        lines = [f"<Analysis over {self.periods} periods, accrual={self.accrual!r}>"]
-        lines += [f"  {k}: {v:.6g}" for k, v in s.items()]
-        return "\n".join(lines)
+        u = self.units
+        head = f"<Analysis over {u.periods(self.periods)}, accrual={self.accrual!r}>"
+        return "\n".join([head, *lines(self._figures((3, 12, 24, 36)), u)])

@@ -11,8 +11,12 @@ import pandas as pd
 
 from .._base.errors import InputError
 from .._base.resolved import JourneyLike
+from .._base.units import Units
 from ..view.display import table
 from ..view.plot import band_plot
+from .figures import Figure, Kind, as_series, as_text, as_texts
+from .revenue import Paths, path_retention
+from .scores import mean_over_replications, quantile_over_replications, score_averages
 
 if TYPE_CHECKING:
     from .._base.native import _core
@@ -30,6 +34,10 @@ class Simulation:
     With several replications the tables are means over replications and
     :meth:`band` gives percentile bands; per-customer arrays and the event log
     are those of the first replication.
+    ``scores`` and :meth:`score_band` give the scores' averages by period and
+    their spread over replications; :meth:`revenue_retention` (with
+    ``record="events"``) NRR and GRR of the simulated customers' own paths,
+    with standard errors.
 
     Examples
     --------
@@ -330,6 +338,80 @@ class Simulation:
             }
         )
 
+    def revenue_retention(self, stream: str = "revenue", every: int = 12):
+        """Revenue retention of the simulated starting cohort (first
+        replication; needs ``record="events"``): the columns and definitions
+        of :meth:`Analysis.revenue_retention`, over each simulated customer's
+        own stages at a span's start and end, plus ``nrr_se`` and ``grr_se``,
+        the Monte Carlo standard errors of NRR and GRR (delta method for a
+        ratio of means)."""
+        if not self._has_events:
+            raise InputError(
+                "revenue retention of a simulation follows each customer: "
+                "simulate with record='events'"
+            )
+        raw = self._raw
+        paths = Paths(
+            start=np.asarray(self.start_stage[: self.customers]),
+            segment=np.asarray(self.segment[: self.customers]),
+            customer=np.asarray(raw.event_customer),
+            period=np.asarray(raw.event_period),
+            to=np.asarray(raw.event_to),
+        )
+        return path_retention(
+            paths,
+            self._journey.resolved.segments,
+            stream,
+            self._journey.streams,
+            np.asarray(self._journey.core.absorbing, dtype=bool),
+            every,
+            self.periods,
+            self.units,
+        )
+
+    # -- scores ---------------------------------------------------------------
+
+    @cached_property
+    def _scores(self) -> np.ndarray:
+        """R x (T+1) x scores: each replication's average of each score over
+        the starting cohort's customers in a scored stage."""
+        occ = np.asarray(self._raw.cohort_occupancy, dtype=float)
+        return score_averages(occ, self._journey.resolved.scores)
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """Each score's average by period over the starting cohort's customers
+        present in a stage that has it (as ``Analysis.scores``), the mean over
+        replications (leaving out a replication with no one to average)."""
+        names = [s.name for s in self._journey.resolved.scores]
+        return pd.DataFrame(
+            mean_over_replications(self._scores),
+            index=self._times(),
+            columns=pd.Index(names, name="score"),
+        )
+
+    def score_band(self, score: str, lo: float = 0.05, hi: float = 0.95):
+        """Mean and [lo, hi] quantiles over replications of a score's average
+        by period: the spread a cohort of this size gives a survey that asks
+        everyone. Columns as :meth:`band`."""
+        names = [s.name for s in self._journey.resolved.scores]
+        if score not in names:
+            raise InputError(
+                f"unknown score {score!r}; the journey's scores are {names}",
+                key=("score",),
+            )
+        if not (0.0 <= lo < hi <= 1.0):
+            raise InputError(f"need 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
+        data = self._scores[:, :, names.index(score)]
+        return pd.DataFrame(
+            {
+                "mean": mean_over_replications(data),
+                f"q{lo:g}": quantile_over_replications(data, lo),
+                f"q{hi:g}": quantile_over_replications(data, hi),
+            },
+            index=self._times(),
+        )
+
     # -- spread over replications -----------------------------------------------
 
     def band(self, lo: float = 0.05, hi: float = 0.95, of: str = "retention"):
@@ -370,30 +452,70 @@ class Simulation:
         """The mean and the [lo, hi] band over replications; returns the Axes."""
         return band_plot(self.band(lo, hi, of), ax=ax, ylabel=of)
 
-    def summary(self) -> pd.Series:
-        out = {
-            f"retention at {self.periods}": float(self.retention.iloc[-1]),
-            f"lifetime within {self.periods}": self.lifetime_within_horizon,
-        }
+    @property
+    def units(self) -> Units:
+        """The journey's time unit, currency and locale."""
+        return self._journey.resolved.units
+
+    def _figures(self) -> list[Figure]:
+        u = self.units
+        span = u.periods(self.periods)
+        out = [
+            Figure(f"retention at {span}", float(self.retention.iloc[-1]), Kind.SHARE),
+            Figure(
+                f"lifetime within {span} ({u.plural})",
+                self.lifetime_within_horizon,
+                Kind.TIME,
+            ),
+        ]
         for s, v in self.value.items():
-            out[f"value {s}"] = float(v)
-        return pd.Series(out, name="simulated")
+            label = f"CLV over {span}" if s == "net" else f"{s} over {span}"
+            out.append(Figure(label, float(v), Kind.MONEY))
+        return out
+
+    def _error_figures(self) -> list[Figure]:
+        """The standard errors, each written like the figure it belongs to."""
+        kinds = {"lifetime_within_horizon": Kind.TIME, "retention": Kind.SHARE}
+        names = {
+            "lifetime_within_horizon": "lifetime within the horizon",
+            "net": "CLV",
+        }
+        return [
+            Figure(f"standard error of {names.get(k, k)}", v, kinds.get(k, Kind.MONEY))
+            for k, v in self.standard_errors.items()
+        ]
+
+    def summary(self) -> pd.Series:
+        """Headline figures as numbers, labelled in the journey's units:
+        retention and lifetime within the horizon, value per customer of each
+        stream and the CLV (the starting cohort; means over replications)."""
+        return as_series(self._figures(), "simulated")
+
+    def summary_text(self) -> pd.Series:
+        """:meth:`summary` written for people, with the standard errors of the
+        individual method: the same labels, strings for values."""
+        figures = self._figures()
+        if self.method == "individual":
+            figures += self._error_figures()
+        return as_texts(figures, self.units, "simulated")
 
     def _repr_html_(self) -> str:
-        rows = list(self.summary().items())
+        u = self.units
+        figures = self._figures()
         if self.method == "individual":
-            for k, v in self.standard_errors.items():
-                rows.append((f"standard error {k}", v))
+            figures += self._error_figures()
         title = (
             f"Simulation ({self.method}): {self.customers:,} customers x "
-            f"{self.periods} periods x {self.replications} replication(s), "
+            f"{u.periods(self.periods)} x {self.replications} replication(s), "
             f"seed {self.seed}"
         )
-        return table(["figure", "value"], rows, title)
+        return table(
+            ["figure", "value"], [(f.label, as_text(f, u)) for f in figures], title
+        )
 
     def __repr__(self) -> str:
         return (
             f"<Simulation {self.method}: {self.customers:,} customers x "
-            f"{self.periods} periods x {self.replications} replication(s), "
-            f"seed={self.seed}>"
+            f"{self.units.periods(self.periods)} x {self.replications} "
+            f"replication(s), seed={self.seed}>"
         )
