@@ -18,6 +18,9 @@ __all__ = ["TIME_UNITS", "Score", "Units", "check_scores", "check_units"]
 
 #: The time units a journey may count in (singular, as the user writes them).
 TIME_UNITS = ("period", "day", "week", "month", "quarter", "year")
+#: Periods in a year by unit: the span of "annual" figures (NRR, GRR). A bare
+#: "period" is read as a month, the common case.
+_YEAR = {"period": 12, "day": 365, "week": 52, "month": 12, "quarter": 4, "year": 1}
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,11 @@ class Units:
     time_unit: str = "period"
     currency: str | None = None
     locale: str = "en_US"
+
+    @property
+    def year(self) -> int:
+        """Periods in one year (12 for "period")."""
+        return _YEAR[self.time_unit]
 
     @property
     def plural(self) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
 from .._base.atomic import check_writable
 from .._base.checks import check_integer
@@ -31,6 +32,7 @@ from ..model.simulate import (
 )
 from ..plans.compare import compare
 from ..view.display import fmt
+from ..view.numbers import duration, money, percent
 from ..view.plot import figure
 from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
 from .outputs import Kind, Output, check_outputs, write_csv, write_plot
@@ -279,16 +281,42 @@ def _run(args, out: TextIO) -> None:
             progress=_progress(args),
         )
         method = f"Monte Carlo, {args.customers:,} customers, seed {result.seed}"
-    print(f"{title}: {len(journey.stages)} stages, {args.periods} periods ({method})")
+    units = journey.units
+    print(
+        f"{title}: {len(journey.stages)} stages, "
+        f"{units.periods(args.periods)} ({method})"
+    )
     print()
     summary = result.summary()
     with pd.option_context("display.width", 120, "display.max_rows", 200):
-        print(summary.to_string())
+        print(result.summary_text().to_string())
         print()
         if args.customers is None:
             print("Per-stage health (a customer in this stage now):")
-            print(result.stages.to_string(float_format="{:,.2f}".format))
+            print(_health_text(result).to_string())
             print()
+            print("Outcomes (share of the starting customers):")
+            print(result.outcomes.map(lambda v: percent(v, units)).to_string())
+            print()
+            year = units.year
+            if journey.streams and args.periods >= year:
+                stream = (
+                    "revenue" if "revenue" in journey.streams else journey.streams[0]
+                )
+                rr = result.revenue_retention(stream, every=year)
+                shown = rr[
+                    [
+                        "logo_retention",
+                        "nrr",
+                        "grr",
+                        "expansion",
+                        "contraction",
+                        "churned",
+                    ]
+                ]
+                print(f"Revenue retention of {stream!r}, every {units.periods(year)}:")
+                print(shown.map(lambda v: percent(v, units)).to_string())
+                print()
     if args.csv:
         folder = Path(args.csv)
         folder.mkdir(parents=True, exist_ok=True)
@@ -307,10 +335,30 @@ def _run(args, out: TextIO) -> None:
     if args.plot:
         fig, ax = figure()
         ax.plot(result.retention.index, result.retention.to_numpy(), lw=2)
-        ax.set(xlabel="period", ylabel="retention", ylim=(0, 1.02), title=title)
+        ax.set(
+            xlabel=f"tenure ({journey.units.plural})",
+            ylabel="share of the starting customers retained",
+            ylim=(0, 1.02),
+            title=title,
+        )
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.grid(alpha=0.3)
         write_plot(fig, args.plot)
         print(f"Retention curve written to {Path(args.plot).resolve()}")
+
+
+def _health_text(a) -> pd.DataFrame:
+    """The per-stage table written for people: times in the journey's unit,
+    money in its currency."""
+    u = a.units
+    st = a.stages
+    out = pd.DataFrame(index=st.index)
+    for col in st.columns:
+        if col.startswith("remaining_lifetime"):
+            out[col.replace("_", " ")] = st[col].map(lambda v: duration(v, u))
+        else:
+            out[col.replace("_", " ")] = st[col].map(lambda v: money(v, u))
+    return out
 
 
 def _journey_and_plans(args):

@@ -18,7 +18,7 @@ from .chain import expected_visits
 from .figures import Figure, Kind, as_series, as_text, as_texts, lines
 from .flows import sankey
 from .outcomes import Moves, exit_chances, outcomes, renewal_rate
-from .revenue import Part, periods_per_year, revenue_retention
+from .revenue import Part, revenue_retention
 from .scores import say_versus_do, score_averages
 
 if TYPE_CHECKING:
@@ -578,7 +578,7 @@ class Analysis:
         """NRR and GRR of the first year, of "revenue" (or the first stream),
         when the horizon covers a year."""
         streams = self.journey.streams
-        year = periods_per_year(self.units)
+        year = self.units.year
         if not streams or self.periods < year:
             return []
         stream = "revenue" if "revenue" in streams else streams[0]

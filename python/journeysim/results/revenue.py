@@ -31,20 +31,12 @@ __all__ = [
     "Paths",
     "RevenueSums",
     "path_retention",
-    "periods_per_year",
     "revenue_retention",
     "spans",
 ]
 
+
 #: Periods in a year for each time unit ("period" is taken as a month).
-_YEAR = {"period": 12, "day": 365, "week": 52, "month": 12, "quarter": 4, "year": 1}
-
-
-def periods_per_year(units: Units) -> int:
-    """Periods in one year in the journey's time unit (12 for "period")."""
-    return _YEAR.get(units.time_unit, 12)
-
-
 @dataclass(frozen=True)
 class Part:
     """One sub-population of the cohort: its weight in the mix, its resolved
