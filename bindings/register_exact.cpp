@@ -87,6 +87,10 @@ void register_exact(py::module_ &m) {
         py::arg("stages"), py::arg("start"), py::arg("until"),
         py::call_guard<py::gil_scoped_release>());
 
+  m.def("first_visits_any", &first_visits_any, py::arg("journey"), py::arg("segment"),
+        py::arg("stages"), py::arg("start"), py::arg("until"), py::arg("horizon"),
+        py::call_guard<py::gil_scoped_release>());
+
   m.def(
       "analyze",
       [](const Journey &journey, int periods, Accrual accrual) {

@@ -101,4 +101,41 @@ Vector first_visits(const Journey &journey, std::size_t segment,
   return f;
 }
 
+Vector first_visits_any(const Journey &journey, std::size_t segment,
+                        const std::vector<std::vector<int>> &stages,
+                        const std::vector<int> &from, const std::vector<int> &until,
+                        int horizon) {
+  if (segment >= journey.segments().size())
+    throw std::out_of_range("segment index " + std::to_string(segment) +
+                            " out of range");
+  if (from.size() != stages.size() || until.size() != stages.size())
+    throw std::invalid_argument(
+        "first_visits_any needs one window (from, until) per set of stages");
+  if (horizon < 0) throw std::invalid_argument("first_visits_any needs horizon >= 0");
+  for (std::size_t k = 0; k < stages.size(); ++k) {
+    if (from[k] < 0 || until[k] < from[k])
+      throw std::invalid_argument("first_visits_any needs 0 <= from <= until");
+    for (int stage : stages[k])
+      if (stage < 0 || static_cast<std::size_t>(stage) >= journey.n_stages())
+        throw std::out_of_range("stage index " + std::to_string(stage) +
+                                " out of range");
+  }
+  const Segment &seg = journey.segments()[segment];
+  Vector f = Vector::Zero(horizon);
+  RowVector x = seg.start.transpose();
+  for (int tau = 0; tau < horizon; ++tau) {
+    // Those in any active target's stages now meet the plan for the first
+    // time: counted once, then kept out of the count for later tenures.
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+      if (tau < from[k] || tau >= until[k]) continue;
+      for (int stage : stages[k]) {
+        f(tau) += x(stage);
+        x(stage) = 0.0;
+      }
+    }
+    if (tau + 1 < horizon) x = x * seg.transitions.at(tau);
+  }
+  return f;
+}
+
 } // namespace journeysim

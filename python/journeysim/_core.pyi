@@ -170,6 +170,14 @@ def sensitivities(
 def first_visits(
     journey: Journey, segment: int, stages: list[int], start: int, until: int
 ) -> _Array: ...
+def first_visits_any(
+    journey: Journey,
+    segment: int,
+    stages: list[list[int]],
+    start: list[int],
+    until: list[int],
+    horizon: int,
+) -> _Array: ...
 
 class StageClass:
     stages: list[int]

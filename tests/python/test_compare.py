@@ -206,14 +206,12 @@ def test_exact_differences_lie_within_the_monte_carlo_intervals(both):
         lo, hi = m.loc[plan, "CLV diff low"], m.loc[plan, "CLV diff high"]
         print(f"{plan}: exact CLV diff {d:.2f}, MC [{lo:.2f}, {hi:.2f}]")
         assert lo <= d <= hi, plan
-        # For a cohort of n = 20 000 (the exact summary is for a cohort of 1):
-        # n times the change in net value and in the scaled costs, less the
-        # fixed cost paid once.
-        fixed = {"proactive onboarding": 0.0, "save desk": 10_000.0}[plan]
-        inc = (e.loc[plan, "incremental net value"] + fixed) * 20_000 - fixed
+        # Both are for the journey's population (a cohort of 1): the Monte Carlo
+        # totals are scaled from the 20 000 customers simulated to it.
+        inc = e.loc[plan, "incremental net value"]
         lo = m.loc[plan, "incremental net value low"]
         hi = m.loc[plan, "incremental net value high"]
-        print(f"{plan}: exact incremental {inc:.0f}, MC [{lo:.0f}, {hi:.0f}]")
+        print(f"{plan}: exact incremental {inc:.2f}, MC [{lo:.2f}, {hi:.2f}]")
         assert lo <= inc <= hi, plan
 
 
@@ -223,14 +221,12 @@ def test_monte_carlo_costs_agree_with_the_exact_costs(both):
     # The once-per-customer charge is the exact expectation in both (onboarding
     # call: 0.8 of the cohort at tenure 0, 50 each).
     assert e.loc["proactive onboarding", "intervention cost"] == approx(0.8 * 50)
-    assert m.loc["proactive onboarding", "intervention cost"] == approx(
-        0.8 * 50 * 20_000
-    )
-    assert m.loc["proactive onboarding", "customers reached"] == approx(16_000)
+    assert m.loc["proactive onboarding", "intervention cost"] == approx(0.8 * 50)
+    assert m.loc["proactive onboarding", "customers reached"] == approx(0.8)
     # The per customer-period charge is simulated: within a few per cent.
     fixed = 10_000.0
     per_period_exact = e.loc["save desk", "intervention cost"] - fixed
-    per_period_mc = (m.loc["save desk", "intervention cost"] - fixed) / 20_000
+    per_period_mc = m.loc["save desk", "intervention cost"] - fixed
     assert per_period_mc == approx(per_period_exact, rel=0.05)
     # incremental net value = change in population net value - change in cost
     for s in (e, m):
@@ -322,15 +318,15 @@ def test_no_owners_no_team_columns():
     assert not [col for col in c.summary.columns if "workload" in col or "hand" in col]
 
 
-def test_monte_carlo_workload_is_the_exact_one_for_its_cohort():
-    # The Monte Carlo summary reports the exact expected workload of a cohort of
-    # `customers` (plus the arrivals): the same as the exact summary of the same
-    # journey with cohort_size = customers.
+def test_monte_carlo_workload_is_the_exact_one_for_the_population():
+    # Workload is a population figure: by Monte Carlo too it is the exact
+    # expected workload of the journey's population (its cohort of 10 and
+    # arrivals), whatever the number of customers simulated.
     plan = js.Plan(
         "p", [js.Intervention("nudge", ("lead", "trial"), relative_risk=1.2)]
     )
     mc = js.compare(owned(), [plan], 3, customers=100, seed=1).summary
-    exact = js.compare(owned(cohort_size=100.0), [plan], 3)
+    exact = js.compare(owned(), [plan], 3)
     cols = ["workload Sales", "workload Success", "hand-offs"]
     for p in ("baseline", "p"):
         assert mc.loc[p, cols].tolist() == approx(exact.summary.loc[p, cols].tolist())
@@ -345,7 +341,7 @@ def test_plot_returns_the_axes(both, pyplot):
     exact, mc = both
     ax = exact.plot()
     assert isinstance(ax, Axes)
-    assert ax.get_xlabel() == "incremental net value"
+    assert ax.get_xlabel() == "incremental net value, population of 1 customer"
     assert [t.get_text() for t in ax.get_yticklabels()] == list(exact.summary.index)
     ax = mc.plot(metric="CLV diff")
     assert isinstance(ax, Axes)
@@ -426,3 +422,310 @@ def test_calendar_windows_with_arrivals_exact_equals_simulated():
     se = runs.std(ddof=1) / np.sqrt(len(runs))
     for c in cols:
         assert abs(runs[c].mean() - exact[c]) < 4 * se[c], c
+
+
+# -- per customer and population, never mixed (issue 14, item 2) -------------------
+
+
+def b2b(cohort_size: float = 1000.0, arrivals: float | None = None) -> js.Journey:
+    """The demo journey with a cohort of 1 000 accounts (and arrivals), in months
+    and US dollars."""
+    spec = js.default_journey().to_spec()
+    spec.update(cohort_size=cohort_size, time_unit="month", currency="USD")
+    if arrivals is not None:
+        spec["arrivals"] = arrivals
+    return js.Journey.from_spec(spec)
+
+
+def demo_plans() -> list[js.Plan]:
+    """An onboarding call (reach 0.8 in the first three months), a rescue desk
+    for accounts at risk, and both: customers at risk after the call meet both."""
+    call = js.Intervention(
+        "onboarding call",
+        at=("onboarding", "churned"),
+        relative_risk=0.6,
+        reassign_to="adopting",
+        reach=0.8,
+        window=(0, 3),
+        cost_per_customer=50,
+    )
+    rescue = js.Intervention(
+        "rescue desk",
+        at=("at_risk", "churned"),
+        relative_risk=0.7,
+        reassign_to="adopting",
+        cost_per_period=40,
+        cost_fixed=5_000,
+    )
+    return [
+        js.Plan("onboarding call", [call]),
+        js.Plan("rescue desk", [rescue]),
+        js.Plan("call and rescue", [call, rescue]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def thousand():
+    """A cohort of 1 000, exactly and by Monte Carlo with 5 000 customers."""
+    j = b2b()
+    exact = js.compare(j, demo_plans(), 36)
+    mc = js.compare(j, demo_plans(), 36, customers=5_000, seed=14)
+    return exact, mc
+
+
+def test_per_customer_and_population_are_separate_tables(thousand):
+    for c in thousand:
+        per, pop = c.per_customer, c.population
+        assert list(per.index) == list(pop.index) == list(c.summary.index)
+        # One customer of the starting cohort ...
+        for col in ("retention at 36", "CLV", "intervention cost", "share reached"):
+            assert col in per.columns, (c.method, col)
+        assert "incremental net value" in per.columns
+        # ... and the modelled population; no column in both but the money
+        # figures each table states for its own scale.
+        for col in ("customers", "net value", "intervention cost", "ROI", "payback"):
+            assert col in pop.columns, (c.method, col)
+        assert "customers reached" in pop.columns
+        assert "customers reached" not in per.columns
+        assert "net value" not in per.columns and "CLV" not in pop.columns
+        assert set(per.columns) & set(pop.columns) <= {
+            "intervention cost",
+            "incremental net value",
+            "incremental net value low",
+            "incremental net value high",
+        }
+        assert (pop["customers"] == 1000).all()
+        # The summary keeps its former names: population money, per-customer CLV.
+        s = c.summary
+        assert s["incremental net value"].equals(pop["incremental net value"])
+        assert s["population net value"].equals(pop["net value"])
+        assert s["CLV"].equals(per["CLV"])
+        assert s["incremental net value per customer"].equals(
+            per["incremental net value"]
+        )
+    exact, _ = thousand
+    per, pop = exact.per_customer, exact.population
+    # Without arrivals: population = 1 000 x per customer, plus the fixed cost.
+    fixed = pd.Series([0, 0, 5_000, 5_000], index=pop.index, dtype=float)
+    assert (pop["intervention cost"] - fixed).tolist() == approx(
+        (1000 * per["intervention cost"]).tolist(), rel=1e-12
+    )
+    assert (pop["incremental net value"] + fixed).tolist() == approx(
+        (1000 * per["incremental net value"]).tolist(), rel=1e-12
+    )
+    # The issue's figure: exact 323,900 for the onboarding call.
+    assert pop.loc["onboarding call", "incremental net value"] == approx(323_900, abs=1)
+
+
+def test_exact_and_monte_carlo_population_figures_agree_within_4_se(thousand):
+    # Before: exact 323,900 and Monte Carlo 1,476,412 for the onboarding call,
+    # because Monte Carlo covered the 5 000 customers simulated, not the cohort
+    # of 1 000. Now both are the cohort's.
+    exact, mc = thousand
+    for plan in ("onboarding call", "rescue desk", "call and rescue"):
+        e = exact.population.loc[plan, "incremental net value"]
+        row = mc.population.loc[plan]
+        se = (row["incremental net value high"] - row["incremental net value low"]) / (
+            2 * Z95
+        )
+        print(
+            f"{plan}: exact {e:,.0f}, MC {row['incremental net value']:,.0f} "
+            f"+- {se:,.0f}"
+        )
+        assert abs(row["incremental net value"] - e) < 4 * se, plan
+        # the interval is about a 1/1000 of the population's scale, not 5x it
+        assert se < 0.5 * abs(e), plan
+        # per customer, too
+        ep = exact.per_customer.loc[plan, "incremental net value"]
+        mp = mc.per_customer.loc[plan]
+        se_p = (mp["incremental net value high"] - mp["incremental net value low"]) / (
+            2 * Z95
+        )
+        assert abs(mp["incremental net value"] - ep) < 4 * se_p, plan
+        assert mc.population.loc[plan, "intervention cost"] == approx(
+            exact.population.loc[plan, "intervention cost"], rel=0.05
+        )
+    assert mc.population["customers"].tolist() == [1000.0] * 4
+
+
+def test_population_scales_with_cohort_size_and_arrivals():
+    # Geometric chain, churn 0.2, value 100 a period (start accrual, r = 0), a
+    # cohort of 10 and 5 arrivals a period, over 3 periods. A customer who has
+    # k periods left is worth 100 (1 + 0.8 + ...) over them: 244, 180, 100.
+    # Population net value = 10 * 244 + 5 * 180 + 5 * 100 = 3 840 (arrivals at
+    # t = 1, 2), customers = 10 + 5 * 3 = 25 (arrivals at t = 1..3).
+    j = geometric(0.2, value=100.0, cohort_size=10.0, arrivals=5.0)
+    plan = js.Plan("p", [save(cost_per_customer=1.0)])
+    c = js.compare(j, [plan], 3)
+    base = c.population.loc["baseline"]
+    assert base["net value"] == approx(3840.0, rel=1e-12)
+    assert base["customers"] == 25.0
+    assert c.per_customer.loc["baseline", "CLV"] == approx(244.0, rel=1e-12)
+    # Every customer pays 1 at its start (arrivals at t = 3 start after the
+    # horizon): 10 + 5 + 5 = 20, the plan's customers reached.
+    assert c.population.loc["p", "intervention cost"] == approx(20.0)
+    assert c.population.loc["p", "customers reached"] == approx(20.0)
+    # Monte Carlo with 1 000 customers standing for the cohort of 10: arrivals
+    # simulated 100 times over, every total scaled back by 10 / 1 000.
+    mc = js.compare(j, [plan], 3, customers=1_000, seed=3)
+    sim = mc.results["p"]
+    assert sim.arrivals.tolist() == [500, 500, 500]
+    assert mc.population.loc["p", "customers"] == 25.0
+    assert mc.population.loc["baseline", "net value"] == approx(3840.0, rel=0.02)
+    e = c.population.loc["p", "incremental net value"]
+    row = mc.population.loc["p"]
+    se = (row["incremental net value high"] - row["incremental net value low"]) / (
+        2 * Z95
+    )
+    assert abs(row["incremental net value"] - e) < 4 * se
+
+
+def test_distinct_reach_counts_each_customer_once_by_hand():
+    # a -> b 0.5, a -> churned 0.2 (stay 0.3); b -> churned 0.5. Over 2 periods
+    # (tenures 0 and 1), a cohort of 100 starting in a, r = 0.
+    #   "call" at a in tenure 0, reach 0.5, 10 a customer: its half is all in
+    #   a at tenure 0 -> 50 reached, 500. Touched customers move a -> b 0.6
+    #   (churn 0.2 halved, the saved 0.1 sent to b).
+    #   "desk" at b, reach 1, 20 a customer: first in b at tenure 1 with
+    #   probability 0.6 (touched) or 0.5 -> 100 (0.5 * 0.6 + 0.5 * 0.5) = 55
+    #   reached, 1 100.
+    # Distinct: the touched half is all reached by the call; of the other half,
+    # those in b at tenure 1 (0.5) -> 100 (0.5 + 0.5 * 0.5) = 75, not 50 + 55.
+    j = js.Journey(
+        ["a", "b", "churned"],
+        {"a": {"b": 0.5, "churned": 0.2}, "b": {"churned": 0.5}},
+        values={"revenue": {"a": 1.0, "b": 2.0}},
+        cohort_size=100.0,
+    )
+    call = js.Intervention(
+        "call",
+        at=("a", "churned"),
+        relative_risk=0.5,
+        reassign_to="b",
+        reach=0.5,
+        window=(0, 1),
+        cost_per_customer=10.0,
+    )
+    desk = js.Intervention(
+        "desk", at=("b", "churned"), relative_risk=0.8, cost_per_customer=20.0
+    )
+    plan = js.Plan("both", [call, desk])
+    for c in (
+        js.compare(j, [plan], 2),
+        js.compare(j, [plan], 2, customers=1_000, seed=1),
+    ):
+        assert c.population.loc["both", "customers reached"] == approx(75.0)
+        assert c.per_customer.loc["both", "share reached"] == approx(0.75)
+        assert c.reach.loc[("both", "call"), "customers reached"] == approx(50.0)
+        assert c.reach.loc[("both", "desk"), "customers reached"] == approx(55.0)
+        assert c.reach.loc[("both", "call"), "cost"] == approx(500.0)
+        assert c.reach.loc[("both", "desk"), "cost"] == approx(1100.0)
+        assert c.population.loc["both", "intervention cost"] == approx(1600.0)
+        assert c.summary.loc["both", "reached call"] == approx(50.0)
+
+
+def test_reach_table_costs_add_up_to_the_plan_cost(thousand):
+    exact, mc = thousand
+    for c in (exact, mc):
+        by_plan = c.reach.groupby(level="plan")["cost"].sum()
+        for plan in by_plan.index:
+            assert by_plan[plan] == approx(
+                c.population.loc[plan, "intervention cost"], rel=1e-9
+            ), (c.method, plan)
+    # The onboarding call and the rescue desk overlap: fewer distinct
+    # customers than the sum over interventions.
+    both = exact.reach.loc["call and rescue", "customers reached"]
+    distinct = exact.population.loc["call and rescue", "customers reached"]
+    assert max(both) < distinct < both.sum()
+
+
+# -- payback (issue 14, item 4) -----------------------------------------------------
+
+
+def test_payback_by_hand():
+    # Churn 0.1 halved to 0.05 for 20 a customer at t = 0; 100 a period, start
+    # accrual, r = 0. Incremental net value per customer by period:
+    #   1: -20                         cumulative -20
+    #   2: 100 (0.95 - 0.9) = 5                    -15
+    #   3: 100 (0.9025 - 0.81) = 9.25              -5.75
+    #   4: 100 (0.857375 - 0.729) = 12.84          +7.09  -> pays back in 4
+    j = js.Journey(
+        ["active", "churned"],
+        {"active": {"churned": 0.1}},
+        values={"revenue": {"active": 100.0}},
+        cohort_size=1000,
+        time_unit="month",
+        currency="USD",
+    )
+    save_ = js.Intervention(
+        "save", at=("active", "churned"), relative_risk=0.5, cost_per_customer=20
+    )
+    slow = js.Intervention(
+        "slow", at=("active", "churned"), relative_risk=0.5, cost_fixed=1e9
+    )
+    plans = [js.Plan("save", [save_]), js.Plan("costly", [slow])]
+    exact = js.compare(j, plans, 12)
+    assert exact.population.loc["save", "payback"] == 4.0
+    # never within the horizon: nan, and said so
+    assert np.isnan(exact.population.loc["costly", "payback"])
+    assert np.isnan(exact.population.loc["baseline", "payback"])
+    assert "not within 12 months" in repr(exact)
+    mc = js.compare(j, plans, 12, customers=20_000, seed=4)
+    assert mc.population.loc["save", "payback"] == 4.0
+    # three periods: it has not paid back yet
+    assert np.isnan(js.compare(j, plans, 3).population.loc["save", "payback"])
+
+
+@pytest.mark.parametrize(
+    ("gain", "expected"),
+    [
+        ([-20, 5, 9.25, 12.84], 4.0),
+        ([1.0, 2.0], 1.0),
+        ([-5, 10, -8, 10], 4.0),  # positive in 2, below again in 3: pays in 4
+        ([1.0, -1.0], np.nan),  # back to zero at the horizon
+        ([0.0, 0.0], np.nan),
+        ([], np.nan),
+    ],
+)
+def test_payback_is_the_first_period_from_which_it_stays_positive(gain, expected):
+    from journeysim.plans.payback import payback
+
+    got = payback(np.array(gain, dtype=float))
+    assert got == expected or (np.isnan(expected) and np.isnan(got))
+
+
+# -- labels and numbers for people --------------------------------------------------
+
+
+def test_chart_axes_say_per_customer_or_population_with_the_unit(thousand, pyplot):
+    exact, mc = thousand
+    ax = exact.plot()
+    assert ax.get_xlabel() == (
+        "incremental net value, population of 1,000 customers (USD)"
+    )
+    assert "36 months" in ax.get_title()
+    ax = mc.plot(metric="CLV diff")
+    assert ax.get_xlabel() == "CLV diff per customer (USD)"
+    ax = exact.plot(metric="retention at 36")
+    assert ax.get_xlabel() == "retention at 36 (%)"
+    ax = exact.plot(metric="incremental net value per customer")
+    assert ax.get_xlabel() == "incremental net value per customer (USD)"
+    pyplot.gcf().canvas.draw()
+    ticks = [t.get_text() for t in exact.plot().get_xticklabels()]
+    assert any("$" in t for t in ticks) and not any("e+" in t for t in ticks)
+
+
+def test_repr_writes_money_and_shares_without_scientific_notation(thousand):
+    for c in thousand:
+        for text in (repr(c), c._repr_html_()):
+            assert "e+" not in text and "e-0" not in text
+            assert "$" in text and "%" in text
+            assert "months" in text
+            assert "Per customer of the starting cohort" in text
+            assert "Population of 1,000 customers" in text
+
+
+def test_reached_value_is_a_per_customer_share(both):
+    for c in both:
+        assert "reached value" in c.per_customer.columns
+        assert "reached value" not in c.population.columns

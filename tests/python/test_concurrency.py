@@ -344,17 +344,17 @@ def test_ctrl_c_between_the_simulations_of_a_compare_stops_it(monkeypatch):
     # next one ran to its end. Now the compare is cancelled as a whole: the
     # next simulation stops at once, with KeyboardInterrupt.
     from journeysim._base import interrupt
-    from journeysim.plans import evaluate
+    from journeysim.plans import simulated
 
     ended = []
-    paired = evaluate._paired_units
+    paired = simulated._paired_units
 
     def paired_then_ctrl_c(*args, **kwargs):
         ended.append(1)  # a simulation has ended; Ctrl-C arrives now
         interrupt.cancel_all()
         return paired(*args, **kwargs)
 
-    monkeypatch.setattr(evaluate, "_paired_units", paired_then_ctrl_c)
+    monkeypatch.setattr(simulated, "_paired_units", paired_then_ctrl_c)
     j = js.default_journey()
     plan = js.Plan(
         "p", [js.Intervention("i", at=("onboarding", "churned"), relative_risk=0.5)]

@@ -583,8 +583,9 @@ def test_two_partial_reach_interventions_touch_customers_independently():
     )
     assert plan["expected lifetime"] == approx(10.5, rel=1e-12)
     assert c.journeys["plan"].shares.tolist() == approx([0.2, 0.3, 0.2, 0.3])
-    # customers reached adds up the interventions: 0.5 + 0.4
-    assert plan["customers reached"] == approx(0.9)
+    # customers reached counts each customer once: 1 - 0.5 * 0.6 (not 0.5 + 0.4)
+    assert plan["customers reached"] == approx(0.7)
+    assert c.reach["customers reached"].tolist() == approx([0.5, 0.4])
 
 
 # -- tenure windows -------------------------------------------------------------------

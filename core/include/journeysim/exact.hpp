@@ -71,6 +71,17 @@ struct Analysis {
 Vector first_visits(const Journey &journey, std::size_t segment,
                     const std::vector<int> &stages, int from, int until);
 
+// For a customer of one segment, with several targets k (stages[k] within the
+// tenure window [from[k], until[k])): the probability that tenure tau, for
+// 0 <= tau < horizon, is the first at which the customer is in a target's
+// stages within that target's window, whichever target it is. Its sum is the
+// probability of meeting at least one target: customers reached by any of a
+// plan's interventions, each counted once.
+Vector first_visits_any(const Journey &journey, std::size_t segment,
+                        const std::vector<std::vector<int>> &stages,
+                        const std::vector<int> &from, const std::vector<int> &until,
+                        int horizon);
+
 enum class Sensitivity { Value, Lifetime, Retention };
 
 // Exact derivatives of a metric per customer (net value, expected lifetime, or

@@ -22,7 +22,7 @@ from .._base.conventions import (
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
-from .._base.resolved import CapacityRule, ResolvedJourney, Segment
+from .._base.resolved import Arrivals, CapacityRule, ResolvedJourney, Segment
 from .._base.units import Units
 from .._base.warnings import IllConditionedWarning, InfiniteLifetimeWarning
 from ..results import chain
@@ -195,6 +195,7 @@ class Journey:
         weights: Sequence[float] | None = None,
         absorbing: Sequence[int] | None = None,
         capacity: Sequence[CapacityRule] | None = None,
+        arrivals: Arrivals | None = None,
         name: str | None = None,
     ) -> Journey:
         """A journey like this one with some resolved parts replaced: what a
@@ -210,6 +211,7 @@ class Journey:
             weights=r.weights if weights is None else tuple(weights),
             absorbing=r.absorbing if absorbing is None else tuple(absorbing),
             capacity=r.capacity if capacity is None else tuple(capacity),
+            arrivals=r.arrivals if arrivals is None else arrivals,
             normalize=False,
         )
         return type(self)._from_resolved(new, name or self.name)

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .._base.errors import InputError
+from .._base.units import Units
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
+from ..view.numbers import money
 from .compare import compare
 
 __all__ = ["BudgetChoice", "best_plan"]
@@ -50,12 +52,16 @@ class BudgetChoice:
     ('best within budget', True)
     """
 
-    def __init__(self, plan, summary, evaluated, frontier, budget) -> None:
+    def __init__(
+        self, plan, summary, evaluated, frontier, budget, units: Units | None = None
+    ) -> None:
         self.plan = plan
         self.summary = summary
         self.evaluated = evaluated
         self.frontier = frontier
         self.budget = budget
+        #: The journey's time unit and currency, for labels.
+        self.units = units if units is not None else Units()
 
     def plot(self, ax=None):
         """Every combination's value against cost, the frontier, the budget and
@@ -89,8 +95,12 @@ class BudgetChoice:
             zorder=3,
             label="chosen",
         )
-        ax.set_xlabel("intervention cost")
-        ax.set_ylabel("incremental value")
+        # Budget figures are the modelled population's (cohort and arrivals).
+        unit = f" ({self.units.currency})" if self.units.currency else ""
+        ax.set_xlabel(f"intervention cost, all customers{unit}")
+        ax.set_ylabel(f"incremental value, all customers{unit}")
+        ax.xaxis.set_major_formatter(lambda v, _: money(v, self.units, compact=True))
+        ax.yaxis.set_major_formatter(lambda v, _: money(v, self.units, compact=True))
         ax.grid(alpha=0.3)
         ax.legend()
         return ax
@@ -227,4 +237,6 @@ def best_plan(
         },
         name="best within budget",
     )
-    return BudgetChoice(chosen, summary, evaluated, frontier, float(budget))
+    return BudgetChoice(
+        chosen, summary, evaluated, frontier, float(budget), journey.units
+    )

@@ -16,21 +16,25 @@ from .._base.checks import check_integer
 from .._base.conventions import accrual_of
 from .._base.errors import InputError
 from .._base.executor import check_client
+from .._base.units import Units
 from ..model.apply_plan import apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
 from ..model.simulate import MAX_CUSTOMERS, MAX_REPLICATIONS
 from ..view.display import table
+from ..view.numbers import money, number, percent
 from .evaluate import (
+    Evaluated,
     check_cost_discounting,
     check_plans,
     cost_rate,
     draw_journeys,
     exact_rows,
-    simulated_rows,
 )
 from .resources import check_compare_memory
+from .simulated import sample_plans, simulated_rows
 from .sweep import psa_values, simulate_plans
+from .tables import axis_label, kind, show, split
 
 __all__ = ["Comparison", "compare"]
 
@@ -38,28 +42,60 @@ __all__ = ["Comparison", "compare"]
 class Comparison:
     """The result of :func:`compare`.
 
+    Per-customer and population figures are never under one name: they come in
+    two tables.
+
     Attributes
     ----------
+    per_customer : DataFrame
+        One row per plan, baseline first: figures for one customer of the
+        starting cohort (retention, lifetime, time to value, value per stream,
+        CLV, intervention cost and incremental net value per customer, share
+        reached, hand-offs; by Monte Carlo each with its paired difference to
+        baseline and 95% interval).
+    population : DataFrame
+        One row per plan: figures for the modelled population (``customers``:
+        cohort size plus arrivals over the horizon), whatever the method: net
+        value, intervention cost, incremental net value (with its 95% interval
+        by Monte Carlo), ROI, payback (periods of the journey's time unit; nan:
+        not within the horizon), distinct customers reached, workload per team.
+    reach : DataFrame
+        Per plan and intervention: customers reached and cost over the
+        population.
     summary : DataFrame
-        One row per plan, baseline first (see :func:`compare`).
+        Both tables side by side, under the names they had before there were
+        two: the population's "population net value", "intervention cost",
+        "incremental net value", "ROI", "payback", "customers reached",
+        "reached <intervention>", "workload <team>"; the per customer's
+        "intervention cost per customer", "incremental net value per customer"
+        and every other column.
     journeys : dict
         The journey customers face under each plan.
     results : dict
-        Each plan's :class:`Analysis` (exact) or :class:`Simulation`.
+        Each plan's :class:`Analysis` (exact) or :class:`Simulation` (of the
+        simulated sample: arrivals scaled like the cohort).
     method : str
         ``"exact"`` or ``"monte carlo"``.
+    units : Units
+        The journey's time unit, currency and locale, for labels.
 
     Examples
     --------
     >>> import journeysim as js
     >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
-    ...                values={"revenue": {"active": 100.0}})
+    ...                values={"revenue": {"active": 100.0}}, cohort_size=1000)
     >>> save = js.Intervention("save offer", at=("active", "churned"),
     ...                        relative_risk=0.5, cost_per_customer=20)
     >>> c = js.compare(j, [js.Plan("save", [save])], periods=12)
-    >>> c.method, list(c.summary.index)
+    >>> c.method, list(c.per_customer.index)
     ('exact', ['baseline', 'save'])
+    >>> float(c.per_customer.loc["save", "incremental net value"].round(2))
+    181.71
+    >>> float(c.population.loc["save", "incremental net value"].round())
+    181709.0
     >>> ax = c.plot()  # bars of the incremental net value per plan
+    >>> ax.get_xlabel()
+    'incremental net value, population of 1,000 customers'
     """
 
     def __init__(
@@ -70,26 +106,52 @@ class Comparison:
         method: str,
         periods: int,
         *,
+        reach: pd.DataFrame | None = None,
+        units: Units | None = None,
         uncertainty: pd.DataFrame | None = None,
         beats: pd.DataFrame | None = None,
         draws: pd.DataFrame | None = None,
     ) -> None:
         #: With uncertainty=: per plan the mean, 95% interval and P(beats
-        #: baseline) of the incremental net value over the draws; else None.
+        #: baseline) of the incremental net value (population) over the
+        #: draws; else None.
         self.uncertainty = uncertainty
         #: With uncertainty=: P(row plan's incremental net value > column's).
         self.beats = beats
-        #: With uncertainty=: incremental net value per draw and plan.
+        #: With uncertainty=: incremental net value (population) per draw and
+        #: plan.
         self.draws = draws
         self.summary = summary
+        self.per_customer, self.population = split(summary)
+        self.reach = (
+            reach
+            if reach is not None
+            else pd.DataFrame(
+                columns=["customers reached", "cost"],
+                index=pd.MultiIndex.from_tuples([], names=["plan", "intervention"]),
+            )
+        )
         self.journeys = journeys
         self.results = results
         self.method = method
         self.periods = periods
+        self.units = units if units is not None else Units()
+
+    def _streams(self) -> list[str]:
+        j = next(iter(self.journeys.values()), None)
+        return [] if j is None else list(j.streams)
+
+    def _customers(self) -> float:
+        if "customers" in self.summary.columns:
+            return float(self.summary["customers"].iloc[0])
+        return float("nan")
 
     def plot(self, ax=None, metric: str = "incremental net value"):
-        """Bars of ``metric`` per plan (with the 95% interval of the paired
-        difference to baseline for Monte Carlo); returns the Axes."""
+        """Bars of ``metric`` (a column of ``summary``: by default the
+        population's incremental net value) per plan, with the 95% interval
+        of the paired difference to baseline for Monte Carlo; the axis says
+        whether it is per customer or for all customers, and in what unit.
+        Returns the Axes."""
         if metric not in self.summary.columns:
             raise InputError(f"metric must be a column of summary, got {metric!r}")
         if ax is None:
@@ -108,36 +170,107 @@ class Comparison:
         ax.barh(names, y, xerr=err, color=colors, capsize=4)
         ax.axvline(0, color="black", lw=0.8)
         ax.invert_yaxis()
-        ax.set_xlabel(metric)
-        ax.set_title(f"plans over {self.periods} periods ({self.method})")
+        streams = self._streams()
+        ax.set_xlabel(axis_label(metric, self.units, streams, self._customers()))
+        k = kind(metric, streams)
+        units = self.units
+        if k == "money":
+            ax.xaxis.set_major_formatter(lambda v, _: money(v, units, compact=True))
+        elif k == "share":
+            ax.xaxis.set_major_formatter(lambda v, _: percent(v, units, decimals=0))
+        else:
+            ax.xaxis.set_major_formatter(lambda v, _: number(v, units))
+        ax.set_title(f"plans over {units.periods(self.periods)} ({self.method})")
         ax.grid(axis="x", alpha=0.3)
         return ax
 
-    def _repr_html_(self) -> str:
-        cols = [
-            c
-            for c in self.summary.columns
-            if not c.endswith((" low", " high")) and not c.startswith("reached ")
-        ]
-        rows = [[c, *self.summary[c].tolist()] for c in cols]
-        out = table(
-            ["", *self.summary.index],
-            rows,
-            f"Plans over {self.periods} periods ({self.method})",
+    def _shown(self, table: pd.DataFrame) -> list[list]:
+        """Rows (one per column of ``table``) written for people."""
+        streams = self._streams()
+        cols = [c for c in table.columns if not c.endswith((" low", " high"))]
+        out = []
+        for c in cols:
+            cells = []
+            for plan in table.index:
+                text = show(table.at[plan, c], c, self.units, streams, self.periods)
+                if f"{c} low" in table.columns and plan != table.index[0]:
+                    lo = show(table.at[plan, f"{c} low"], c, self.units, streams, 0)
+                    hi = show(table.at[plan, f"{c} high"], c, self.units, streams, 0)
+                    text += f" ({lo} to {hi})"
+                cells.append(text)
+            out.append([c, *cells])
+        return out
+
+    def _titles(self) -> tuple[str, str]:
+        over = self.units.periods(self.periods)
+        n = number(self._customers(), self.units)
+        who = f"{n} customer" + ("" if n == "1" else "s")
+        return (
+            f"Per customer of the starting cohort, over {over} ({self.method})",
+            f"Population of {who} (cohort and arrivals), over {over} ({self.method})",
         )
+
+    def _repr_html_(self) -> str:
+        per_title, pop_title = self._titles()
+        head = ["", *self.summary.index]
+        out = table(head, self._shown(self.per_customer), per_title)
+        out += table(head, self._shown(self.population), pop_title)
+        if len(self.reach):
+            streams = self._streams()
+            out += table(
+                ["plan", "intervention", "customers reached", "cost"],
+                [
+                    [
+                        plan,
+                        iv,
+                        show(
+                            r["customers reached"],
+                            "customers reached",
+                            self.units,
+                            streams,
+                            self.periods,
+                        ),
+                        show(r["cost"], "cost", self.units, streams, self.periods),
+                    ]
+                    for (plan, iv), r in self.reach.iterrows()
+                ],
+                "Reach per intervention (all customers)",
+            )
         if self.uncertainty is not None:
             u = self.uncertainty
             out += table(
                 ["plan", *u.columns],
-                [[i, *r] for i, r in u.iterrows()],
-                "Under the estimates' uncertainty",
+                [
+                    [
+                        i,
+                        *(
+                            percent(v, self.units)
+                            if col.startswith("P(")
+                            else money(v, self.units)
+                            for col, v in r.items()
+                        ),
+                    ]
+                    for i, r in u.iterrows()
+                ],
+                "Under the estimates' uncertainty (all customers)",
             )
         return out
 
     def __repr__(self) -> str:
-        return f"<Comparison of {len(self.summary)} plans ({self.method})>\n" + (
-            self.summary.T.to_string()
-        )
+        per_title, pop_title = self._titles()
+        parts = [f"<Comparison of {len(self.summary)} plans ({self.method})>"]
+        for title, t in (
+            (per_title, self.per_customer),
+            (pop_title, self.population),
+        ):
+            rows = self._shown(t)
+            frame = pd.DataFrame(
+                [r[1:] for r in rows],
+                index=[r[0] for r in rows],
+                columns=list(self.summary.index),
+            )
+            parts += [title + ":", frame.to_string()]
+        return "\n".join(parts)
 
 
 def compare(
@@ -171,21 +304,49 @@ def compare(
     given; then Monte Carlo with common random numbers: every plan is simulated
     with the same seed, so each customer meets the same random numbers in every
     plan, and every figure comes with the 95% interval of its paired difference
-    to baseline (over the starting cohort's customers).
+    to baseline (over the starting cohort's customers, or over replications).
 
-    ``summary`` has one row per plan, baseline first: retention at ``horizons``
-    (default: ``periods``), lifetime within the horizon, time to value, value
-    per stream and CLV per customer; for the population (cohort size and
-    arrivals): net value, intervention cost (fixed at t = 0, once per touched
-    customer at the first visit to the moment within the window, per
-    customer-period there; discounted at ``discount_rate``, by default the net
-    value's rate), incremental net value against baseline (the change in net
-    value less the change in cost), ROI (incremental net value per unit of
-    cost), customers reached per intervention, workload per owner team (mean
-    customers entering the team's stages per period) and hand-offs between
-    teams per customer. Plans whose interventions have a ``capacity`` are
-    simulation only (``customers=`` is required) and marked in the "capacity
-    limited" column; their workload columns are left empty.
+    Figures per customer and for the population are never mixed:
+
+    - ``Comparison.per_customer`` (one customer of the starting cohort):
+      retention at ``horizons`` (default: ``periods``), lifetime within the
+      horizon, time to value, value per stream and CLV, intervention cost per
+      customer (its once-per-customer and per customer-period charges; fixed
+      costs belong to the population), incremental net value per customer (the
+      change in CLV less the change in that cost), the share of customers
+      reached and hand-offs between teams.
+    - ``Comparison.population``: the journey's modelled population, its
+      cohort size plus the arrivals over the horizon (``customers``), in both
+      methods. By Monte Carlo the ``customers`` simulated stand for the cohort
+      and arrivals are simulated scaled alike, so the simulated customers are a
+      uniform sample of the population; its totals, and their intervals, are
+      scaled by cohort size / customers. Net value; intervention cost (fixed at
+      t = 0, once per touched customer at the first visit to the moment within
+      the window, per customer-period there; discounted at ``discount_rate``,
+      by default the net value's rate); incremental net value against baseline
+      (the change in net value less the change in cost); ROI (incremental net
+      value per unit of cost); payback (the first period from which the
+      cumulative incremental net value stays positive to the horizon, in the
+      journey's time unit; nan when it does not pay back within the horizon; by
+      Monte Carlo on the mean); customers reached, each counted once however
+      many interventions touch it; workload per owner team (mean customers
+      entering the team's stages per period).
+    - ``Comparison.reach``: per plan and intervention, the customers it
+      reaches and what it costs (fixed, once per customer, per customer-period).
+
+    Customers reached and once-per-customer charges are exact expectations in
+    both methods, except for interventions with a capacity or a calendar
+    window under simulation, which the simulation counts (a customer treated
+    by such an intervention and another counts twice in the distinct total
+    then). A capacity acts on the customers simulated: simulate the population
+    itself (``customers`` = cohort size) for a capacity-limited plan's
+    population figures to mean what they say. Plans whose interventions have a
+    ``capacity`` are simulation only (``customers=`` is required) and marked
+    in the "capacity limited" column; their workload columns are left empty.
+
+    ``Comparison.summary`` has both tables side by side under their former
+    names (the population's "population net value", "intervention cost",
+    "incremental net value", "ROI", "customers reached", ...).
 
     With ``client`` (a ``dask.distributed.Client``) the work is spread over the
     cluster with the same numbers as here: by Monte Carlo each plan's
@@ -197,24 +358,30 @@ def compare(
     --------
     >>> import journeysim as js
     >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
-    ...                values={"revenue": {"active": 100.0}})
+    ...                values={"revenue": {"active": 100.0}}, cohort_size=1000)
     >>> save = js.Intervention("save offer", at=("active", "churned"),
     ...                        relative_risk=0.5, cost_per_customer=20)
     >>> c = js.compare(j, [js.Plan("save", [save])], periods=12)
-    >>> c.summary[["retention at 12", "incremental net value"]].round(2)
+    >>> c.per_customer[["retention at 12", "incremental net value"]].round(2)
               retention at 12  incremental net value
     plan
     baseline             0.28                   0.00
     save                 0.54                 181.71
+    >>> c.population[["intervention cost", "incremental net value", "payback"]].round()
+              intervention cost  incremental net value  payback
+    plan
+    baseline                0.0                    0.0      NaN
+    save                20000.0               181709.0      4.0
 
-    Monte Carlo, with common random numbers and paired 95% intervals; its
-    population is the simulated cohort (20,000 customers here):
+    Monte Carlo, with common random numbers and paired 95% intervals; the
+    20,000 customers simulated are a sample of the cohort of 1,000, and
+    population figures are scaled to it:
 
     >>> mc = js.compare(j, [js.Plan("save", [save])], periods=12,
     ...                 customers=20_000, seed=2, progress=False)
-    >>> lo, hi = mc.summary.loc["save", ["incremental net value low",
-    ...                                  "incremental net value high"]]
-    >>> bool(lo / 20_000 < 181.71 < hi / 20_000)
+    >>> lo, hi = mc.population.loc["save", ["incremental net value low",
+    ...                                     "incremental net value high"]]
+    >>> bool(lo < 181_709 < hi)
     True
     """
     if not isinstance(journey, Journey):
@@ -252,9 +419,10 @@ def compare(
     }
     journeys = {name: a.journey for name, a in applied.items()}
     if customers is not None:
+        customers = check_integer(customers, "customers", 1, MAX_CUSTOMERS)
         check_compare_memory(
-            applied,
-            customers=check_integer(customers, "customers", 1, MAX_CUSTOMERS),
+            sample_plans(applied, customers),
+            customers=customers,
             periods=periods,
             replications=check_integer(
                 replications, "replications", 1, MAX_REPLICATIONS
@@ -263,7 +431,7 @@ def compare(
             horizons=len(horizons),
         )
     with interrupt.session():  # Ctrl-C stops it also between its simulations
-        rows, results, method = _rows(
+        evaluated, method = _rows(
             journey,
             all_plans,
             applied,
@@ -278,9 +446,11 @@ def compare(
             progress=progress,
             client=client,
         )
-    summary = pd.DataFrame(rows).set_index("plan")
+    summary = pd.DataFrame(evaluated.rows).set_index("plan")
+    results = evaluated.results
+    shared = {"reach": evaluated.reach, "units": journey.units}
     if uncertainty is None:
-        return Comparison(summary, journeys, results, method, periods)
+        return Comparison(summary, journeys, results, method, periods, **shared)
     if customers is not None:
         raise InputError("uncertainty= runs the exact analysis: leave customers out")
     samples = draw_journeys(journey, uncertainty, draws, seed)
@@ -302,6 +472,7 @@ def compare(
         results,
         method,
         periods,
+        **shared,
         uncertainty=pd.DataFrame(
             {
                 "incremental net value": values.mean(axis=0),
@@ -335,8 +506,8 @@ def _rows(
     threads: int | None,
     progress: bool | None,
     client: Any,
-) -> tuple[list[dict], dict, str]:
-    """The summary rows, each plan's result, and the method: exact, or by
+) -> tuple[Evaluated, str]:
+    """The rows, results and reach table, and the method: exact, or by
     Monte Carlo (here, or each plan's simulation a task on ``client``)."""
     streams = journey.streams
     sims = None
@@ -347,7 +518,7 @@ def _rows(
                 seed = secrets.randbits(64)
             sims = simulate_plans(
                 client,
-                applied,
+                sample_plans(applied, customers),
                 customers=customers,
                 periods=periods,
                 seed=seed,
@@ -356,7 +527,7 @@ def _rows(
                 accrual=accrual,
             )
     if customers is None:
-        rows, results = exact_rows(
+        evaluated = exact_rows(
             all_plans,
             applied,
             periods=periods,
@@ -368,7 +539,7 @@ def _rows(
         )
         method = "exact"
     else:
-        rows, results = simulated_rows(
+        evaluated = simulated_rows(
             all_plans,
             applied,
             periods=periods,
@@ -384,4 +555,4 @@ def _rows(
             sims=sims,
         )
         method = "monte carlo"
-    return rows, results, method
+    return evaluated, method

@@ -1,36 +1,43 @@
-"""Evaluating plans: the rows of a comparison, exactly or by Monte Carlo with
-common random numbers, shared by :func:`~journeysim.compare` and
-:func:`~journeysim.sweep` (which runs them per scenario)."""
+"""Evaluating plans: the rows of a comparison (exactly here, by Monte Carlo in
+:mod:`.simulated`), shared by :func:`~journeysim.compare` and
+:func:`~journeysim.sweep` (which runs them per scenario).
+
+A row holds per-customer figures (one customer of the starting cohort) and
+population figures (the modelled population: cohort size plus arrivals) under
+names that say which (:data:`PER_CUSTOMER`, :data:`POPULATION`)."""
 
 from __future__ import annotations
 
 import functools
 import math
 import numbers
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from .._base import interrupt
 from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
-from .._base.native import _core, core_errors
-from ..model.apply_plan import AppliedPlan, OnceCharge, apply_plan
+from ..model.apply_plan import AppliedPlan, apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
+from .payback import payback
+from .reach import Reach, intervention_period_costs, reach
 
 __all__ = [
     "Z95",
+    "Evaluated",
+    "PlanMoney",
     "check_cost_discounting",
     "check_plans",
     "cost_rate",
     "draw_journeys",
     "exact_rows",
-    "simulated_rows",
+    "finish_rows",
+    "population_size",
 ]
 
 
@@ -59,17 +66,17 @@ def cost_rate(journey: Journey, rate: float | None) -> float:
 _MAX_LOG_FACTOR = 700.0
 
 
-def _quiet_numpy() -> np.errstate:
+def quiet_numpy() -> np.errstate:
     """Money arithmetic below may overflow: numpy's warnings are silenced
     there, and every figure is checked afterwards with an error that names its
     inputs (a fresh context each time: one cannot be entered twice)."""
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def _quiet(fn: F) -> F:
+def quiet(fn: F) -> F:
     @functools.wraps(fn)
     def quiet(*args, **kwargs):
-        with _quiet_numpy():
+        with quiet_numpy():
             return fn(*args, **kwargs)
 
     return quiet  # type: ignore[return-value]
@@ -90,13 +97,13 @@ def check_cost_discounting(rate: float, periods: int) -> None:
         )
 
 
-def _customers(pj: Journey, periods: int, n0: float) -> str:
+def population_label(pj: Journey, periods: int, n0: float) -> str:
     """The population a plan's costs are multiplied by, for error messages."""
     arrivals = float(pj.resolved.arrivals.per_period(periods).sum())
     return f"a cohort of {n0:g}" + (f" and {arrivals:g} arrivals" if arrivals else "")
 
 
-def _overflow(what: str, advice: str = "") -> InputError:
+def overflow(what: str, advice: str = "") -> InputError:
     return InputError(
         f"{what} overflows double precision (about 1.8e308); "
         + (
@@ -107,7 +114,7 @@ def _overflow(what: str, advice: str = "") -> InputError:
     )
 
 
-def _plan_costs(plan: Plan) -> str:
+def plan_costs(plan: Plan) -> str:
     """The costs of a plan's interventions, for error messages."""
     parts = []
     for iv in plan.interventions:
@@ -123,10 +130,17 @@ def _plan_costs(plan: Plan) -> str:
 
 #: Summary columns that are money (each may also come as "<col> diff",
 #: "<col> low", ...); "ROI" is their ratio.
-_MONEY = ("CLV", "population net value", "intervention cost", "incremental net value")
+_MONEY = (
+    "CLV",
+    "population net value",
+    "intervention cost",
+    "incremental net value",
+    "intervention cost per customer",
+    "incremental net value per customer",
+)
 
 
-def _check_money(row: dict, plan: Plan, streams: list[str], population: str) -> None:
+def check_money(row: dict, plan: Plan, streams: list[str], population: str) -> None:
     """Every money figure of a summary row is finite: an InputError naming the
     plan, the figure, the interventions' costs and the population otherwise.
     (ROI is undefined, nan, for a plan that costs nothing; a paired interval
@@ -143,14 +157,14 @@ def _check_money(row: dict, plan: Plan, streams: list[str], population: str) -> 
             and not (key == "ROI" and row["intervention cost"] == 0)
             and not key.endswith((" low", " high"))
         ):
-            raise _overflow(
+            raise overflow(
                 f"plan {plan.name!r}: {key!r} ({v}) over {population}, with the "
-                f"interventions' costs {_plan_costs(plan)},"
+                f"interventions' costs {plan_costs(plan)},"
             )
 
 
 @contextmanager
-def _about_plan(plan: Plan) -> Iterator[None]:
+def about_plan(plan: Plan) -> Iterator[None]:
     """Errors of a plan's analysis or simulation name the plan (and, for an
     overflow, its costs: the baseline, analysed first, did not overflow)."""
     try:
@@ -158,62 +172,11 @@ def _about_plan(plan: Plan) -> Iterator[None]:
     except InputError as err:
         msg = f"plan {plan.name!r}: {err}"
         if "overflow" in str(err) and plan.interventions:
-            msg += f" (the interventions' costs: {_plan_costs(plan)})"
+            msg += f" (the interventions' costs: {plan_costs(plan)})"
         raise InputError(msg, key=err.key) from None
 
 
-def _once(
-    pj: Journey,
-    once: list[OnceCharge],
-    periods: int,
-    rate: float,
-    n0: float,
-    arrivals: bool = True,
-):
-    """Population cost and customers reached of the once-per-customer charges,
-    exactly: first visits to the moment within the window, by sub-population,
-    for a starting cohort of ``n0`` and (if ``arrivals``) the journey's
-    arrivals."""
-    d = 1.0 / (1.0 + rate)
-    arr = pj.resolved.arrivals.per_period(periods) if arrivals else np.zeros(periods)
-    disc_join = d ** np.arange(1, periods + 1)
-    cost = 0.0
-    reached: dict[str, float] = {}
-    for entry in once:
-        a, b = entry.window
-        until = periods if b is None else min(b, periods)
-        g = np.zeros(periods)
-        if until > a:
-            with core_errors():
-                f = _core.first_visits(
-                    pj.core, entry.segment, list(entry.stages), a, until
-                )
-            g[a:until] = f
-        share = pj.core.share(entry.segment)
-        name = entry.intervention
-        with _quiet_numpy():
-            tau = np.arange(periods)
-            cum_disc = np.concatenate([[0.0], np.cumsum(g * d**tau)])
-            cum = np.concatenate([[0.0], np.cumsum(g)])
-            horizons = periods - np.arange(1, periods + 1)  # cohort joining at s
-            pop_disc = (
-                n0 * cum_disc[periods] + (arr * disc_join * cum_disc[horizons]).sum()
-            )
-            pop = n0 * cum[periods] + (arr * cum[horizons]).sum()
-            charge = float(entry.cost * share * pop_disc)
-        if not (math.isfinite(charge) and math.isfinite(cost + charge)):
-            who = _customers(pj, periods, n0) if arrivals else f"a cohort of {n0:g}"
-            raise _overflow(
-                f"intervention {name!r}: cost_per_customer {entry.cost:g} x about "
-                f"{float(share * pop):.3g} customers reached ({who}), discounted "
-                f"at {rate:g} a period,"
-            )
-        cost += charge
-        reached[name] = reached.get(name, 0.0) + share * pop
-    return cost, reached
-
-
-def _team_columns(
+def team_columns(
     journey: Journey, entries: pd.DataFrame, flows: pd.DataFrame, n0: float
 ):
     """Mean customers entering each team's stages per period (moves in, plus
@@ -286,51 +249,174 @@ def draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list:
     return out
 
 
-def _finish(row: dict, base: dict | None) -> None:
-    cost = row["intervention cost"]
-    if base is None:
-        row["incremental net value"] = 0.0
-    else:
+#: Where each column of a comparison row belongs, and its name in
+#: ``Comparison.per_customer`` or ``Comparison.population`` (the summary keeps
+#: the row's own names). Columns not listed ("retention at 12", the streams,
+#: "CLV", "... diff" ...) are per customer under their own names; "reached
+#: <intervention>" columns are in ``Comparison.reach``.
+PER_CUSTOMER = {
+    "intervention cost per customer": "intervention cost",
+    "incremental net value per customer": "incremental net value",
+    "incremental net value per customer low": "incremental net value low",
+    "incremental net value per customer high": "incremental net value high",
+}
+POPULATION = {
+    "customers": "customers",
+    "population net value": "net value",
+    "intervention cost": "intervention cost",
+    "incremental net value": "incremental net value",
+    "incremental net value low": "incremental net value low",
+    "incremental net value high": "incremental net value high",
+    "ROI": "ROI",
+    "payback": "payback",
+    "customers reached": "customers reached",
+    "capacity limited": "capacity limited",
+}
+
+
+def population_size(pj: Journey, periods: int, n0: float) -> float:
+    """The modelled population over the horizon: the starting cohort and the
+    arrivals at t = 1..periods."""
+    return float(n0 + pj.resolved.arrivals.per_period(periods).sum())
+
+
+@dataclass(frozen=True)
+class PlanMoney:
+    """A plan's money over the modelled population, by calendar period 1..T
+    (discounted to t = 0): its net value, and its intervention costs (the
+    fixed costs in period 1); with its reach and each intervention's own cost
+    (fixed, once per customer and per customer-period), in the plan's order."""
+
+    net_by_period: np.ndarray
+    cost_by_period: np.ndarray
+    reach: Reach
+    intervention_costs: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The rows of a comparison (baseline first), each plan's result
+    (Analysis or Simulation), and the reach table: per plan and intervention,
+    customers reached and cost over the population."""
+
+    rows: list[dict]
+    results: dict
+    reach: pd.DataFrame
+
+
+def finish_rows(rows: list[dict], money: list[PlanMoney], plans: list[Plan]):
+    """Against the baseline (the first row): incremental net value per
+    customer and for the population, ROI, payback; and the reach table."""
+    base, base_money = rows[0], money[0]
+    reach_rows = []
+    for row, m, plan in zip(rows, money, plans, strict=True):
+        cost = row["intervention cost"]
         row["incremental net value"] = (
             row["population net value"] - base["population net value"]
         ) - (cost - base["intervention cost"])
-    row["ROI"] = row["incremental net value"] / cost if cost > 0 else np.nan
+        row["incremental net value per customer"] = (row["CLV"] - base["CLV"]) - (
+            row["intervention cost per customer"]
+            - base["intervention cost per customer"]
+        )
+        row["ROI"] = row["incremental net value"] / cost if cost > 0 else np.nan
+        gain = (m.net_by_period - base_money.net_by_period) - (
+            m.cost_by_period - base_money.cost_by_period
+        )
+        row["payback"] = np.nan if row is base else payback(gain)
+        row["customers reached"] = m.reach.distinct
+        for name, n, c in zip(
+            m.reach.names, m.reach.reached, m.intervention_costs, strict=True
+        ):
+            row[f"reached {name}"] = n
+            reach_rows.append(
+                {
+                    "plan": plan.name,
+                    "intervention": name,
+                    "customers reached": n,
+                    "cost": c,
+                }
+            )
+    table = pd.DataFrame(
+        reach_rows, columns=["plan", "intervention", "customers reached", "cost"]
+    ).set_index(["plan", "intervention"])
+    return table
 
 
-@_quiet
-def _by_cohort(journey, plan, periods, accrual, rate, n0):
+def occupancies(a) -> list[np.ndarray]:
+    """Each sub-population's occupancy per customer by tenure (an Analysis of a
+    plan's journey; one segment: the journey's own)."""
+    segs = a.raw.segments
+    if len(segs):
+        return [np.asarray(s.occupancy) for s in segs]
+    return [np.asarray(a.raw.occupancy)]
+
+
+def iv_costs(
+    plan: Plan, r: Reach, period_costs: tuple[float, ...]
+) -> tuple[float, ...]:
+    """Each intervention's cost: fixed, once per customer, per customer-period."""
+    return tuple(
+        iv.cost_fixed + once + per
+        for iv, once, per in zip(plan.interventions, r.once_cost, period_costs)
+    )
+
+
+@quiet
+def _by_cohort(journey, plan, periods, accrual, rate, n0) -> tuple[PlanMoney, Any]:
     """Population figures of a plan with calendar windows on a journey with
     arrivals: each arriving cohort meets the windows at other tenures, so each
     is analysed on its own (over the periods it has left) and discounted from
-    its arrival. Returns population net value, per-period cost, once cost,
-    customers reached, and entries by calendar period."""
+    its arrival. Returns its money (by calendar period, with its reach) and the
+    entries by calendar period."""
     arr = journey.resolved.arrivals.per_period(periods)
     cohorts = [(0, n0)] + [(t, arr[t - 1]) for t in range(1, periods) if arr[t - 1]]
     rates = journey.resolved.rates
     weights = journey.resolved.weights
-    net = period_cost = once_cost = 0.0
-    reached: dict[str, float] = {}
+    k = len(plan.interventions)
+    net = np.zeros(periods)
+    cost = np.zeros(periods)
+    reached, once, per, distinct = np.zeros(k), np.zeros(k), np.zeros(k), 0.0
     entries = np.zeros((periods, len(journey.stages)))
     for joined, size in cohorts:
-        a = apply_plan(journey, plan, cost_rate=rate, joined=joined)
-        pj, once = a.journey, a.once
+        ap = apply_plan(journey, plan, cost_rate=rate, joined=joined)
+        pj = ap.journey
         h = periods - joined
         a = pj.analyze(h, accrual=accrual)
-        for s, w in zip(journey.streams, weights, strict=True):
+        vbp = np.asarray(a.raw.value_by_period)
+        for x, (s, w) in enumerate(zip(journey.streams, weights, strict=True)):
             if w:
-                net += size * w * float(a.value[s]) * (1 + rates[s]) ** -joined
+                net[joined:] += size * w * vbp[:, x] * (1 + rates[s]) ** -joined
         a_cost = a if accrual == "start" else pj.analyze(h, accrual="start")
-        period_cost += size * float(a_cost.value[COST_STREAM]) * (1 + rate) ** -joined
-        c, r = _once(pj, once, h, rate, size, arrivals=False)
-        once_cost += c * (1 + rate) ** -joined
-        for k, v in r.items():
-            reached[k] = reached.get(k, 0.0) + v
+        c = pj.streams.index(COST_STREAM)
+        shift = (1 + rate) ** -joined
+        cost[joined:] += size * np.asarray(a_cost.raw.value_by_period)[:, c] * shift
+        r = reach(pj, plan, ap.once, h, rate, size, arrivals=False)
+        cost[joined:] += r.once_by_period * shift
+        reached += r.reached
+        once += np.asarray(r.once_cost) * shift
+        distinct += r.distinct
+        per += (
+            np.asarray(
+                intervention_period_costs(
+                    pj, plan, ap.once, occupancies(a), h, rate, size, arrivals=False
+                )
+            )
+            * shift
+        )
         entries[joined:] += size * a.entries.to_numpy()
-    entries = pd.DataFrame(entries, columns=pd.Index(journey.stages, name="stage"))
-    return net, period_cost, once_cost, reached, entries
+    cost[0] += plan.fixed_cost
+    total = Reach(
+        names=tuple(iv.name for iv in plan.interventions),
+        reached=tuple(float(x) for x in reached),
+        once_cost=tuple(float(x) for x in once),
+        distinct=distinct,
+        once_by_period=np.zeros(periods),  # already in cost
+    )
+    money = PlanMoney(net, cost, total, iv_costs(plan, total, tuple(per)))
+    return money, entries
 
 
-@_quiet
+@quiet
 def exact_rows(
     plans: list[Plan],
     applied: dict[str, AppliedPlan],
@@ -341,17 +427,19 @@ def exact_rows(
     rate: float,
     streams: list[str],
     journey: Journey,
-) -> tuple[list[dict], dict]:
+) -> Evaluated:
     """Exact rows of a comparison, baseline first, and each plan's Analysis."""
-    rows, results = [], {}
-    base = None
+    rows, results, money = [], {}, []
     for p in plans:
         pj, once = applied[p.name].journey, applied[p.name].once
-        with _about_plan(p):
+        with about_plan(p):
             a = pj.analyze(periods, accrual=accrual)
+            # Costs per customer-period are paid at the start of the period
+            # whatever the value accrual.
+            a_cost = a if accrual == "start" else pj.analyze(periods, accrual="start")
         results[p.name] = a
         n0 = pj.resolved.cohort_size
-        once_cost, reached = _once(pj, once, periods, rate, n0)
+        c = pj.streams.index(COST_STREAM)
         row: dict[str, Any] = {"plan": p.name}
         for h in horizons:
             row[f"retention at {h}"] = a.retention_at(h)
@@ -363,260 +451,43 @@ def exact_rows(
         for s in streams:
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
+        # One customer of the starting cohort: no arrivals, no fixed costs.
+        one = reach(pj, p, once, periods, rate, 1.0, arrivals=False)
+        row["intervention cost per customer"] = (
+            float(a_cost.value[COST_STREAM]) + one.once_total
+        )
+        row["share reached"] = one.distinct
+        row["customers"] = population_size(pj, periods, n0)
         entries = np.asarray(a.raw.population_entries)  # raw: no DataFrame per plan
         if journey.resolved.arrivals and any(iv.calendar for iv in p.interventions):
-            with _about_plan(p):
-                net, period_cost, once_cost, reached, entries = _by_cohort(
-                    journey, p, periods, accrual, rate, n0
-                )
-            row["population net value"] = net
+            with about_plan(p):
+                m, entries = _by_cohort(journey, p, periods, accrual, rate, n0)
+            row["population net value"] = float(m.net_by_period.sum())
         else:
+            who = population_label(pj, periods, n0)
+            with about_plan(p):
+                r = reach(pj, p, once, periods, rate, n0, who=who)
+            cost = np.asarray(a_cost.raw.population_value_by_period)[:, c] + (
+                r.once_by_period
+            )
+            cost[0] += p.fixed_cost
+            per = intervention_period_costs(
+                pj, p, once, occupancies(a_cost), periods, rate, n0
+            )
+            m = PlanMoney(
+                np.asarray(a.raw.population_value_by_period)[:, -1],
+                cost,
+                r,
+                iv_costs(p, r, per),
+            )
             row["population net value"] = float(a.population_value["net"])
-            # Costs per customer-period are paid at the start of the period
-            # whatever the value accrual.
-            with _about_plan(p):
-                a_cost = (
-                    a if accrual == "start" else pj.analyze(periods, accrual="start")
-                )
-            period_cost = float(a_cost.population_value[COST_STREAM])
-        row["intervention cost"] = p.fixed_cost + period_cost + once_cost
-        _finish(row, base)
-        _check_money(row, p, streams, _customers(pj, periods, n0))
-        _reached_columns(row, p, reached)
-        row.update(_team_columns(pj, entries, a.raw.flows, n0))
+        row["intervention cost"] = float(m.cost_by_period.sum())
+        row.update(team_columns(pj, entries, a.raw.flows, n0))
         rows.append(row)
-        base = base or row
-    return rows, results
-
-
-def _reached_columns(row: dict, plan: Plan, reached: dict[str, float]) -> None:
-    """Customers reached: in total over the plan's interventions (a customer
-    touched by two counts twice), and per intervention."""
-    row["customers reached"] = float(sum(reached.values()))
-    for iv in plan.interventions:
-        row[f"reached {iv.name}"] = float(reached.get(iv.name, 0.0))
-
-
-# 97.5% quantiles of Student's t for 1..30 degrees of freedom (normal beyond).
-_T975 = [
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-]
-
-
-@_quiet
-def _paired(diff: np.ndarray, t_quantile: bool = False) -> tuple[float, float, float]:
-    """Mean of paired differences and its 95% interval (Student's t for a few
-    replications, normal for many customers)."""
-    m = float(diff.mean())
-    n = len(diff)
-    if n < 2:
-        return m, np.nan, np.nan
-    q = _T975[n - 2] if t_quantile and n - 1 <= len(_T975) else Z95
-    se = float(diff.std(ddof=1) / np.sqrt(n))
-    return m, m - q * se, m + q * se
-
-
-@_quiet
-def _paired_units(s, pj: Journey, customers: int, horizons, streams):
-    """The units paired between plans: the starting cohort's customers (one
-    replication: per-customer arrays), or replications (several: each
-    replication's cohort means and population total). Returns the metric arrays
-    and whether they are per replication."""
-    weights = np.asarray(pj.resolved.weights)
-    rates = pj.resolved.rates
-    per: dict[str, np.ndarray] = {}
-    if s.replications == 1:
-        n = customers
-        cv = s.customer_value  # streams, cost stream, net
-        life = s.lifetime[:n].astype(float)
-        absorbed = s.outcome[:n] >= 0
-        for h in horizons:
-            per[f"retention at {h}"] = (~(absorbed & (life <= h))).astype(float)
-        per["lifetime"] = life
-        for k, st in enumerate(streams):
-            per[st] = cv[:n, k]
-        per["CLV"] = cv[:n, -1]
-        # Population net value: each customer's value discounted from t = 0.
-        joined = s.joined
-        pop = np.zeros(len(joined))
-        for k, st in enumerate(pj.streams):
-            if weights[k]:
-                pop += weights[k] * cv[:, k] * (1 + rates[st]) ** (-joined)
-        per["population net value"] = pop
-        return per, False
-    raw = s.raw
-    absorbing = np.asarray(pj.core.absorbing)
-    coh = raw.cohort_occupancy
-    for h in horizons:
-        per[f"retention at {h}"] = 1.0 - coh[:, h, absorbing].sum(axis=1) / customers
-    per["lifetime"] = raw.cohort_lifetime / customers
-    values = raw.cohort_value / customers
-    for k, st in enumerate(streams):
-        per[st] = values[:, k]
-    per["CLV"] = values @ weights
-    per["population net value"] = raw.value_by_period.sum(axis=1) @ weights
-    return per, True
-
-
-@_quiet
-def simulated_rows(
-    plans: list[Plan],
-    applied: dict[str, AppliedPlan],
-    *,
-    periods: int,
-    horizons: list[int],
-    accrual: str,
-    rate: float,
-    streams: list[str],
-    customers: int,
-    seed: int | None,
-    replications: int,
-    threads: int | None,
-    progress: bool | None,
-    sims: dict | None = None,
-) -> tuple[list[dict], dict]:
-    """Monte Carlo rows; ``sims`` (plan name -> Simulation) are simulations
-    already run (on a cluster) with these arguments."""
-    if seed is None:
-        seed = secrets.randbits(64)
-    rows, results = [], {}
-    base = None
-    base_pc: dict[str, np.ndarray] = {}
-    for p in plans:
-        interrupt.checkpoint()  # Ctrl-C since the last plan: start no other
-        pj, once = applied[p.name].journey, applied[p.name].once
-        with _about_plan(p):
-            s = (
-                sims[p.name]
-                if sims is not None
-                else pj.simulate(
-                    customers,
-                    periods,
-                    seed=seed,
-                    replications=replications,
-                    threads=threads,
-                    progress=progress,
-                    accrual=accrual,
-                )
-            )
-        results[p.name] = s
-        interrupt.checkpoint()
-        # Capacity or calendar rules, applied by the simulation period by period.
-        rules = [rule.intervention for rule in pj.resolved.capacity]
-        limited = set(rules)
-        if limited and accrual != "start":
-            raise InputError(
-                f"plan {p.name!r} has capacity or calendar rules, simulated with "
-                "accrual='start'"
-            )
-        once_cost, reached = _once(
-            pj,
-            [e for e in once if e.intervention not in limited],
-            periods,
-            rate,
-            customers,
+        money.append(m)
+    table = finish_rows(rows, money, plans)
+    for row, p, pj in zip(rows, plans, (applied[q.name].journey for q in plans)):
+        check_money(
+            row, p, streams, population_label(pj, periods, pj.resolved.cohort_size)
         )
-        if limited:
-            # Treated customers, counted by the simulation period by period.
-            disc = (1.0 + rate) ** -np.arange(periods)
-            for x, name in enumerate(rules):
-                iv = next(i for i in p.interventions if i.name == name)
-                first = s.raw.capacity_first_treated[0, :, x]
-                once_cost += iv.cost_per_customer * float((first * disc).sum())
-                reached[name] = float(first.sum())
-        per, by_rep = _paired_units(s, pj, customers, horizons, streams)
-        interrupt.checkpoint()  # the pairing takes a while for many customers
-        row: dict[str, Any] = {"plan": p.name}
-        for key, v in per.items():
-            if key == "population net value" and not by_rep:
-                row[key] = float(v.sum())
-            else:
-                row[key] = float(v.mean())
-        if pj.value_stages:
-            # Within the horizon, from the first replication's customers.
-            row["reached value"] = float((s.first_value[:customers] >= 0).mean())
-        if accrual == "start":  # simulated: capacity decides who is treated
-            period_cost = float(s.value_by_period[COST_STREAM].sum())
-        else:  # paid at the start of a period: its exact expectation
-            a_cost = pj.analyze(periods, accrual="start")
-            n0 = pj.resolved.cohort_size
-            period_cost = float(
-                a_cost.population_value[COST_STREAM]
-                + (customers - n0) * a_cost.value[COST_STREAM]
-            )
-        row["intervention cost"] = p.fixed_cost + period_cost + once_cost
-        _finish(row, base)
-        _reached_columns(row, p, reached)
-        row["capacity limited"] = any(iv.capacity for iv in p.interventions)
-        if not limited:
-            # Workload and hand-offs are their exact expectations under the plan.
-            a = pj.analyze(periods, accrual=accrual)
-            n0 = pj.resolved.cohort_size
-            r = a.raw  # raw arrays: no DataFrames per plan
-            entries = np.asarray(r.population_entries) + (customers - n0) * np.asarray(
-                r.entries
-            )
-            row.update(_team_columns(pj, entries, r.flows, customers))
-        for key, v in per.items():
-            if base is None:
-                base_pc[key] = v
-                d = np.zeros_like(v)
-            else:
-                d = v - base_pc[key]
-            if key == "population net value":
-                if by_rep:  # a total per replication: the interval of its mean
-                    total, lo, hi = _paired(d, t_quantile=True)
-                    half = hi - total
-                else:  # a sum over customers
-                    total = float(d.sum())
-                    half = (
-                        Z95 * float(d.std(ddof=1) * np.sqrt(len(d)))
-                        if len(d) > 1
-                        else np.nan
-                    )
-                dc = row["intervention cost"] - (base or row)["intervention cost"]
-                row["incremental net value low"] = total - dc - half
-                row["incremental net value high"] = total - dc + half
-                continue
-            m, lo, hi = (
-                _paired(d, t_quantile=by_rep) if base is not None else (0.0, 0.0, 0.0)
-            )
-            row[f"{key} diff"] = m
-            row[f"{key} diff low"] = lo
-            row[f"{key} diff high"] = hi
-        if base is None:
-            row["incremental net value low"] = 0.0
-            row["incremental net value high"] = 0.0
-        _check_money(row, p, streams, f"{customers:,} simulated customers")
-        rows.append(row)
-        base = base or row
-    return rows, results
+    return Evaluated(rows, results, table)

@@ -40,7 +40,8 @@ from ..model.apply_plan import apply_plan
 from ..model.coerce import rates
 from ..model.intervention import EFFECTS, Plan
 from ..model.journey import Journey
-from .evaluate import check_plans, cost_rate, draw_journeys, exact_rows, simulated_rows
+from .evaluate import check_plans, cost_rate, draw_journeys, exact_rows
+from .simulated import simulated_rows
 
 __all__ = ["psa_values", "scenario_seed", "simulate_plans", "sweep"]
 
@@ -260,7 +261,7 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
 
     def run(some: list[Plan]) -> list[dict]:
         if not simulate:
-            rows, _ = exact_rows(
+            rows = exact_rows(
                 some,
                 applied,
                 periods=periods,
@@ -271,7 +272,7 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
                 journey=journey,
             )
         else:
-            rows, _ = simulated_rows(
+            rows = simulated_rows(
                 some,
                 applied,
                 periods=periods,
@@ -285,7 +286,7 @@ def _evaluate_cell(ctx: _Context, cell: _Cell, threads: int | None) -> list[dict
                 threads=threads,
                 progress=False,
             )
-        return rows
+        return rows.rows
 
     by_plan: dict[str, dict] = {}
     try:
