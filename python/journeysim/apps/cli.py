@@ -31,7 +31,6 @@ from ..model.simulate import (
     MAX_THREADS,
 )
 from ..plans.compare import compare
-from ..view.display import fmt
 from ..view.numbers import duration, money, percent
 from ..view.plot import figure
 from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
@@ -392,19 +391,12 @@ def _compare(args, out: TextIO) -> None:
         progress=_progress(args),
     )
     print(
-        f"{len(plans)} plan(s) against the baseline, {args.periods} periods "
-        f"({c.method})"
+        f"{len(plans)} plan(s) against the baseline, "
+        f"{journey.units.periods(args.periods)} ({c.method})"
     )
     print()
-    shown = [
-        col
-        for col in c.summary.columns
-        if not col.endswith((" low", " high", " diff"))
-        and not col.startswith(("reached ", "workload "))
-    ]
-    table = c.summary[shown].T.astype(object).map(fmt)
-    with pd.option_context("display.width", 120, "display.max_rows", 200):
-        print(table.to_string())
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(c.to_text())
     if args.csv:
         write_csv(c.summary, args.csv)
         print(f"\nComparison table written to {Path(args.csv).resolve()}")

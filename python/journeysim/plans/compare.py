@@ -257,8 +257,14 @@ class Comparison:
         return out
 
     def __repr__(self) -> str:
+        head = f"<Comparison of {len(self.summary)} plans ({self.method})>"
+        return head + "\n" + self.to_text()
+
+    def to_text(self) -> str:
+        """The per-customer and population tables written for people (money,
+        percentages and durations in the journey's units), for printing."""
         per_title, pop_title = self._titles()
-        parts = [f"<Comparison of {len(self.summary)} plans ({self.method})>"]
+        parts: list[str] = []
         for title, t in (
             (per_title, self.per_customer),
             (pop_title, self.population),

@@ -24,6 +24,7 @@ from .._base.errors import InputError
 from ..model.apply_plan import AppliedPlan, apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
+from ..results.analysis import Analysis
 from .payback import payback
 from .reach import Reach, intervention_period_costs, reach
 
@@ -37,6 +38,7 @@ __all__ = [
     "draw_journeys",
     "exact_rows",
     "finish_rows",
+    "first_year_retention",
     "population_size",
 ]
 
@@ -417,6 +419,20 @@ def _by_cohort(journey, plan, periods, accrual, rate, n0) -> tuple[PlanMoney, An
 
 
 @quiet
+def first_year_retention(a: Analysis) -> dict[str, float]:
+    """The first year's NRR and GRR of the "revenue" stream (or the first
+    stream) of one plan's exact analysis, when its horizon covers a year
+    (Monte Carlo comparisons show them too: they are exact rates of the plan's
+    journey, not sample figures)."""
+    streams = [s for s in a.journey.streams if s != COST_STREAM]
+    year = a.units.year
+    if not streams or a.periods < year:
+        return {}
+    stream = "revenue" if "revenue" in streams else streams[0]
+    row = a.revenue_retention(stream, every=year).iloc[0]
+    return {"first-year NRR": float(row["nrr"]), "first-year GRR": float(row["grr"])}
+
+
 def exact_rows(
     plans: list[Plan],
     applied: dict[str, AppliedPlan],
@@ -451,6 +467,7 @@ def exact_rows(
         for s in streams:
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
+        row.update(first_year_retention(a))
         # One customer of the starting cohort: no arrivals, no fixed costs.
         one = reach(pj, p, once, periods, rate, 1.0, arrivals=False)
         row["intervention cost per customer"] = (

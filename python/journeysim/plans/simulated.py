@@ -24,6 +24,7 @@ from .evaluate import (
     about_plan,
     check_money,
     finish_rows,
+    first_year_retention,
     iv_costs,
     occupancies,
     population_label,
@@ -244,6 +245,9 @@ def simulated_rows(
         if pj.value_stages:
             # Within the horizon, from the first replication's customers.
             row["reached value"] = float((s.first_value[:customers] >= 0).mean())
+        if periods >= pj.units.year and not pj.resolved.capacity:
+            # Capacity makes effects nonlinear: no exact rate to show then.
+            row.update(first_year_retention(pj.analyze(pj.units.year)))
         row["share reached"] = one.distinct + sum(
             float(f.sum()) for f in first.values()
         ) / population_size(pj, periods, n0)

@@ -21,7 +21,7 @@ __all__ = [
     "split",
 ]
 
-_SHARES = ("retention at ", "reached value", "share reached")
+_SHARES = ("retention at ", "reached value", "share reached", "first-year ")
 _DURATIONS = ("lifetime", "expected lifetime", "time to value", "payback")
 _COUNTS = ("customers", "customers reached", "hand-offs")
 
