@@ -9,10 +9,18 @@ from typing import TextIO
 
 import pandas as pd
 
+from .._base.errors import InputError
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
+from ..view.numbers import duration, money, number, percent
 
-__all__ = ["default_journey", "default_plans", "run_demo"]
+__all__ = [
+    "default_journey",
+    "default_plans",
+    "run_demo",
+    "small_business_journey",
+    "small_business_plans",
+]
 
 STAGES = [
     "onboarding",
@@ -182,8 +190,12 @@ METADATA = {
 }
 
 
-def default_journey() -> Journey:
-    """The demo's B2B SaaS customer-success journey, in months and US dollars.
+def default_journey(kind: str = "b2b") -> Journey:
+    """The demo journey: ``"b2b"`` (the default), a B2B SaaS sold on annual
+    contracts, or ``"small_business"``, a self-serve SaaS on monthly plans
+    (:func:`small_business_journey`).
+
+    The B2B SaaS customer-success journey is in months and US dollars.
 
     Assumptions
     -----------
@@ -240,6 +252,12 @@ def default_journey() -> Journey:
     >>> round(j.analyze(periods=12).retention_at(12), 3)
     0.844
     """
+    if kind == "small_business":
+        return small_business_journey()
+    if kind != "b2b":
+        raise InputError(
+            f"kind must be 'b2b' or 'small_business', got {kind!r}", key=("kind",)
+        )
     return Journey(
         STAGES,
         transitions(),
@@ -262,7 +280,7 @@ def default_journey() -> Journey:
     )
 
 
-def default_plans() -> list[Plan]:
+def default_plans(kind: str = "b2b") -> list[Plan]:
     """Three intervention plans for :func:`default_journey`, each at a moment of
     truth: an onboarding call, an at-risk rescue desk, and both together.
 
@@ -283,6 +301,12 @@ def default_plans() -> list[Plan]:
     >>> c.summary["incremental net value"].idxmax()
     'call and rescue'
     """
+    if kind == "small_business":
+        return small_business_plans()
+    if kind != "b2b":
+        raise InputError(
+            f"kind must be 'b2b' or 'small_business', got {kind!r}", key=("kind",)
+        )
     call = Intervention(
         "onboarding call",
         at=("onboarding", "at_risk"),
@@ -306,6 +330,167 @@ def default_plans() -> list[Plan]:
     ]
 
 
+# -- the small-business variant: monthly plans, no contract ---------------------------
+
+SMB_STAGES = [
+    "onboarding",
+    "adopting",
+    "first_value",
+    "renewal_decision",
+    "renewed",
+    "expanded",
+    "advocate",
+    "at_risk",
+    "churned",
+]
+SMB_MONTH = {
+    "onboarding": {"adopting": 0.55, "at_risk": 0.10, "churned": 0.05},
+    "adopting": {"first_value": 0.30, "at_risk": 0.10, "churned": 0.02},
+    "first_value": {
+        "renewal_decision": 0.08,
+        "expanded": 0.03,
+        "advocate": 0.02,
+        "at_risk": 0.04,
+    },
+    "renewal_decision": {"renewed": 0.70, "at_risk": 0.10, "churned": 0.20},
+    "renewed": {
+        "renewal_decision": 0.08,
+        "expanded": 0.04,
+        "advocate": 0.03,
+        "at_risk": 0.03,
+    },
+    "expanded": {"renewal_decision": 0.08, "advocate": 0.05, "at_risk": 0.02},
+    "advocate": {"renewal_decision": 0.08, "at_risk": 0.01},
+    "at_risk": {"adopting": 0.15, "first_value": 0.10, "churned": 0.20},
+}
+SMB_FROM_MONTH_3 = {"onboarding": {"adopting": 0.35, "at_risk": 0.25, "churned": 0.15}}
+SMB_METADATA = {
+    "onboarding": {
+        "owner": "Onboarding",
+        "channels": ["kick-off call", "email"],
+        "touchpoints": ["welcome pack", "setup session"],
+        "kpis": ["days to go-live"],
+    },
+    "adopting": {
+        "owner": "Customer Success",
+        "channels": ["in-app", "webinar"],
+        "kpis": ["weekly active users"],
+    },
+    "first_value": {
+        "owner": "Customer Success",
+        "description": "first business outcome",
+        "kpis": ["time to first value"],
+    },
+    "renewal_decision": {"owner": "Account Management", "channels": ["QBR", "call"]},
+    "renewed": {"owner": "Account Management"},
+    "expanded": {"owner": "Sales", "kpis": ["net revenue retention"]},
+    "advocate": {"owner": "Marketing", "touchpoints": ["case study", "referral"]},
+    "at_risk": {"owner": "Customer Success", "channels": ["health alert", "call"]},
+    "churned": {"description": "cancelled the subscription"},
+}
+
+
+def small_business_journey() -> Journey:
+    """A self-serve small-business SaaS on monthly plans, in months and US
+    dollars: no contract, so customers can cancel in any month, and a
+    ``renewal_decision`` stage for the card renewal or plan review that about
+    8% of settled customers face each month.
+
+    Revenue $1,000 a month ($1,100 renewed, $1,600 expanded, $1,200 advocate,
+    $900 at risk), cost to serve $100-600, a $300 cost on each renewal, 1%
+    monthly discounting; onboarding gets tougher from month 3. With 5% of new
+    customers cancelling each month of onboarding and 20% of at-risk ones, it
+    keeps 29% of a cohort after 36 months: a leaky small-business funnel,
+    where revenue retention is well under 100%.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.default_journey("small_business")
+    >>> round(j.analyze(periods=36).retention_at(36), 3)
+    0.293
+    """
+    return Journey(
+        SMB_STAGES,
+        {0: SMB_MONTH, 3: SMB_FROM_MONTH_3},
+        values={
+            "revenue": {
+                "onboarding": 1000,
+                "adopting": 1000,
+                "first_value": 1000,
+                "renewal_decision": 1000,
+                "renewed": 1100,
+                "expanded": 1600,
+                "advocate": 1200,
+                "at_risk": 900,
+            },
+            "cost_to_serve": {
+                "onboarding": 600,
+                "adopting": 250,
+                "first_value": 150,
+                "renewal_decision": 200,
+                "renewed": 120,
+                "expanded": 150,
+                "advocate": 100,
+                "at_risk": 350,
+            },
+        },
+        transition_values={"cost_to_serve": {("renewal_decision", "renewed"): 300}},
+        start={"onboarding": 1.0},
+        discount_rate=0.01,
+        value_stages="first_value",
+        net={"revenue": 1, "cost_to_serve": -1},
+        metadata=SMB_METADATA,
+        moments_of_truth=[
+            "first_value",
+            ("renewal_decision", "churned"),
+            ("onboarding", "at_risk"),
+        ],
+        time_unit="month",
+        currency="USD",
+        scores={
+            "nps": {
+                "onboarding": 10,
+                "adopting": 5,
+                "first_value": 30,
+                "renewal_decision": 20,
+                "renewed": 35,
+                "expanded": 45,
+                "advocate": 75,
+                "at_risk": -45,
+            }
+        },
+        name="Small-business SaaS",
+    )
+
+
+def small_business_plans() -> list[Plan]:
+    """Three plans for :func:`small_business_journey`: a $50 onboarding call
+    in the first three months, an at-risk rescue desk at $40 a month, and
+    both together."""
+    call = Intervention(
+        "onboarding call",
+        at=("onboarding", "churned"),
+        relative_risk=0.6,
+        reassign_to="adopting",
+        reach=0.8,
+        window=(0, 3),
+        cost_per_customer=50,
+    )
+    rescue = Intervention(
+        "rescue desk",
+        at=("at_risk", "churned"),
+        relative_risk=0.7,
+        reassign_to="adopting",
+        cost_per_period=40,
+    )
+    return [
+        Plan("onboarding call", [call]),
+        Plan("rescue desk", [rescue]),
+        Plan("call and rescue", [call, rescue]),
+    ]
+
+
 def run_demo(
     periods: int = 36, out: str | None = None, stream: TextIO | None = None
 ) -> str:
@@ -320,49 +505,61 @@ def run_demo(
 
     stream = stream or sys.stdout
     j = default_journey()
+    u = j.units
     a = j.analyze(periods=periods)
 
     def p(text: str = "") -> None:
         print(text, file=stream)
 
     p(
-        f"journeysim demo: {j.name}, {len(j.stages)} stages, monthly, "
-        f"{periods}-month horizon"
+        f"journeysim demo: {j.name}, {len(j.stages)} stages, in {u.plural} and "
+        f"{u.currency}, over {u.periods(periods)}"
     )
     p()
     head = {
-        f"retention at {t} months": f"{a.retention_at(t):.1%}"
+        f"retention at {u.periods(t)}": percent(a.retention_at(t), u)
         for t in (3, 12, 24, 36)
         if t <= periods
     }
     ttv = a.time_to_value
-    head["expected lifetime"] = f"{a.expected_lifetime:.1f} months"
-    head["reach first value"] = f"{ttv['reached']:.1%}"
-    head["time to first value"] = f"{ttv['mean_periods']:.1f} months (of those who do)"
-    head[f"CLV over {periods} months"] = f"{a.clv:,.0f}"
-    head["CLV over the lifetime"] = f"{a.lifetime_clv:,.0f}"
+    head["expected lifetime"] = duration(a.expected_lifetime, u)
+    head["reach first value"] = percent(ttv["reached"], u)
+    head["time to first value"] = (
+        f"{duration(ttv['mean_periods'], u)} (of those who do)"
+    )
+    head[f"CLV over {u.periods(periods)}"] = f"{money(a.clv, u)} per customer"
+    head["CLV over the lifetime"] = f"{money(a.lifetime_clv, u)} per customer"
     width = max(len(k) for k in head)
     for k, v in head.items():
         p(f"  {k:<{width}}  {v}")
     p()
-    p("Churn outcome: " + ", ".join(f"{s} {v:.1%}" for s, v in a.absorption.items()))
+    p(
+        "Churn outcome: "
+        + ", ".join(f"{s} {percent(v, u)}" for s, v in a.absorption.items())
+    )
     p()
     p("Per-stage health (a customer in this stage now):")
-    table = a.stages[["remaining_lifetime", "clv", "lifetime_clv"]].copy()
-    table.insert(0, "owner", j.stage_info["owner"].fillna("-"))
-    table.columns = ["owner", "lifetime (months)", f"CLV {periods}m", "CLV lifetime"]
-    with pd.option_context(
-        "display.width", 120, "display.float_format", "{:,.1f}".format
-    ):
+    stages = a.stages
+    table = pd.DataFrame(
+        {
+            "owner": j.stage_info["owner"].fillna("-"),
+            f"lifetime ({u.plural})": [
+                f"{v:,.1f}" for v in stages["remaining_lifetime"]
+            ],
+            f"CLV {u.periods(periods)}": [money(v, u) for v in stages["clv"]],
+            "CLV lifetime": [money(v, u) for v in stages["lifetime_clv"]],
+            "NPS": [number(v, u) for v in j.scores["nps"]],
+        },
+        index=stages.index,
+    )
+    with pd.option_context("display.width", 120):
         p(table.to_string())
     p()
 
     path = out or os.path.join(os.getcwd(), "journeysim-demo-retention.png")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     a.plot_retention(ax=ax)
     ax.set_title(f"{j.name}: retention")
-    ax.set_xlabel("month")
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     p(f"Retention curve written to {os.path.abspath(path)}")

@@ -12,7 +12,7 @@ import pandas as pd
 from .._base.errors import InputError
 from .._base.resolved import JourneyLike
 from ..view.display import table
-from ..view.plot import band_plot
+from ..view.plot import band_plot, band_ylabel
 
 if TYPE_CHECKING:
     from .._base.native import _core
@@ -368,7 +368,14 @@ class Simulation:
         self, lo: float = 0.05, hi: float = 0.95, of: str = "retention", ax=None
     ):
         """The mean and the [lo, hi] band over replications; returns the Axes."""
-        return band_plot(self.band(lo, hi, of), ax=ax, ylabel=of)
+        units = self._journey.units
+        return band_plot(
+            self.band(lo, hi, of),
+            ax=ax,
+            ylabel=band_ylabel(of, self._journey.stages, units),
+            units=units,
+            share=of == "retention",
+        )
 
     def summary(self) -> pd.Series:
         out = {

@@ -147,16 +147,18 @@ def journey_diagram(
         import matplotlib.pyplot as plt
 
         fig = plt.figure(
-            figsize=(max(8.0, 1.8 * layout.columns + 0.6), 1.1 * n_lanes + 1.0)
+            figsize=(max(8.0, 1.8 * layout.columns + 0.6), 1.1 * n_lanes + 1.2)
         )
         ax = fig.add_axes((0.01, 0.01, 0.98, 0.92))
     stages = journey.stages
     flagged = journey.flagged_moments
     absorbing = set(journey.absorbing)
 
+    # The legend goes under the lanes: on one row when the map is wide enough.
+    legend_rows = 1 if layout.columns >= 6 else 2
     left, right = -0.62, layout.columns - 1 + 0.62
     ax.set_xlim(left, right)
-    ax.set_ylim(-0.5 - LEGEND_ROOM, n_lanes - 0.5)
+    ax.set_ylim(-0.5 - LEGEND_ROOM * legend_rows, n_lanes - 0.5)
     for k, lane in enumerate(layout.lanes):
         y = n_lanes - 1 - k
         ax.axhspan(y - 0.5, y + 0.5, color=LANE_FACES[k % 2], zorder=0, lw=0)
@@ -259,7 +261,7 @@ def journey_diagram(
     ax.legend(
         handles=handles,
         loc="lower center",
-        ncol=len(handles),
+        ncol=-(-len(handles) // legend_rows),
         fontsize=8,
         frameon=False,
         handlelength=1.8,

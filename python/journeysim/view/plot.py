@@ -5,14 +5,17 @@ customer or for all customers."""
 
 from __future__ import annotations
 
+import babel.numbers as bn
 import pandas as pd
 
 from .._base.units import Units
 from .journey_map import journey_diagram
-from .numbers import percent
+from .numbers import money, percent
 
 __all__ = [
     "band_plot",
+    "band_ylabel",
+    "currency",
     "figure",
     "journey_diagram",
     "occupancy_area",
@@ -50,6 +53,15 @@ def _share_axis(ax, units: Units) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: percent(v, units, decimals=0)))
 
 
+def _time_axis(ax, units: Units, span: float) -> None:
+    """Month axes over two years or more get a tick each year (12, 24, ...),
+    where renewals fall."""
+    from matplotlib.ticker import MultipleLocator
+
+    if units.time_unit == "month" and span >= 24:
+        ax.xaxis.set_major_locator(MultipleLocator(12 if span <= 120 else 24))
+
+
 def retention_curve(
     retention: pd.Series,
     ax=None,
@@ -66,6 +78,7 @@ def retention_curve(
     _share_axis(ax, units)
     if len(retention) > 1:
         ax.set_xlim(retention.index[0], retention.index[-1])
+        _time_axis(ax, units, retention.index[-1] - retention.index[0])
     ax.grid(alpha=0.3)
     if label:
         ax.legend()
@@ -79,6 +92,19 @@ def _band_name(lo: str, hi: str, units: Units) -> str:
     except ValueError:
         return f"{lo} to {hi}"
     return f"{percent(a, units, decimals=0)}–{percent(b, units, decimals=0)} band"
+
+
+def band_ylabel(of: str, stages, units: Units = _PLAIN) -> str:
+    """The y label of ``Simulation.plot_band(of=...)``: what is counted, in
+    which unit, and for whom."""
+    if of == "retention":
+        return "retention (share of the starting cohort)"
+    if of in stages:
+        return f"customers in {of} (all simulated customers)"
+    return (
+        f"discounted {of} per {units.time_unit}{currency(units)}, "
+        "all simulated customers"
+    )
 
 
 def band_plot(
@@ -111,6 +137,8 @@ def band_plot(
     )
     ax.set_xlabel(units.plural)
     ax.set_ylabel(ylabel)
+    if len(band) > 1:
+        _time_axis(ax, units, band.index[-1] - band.index[0])
     if share:
         _share_axis(ax, units)
     ax.grid(alpha=0.3)
@@ -130,10 +158,18 @@ def occupancy_area(occupancy: pd.DataFrame, ax=None, units: Units = _PLAIN):
     ax.set_ylim(0, 1)
     _share_axis(ax, units)
     ax.set_xlim(shares.index[0], shares.index[-1])
+    _time_axis(ax, units, shares.index[-1] - shares.index[0])
     ax.legend(
         loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", title="stage"
     )
     return ax
+
+
+def currency(units: Units) -> str:
+    """" ($)" for a journey in US dollars, "" for one without a currency."""
+    if units.currency is None:
+        return ""
+    return f" ({bn.get_currency_symbol(units.currency, locale=units.locale)})"
 
 
 def _gain_label(metric: str, units: Units) -> str:
@@ -141,8 +177,7 @@ def _gain_label(metric: str, units: Units) -> str:
         return f"lifetime gained per customer ({units.plural})"
     if metric == "retention":
         return "retention gained (share of customers)"
-    money = f", {units.currency}" if units.currency else ""
-    return f"net value gained per customer{money}"
+    return f"net value gained per customer{currency(units)}"
 
 
 def tornado(
@@ -165,6 +200,10 @@ def tornado(
     ax.barh(labels, m["gain_per_point"].to_numpy(), color=colors)
     ax.invert_yaxis()
     ax.set_xlabel(f"{_gain_label(metric, units)}, from a one-point change")
+    if metric == "clv" and units.currency:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v, units)))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(
         handles=[
