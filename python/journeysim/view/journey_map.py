@@ -99,7 +99,10 @@ def _bend(layout: Layout, a: str, b: str, both_ways: bool) -> float:
         ox, oy = layout.x[s], layout.y[s]
         if np.any((np.abs(xs - ox) < BOX_W / 2 + 0.05) & (np.abs(ys - oy) < BOX_H)):
             cross = (x1 - x0) * (oy - y0) - (y1 - y0) * (ox - x0)
-            return 0.3 if cross >= 0 else -0.3
+            # A long move bends less: its bulge (rad / 2 x its length) stays
+            # under about half a lane, so it does not leave the map.
+            rad = 0.3 * min(1.0, 2.5 / max(np.hypot(x1 - x0, y1 - y0), 1e-9))
+            return rad if cross >= 0 else -rad
     return 0.15 if both_ways else 0.0
 
 
