@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import re
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -78,8 +78,7 @@ def test_demo_prints_the_headline_figures(demo_run):
     proc, _ = demo_run
     text = proc.stdout
     assert (
-        "B2B SaaS customer success, 9 stages, in months and USD, over 36 months"
-        in text
+        "B2B SaaS customer success, 9 stages, in months and USD, over 36 months" in text
     )
     for label in (
         "retention at 3 months",
@@ -121,7 +120,13 @@ def test_demo_prints_the_per_stage_table(demo_run):
     text = proc.stdout
     assert "Per-stage health" in text
     header = next(line for line in text.splitlines() if "lifetime (months)" in line)
-    for column in ("owner", "lifetime (months)", "CLV 36 months", "CLV lifetime", "NPS"):
+    for column in (
+        "owner",
+        "lifetime (months)",
+        "CLV 36 months",
+        "CLV lifetime",
+        "NPS",
+    ):
         assert column in header
     rows = {line.split()[0]: line for line in text.splitlines() if line.split()}
     for stage, owner in OWNERS.items():
@@ -295,9 +300,15 @@ def year_of_cohort(j: js.Journey, year: int):
     the end b = 12 year; a customer's revenue rate at time t is the revenue of
     its stage at tenure t (the contract year starting then)."""
     spec = j.core.spec.segments[0]
-    starts, mats = list(spec.transition_starts), [np.asarray(m) for m in spec.transitions]
+    starts, mats = (
+        list(spec.transition_starts),
+        [np.asarray(m) for m in spec.transitions],
+    )
     revenue = spec.streams[j.streams.index("revenue")]
-    vstarts, values = list(revenue.value_starts), [np.asarray(v) for v in revenue.values]
+    vstarts, values = (
+        list(revenue.value_starts),
+        [np.asarray(v) for v in revenue.values],
+    )
 
     def piece(k, at, pieces):
         return pieces[max(i for i, s in enumerate(at) if s <= k)]

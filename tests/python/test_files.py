@@ -992,7 +992,9 @@ def test_the_schema_is_valid_and_rejects_bad_files():
     schema = files.schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     v = jsonschema.Draft202012Validator(schema)
-    good = json.loads(js.dumps(js.default_journey("small_business"), "json", plans=plans()))
+    good = json.loads(
+        js.dumps(js.default_journey("small_business"), "json", plans=plans())
+    )
     v.validate(good)
     for broken in (
         {**good, "format": "journeysim/2"},

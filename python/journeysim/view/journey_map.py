@@ -111,7 +111,8 @@ def _stage_text(name: str) -> str:
     if len(name) <= 11 or "_" not in name:
         return name
     cut = min(
-        (k for k, c in enumerate(name) if c == "_"), key=lambda k: abs(k - len(name) / 2)
+        (k for k, c in enumerate(name) if c == "_"),
+        key=lambda k: abs(k - len(name) / 2),
     )
     return name[:cut] + "\n" + name[cut + 1 :]
 
@@ -254,8 +255,14 @@ def journey_diagram(
             )
 
     handles = [
-        Line2D([], [], color=MOVE, lw=2, label=f"move: share per {units.time_unit} "
-            f"(under {share(min_probability, units)} not drawn)"),
+        Line2D(
+            [],
+            [],
+            color=MOVE,
+            lw=2,
+            label=f"move: share per {units.time_unit} "
+            f"(under {share(min_probability, units)} not drawn)",
+        ),
         Line2D([], [], color=MOMENT, lw=2, label="moment of truth: a move"),
         Patch(fc="white", ec=MOMENT, lw=2, label="moment of truth: a stage"),
     ]

@@ -50,7 +50,9 @@ def _share_axis(ax, units: Units) -> None:
     """Ticks of a share axis as percentages ("80%")."""
     from matplotlib.ticker import FuncFormatter
 
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: percent(v, units, decimals=0)))
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: percent(v, units, decimals=0))
+    )
 
 
 def _time_axis(ax, units: Units, span: float) -> None:
@@ -86,7 +88,7 @@ def retention_curve(
 
 
 def _band_name(lo: str, hi: str, units: Units) -> str:
-    """"5%–95% of replications" from the band's column names q0.05, q0.95."""
+    """ "5%–95% of replications" from the band's column names q0.05, q0.95."""
     try:
         a, b = float(lo.lstrip("q")), float(hi.lstrip("q"))
     except ValueError:
@@ -166,7 +168,7 @@ def occupancy_area(occupancy: pd.DataFrame, ax=None, units: Units = _PLAIN):
 
 
 def currency(units: Units) -> str:
-    """" ($)" for a journey in US dollars, "" for one without a currency."""
+    """ " ($)" for a journey in US dollars, "" for one without a currency."""
     if units.currency is None:
         return ""
     return f" ({bn.get_currency_symbol(units.currency, locale=units.locale)})"
