@@ -286,11 +286,11 @@ def default_plans(kind: str = "b2b") -> list[Plan]:
 
     - *onboarding call*: a $250 call for 90% of new accounts, in their first
       six months, cuts the slide from onboarding to at_risk by 60% (those
-      customers move on to adopting instead). Over 36 months it returns about
-      1.5 times its cost.
+      customers move on to adopting instead). Over 36 months its net gain is
+      about 1.5 times its cost (ROI 1.5).
     - *rescue desk*: $150 of a customer-success manager's time for each month
       an account spends at risk cuts its churn by 30% (saved accounts return
-      to active); it pays mostly at renewals, about 2.5 times its cost.
+      to active); it pays mostly at renewals: ROI about 2.5.
 
     Examples
     --------
