@@ -21,7 +21,7 @@ def outreach(**kwargs) -> js.Intervention:
 
 
 def test_capacity_is_never_exceeded():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     c = js.compare(
         j,
         [js.Plan("capped", [outreach(capacity=300)])],
@@ -41,7 +41,7 @@ def test_capacity_is_never_exceeded():
 def test_capacity_nobody_reaches_gives_the_unlimited_plan_exactly():
     # With room for everyone, the period-by-period engine meets every customer
     # with the same random numbers as the customer-by-customer one.
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     plans = [
         js.Plan("unlimited", [outreach()]),
         js.Plan("roomy", [outreach(capacity=10**9)]),
@@ -61,7 +61,7 @@ def test_capacity_nobody_reaches_gives_the_unlimited_plan_exactly():
 
 
 def test_a_binding_capacity_buys_less():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     plans = [
         js.Plan("unlimited", [outreach()]),
         js.Plan("capped", [outreach(capacity=100)]),
@@ -75,7 +75,7 @@ def test_a_binding_capacity_buys_less():
 
 def test_priority_serves_the_listed_stage_first():
     # Two moments of truth share one team: renewal decisions come first.
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     iv = js.Intervention(
         "save",
         at=("*", "churned"),
@@ -101,7 +101,7 @@ def test_priority_without_capacity_is_a_value_error():
 
 
 def test_capacity_cannot_be_analysed_exactly():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     with pytest.raises(ValueError, match="can only be simulated"):
         js.compare(j, [js.Plan("capped", [outreach(capacity=10)])], periods=12)
     c = js.compare(
@@ -134,7 +134,7 @@ def test_rules_keep_the_value_of_absorbing_stages():
 def test_replications_are_the_paired_units():
     # Several replications: figures are means over all of them, intervals come
     # from per-replication paired differences.
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     call = js.Intervention(
         "call", at=("onboarding", "churned"), relative_risk=0.6, reassign_to="adopting"
     )

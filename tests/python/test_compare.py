@@ -88,7 +88,7 @@ def test_exact_reach_mixture_equals_the_simulated_mean():
     assert abs(touched - 0.5) < 4 * np.sqrt(0.25 / n)
     # ... and the plan's journey simulated on its own, on a richer journey with a
     # window and a reach of 0.3.
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     plan = js.Plan(
         "p",
         [
@@ -120,7 +120,7 @@ def test_common_random_numbers_narrow_the_paired_interval():
     # runs (baseline with seed s, plan with seed s + 1), whose standard error is
     # sqrt(var_a / n + var_b / n).
     n, T, s = 20_000, 36, 11
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     plan = onboarding_call()
     c = js.compare(j, [plan], T, customers=n, seed=s)
     row = c.summary.loc[plan.name]
@@ -142,7 +142,7 @@ def test_common_random_numbers_narrow_the_paired_interval():
 
 
 def test_the_same_seed_gives_the_same_comparison():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     one = js.compare(j, [onboarding_call()], 12, customers=2000, seed=5, threads=1)
     two = js.compare(j, [onboarding_call()], 12, customers=2000, seed=5, threads=2)
     assert one.summary.equals(two.summary)
@@ -154,7 +154,7 @@ def test_the_same_seed_gives_the_same_comparison():
 @pytest.fixture(scope="module")
 def both():
     """The default journey with two plans, exact and by Monte Carlo."""
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     plans = [onboarding_call(), at_risk_outreach()]
     exact = js.compare(j, plans, 24)
     mc = js.compare(j, plans, 24, customers=20_000, seed=77, horizons=[6, 24])

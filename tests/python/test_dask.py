@@ -88,7 +88,7 @@ def test_a_simulated_sweep_is_bit_identical(client):
 
 
 def fitted() -> js.Fit:
-    truth = js.default_journey()
+    truth = js.default_journey("small_business")
     log = truth.simulate(500, 18, seed=6, record="events").stage_log()
     return js.fit(log, stages=truth.stages, absorbing=["churned"], end=18, prior=0.5)
 
@@ -111,7 +111,7 @@ def demo_plans() -> list[js.Plan]:
 
 def test_psa_comparison_equals_the_local_one(client):
     f = fitted()
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     kw = {"periods": 24, "uncertainty": f, "draws": 30, "seed": 8}
     local = js.compare(j, demo_plans(), **kw)
     remote = js.compare(j, demo_plans(), client=client, **kw)
@@ -129,7 +129,7 @@ def test_psa_comparison_equals_the_local_one(client):
 
 
 def test_a_monte_carlo_comparison_equals_the_local_one(client):
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     # A plan with a capacity: its journey carries the engine's rules to workers.
     desk = js.Intervention(
         "desk", at=("at_risk", "churned"), relative_risk=0.5, capacity=40
@@ -160,7 +160,7 @@ def test_a_failing_scenario_on_the_cluster(client):
 
 
 def event_log() -> pd.DataFrame:
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     log = j.simulate(1_500, 20, seed=3, record="events").stage_log()
     log["customer"] = log["customer"] * 7 + 100  # ids are not row numbers
     log["stage"] = log["stage"].astype(str)

@@ -242,6 +242,7 @@ def metadata_journey() -> js.Journey:
 def journeys(rng) -> dict[str, js.Journey]:
     return {
         "default": js.default_journey(),
+        "small_business": js.default_journey("small_business"),
         "tenure": tenure_journey(),
         "segments": segmented_journey(),
         "awkward": awkward_journey(rng),
@@ -523,7 +524,7 @@ def plans() -> list[js.Plan]:
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_a_file_with_a_journey_and_plans(suffix, tmp_path):
-    j, ps = js.default_journey(), plans()
+    j, ps = js.default_journey("small_business"), plans()
     path = tmp_path / f"model{suffix}"
     js.save(j, path, plans=ps)
     validate(path)
@@ -623,10 +624,10 @@ def test_tenure_keys_in_json_beside_a_stage_named_like_a_number():
 
 
 def test_saved_yaml_is_readable(tmp_path):
-    text = js.dumps(js.default_journey(), plans=plans())
+    text = js.dumps(js.default_journey("small_business"), plans=plans())
     lines = text.splitlines()
     assert lines[0] == "format: journeysim/1"
-    assert lines[1:4] == ["journey:", "  name: B2B SaaS customer success", "  stages:"]
+    assert lines[1:4] == ["journey:", "  name: Small-business SaaS", "  stages:"]
     assert "!!" not in text and "&id" not in text and "*id" not in text
     top = [k for k in yaml.safe_load(text)["journey"]]
     assert top[:4] == ["name", "stages", "transitions", "values"]
@@ -976,7 +977,7 @@ def test_wrong_types_anywhere_are_value_errors():
 
 
 def test_errors_without_a_file_name_the_key_path():
-    spec = js.default_journey().to_spec()
+    spec = js.default_journey("small_business").to_spec()
     spec["values"]["revenue"]["onboarding"] = "1000"
     with pytest.raises(ValueError) as info:
         js.Journey.from_spec(spec)
@@ -1000,7 +1001,9 @@ def test_the_schema_is_valid_and_rejects_bad_files():
     schema = files.schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     v = jsonschema.Draft202012Validator(schema)
-    good = json.loads(js.dumps(js.default_journey(), "json", plans=plans()))
+    good = json.loads(
+        js.dumps(js.default_journey("small_business"), "json", plans=plans())
+    )
     v.validate(good)
     for broken in (
         {**good, "format": "journeysim/2"},

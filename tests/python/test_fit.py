@@ -80,7 +80,7 @@ def test_dates_are_bucketed_into_months():
 
 
 def test_recovers_a_simulated_journey():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     s = j.simulate(50_000, 36, seed=11, record="events")
     f = js.fit(
         s.stage_log(), stages=j.stages, absorbing=["churned"], tenure=[0, 3], end=36
@@ -96,7 +96,7 @@ def test_recovers_a_simulated_journey():
 
 
 def test_intervals_cover_the_truth_at_about_their_level():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     true = j.transition_matrices()[0]
     hits = []
     for seed in range(6):
@@ -191,7 +191,7 @@ def psa_plans():
 
 
 def test_uncertainty_over_identical_draws_has_no_spread():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     c = js.compare(j, psa_plans(), periods=24, uncertainty=[j, j, j])
     u = c.uncertainty
     for plan in ("call", "outreach"):
@@ -204,7 +204,7 @@ def test_uncertainty_over_identical_draws_has_no_spread():
 
 
 def test_uncertainty_from_a_fit():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     s = j.simulate(2_000, 24, seed=3, record="events")
     f = js.fit(s.stage_log(), stages=j.stages, absorbing=["churned"], end=24, prior=0.5)
     c = js.compare(j, psa_plans(), periods=24, uncertainty=f, draws=40, seed=1)
@@ -229,7 +229,7 @@ def test_uncertainty_from_a_fit():
     ],
 )
 def test_bad_uncertainty(uncertainty, kwargs, message):
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     if message is None:
         with pytest.raises(ValueError, match="leave customers out"):
             js.compare(j, psa_plans(), periods=12, uncertainty=[j, j], **kwargs)
@@ -251,7 +251,7 @@ def test_log_likelihood_and_aic_by_hand():
 
 
 def test_tenure_test_detects_tenure_dependence():
-    j = js.default_journey()  # its onboarding row changes at tenure 3
+    j = js.default_journey("small_business")  # its onboarding row changes at tenure 3
     s = j.simulate(20_000, 24, seed=3, record="events")
     f = js.fit(
         s.stage_log(), stages=j.stages, absorbing=["churned"], tenure=[0, 3], end=24
@@ -270,7 +270,7 @@ def test_tenure_test_detects_tenure_dependence():
 
 
 def test_check_against_the_fit_and_a_holdout():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     s = j.simulate(20_000, 24, seed=3, record="events")
     f = js.fit(
         s.stage_log(), stages=j.stages, absorbing=["churned"], tenure=[0, 3], end=24
@@ -364,7 +364,7 @@ def test_continuous_needs_changes():
 
 
 def test_bootstrap_intervals_resample_customers():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     s = j.simulate(5_000, 24, seed=3, record="events")
     f = js.fit(s.stage_log(), stages=j.stages, absorbing=["churned"], end=24)
     boot = f.interval(0.95, bootstrap=60, seed=1)

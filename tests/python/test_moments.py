@@ -34,7 +34,7 @@ def metric_under(j, frm, to, eps, metric, horizon, accrual):
 @pytest.mark.parametrize("accrual", ["start", "end", "half-cycle"])
 def test_sensitivities_equal_finite_differences(metric, horizon, accrual):
     # The default journey has a tenure piece, two streams with a move value.
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     m = j.moments_of_truth(metric, horizon, accrual=accrual)
     for (frm, to), row in list(m.iterrows())[:5]:
         eps = 1e-6
@@ -57,7 +57,7 @@ def test_geometric_lifetime_closed_form():
 
 
 def test_ranking_and_flags():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     m = j.moments_of_truth("clv", 36)
     assert list(m.columns) == [
         "probability",
@@ -72,7 +72,7 @@ def test_ranking_and_flags():
 
 
 def test_destination_to_a_stage():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     m = j.moments_of_truth("lifetime", to="churned")
     assert ("onboarding", "churned") not in m.index  # the destination itself
 
@@ -89,7 +89,7 @@ def test_destination_to_a_stage():
 )
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        js.default_journey().moments_of_truth(**kwargs)
+        js.default_journey("small_business").moments_of_truth(**kwargs)
 
 
 def test_undefined_sensitivities_are_labelled():

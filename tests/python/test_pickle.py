@@ -39,7 +39,7 @@ def test_journeys_pickle_exactly(name, rng):
 
 
 def test_a_journey_pickle_is_its_spec():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     _, (cls, spec) = j.__reduce__()
     assert cls is js.Journey and spec == j.to_spec()
     # Plain data: no numpy or journeysim objects inside.
@@ -47,12 +47,12 @@ def test_a_journey_pickle_is_its_spec():
 
 
 def test_copies_are_equal_and_independent():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     for c in (copy.copy(j), copy.deepcopy(j)):
         assert c == j and c is not j
         assert_same_analysis(j, c, periods=12)
     c.name = "renamed"
-    assert j.name == "B2B SaaS customer success" and c != j
+    assert j.name == "Small-business SaaS" and c != j
 
 
 @pytest.mark.parametrize("name", list(INTERVENTIONS))
@@ -69,7 +69,7 @@ def test_interventions_pickle(name):
 
 
 def test_plans_pickle_and_still_apply():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     for plan in plans():
         back = pickle.loads(pickle.dumps(plan))
         assert back == plan and back.name == plan.name
@@ -96,7 +96,7 @@ def test_equality_and_hashing():
 
 
 def test_a_plans_journey_pickles_with_its_capacity_rules():
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     plan = plans()[1]  # capacity and a calendar window: simulation rules
     pj = apply_plan(j, plan, cost_rate=0.01, simulate=True).journey
     back = pickle.loads(pickle.dumps(pj))
@@ -113,7 +113,7 @@ def test_a_plans_journey_pickles_with_its_capacity_rules():
 
 
 def test_a_pickle_unpickles_in_another_process(tmp_path):
-    j = js.default_journey()
+    j = js.default_journey("small_business")
     path = tmp_path / "j.pickle"
     path.write_bytes(pickle.dumps((j, plans())))
     code = (

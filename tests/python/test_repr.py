@@ -74,7 +74,7 @@ def test_simulation_html(journey):
 def test_comparison_html(journey):
     call = js.Intervention(
         "call",
-        at=("onboarding", "churned"),
+        at=("onboarding", "at_risk"),
         relative_risk=0.6,
         reassign_to="adopting",
         cost_per_customer=50,

@@ -266,8 +266,8 @@ def test_default_journey_reads_left_to_right(go):
     fig = js.sankey(j)
     x = dict(zip(fig.data[0].node.label, fig.data[0].node.x))
     assert x["onboarding"] == min(x.values())
-    assert x["churned"] == max(x.values())
-    assert x["adopting"] < x["first_value"] < x["renewal_decision"] < x["renewed"]
+    assert x["churned"] == x["closed"] == max(x.values())
+    assert x["adopting"] < x["active"] < x["expanded"] < x["advocate"]
     # Every move of at least min_share of the cohort is a link.
     f = js.flows(j)
     assert len(fig.data[0].link.value) == int((f["share"] >= 0.005).sum())

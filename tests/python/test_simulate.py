@@ -1007,7 +1007,7 @@ def test_plot_band_returns_the_axes(banded, pyplot):
 
     ax = banded.plot_band(of="net")
     assert isinstance(ax, Axes)
-    assert ax.get_ylabel() == "net"
+    assert ax.get_ylabel() == "discounted net per period, all simulated customers"
     _, mine = pyplot.subplots()
     assert banded.plot_band(0.1, 0.9, ax=mine) is mine
 

@@ -17,7 +17,7 @@ widgets = pytest.importorskip("ipywidgets")
 
 @pytest.fixture
 def journey():
-    return js.default_journey()
+    return js.default_journey("small_business")
 
 
 @pytest.fixture

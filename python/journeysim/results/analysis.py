@@ -618,11 +618,11 @@ class Analysis:
 
     def plot_occupancy(self, ax: matplotlib.axes.Axes | None = None):
         """Stacked shares of the cohort by stage over time; returns the Axes."""
-        return occupancy_area(self.occupancy, ax=ax)
+        return occupancy_area(self.occupancy, ax=ax, units=self.journey.units)
 
     def plot_retention(self, ax: matplotlib.axes.Axes | None = None):
         """Retention curve on ``ax`` (a new figure if None); returns the Axes."""
-        return retention_curve(self.retention, ax=ax)
+        return retention_curve(self.retention, ax=ax, units=self.journey.units)
 
     def sankey(self, **kwargs):
         """A Sankey diagram of this analysis' flows over its horizon (a plotly

@@ -13,7 +13,7 @@ from .._base.errors import InputError
 from .._base.resolved import JourneyLike
 from .._base.units import Units
 from ..view.display import table
-from ..view.plot import band_plot
+from ..view.plot import band_plot, band_ylabel
 from .figures import Figure, Kind, as_series, as_text, as_texts
 from .revenue import Paths, path_retention
 from .scores import mean_over_replications, quantile_over_replications, score_averages
@@ -450,7 +450,14 @@ class Simulation:
         self, lo: float = 0.05, hi: float = 0.95, of: str = "retention", ax=None
     ):
         """The mean and the [lo, hi] band over replications; returns the Axes."""
-        return band_plot(self.band(lo, hi, of), ax=ax, ylabel=of)
+        units = self._journey.units
+        return band_plot(
+            self.band(lo, hi, of),
+            ax=ax,
+            ylabel=band_ylabel(of, self._journey.stages, units),
+            units=units,
+            share=of == "retention",
+        )
 
     @property
     def units(self) -> Units:
