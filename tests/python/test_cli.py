@@ -67,7 +67,7 @@ def test_run_exact_tables_csv_and_plot(files, tmp_path):
         )
     )
     a = js.default_journey().analyze(periods=24)
-    assert "24 periods (exact)" in out
+    assert "24 months (exact)" in out
     assert "Per-stage health" in out
     ret = pd.read_csv(tmp_path / "tables" / "retention.csv", index_col=0)
     np.testing.assert_allclose(ret.iloc[:, 0].to_numpy(), a.retention.to_numpy())
@@ -98,7 +98,7 @@ def test_compare_plans_from_the_model_and_from_a_file(files, tmp_path):
             cwd=tmp_path,
         )
     )
-    assert "2 plan(s) against the baseline, 36 periods (exact)" in out
+    assert "2 plan(s) against the baseline, 36 months (exact)" in out
     got = pd.read_csv(tmp_path / "c.csv", index_col=0)
     want = js.compare(js.default_journey(), plans(), 36).summary
     assert list(got.index) == ["baseline", "onboarding call", "rescue desk"]

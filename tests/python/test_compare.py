@@ -341,7 +341,7 @@ def test_plot_returns_the_axes(both, pyplot):
     exact, mc = both
     ax = exact.plot()
     assert isinstance(ax, Axes)
-    assert ax.get_xlabel() == "incremental net value, population of 1 customer"
+    assert ax.get_xlabel() == "incremental net value, population of 1 customer (USD)"
     assert [t.get_text() for t in ax.get_yticklabels()] == list(exact.summary.index)
     ax = mc.plot(metric="CLV diff")
     assert isinstance(ax, Axes)
@@ -428,9 +428,10 @@ def test_calendar_windows_with_arrivals_exact_equals_simulated():
 
 
 def b2b(cohort_size: float = 1000.0, arrivals: float | None = None) -> js.Journey:
-    """The demo journey with a cohort of 1 000 accounts (and arrivals), in months
-    and US dollars."""
-    spec = js.default_journey().to_spec()
+    """The small-business demo journey (its onboarding can churn, as these plans
+    need) with a cohort of 1 000 accounts (and arrivals), in months and US
+    dollars."""
+    spec = js.default_journey("small_business").to_spec()
     spec.update(cohort_size=cohort_size, time_unit="month", currency="USD")
     if arrivals is not None:
         spec["arrivals"] = arrivals
