@@ -53,10 +53,17 @@ def test_report_numbers_are_the_comparisons(exact_report):
     inc = c.summary["incremental net value"]
     best = inc.iloc[1:].idxmax()
     assert best == "call and rescue"
-    assert f"<b>{best}</b> adds the most net value: {inc[best]:,.0f} over 36" in page
+    per = c.summary.loc[best, "incremental net value per customer"]
+    assert f"<b>{best}</b> adds the most: ${per:,.0f} of net value per customer" in page
+    assert "over 36 months" in page
     for plan in ("baseline", "onboarding call", "rescue desk", "call and rescue"):
         assert f"<td>{plan}</td>" in page
     assert f"{100 * c.summary.loc['onboarding call', 'retention at 36']:.1f}%" in page
+    # The strategy reader's figures: payback, NRR and GRR, outcomes, in units.
+    assert "pays back in" in page
+    assert "first-year net revenue retention is 106.3%" in page
+    assert 'id="revenue-table"' in page and 'id="outcomes-table"' in page
+    assert 'id="population-table"' in page
 
 
 def test_report_monte_carlo_has_intervals(tmp_path):
@@ -159,7 +166,7 @@ def test_report_renders_in_chromium(browser, exact_report):
     best = browser.find_element(By.CSS_SELECTOR, "#summary-table tr.best td")
     assert best.text == "call and rescue"
     findings = browser.find_element(By.ID, "findings").text
-    assert "adds the most net value" in findings
+    assert "adds the most" in findings
 
     for key in CHARTS:
         fig = browser.find_element(By.ID, f"chart-{key}")
@@ -175,3 +182,50 @@ def test_report_renders_in_chromium(browser, exact_report):
 
     page_ink, _ = not_blank(browser.get_screenshot_as_png())
     assert page_ink > 0.02
+
+
+@pytest.fixture(scope="module")
+def monte_carlo_report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "mc.html"
+    page = js.report(
+        js.default_journey(), plans(), path, periods=36, customers=20_000, seed=1
+    )
+    return path, page
+
+
+@pytest.mark.parametrize("which", ["exact_report", "monte_carlo_report"])
+def test_report_reads_for_a_strategy_reader_in_chromium(browser, which, request):
+    """Issue 14: what a reader sees has units and no scientific notation, the
+    charts are there, and every table fits the page (no sideways scrolling)."""
+    from selenium.webdriver.common.by import By
+
+    path, _ = request.getfixturevalue(which)
+    browser.get(path.as_uri())
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert not re.search(r"\d[eE][+-]?\d", text), re.findall(
+        r".{20}\d[eE][+-]?\d.{5}", text
+    )
+    for words in ("months", "$", "%", "pays back", "NRR", "GRR"):
+        assert words in text, words
+    for key in CHARTS:
+        svg = browser.find_element(By.CSS_SELECTOR, f"#chart-{key} svg")
+        assert svg.size["width"] > 200, key
+        # The charts' own text (axis labels, ticks) has no "e+" either.
+        labels = browser.execute_script(
+            "return Array.from(arguments[0].querySelectorAll('text'))"
+            ".map(t => t.textContent).join(' ')",
+            svg,
+        )
+        assert not re.search(r"\d[eE][+-]\d", labels), key
+    page_width = browser.execute_script("return document.documentElement.clientWidth")
+    tables = browser.find_elements(By.TAG_NAME, "table")
+    assert len(tables) >= 5
+    for t in tables:
+        right = browser.execute_script(
+            "return arguments[0].getBoundingClientRect().right", t
+        )
+        assert right <= page_width, (t.get_attribute("id"), right, page_width)
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= "
+        "document.documentElement.clientWidth"
+    )

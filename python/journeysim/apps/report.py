@@ -13,14 +13,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from .._base.atomic import check_writable, write_text
 from .._base.errors import InputError
+from .._base.units import Units
 from .._base.version import __version__
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..plans.compare import Comparison, compare
-from ..view.display import fmt
+from ..plans.tables import axis_label, show
+from ..view.numbers import duration, money, number, percent
 from ..view.plot import figure, journey_diagram, occupancy_area, tornado
 
 __all__ = ["report"]
@@ -164,23 +167,35 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{len(journey.stages)} stages, {len(plans)} plan(s) '
-        f"against the baseline, {c.periods} periods, {_e(how)}. "
+        f"against the baseline, over {_e(c.units.periods(c.periods))}, {_e(how)}. "
         f"Made {when} with journeysim {_e(__version__)}.</p>",
         '<section id="findings"><h2>Key findings</h2>',
-        _findings(c),
+        _findings(journey, c),
         "</section>",
-        '<section id="summary"><h2>Plans side by side</h2>',
+        '<section id="summary"><h2>What each plan costs and returns</h2>',
+        "<h3>All customers</h3>",
+        _population_table(c),
+        '<p class="note">For the modelled population: '
+        f"{_e(number(c.summary.iloc[0]['customers'], c.units))} customers (the "
+        "starting cohort and those who join within the horizon; a simulation's "
+        "customers are a sample scaled to it). Net gain = the change in net value "
+        "less the plan's cost, against the baseline, discounted; ROI = net gain per "
+        "dollar of cost; payback = the first period from which the cumulative net "
+        "gain stays positive; reached = customers the plan touches, each once.</p>",
+        "<h3>Per customer</h3>",
         _summary_table(c),
-        '<p class="note">Lifetime, time to value, stream values and CLV are '
-        "per customer of the starting cohort; population net value, intervention "
-        "cost, incremental net value and customers reached are for the modelled "
-        "population (the journey's cohort size, or the simulated customers, plus "
-        "arrivals). Values are discounted. Incremental net value = change in "
-        "population net value less the change in intervention cost, against the "
-        "baseline; ROI = incremental net value per unit of intervention cost.</p>",
-        _chart("incremental-value", "Incremental net value by plan", _value_bars(c)),
-        _chart("cost-return", "Intervention cost against return", _cost_return(c)),
+        '<p class="note">For one customer of the starting cohort. First-year NRR and '
+        "GRR are exact rates of each plan's journey.</p>",
+        _chart("incremental-value", "Net gain by plan", _value_bars(c)),
+        _chart(
+            "cost-return",
+            "What each plan costs against what it returns",
+            _cost_return(c),
+        ),
         _chart("retention", "Retention by plan", _retention(c)),
+        "</section>",
+        '<section id="revenue"><h2>Revenue retention and outcomes</h2>',
+        _revenue_section(journey, c),
         "</section>",
     ]
     if c.uncertainty is not None:
@@ -196,7 +211,7 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         ]
     parts += [
         '<section id="plans"><h2>The plans</h2>',
-        _plans_table(plans),
+        _plans_table(plans, c.units),
         "</section>",
         '<section id="journey"><h2>The journey</h2>',
         _stages_table(journey, c),
@@ -209,9 +224,9 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
             _moments(journey, c.periods),
         ),
         "</section>",
-        '<p class="note">Period k is the step from t = k - 1 to t = k; value '
-        "accrues at the start of a period unless stated; discounting per period "
-        "from t = 0. See the journeysim documentation for the conventions.</p>",
+        f'<p class="note">A {_e(c.units.time_unit)} k runs from t = k - 1 to t = k; '
+        "value accrues at the start of a period unless stated; discounting per "
+        "period from t = 0. See the journeysim documentation for the conventions.</p>",
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -221,37 +236,83 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _findings(c: Comparison) -> str:
-    s = c.summary
+def _show(c: Comparison, value: Any, column: str) -> str:
+    """One figure of the comparison written for people, in its units."""
+    return show(value, column, c.units, _streams(c), c.periods)
+
+
+def _streams(c: Comparison) -> list[str]:
+    return c.streams
+
+
+def _baseline_analysis(journey: Journey, c: Comparison):
+    """The baseline's exact analysis (a simulated comparison's too: the
+    journey's own rates, exact)."""
+    base = c.results.get("baseline")
+    if c.method == "exact" and base is not None:
+        return base
+    return journey.analyze(periods=c.periods)
+
+
+def _findings(journey: Journey, c: Comparison) -> str:
+    s, u = c.summary, c.units
+    over = u.periods(c.periods)
     items = []
+    a = _baseline_analysis(journey, c)
+    year = u.year
+    health = (
+        f"Without a plan, {percent(a.retention_at(min(year, c.periods)), u)} of "
+        f"customers are still customers after {u.periods(min(year, c.periods))}"
+        f" and {percent(a.retention_at(c.periods), u)} after {over}; a customer "
+        f"stays {duration(a.expected_lifetime, u)} on average and is worth "
+        f"{money(a.clv, u)} over {over}"
+    )
+    if "first-year NRR" in s.columns:
+        health += (
+            f"; first-year net revenue retention is "
+            f"{percent(s.iloc[0]['first-year NRR'], u)} and gross revenue retention "
+            f"{percent(s.iloc[0]['first-year GRR'], u)}"
+        )
+    items.append(health + ".")
     if len(s) == 1:
-        return "<ul class='findings'><li>No plan to compare.</li></ul>"
+        items.append("No plan to compare.")
+        return _list(items)
     inc = s["incremental net value"].iloc[1:]
     best = inc.idxmax()
-    base_ret = s.iloc[0, 0]
-    ret_col = s.columns[0]
+    n = number(s.loc[best, "customers"], u)
     if inc.max() > 0:
-        items.append(
-            f"<b>{_e(best)}</b> adds the most net value: "
-            f"{_e(fmt(float(inc.max())))} over {c.periods} periods for the "
-            "modelled population"
-            + _interval(s, "incremental net value", best)
-            + (
-                f", an ROI of {_e(fmt(float(s.loc[best, 'ROI'])))}"
-                if np.isfinite(s.loc[best, "ROI"])
-                else ""
-            )
-            + "."
+        row = s.loc[best]
+        text = (
+            f"<b>{_e(best)}</b> adds the most: "
+            f"{_e(money(row['incremental net value per customer'], u))} of net value "
+            f"per customer over {_e(over)} for "
+            f"{_e(money(row['intervention cost per customer'], u))} per customer"
         )
+        if n != "1":
+            text += (
+                f", or {_e(money(row['incremental net value'], u))} for all {_e(n)} "
+                "customers"
+            )
+        text += _interval(c, "incremental net value", best)
+        if np.isfinite(row["ROI"]):
+            text += (
+                f"; each unit spent returns {_e(number(row['ROI'], u, digits=3))} net"
+            )
+        text += f"; it pays back {_e(_payback(c, best))}."
+        items.append(text)
     else:
-        items.append("No plan adds net value over the baseline.")
+        items.append(f"No plan adds net value over the baseline within {_e(over)}.")
+    ret_col = next(col for col in s.columns if col.startswith("retention at "))
+    at = u.periods(int(ret_col.removeprefix("retention at ")))
     for p in s.index[1:]:
-        d = float(s.loc[p, ret_col] - base_ret)
+        d = float(s.loc[p, ret_col] - s.iloc[0][ret_col])
         items.append(
-            f"{_e(p)}: {ret_col} {_e(_pct(s.loc[p, ret_col]))} "
-            f"({'+' if d >= 0 else '−'}{abs(d) * 100:.1f} points against "
-            f"{_e(_pct(base_ret))}), intervention cost "
-            f"{_e(fmt(float(s.loc[p, 'intervention cost'])))}."
+            f"{_e(p)}: retention at {_e(at)} {_e(percent(s.loc[p, ret_col], u))} "
+            f"({'+' if d >= 0 else '−'}{abs(d) * 100:.1f} points), costs "
+            f"{_e(money(s.loc[p, 'intervention cost per customer'], u))} per "
+            f"customer, returns "
+            f"{_e(money(s.loc[p, 'incremental net value per customer'], u))}"
+            f" per customer, pays back {_e(_payback(c, p))}."
         )
     losing = [p for p in inc.index if inc[p] < 0]
     if losing:
@@ -259,64 +320,96 @@ def _findings(c: Comparison) -> str:
             "Costs more than it returns: " + ", ".join(_e(p) for p in losing) + "."
         )
     if c.uncertainty is not None:
-        u = c.uncertainty
         items.append(
             f"Over the estimates' uncertainty, {_e(best)} beats the baseline with "
-            f"probability {_e(_pct(u.loc[best, 'P(beats baseline)']))}."
+            "probability "
+            f"{_e(percent(c.uncertainty.loc[best, 'P(beats baseline)'], u))}."
         )
+    elif c.method == "exact":
+        items.append(
+            "These are exact expectations for the journey as modelled: no sampling "
+            "error (the uncertainty of the rates themselves needs a fit's posterior)."
+        )
+    else:
+        items.append(
+            "Intervals are 95% Monte Carlo intervals from common random numbers "
+            "across plans."
+        )
+    return _list(items)
+
+
+def _list(items: list[str]) -> str:
     return "<ul class='findings'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def _pct(x: float) -> str:
-    return "–" if not np.isfinite(x) else f"{100 * x:.1f}%"
+def _payback(c: Comparison, plan: str) -> str:
+    v = float(c.summary.loc[plan, "payback"])
+    if not np.isfinite(v):
+        return f"not within {c.units.periods(c.periods)}"
+    return "in " + duration(v, c.units)
 
 
-def _interval(s: pd.DataFrame, col: str, plan: str) -> str:
+def _interval(c: Comparison, col: str, plan: str) -> str:
+    s = c.summary
     lo, hi = f"{col} low", f"{col} high"
     if lo not in s.columns or not np.isfinite(s.loc[plan, lo]):
         return ""
-    return f" (95% interval {_e(fmt(s.loc[plan, lo]))} to {_e(fmt(s.loc[plan, hi]))})"
+    return (
+        f" (95% interval {_e(_show(c, s.loc[plan, lo], col))} to "
+        f"{_e(_show(c, s.loc[plan, hi], col))})"
+    )
 
 
-SUMMARY_COLUMNS = (
+#: The per-customer table: one customer of the starting cohort.
+PER_CUSTOMER_COLUMNS = (
+    "first-year NRR",
+    "first-year GRR",
     "lifetime",
-    "expected lifetime",
     "time to value",
-    "reached value",
     "CLV",
-    "population net value",
+    "intervention cost per customer",
+    "incremental net value per customer",
+)
+#: The population table: the modelled population (cohort and arrivals).
+POPULATION_COLUMNS = (
+    "customers",
     "intervention cost",
     "incremental net value",
     "ROI",
+    "payback",
     "customers reached",
 )
+_HEADERS = {
+    "intervention cost per customer": "cost per customer",
+    "incremental net value per customer": "net gain per customer",
+    "intervention cost": "cost",
+    "incremental net value": "net gain",
+    "lifetime": "months retained",
+    "customers reached": "reached",
+}
 
 
-def _summary_table(c: Comparison) -> str:
+def _plan_table(c: Comparison, cols: list[str], table_id: str) -> str:
     s = c.summary
-    cols = [col for col in s.columns if col.startswith("retention at ")]
-    cols += [col for col in SUMMARY_COLUMNS if col in s.columns]
-    best = None
-    if len(s) > 1:
-        best = s["incremental net value"].iloc[1:].idxmax()
-    out = ['<table id="summary-table"><tr><th>plan</th>']
-    out += [f"<th>{_e(col)}</th>" for col in cols]
+    best = s["incremental net value"].iloc[1:].idxmax() if len(s) > 1 else None
+    out = [f'<table id="{table_id}"><tr><th>plan</th>']
+    for col in cols:
+        head = _HEADERS.get(col, col)
+        if col == "lifetime":
+            head = f"{c.units.plural} retained of {c.units.periods(c.periods)}"
+        out.append(f"<th>{_e(head)}</th>")
     out.append("</tr>")
     for plan, row in s.iterrows():
         cls = ' class="best"' if plan == best else ""
         out.append(f"<tr{cls}><td>{_e(plan)}</td>")
         for col in cols:
-            v = row[col]
-            cell = _e(_pct(v) if col.startswith("retention at ") else fmt(_num(v)))
+            cell = _e(_show(c, row[col], col))
             lo = f"{col} diff low" if f"{col} diff low" in s.columns else f"{col} low"
             hi = lo.replace(" low", " high")
             if plan != s.index[0] and lo in s.columns and np.isfinite(row[lo]):
                 base = 0.0 if lo == f"{col} low" else float(s.iloc[0][col])
-                a, b = base + row[lo], base + row[hi]
                 span = (
-                    f"{_pct(a)} – {_pct(b)}"
-                    if col.startswith("retention at ")
-                    else f"{fmt(a)} – {fmt(b)}"
+                    f"{_show(c, base + row[lo], col)} – {_show(c, base + row[hi], col)}"
                 )
                 cell += f'<br><span class="interval">{_e(span)}</span>'
             out.append(f"<td>{cell}</td>")
@@ -325,8 +418,57 @@ def _summary_table(c: Comparison) -> str:
     return "".join(out)
 
 
-def _num(v: Any) -> Any:
-    return float(v) if isinstance(v, np.floating | float) else v
+def _summary_table(c: Comparison) -> str:
+    s = c.summary
+    cols = [col for col in s.columns if col.startswith("retention at ")]
+    cols += [col for col in PER_CUSTOMER_COLUMNS if col in s.columns]
+    return _plan_table(c, cols, "summary-table")
+
+
+def _population_table(c: Comparison) -> str:
+    cols = [col for col in POPULATION_COLUMNS if col in c.summary.columns]
+    return _plan_table(c, cols, "population-table")
+
+
+def _revenue_section(journey: Journey, c: Comparison) -> str:
+    """The baseline's revenue retention by year and its outcomes."""
+    a = _baseline_analysis(journey, c)
+    u = c.units
+    parts = []
+    streams = journey.streams
+    if streams and c.periods >= u.year:
+        stream = "revenue" if "revenue" in streams else streams[0]
+        rr = a.revenue_retention(stream, every=u.year)
+        cols = ["logo_retention", "nrr", "grr", "expansion", "contraction", "churned"]
+        heads = ["logo retention", "NRR", "GRR", "expansion", "contraction", "churned"]
+        rows = "".join(
+            f"<tr><td>{_e(span)}</td>"
+            + "".join(f"<td>{_e(percent(r[k], u))}</td>" for k in cols)
+            + "</tr>"
+            for span, r in rr.iterrows()
+        )
+        parts.append(
+            '<table id="revenue-table"><tr><th>year</th>'
+            + "".join(f"<th>{h}</th>" for h in heads)
+            + f"</tr>{rows}</table>"
+            f'<p class="note">Revenue retention of {_e(stream)!s} of the starting '
+            "customers, without a plan. NRR: their revenue at the end of the year "
+            "over their revenue at its start; GRR: the same with each customer's "
+            "revenue capped at its starting level; expansion, contraction and "
+            "churned revenue are shares of the starting revenue.</p>"
+        )
+    out = a.outcomes
+    rows = "".join(
+        f"<tr><td>{_e(k)}</td><td>{_e(percent(r['horizon'], u))}</td>"
+        f"<td>{_e(percent(r['lifetime'], u))}</td></tr>"
+        for k, r in out.iterrows()
+    )
+    parts.append(
+        '<table id="outcomes-table"><tr><th>outcome</th>'
+        f"<th>within {_e(u.periods(c.periods))}</th><th>eventually</th></tr>"
+        f"{rows}</table>"
+    )
+    return "".join(parts)
 
 
 def _uncertainty_table(c: Comparison) -> str:
@@ -338,13 +480,18 @@ def _uncertainty_table(c: Comparison) -> str:
         out.append(f"<tr><td>{_e(plan)}</td>")
         for col in u.columns:
             v = float(row[col])
-            out.append(f"<td>{_e(_pct(v) if col.startswith('P(') else fmt(v))}</td>")
+            text = (
+                percent(v, c.units)
+                if col.startswith("P(")
+                else _show(c, v, "incremental net value")
+            )
+            out.append(f"<td>{_e(text)}</td>")
         out.append("</tr>")
     out.append("</table>")
     return "".join(out)
 
 
-def _plans_table(plans: Sequence[Plan]) -> str:
+def _plans_table(plans: Sequence[Plan], units: Units) -> str:
     out = [
         '<table id="plans-table"><tr><th>plan</th><th>intervention</th>'
         "<th>at</th><th>effect</th><th>reach</th><th>when</th><th>cost</th></tr>"
@@ -356,8 +503,8 @@ def _plans_table(plans: Sequence[Plan]) -> str:
             out.append(
                 f"<tr><td>{_e(p.name) if k == 0 else ''}</td><td>{_e(iv.name)}</td>"
                 f"<td>{_e(_at(iv))}</td><td>{_e(_effect(iv))}</td>"
-                f"<td>{_e(_pct(iv.reach))}</td><td>{_e(_when(iv))}</td>"
-                f"<td>{_e(_costs(iv))}</td></tr>"
+                f"<td>{_e(percent(iv.reach, units))}</td><td>{_e(_when(iv))}</td>"
+                f"<td>{_e(_costs(iv, units))}</td></tr>"
             )
     out.append("</table>")
     return "".join(out)
@@ -394,14 +541,16 @@ def _when(iv: Intervention) -> str:
     return "; ".join(parts) or "always"
 
 
-def _costs(iv: Intervention) -> str:
+def _costs(iv: Intervention, units: Units) -> str:
     parts = []
     if iv.cost_fixed:
-        parts.append(f"{fmt(iv.cost_fixed)} fixed")
+        parts.append(f"{money(iv.cost_fixed, units)} fixed")
     if iv.cost_per_customer:
-        parts.append(f"{fmt(iv.cost_per_customer)} per customer")
+        parts.append(f"{money(iv.cost_per_customer, units)} per customer")
     if iv.cost_per_period:
-        parts.append(f"{fmt(iv.cost_per_period)} per customer-period")
+        parts.append(
+            f"{money(iv.cost_per_period, units)} per customer-{units.time_unit}"
+        )
     return ", ".join(parts) or "none"
 
 
@@ -413,10 +562,14 @@ def _stages_table(journey: Journey, c: Comparison) -> str:
         health = base.stages
     else:  # a simulated comparison: the health table is exact in any case
         health = journey.analyze(periods=c.periods).stages
+    u = journey.units
+    scores = journey.scores
     out = [
         '<table id="stages-table"><tr><th>stage</th><th>owner</th>'
         "<th>touchpoints</th><th>moment of truth</th>"
-        "<th>remaining lifetime</th><th>CLV from here</th></tr>"
+        "<th>remaining lifetime</th><th>CLV from here</th>"
+        + "".join(f"<th>{_e(k)}</th>" for k in scores.columns)
+        + "</tr>"
     ]
     for s in journey.stages:
         meta = info.loc[s]
@@ -426,8 +579,12 @@ def _stages_table(journey: Journey, c: Comparison) -> str:
             f"<tr><td>{_e(s)}{' (end)' if meta['absorbing'] else ''}</td>"
             f"<td>{_e(owner)}</td><td>{_e(touch)}</td>"
             f"<td>{'yes' if meta['moment_of_truth'] else ''}</td>"
-            f"<td>{_e(fmt(float(health.loc[s, 'remaining_lifetime'])))}</td>"
-            f"<td>{_e(fmt(float(health.loc[s, 'clv'])))}</td></tr>"
+            f"<td>{_e(duration(health.loc[s, 'remaining_lifetime'], u))}</td>"
+            f"<td>{_e(money(health.loc[s, 'clv'], u))}</td>"
+            + "".join(
+                f"<td>{_e(number(scores.loc[s, k], u))}</td>" for k in scores.columns
+            )
+            + "</tr>"
         )
     out.append("</table>")
     return "".join(out)
@@ -471,15 +628,27 @@ def _value_bars(c: Comparison) -> str:
 def _cost_return(c: Comparison) -> str:
     s = c.summary.iloc[1:]
     fig, ax = figure(7.5, 4)
-    cost = s["intervention cost"].to_numpy(dtype=float)
-    gain = (s["incremental net value"] + s["intervention cost"]).to_numpy(dtype=float)
+    cost = s["intervention cost per customer"].to_numpy(dtype=float)
+    gain = (
+        s["incremental net value per customer"] + s["intervention cost per customer"]
+    ).to_numpy(dtype=float)
     ax.scatter(cost, gain, s=60, color="#1f77b4", zorder=3)
     for name, x, y in zip(s.index, cost, gain):
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
     top = max([1.0, *np.abs(cost), *np.abs(gain)])
     ax.plot([0, top], [0, top], ls="--", color="#999", lw=1, label="break-even")
-    ax.set_xlabel("intervention cost per customer")
-    ax.set_ylabel("value gained before cost per customer")
+    streams = _streams(c)
+    ax.set_xlabel(axis_label("intervention cost per customer", c.units, streams, 1))
+    ax.set_ylabel(
+        "value gained before cost per customer"
+        + (f" ({c.units.currency})" if c.units.currency else "")
+    )
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: money(v, c.units, compact=True))
+    )
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: money(v, c.units, compact=True))
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     return _svg(fig)
@@ -496,9 +665,10 @@ def _retention(c: Comparison) -> str:
             ls="--" if name == "baseline" else "-",
             label=name,
         )
-    ax.set_xlabel("period")
-    ax.set_ylabel("retention (share not churned)")
+    ax.set_xlabel(f"tenure ({c.units.plural})")
+    ax.set_ylabel("share of the starting customers retained")
     ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     return _svg(fig)
@@ -517,7 +687,12 @@ def _uncertainty_plot(c: Comparison) -> str:
     ax.set_yticks(y, names)
     ax.axvline(0, color="black", lw=0.8)
     ax.invert_yaxis()
-    ax.set_xlabel("incremental net value per customer (box: quartiles, whiskers: 95%)")
+    n = number(c.summary.iloc[0]["customers"], c.units)
+    cur = f", {c.units.currency}" if c.units.currency else ""
+    ax.set_xlabel(f"net gain, all {n} customers{cur} (box: quartiles, whiskers: 95%)")
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: money(v, c.units, compact=True))
+    )
     ax.grid(axis="x", alpha=0.3)
     return _svg(fig)
 
@@ -535,7 +710,7 @@ def _occupancy(c: Comparison) -> str:
     occ = base.occupancy
     if isinstance(occ.columns, pd.MultiIndex):  # per segment: add them up
         occ = occ.T.groupby(level=-1).sum().T[base.occupancy.columns.levels[-1]]
-    occupancy_area(occ, ax=ax)
+    occupancy_area(occ, ax=ax, units=c.units)
     return _svg(fig)
 
 
@@ -544,7 +719,7 @@ def _moments(journey: Journey, periods: int) -> str:
     m = m[np.isfinite(m["gain_per_point"].to_numpy(dtype=float))]
     fig, ax = figure(7.5, 0.35 * min(len(m), 12) + 1.4)
     if len(m):
-        tornado(m, ax=ax)
+        tornado(m, ax=ax, metric="clv", units=journey.units)
     else:
         ax.text(0.5, 0.5, "no transition to improve", ha="center")
         ax.axis("off")

@@ -137,7 +137,10 @@ class Comparison:
         self.periods = periods
         self.units = units if units is not None else Units()
 
-    def _streams(self) -> list[str]:
+    @property
+    def streams(self) -> list[str]:
+        """The value streams of the plans' journeys (the plan cost stream
+        included)."""
         j = next(iter(self.journeys.values()), None)
         return [] if j is None else list(j.streams)
 
@@ -170,7 +173,7 @@ class Comparison:
         ax.barh(names, y, xerr=err, color=colors, capsize=4)
         ax.axvline(0, color="black", lw=0.8)
         ax.invert_yaxis()
-        streams = self._streams()
+        streams = self.streams
         ax.set_xlabel(axis_label(metric, self.units, streams, self._customers()))
         k = kind(metric, streams)
         units = self.units
@@ -186,7 +189,7 @@ class Comparison:
 
     def _shown(self, table: pd.DataFrame) -> list[list]:
         """Rows (one per column of ``table``) written for people."""
-        streams = self._streams()
+        streams = self.streams
         cols = [c for c in table.columns if not c.endswith((" low", " high"))]
         out = []
         for c in cols:
@@ -216,7 +219,7 @@ class Comparison:
         out = table(head, self._shown(self.per_customer), per_title)
         out += table(head, self._shown(self.population), pop_title)
         if len(self.reach):
-            streams = self._streams()
+            streams = self.streams
             out += table(
                 ["plan", "intervention", "customers reached", "cost"],
                 [
