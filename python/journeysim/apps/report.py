@@ -22,7 +22,7 @@ from .._base.version import __version__
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..plans.compare import Comparison, compare
-from ..plans.tables import axis_label, show
+from ..plans.tables import axis_label, heading, show
 from ..view.numbers import duration, money, number, percent
 from ..view.plot import figure, journey_diagram, occupancy_area, tornado
 
@@ -394,7 +394,7 @@ def _plan_table(c: Comparison, cols: list[str], table_id: str) -> str:
     best = s["incremental net value"].iloc[1:].idxmax() if len(s) > 1 else None
     out = [f'<table id="{table_id}"><tr><th>plan</th>']
     for col in cols:
-        head = _HEADERS.get(col, col)
+        head = _HEADERS.get(col, heading(col, c.units))
         if col == "lifetime":
             head = f"{c.units.plural} retained of {c.units.periods(c.periods)}"
         out.append(f"<th>{_e(head)}</th>")

@@ -34,7 +34,7 @@ from .evaluate import (
 from .resources import check_compare_memory
 from .simulated import sample_plans, simulated_rows
 from .sweep import psa_values, simulate_plans
-from .tables import axis_label, kind, show, split
+from .tables import axis_label, heading, kind, show, split
 
 __all__ = ["Comparison", "compare"]
 
@@ -201,7 +201,7 @@ class Comparison:
                     hi = show(table.at[plan, f"{c} high"], c, self.units, streams, 0)
                     text += f" ({lo} to {hi})"
                 cells.append(text)
-            out.append([c, *cells])
+            out.append([heading(c, self.units), *cells])
         return out
 
     def _titles(self) -> tuple[str, str]:

@@ -40,6 +40,7 @@ __all__ = [
     "finish_rows",
     "first_year_retention",
     "population_size",
+    "scores_at",
 ]
 
 
@@ -433,6 +434,16 @@ def first_year_retention(a: Analysis) -> dict[str, float]:
     return {"first-year NRR": float(row["nrr"]), "first-year GRR": float(row["grr"])}
 
 
+def scores_at(scores: pd.DataFrame, horizons: list[int]) -> dict[str, float]:
+    """Each score's average over the customers present at each horizon (a
+    plan's satisfaction, not a sum over time): "nps at 12"."""
+    return {
+        f"{name} at {h}": float(scores[name].iloc[h])
+        for name in scores.columns
+        for h in horizons
+    }
+
+
 def exact_rows(
     plans: list[Plan],
     applied: dict[str, AppliedPlan],
@@ -468,6 +479,7 @@ def exact_rows(
             row[s] = float(a.value[s])
         row["CLV"] = a.clv
         row.update(first_year_retention(a))
+        row.update(scores_at(a.scores, horizons))
         # One customer of the starting cohort: no arrivals, no fixed costs.
         one = reach(pj, p, once, periods, rate, 1.0, arrivals=False)
         row["intervention cost per customer"] = (

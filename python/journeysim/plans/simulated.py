@@ -30,6 +30,7 @@ from .evaluate import (
     population_label,
     population_size,
     quiet,
+    scores_at,
     team_columns,
 )
 from .reach import Reach, intervention_period_costs, reach
@@ -245,6 +246,7 @@ def simulated_rows(
         if pj.value_stages:
             # Within the horizon, from the first replication's customers.
             row["reached value"] = float((s.first_value[:customers] >= 0).mean())
+        row.update(scores_at(s.scores, horizons))
         if periods >= pj.units.year and not pj.resolved.capacity:
             # Capacity makes effects nonlinear: no exact rate to show then.
             row.update(first_year_retention(pj.analyze(pj.units.year)))

@@ -5,6 +5,7 @@ percentages, durations), never in scientific notation."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -15,6 +16,7 @@ from .evaluate import PER_CUSTOMER, POPULATION
 
 __all__ = [
     "axis_label",
+    "heading",
     "is_population",
     "kind",
     "show",
@@ -157,3 +159,15 @@ def axis_label(column: str, units: Units, streams: Sequence[str], customers: flo
         name = PER_CUSTOMER.get(column, column)
         whose = " per customer" if k in ("money", "count") else ""
     return f"{name}{whose}" + (f" ({unit})" if unit else "")
+
+
+_AT = re.compile(r"(.+) at (\d+)((?: diff)?)")
+
+
+def heading(column: str, units: Units) -> str:
+    """A column's name for people: a figure at a horizon gets the unit
+    ("retention at 36" -> "retention at 36 months")."""
+    m = _AT.fullmatch(column)
+    if m is None:
+        return column
+    return f"{m.group(1)} at {units.periods(int(m.group(2)))}{m.group(3)}"
