@@ -176,7 +176,7 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         "<h3>All customers</h3>",
         _population_table(c),
         '<p class="note">For the modelled population: '
-        f"{_e(number(c.summary.iloc[0]['customers'], c.units))} customers (the "
+        f"{_e(_customers(c))} (the "
         "starting cohort and those who join within the horizon; a simulation's "
         "customers are a sample scaled to it). Net gain = the change in net value "
         "less the plan's cost, against the baseline, discounted; ROI = net gain per "
@@ -336,6 +336,11 @@ def _findings(journey: Journey, c: Comparison) -> str:
             "across plans."
         )
     return _list(items)
+
+
+def _customers(c: Comparison) -> str:
+    n = number(c.summary.iloc[0]["customers"], c.units)
+    return f"{n} customer" + ("" if n == "1" else "s")
 
 
 def _list(items: list[str]) -> str:
