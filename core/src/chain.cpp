@@ -14,18 +14,6 @@ namespace journeysim {
 namespace detail {
 namespace {
 
-// The chain in which the `stop` stages keep everyone who arrives.
-Matrix stop_at(const Matrix &P, const std::vector<bool> &stop) {
-  Matrix Pm = P;
-  for (std::size_t i = 0; i < stop.size(); ++i)
-    if (stop[i]) {
-      const auto ii = static_cast<Index>(i);
-      Pm.row(ii).setZero();
-      Pm(ii, ii) = 1.0;
-    }
-  return Pm;
-}
-
 // First passage in a stationary chain Pm whose target and avoided stages are
 // already made to stop everyone. On the stages O that can still reach the
 // target, with N = (I - Pm[O, O])^-1: h = N Pm[O, target] 1, the complement
@@ -73,6 +61,18 @@ Passage stationary_passage(const Matrix &Pm, const std::vector<bool> &target,
 }
 
 } // namespace
+
+// The chain in which the `stop` stages keep everyone who arrives.
+Matrix stop_at(const Matrix &P, const std::vector<bool> &stop) {
+  Matrix Pm = P;
+  for (std::size_t i = 0; i < stop.size(); ++i)
+    if (stop[i]) {
+      const auto ii = static_cast<Index>(i);
+      Pm.row(ii).setZero();
+      Pm(ii, ii) = 1.0;
+    }
+  return Pm;
+}
 
 Passage segment_passage(const Segment &seg, const std::vector<bool> &target,
                         const std::vector<bool> &avoid) {

@@ -99,6 +99,10 @@ Matrix stationary_absorption(const Matrix &P, const std::vector<bool> &absorbing
 
 // ---- chain.cpp -------------------------------------------------------------
 
+// The chain in which the `stop` stages keep everyone who arrives (their rows
+// made the identity): first passage into them.
+Matrix stop_at(const Matrix &P, const std::vector<bool> &stop);
+
 // First passage of one segment from each stage at tenure 0: h the probability
 // of reaching `target` before `avoid`, q its complement (computed on its own),
 // g = E[periods to the target; reached]; with the condition number of the

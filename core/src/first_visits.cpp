@@ -9,21 +9,6 @@
 #include <string>
 
 namespace journeysim::detail {
-namespace {
-
-// The chain in which value stages are made absorbing: first passage into them.
-Matrix stop_at(const Matrix &P, const std::vector<bool> &target) {
-  Matrix Pm = P;
-  for (std::size_t i = 0; i < target.size(); ++i)
-    if (target[i]) {
-      const auto ii = static_cast<Index>(i);
-      Pm.row(ii).setZero();
-      Pm(ii, ii) = 1.0;
-    }
-  return Pm;
-}
-
-} // namespace
 
 void time_to_value(const Journey &journey, const Segment &seg,
                    const std::vector<Epoch> &epochs, int T, Analysis &r) {

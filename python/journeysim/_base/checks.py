@@ -12,12 +12,14 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import InputError, SpecError
+from .conventions import MAX_SAMPLES
+from .errors import FitError, InputError, SpecError
 
 __all__ = [
     "check_integer",
     "check_keys",
     "check_real",
+    "check_sample_size",
     "describe",
     "finite_number",
     "known_stage",
@@ -157,3 +159,16 @@ def finite_number(x: Any) -> bool:
         return math.isfinite(float(x))
     except (OverflowError, TypeError, ValueError):
         return False
+
+
+def check_sample_size(n: Any) -> int:
+    """How many journeys to draw from a posterior: a whole number in
+    [1, MAX_SAMPLES] (each is a whole journey in memory)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise FitError(f"n must be a positive integer, got {n!r}")
+    if n > MAX_SAMPLES:
+        raise FitError(
+            f"n must be at most {MAX_SAMPLES:,} journeys (each is a whole "
+            f"journey in memory), got {n:,}"
+        )
+    return int(n)

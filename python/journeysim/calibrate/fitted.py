@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._base.checks import finite_number
-from .._base.conventions import MAX_SAMPLES
+from .._base.checks import check_sample_size, finite_number
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
 from .._base.warnings import InfiniteLifetimeWarning
@@ -328,13 +327,7 @@ class Fit:
     def sample(self, n: int, seed: int | None = None) -> list[Journey]:
         """``n`` journeys drawn from the posterior (rows drawn independently
         from their Dirichlet distributions)."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise FitError(f"n must be a positive integer, got {n!r}")
-        if n > MAX_SAMPLES:
-            raise FitError(
-                f"n must be at most {MAX_SAMPLES:,} journeys (each is a whole "
-                f"journey in memory), got {n:,}"
-            )
+        n = check_sample_size(n)
         rng = np.random.default_rng(seed)
         out = []
         a = self._alpha

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from .._base.conventions import MAX_SAMPLES
+from .._base.checks import check_sample_size
 from .._base.errors import FitError
 from ..model.journey import Journey
 
@@ -105,13 +105,7 @@ class GeneratorFit:
     def sample(self, n: int, seed: int | None = None) -> list[Journey]:
         """``n`` journeys from the posterior of the rates (Gamma, with the
         fit's prior pseudo-count on every move)."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise FitError(f"n must be a positive integer, got {n!r}")
-        if n > MAX_SAMPLES:
-            raise FitError(
-                f"n must be at most {MAX_SAMPLES:,} journeys (each is a whole "
-                f"journey in memory), got {n:,}"
-            )
+        n = check_sample_size(n)
         return [self._journey(Q) for Q in self._draw_generators(int(n), seed)]
 
     def interval(

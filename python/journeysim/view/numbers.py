@@ -122,6 +122,13 @@ def _with_symbol(text: str, units: Units) -> str:
     return f"−{sym}{text[1:]}" if text.startswith("−") else f"{sym}{text}"
 
 
+def _not_finite(v: float, infinite: str) -> str:
+    """NaN as "–", +inf as ``infinite``, -inf as "−∞"."""
+    if math.isnan(v):
+        return "–"
+    return infinite if v > 0 else "−∞"
+
+
 def percent(x: Any, units: Units = _DEFAULT, *, decimals: int = 1) -> str:
     """A share as a percentage: "86.2%"; "≈0%" for a positive share that rounds
     to nothing, "–" for NaN."""
@@ -129,10 +136,8 @@ def percent(x: Any, units: Units = _DEFAULT, *, decimals: int = 1) -> str:
     if v is None:
         return str(x)
     v = float(v) + 0.0  # -0.0 is 0
-    if math.isnan(v):
-        return "–"
-    if math.isinf(v):
-        return "∞" if v > 0 else "−∞"
+    if not math.isfinite(v):
+        return _not_finite(v, "∞")
     if abs(v) * 100 >= HUGE:
         return superscript(v * 100, units.locale) + "%"
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
@@ -149,10 +154,8 @@ def duration(x: Any, units: Units = _DEFAULT, *, decimals: int = 1) -> str:
     if v is None:
         return str(x)
     v = float(v) + 0.0  # -0.0 is 0
-    if math.isnan(v):
-        return "–"
-    if math.isinf(v):
-        return "never" if v > 0 else "−∞"
+    if not math.isfinite(v):
+        return _not_finite(v, "never")
     if abs(v) >= HUGE:
         return f"{superscript(v, units.locale)} {units.plural}"
     text = bn.format_decimal(
