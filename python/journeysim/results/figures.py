@@ -13,7 +13,7 @@ import pandas as pd
 from .._base.units import Units
 from ..view.numbers import duration, money, number, percent
 
-__all__ = ["Figure", "Kind", "as_series", "as_text", "as_texts", "lines"]
+__all__ = ["Figure", "Kind", "as_series", "as_text", "as_texts", "lines", "text_label"]
 
 
 class Kind(enum.Enum):
@@ -47,14 +47,24 @@ def as_series(figures: Iterable[Figure], name: str) -> pd.Series:
     return pd.Series({f.label: float(f.value) for f in figures}, name=name, dtype=float)
 
 
+def text_label(f: Figure, units: Units) -> str:
+    """The label for a written figure: a time's text carries its unit, so the
+    label's "(months)" goes ("expected lifetime  126 months")."""
+    return f.label.replace(f" ({units.plural})", "") if f.kind is Kind.TIME else f.label
+
+
 def as_texts(figures: Iterable[Figure], units: Units, name: str) -> pd.Series:
     """The figures written for people, by label (for printing a summary)."""
     return pd.Series(
-        {f.label: as_text(f, units) for f in figures}, name=name, dtype=object
+        {text_label(f, units): as_text(f, units) for f in figures},
+        name=name,
+        dtype=object,
     )
 
 
 def lines(figures: Sequence[Figure], units: Units, indent: str = "  ") -> list[str]:
     """One aligned line per figure: label, then its value written for people."""
-    width = max((len(f.label) for f in figures), default=0)
-    return [f"{indent}{f.label:<{width}}  {as_text(f, units)}" for f in figures]
+    width = max((len(text_label(f, units)) for f in figures), default=0)
+    return [
+        f"{indent}{text_label(f, units):<{width}}  {as_text(f, units)}" for f in figures
+    ]
