@@ -115,14 +115,25 @@ def test_demo_figures_are_the_api_figures(demo_run):
     assert lines["CLV over 36 months"] == f"${a.clv:,.0f} per customer"
 
 
+def test_demo_prints_revenue_retention_and_the_plans(demo_run):
+    proc, _ = demo_run
+    text = proc.stdout
+    year1 = next(line for line in text.splitlines() if line.startswith("months 0–12"))
+    # logo retention, NRR, GRR of the first year, as the docstring states.
+    assert year1.split()[2:5] == ["84.4%", "106.3%", "82.7%"]
+    for plan in ("onboarding call", "rescue desk", "call and rescue"):
+        line = next(x for x in text.splitlines() if x.strip().startswith(plan + ":"))
+        assert "costs $" in line and "returns $" in line and "pays back" in line
+
+
 def test_demo_prints_the_per_stage_table(demo_run):
     proc, _ = demo_run
     text = proc.stdout
     assert "Per-stage health" in text
-    header = next(line for line in text.splitlines() if "lifetime (months)" in line)
+    header = next(line for line in text.splitlines() if "remaining lifetime" in line)
     for column in (
         "owner",
-        "lifetime (months)",
+        "remaining lifetime",
         "CLV 36 months",
         "CLV lifetime",
         "NPS",
@@ -134,7 +145,7 @@ def test_demo_prints_the_per_stage_table(demo_run):
         assert (owner or "-") in rows[stage]
     # the outcome rows: owner "-", nothing left, no score
     for outcome in ("churned", "closed"):
-        assert rows[outcome].split()[1:] == ["-", "0.0", "$0", "$0", "–"]
+        assert rows[outcome].split()[1:] == ["-", "0", "months", "$0", "$0", "–"]
     assert rows["advocate"].split()[-1] == "80"
 
 

@@ -13,6 +13,7 @@ from .._base.atomic import save_figure
 from .._base.errors import InputError
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
+from ..plans.compare import compare
 from ..view.numbers import duration, money, number, percent
 
 __all__ = [
@@ -544,13 +545,33 @@ def run_demo(
         + ", ".join(f"{s} {percent(v, u)}" for s, v in a.absorption.items())
     )
     p()
+    if periods >= u.year:
+        rr = a.revenue_retention("revenue", every=u.year)
+        cols = {
+            "logo retention": "logo_retention",
+            "NRR": "nrr",
+            "GRR": "grr",
+            "expansion": "expansion",
+            "contraction": "contraction",
+            "churned": "churned",
+        }
+        p("Revenue retention of the starting customers, year by year:")
+        shown = pd.DataFrame(
+            {k: [percent(v, u) for v in rr[c]] for k, c in cols.items()},
+            index=rr.index,
+        )
+        with pd.option_context("display.width", 120):
+            p(shown.to_string())
+        p()
+    if periods >= 1:
+        _print_plans(j, periods, p)
     p("Per-stage health (a customer in this stage now):")
     stages = a.stages
     table = pd.DataFrame(
         {
             "owner": j.stage_info["owner"].fillna("-"),
-            f"lifetime ({u.plural})": [
-                f"{v:,.1f}" for v in stages["remaining_lifetime"]
+            "remaining lifetime": [
+                duration(v, u) for v in stages["remaining_lifetime"]
             ],
             f"CLV {u.periods(periods)}": [money(v, u) for v in stages["clv"]],
             "CLV lifetime": [money(v, u) for v in stages["lifetime_clv"]],
@@ -572,3 +593,22 @@ def run_demo(
         plt.close(fig)
     p(f"Retention curve written to {os.path.abspath(path)}")
     return path
+
+
+def _print_plans(j: Journey, periods: int, p) -> None:
+    """The demo's plans against the baseline, a line each, per customer."""
+    u = j.units
+    c = compare(j, default_plans(), periods=periods)
+    p(f"The demo's plans against the baseline, per customer over {u.periods(periods)}:")
+    s = c.summary
+    for name in s.index[1:]:
+        roi = s.loc[name, "ROI"]
+        pays = s.loc[name, "payback"]
+        p(
+            f"  {name}: costs "
+            f"{money(s.loc[name, 'intervention cost per customer'], u)},"
+            f" returns {money(s.loc[name, 'incremental net value per customer'], u)}"
+            f" net (ROI {number(roi, u, digits=3)}), pays back "
+            + (f"in {duration(pays, u)}" if pays == pays else "not within the horizon")
+        )
+    p()
