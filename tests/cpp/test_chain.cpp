@@ -2,6 +2,7 @@
 // against closed forms worked by hand in the comments.
 #include "helpers.hpp"
 #include "journeysim/chain.hpp"
+#include "journeysim/exact.hpp"
 #include "journeysim/model.hpp"
 
 #include <catch2/catch.hpp>
@@ -116,4 +117,27 @@ TEST_CASE("chain analytics refuse a bad segment or flags", "[chain]") {
   CHECK_THROWS_AS(communicating_classes(j, 3), std::out_of_range);
   CHECK_THROWS_AS(first_passage(j, 0, std::vector<bool>(2), std::vector<bool>(5)),
                   std::invalid_argument);
+}
+
+TEST_CASE("first visits to any of several targets count a customer once", "[chain]") {
+  // a -> b (0.5), b -> c (0.25), c absorbing; start in a. Targets: b within
+  // tenures [2, 4) and c within [0, 4).
+  //   x1 = (.5, .5, 0), x2 = (.25, .625, .125): at tau 2 everyone in b or c
+  //   meets a target for the first time (.75); at tau 3 those who were still in
+  //   a move to b (.125). The sum, .875, is the chance of meeting either: not
+  //   the .75 + .125 + (b's and c's separate first visits) of a sum over targets.
+  const Journey j =
+      journey_of({"a", "b", "c"}, mat({{0.5, 0.5, 0.0}, {0.0, 0.75, 0.25}, {0, 0, 1}}));
+  const Vector f = first_visits_any(j, 0, {{1}, {2}}, {2, 0}, {4, 4}, 4);
+  REQUIRE(f.size() == 4);
+  CHECK(f(0) == 0.0);
+  CHECK(f(1) == 0.0);
+  CHECK_THAT(f(2), WithinRel(0.75, kRel));
+  CHECK_THAT(f(3), WithinRel(0.125, kRel));
+  // One target alone is first_visits.
+  const Vector one = first_visits_any(j, 0, {{2}}, {0}, {4}, 4);
+  const Vector ref = first_visits(j, 0, {2}, 0, 4);
+  for (Eigen::Index t = 0; t < 4; ++t)
+    CHECK_THAT(one(t),
+               WithinRel(ref(t), kRel) || Catch::Matchers::WithinAbs(0.0, 1e-300));
 }
