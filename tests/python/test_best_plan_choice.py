@@ -158,7 +158,7 @@ def test_bad_maximise_names_the_options():
         js.best_plan(j, [cheap], budget=400, periods=24, maximise="intervention cost")
     with pytest.raises(js.InputError, match="beyond the horizon"):
         js.best_plan(j, [cheap], budget=400, periods=24, maximise="retention at 30")
-    with pytest.raises(js.InputError, match="none of .* has one"):
+    with pytest.raises(js.InputError, match=r"none of .* has one"):
         js.best_plan(j, [cheap], budget=400, periods=24, effort=5)
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .._base.errors import InputError
 from .._base.units import Units
+from ..model.apply_plan import MAX_PARTIAL_REACH
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..view.numbers import money, number, percent
@@ -242,6 +243,9 @@ def best_plan(
     ``reach`` lists the reach levels to consider for every candidate (default:
     each candidate's own reach).
 
+    A combination of more than 10 interventions of partial reach is not
+    considered: the exact mixture of their 2^k sub-populations stops there.
+
     The search is exact (every combination whose fixed costs and effort fit is
     evaluated) when there are at most ``exact_limit`` combinations (default
     :data:`EXACT_LIMIT`: 12 candidates at one reach level). Beyond, a
@@ -331,6 +335,10 @@ def best_plan(
         # Fixed costs are paid whatever happens: a combination whose fixed
         # costs exceed the budget need not be evaluated; nor one over effort.
         if sum(f for f, r in zip(fixed, combo, strict=True) if r) > budget + tol:
+            return False
+        # More interventions of partial reach than the exact mixture takes
+        # (2^k sub-populations) cannot be evaluated: not considered.
+        if sum(1 for r in combo if 0 < r < 1) > MAX_PARTIAL_REACH:
             return False
         return effort is None or ev.effort(combo) <= effort + 1e-9 * max(1.0, effort)
 

@@ -211,7 +211,22 @@ class Tornado:
     """The result of :func:`tornado`: ``table`` has one row per input
     (index: its path), sorted by swing: its "low input", "base input" and
     "high input" values, the metric at each ("low", "base", "high") and the
-    "swing" (|high - low|)."""
+    "swing" (|high - low|).
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                values={"revenue": {"active": 100.0}}, currency="USD")
+    >>> save = js.Intervention("save", at=("active", "churned"),
+    ...                        relative_risk=0.6, cost_per_customer=40)
+    >>> t = js.tornado(j, js.Plan("p", [save]),
+    ...                {"transitions.active.churned": (0.05, 0.15)}, periods=12)
+    >>> t.table.iloc[0][["low", "base", "high"]].round(2).tolist()
+    [61.25, 115.9, 140.97]
+    >>> t.plot().get_xlabel()
+    'incremental net value, population of 1 customer (USD)'
+    """
 
     table: pd.DataFrame
     metric: str
