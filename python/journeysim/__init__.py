@@ -29,6 +29,7 @@ from .model.intervention import Intervention, Plan
 from .model.journey import Journey
 from .plans.budget import BudgetChoice, best_plan
 from .plans.compare import Comparison, compare
+from .plans.sensitivity import Tornado, threshold, tornado
 from .plans.sweep import sweep
 from .results.analysis import Analysis
 from .results.flows import flows, sankey
@@ -53,6 +54,7 @@ __all__ = [
     "Simulation",
     "SpecError",
     "SweepError",
+    "Tornado",
     "WhatIf",
     "__version__",
     "best_plan",
@@ -72,5 +74,7 @@ __all__ = [
     "sankey",
     "save",
     "sweep",
+    "threshold",
+    "tornado",
     "what_if",
 ]
