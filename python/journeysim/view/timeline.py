@@ -70,7 +70,8 @@ def timeline_table(rows: Sequence[TimelineRow]) -> pd.DataFrame:
     )
     for col in ("start", "effect from", "effect until"):
         df[col] = df[col].astype("Int64")
-    df["owner"] = df["owner"].astype(object)
+    # None where nobody is named (not NaN: an owner is a name or nothing).
+    df["owner"] = pd.Series([r.owner for r in rows], dtype=object, index=df.index)
     return df
 
 
