@@ -14,8 +14,6 @@ from .._base.checks import (
     check_real,
     describe,
     spec_name,
-    spec_names,
-    spec_number,
 )
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError, SpecError
@@ -33,7 +31,15 @@ from .intervention_spec import (
     window_list,
 )
 
-__all__ = ["EFFECTS", "MAX_CAPACITY", "MAX_COST", "Intervention", "Plan"]
+__all__ = [
+    "EFFECTS",
+    "INTERVENTION_KEYS",
+    "MAX_CAPACITY",
+    "MAX_COST",
+    "Intervention",
+    "Plan",
+]
+
 
 def _window(window: Any, what: str, key: str) -> tuple[int, int | None]:
     """A half-open period range (a, b), b None for open-ended."""
@@ -219,7 +225,8 @@ class Intervention:
         #: The effect by tenure (one step for a constant effect, none for costs
         #: only); ``amount`` is the constant amount (None for a schedule).
         self.schedule: tuple[Step, ...] = (
-            () if self.effect is None
+            ()
+            if self.effect is None
             else effect_schedule(effects[self.effect], self.effect, who)
         )
         self.amount: float | None = (

@@ -156,5 +156,3 @@ def spec_whole(x: Any, path: tuple) -> int:
     if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 0:
         raise SpecError(path, f"expected a whole number of periods, got {describe(x)}")
     return int(x)
-
-

@@ -18,7 +18,9 @@ from .journey import Journey
 __all__ = ["plot_timeline", "timeline", "timeline_figure_of", "timeline_rows"]
 
 
-def timeline_rows(plans: Plan | Iterable[Plan], journey: Any = None) -> list[TimelineRow]:
+def timeline_rows(
+    plans: Plan | Iterable[Plan], journey: Any = None
+) -> list[TimelineRow]:
     """One row per intervention of each plan, in order."""
     if isinstance(plans, Plan):
         plans = [plans]
@@ -46,7 +48,9 @@ def _units(journey: Journey | None, units: Units | None) -> Units:
     return journey.units if journey is not None else Units()
 
 
-def timeline(plans: Plan | Iterable[Plan], journey: Journey | None = None) -> pd.DataFrame:
+def timeline(
+    plans: Plan | Iterable[Plan], journey: Journey | None = None
+) -> pd.DataFrame:
     """Who does what when in ``plans``: per intervention the plan, its owner
     team (its ``owner``, else the owner of its stage in ``journey``'s map), the
     plan's start, the calendar period its effect begins (start + lead time)

@@ -22,6 +22,7 @@ __all__ = [
     "timeline_table",
 ]
 
+_PLAIN = Units()
 #: The lane of interventions whose team nobody named.
 NO_OWNER = "no owner named"
 _COLUMNS = [
@@ -87,7 +88,7 @@ def _horizon(rows: Sequence[TimelineRow]) -> int:
 
 def draw_timeline(
     rows: Sequence[TimelineRow],
-    units: Units = Units(),
+    units: Units = _PLAIN,
     ax=None,
     *,
     horizon: int | None = None,
@@ -98,6 +99,7 @@ def draw_timeline(
     to effect) hatched, the effect solid, an open-ended effect running to
     ``horizon`` with an arrow. Calendar periods in the journey's time unit."""
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     rows = list(rows)
     owners = list(dict.fromkeys(r.owner or NO_OWNER for r in rows))
@@ -113,32 +115,59 @@ def draw_timeline(
             c = colour[r.plan]
             lead = r.effect_from - r.start
             if lead > 0:
-                ax.barh(y, lead, left=r.start, height=height * 0.9, align="edge",
-                        color="white", edgecolor=c, hatch="//", lw=1)
+                ax.barh(
+                    y,
+                    lead,
+                    left=r.start,
+                    height=height * 0.9,
+                    align="edge",
+                    color="white",
+                    edgecolor=c,
+                    hatch="//",
+                    lw=1,
+                )
             until = end if r.effect_until is None else r.effect_until
-            ax.barh(y, max(until - r.effect_from, 0), left=r.effect_from,
-                    height=height * 0.9, align="edge", color=c, alpha=0.85)
+            ax.barh(
+                y,
+                max(until - r.effect_from, 0),
+                left=r.effect_from,
+                height=height * 0.9,
+                align="edge",
+                color=c,
+                alpha=0.85,
+            )
             label = r.intervention
             if r.effort:
                 label += f" ({number(r.effort, units)} person-days)"
             if r.effect_until is None:
                 label += " →"
-            ax.text(r.start + 0.1, y + height * 0.45, label, va="center",
-                    fontsize="small")
+            ax.text(
+                r.start + 0.1,
+                y + height * 0.45,
+                label,
+                va="center",
+                fontsize="small",
+                bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1},
+            )
     ax.set_yticks(range(len(owners)), owners)
     ax.set_ylim(len(owners) - 0.5, -0.5)
     ax.set_xlim(0, end)
     ax.set_xlabel(f"calendar {units.plural}")
     ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=colour[p], label=p) for p in plans]
-    handles.append(Patch(facecolor="white", edgecolor="grey", hatch="//",
-                         label="lead time"))
-    ax.legend(handles=handles, loc="upper right", fontsize="small")
+    handles.append(
+        Patch(facecolor="white", edgecolor="grey", hatch="//", label="lead time")
+    )
+    # Outside the lanes, right of the chart: bars fill the whole width.
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small"
+    )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return ax
 
 
 def timeline_figure(
-    rows: Sequence[TimelineRow], units: Units = Units(), *, horizon: int | None = None
+    rows: Sequence[TimelineRow], units: Units = _PLAIN, *, horizon: int | None = None
 ):
     """The chart on a new Figure outside pyplot (for reports and scripts)."""
     owners = {r.owner for r in rows}
