@@ -27,6 +27,7 @@ from .calibrate.fitted import Fit, FitCheck
 from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .model.intervention import Intervention, Plan
 from .model.journey import Journey
+from .model.timeline import plot_timeline, timeline
 from .plans.budget import BudgetChoice, best_plan
 from .plans.compare import Comparison, compare
 from .plans.sensitivity import Tornado, threshold, tornado
@@ -70,11 +71,13 @@ __all__ = [
     "load_plans",
     "loads",
     "plot",
+    "plot_timeline",
     "report",
     "sankey",
     "save",
     "sweep",
     "threshold",
+    "timeline",
     "tornado",
     "what_if",
 ]

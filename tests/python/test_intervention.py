@@ -143,14 +143,14 @@ BAD = [
     ),
     # -- effects ---------------------------------------------------------------------
     (
-        "no-effect",
+        "no-effect-on-a-move",
         lambda: [js.Plan("p", [I("call", ("onboarding", "churned"))])],
-        ["intervention 'call'", "exactly one of relative_risk, change, probability"],
+        ["intervention 'call'", "with no effect", "only costs", "give at= a stage"],
     ),
     (
         "two-effects",
         lambda: [js.Plan("p", [_iv(relative_risk=0.5, change=-0.1)])],
-        ["intervention 'call'", "exactly one", "relative_risk", "change"],
+        ["intervention 'call'", "at most one", "relative_risk", "change"],
     ),
     (
         "negative-relative-risk",

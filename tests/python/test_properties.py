@@ -348,7 +348,7 @@ def test_invalid_stage_lists(stages):
 INTERVENTION_MUTATIONS = [
     ({"relative_risk": -1.0}, "relative_risk"),
     ({"relative_risk": float("nan")}, "relative_risk"),
-    ({"relative_risk": 0.5, "change": 0.1}, "exactly one"),
+    ({"relative_risk": 0.5, "change": 0.1}, "at most one"),
     ({"probability": 1.2}, "probability"),
     ({"reach": 1.5}, "reach"),
     ({"reach": "all"}, "reach"),

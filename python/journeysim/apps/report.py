@@ -521,11 +521,16 @@ def _at(iv: Intervention) -> str:
 
 
 def _effect(iv: Intervention) -> str:
-    text = {
-        "relative_risk": f"× {iv.amount:g}",
-        "change": f"{iv.amount:+g}",
-        "probability": f"= {iv.amount:g}",
-    }[iv.effect]
+    if iv.effect is None:
+        return "costs only"
+    sign = {"relative_risk": "× {:g}", "change": "{:+g}", "probability": "= {:g}"}
+    steps = [sign[iv.effect].format(s.amount) for s in iv.schedule]
+    if len(steps) == 1:
+        text = steps[0]
+    else:  # a tenure schedule
+        text = ", ".join(
+            f"{t} from tenure {s.tenure}" for t, s in zip(steps, iv.schedule)
+        )
     if iv.reassign_to:
         text += f", freed to {iv.reassign_to}"
     return text

@@ -177,11 +177,21 @@ class WhatIf:
                 f"intervention {intervention.name!r} has a capacity, which can only "
                 "be simulated: the what-if compares exactly"
             )
+        if intervention.amount is None:
+            raise InputError(
+                f"intervention {intervention.name!r} has "
+                + (
+                    "no effect (it only costs)"
+                    if intervention.effect is None
+                    else f"a tenure schedule of {intervention.effect}"
+                )
+                + ": the what-if's slider varies one constant effect"
+            )
         if baseline is None:
             self._reference: Plan | None = None
         elif isinstance(baseline, Plan):
             name = "current plan" if baseline.name == "baseline" else baseline.name
-            self._reference = Plan(name, baseline.interventions)
+            self._reference = Plan(name, baseline.interventions, start=baseline.start)
         else:
             self._reference = Plan("current plan", list(baseline))
         self._name = f"what if: {intervention.name}"

@@ -659,6 +659,7 @@ def _document(obj: Any, plans: Sequence[Plan] | None) -> dict:
         doc["plans"] = [
             _Block(
                 name=p.name,
+                **({"start": p.start} if p.start else {}),
                 interventions=[
                     iv.name if lib.get(iv.name) == d else _Block(d)
                     for iv in p.interventions

@@ -14,6 +14,7 @@ import numpy as np
 from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
 from .._base.resolved import CapacityRule, Piece, Segment, recut
+from .effects import amount_at, step_tenures
 from .intervention import Intervention, Plan
 from .journey import Journey
 
@@ -113,8 +114,13 @@ class _Acting:
             return [j for j in range(len(row)) if j != i and row[j] > 0]
         return [j for j in self.targets if j != i]
 
-    def apply(self, P: np.ndarray, stages: list[str]) -> None:
+    def apply(self, P: np.ndarray, stages: list[str], tenure: int) -> None:
+        """Change ``P``, the matrix of a tenure piece starting at ``tenure``
+        (cut at the schedule's steps, so one amount holds over the piece)."""
         iv = self.iv
+        if iv.effect is None:
+            return  # costs only
+        amount = amount_at(iv.schedule, tenure)
         for i in self.rows:
             row = P[i]
             t = self.targets_in(i, row)
@@ -124,11 +130,11 @@ class _Acting:
             self.acted = True
             self.met.update(j for j, p in zip(t, old, strict=True) if p > 0)
             if iv.effect == "relative_risk":
-                new = old * iv.amount
+                new = old * amount
             elif iv.effect == "change":
-                new = old + iv.amount
+                new = old + amount
             else:
-                new = np.full(len(t), iv.amount)
+                new = np.full(len(t), amount)
             for j, p in zip(t, new, strict=True):
                 if not -_TOL <= p <= 1 + _TOL:
                     raise InputError(
@@ -174,8 +180,9 @@ class _Acting:
             return
         frm = "any stage" if iv.source == "*" else repr(iv.source)
         moves = ", ".join(f"{frm} -> {stages[j]!r}" for j in never)
+        amount = "a schedule" if iv.amount is None else f"{iv.amount:g}"
         raise InputError(
-            f"intervention {iv.name!r}: relative_risk={iv.amount:g} multiplies "
+            f"intervention {iv.name!r}: relative_risk={amount} multiplies "
             f"{moves}, a transition of probability 0 wherever it acts (segments "
             "and tenures in its window): it would change nothing; target a move "
             "that happens, or open one with change= or probability="
@@ -197,7 +204,8 @@ def _overlap(a: Intervention, b: Intervention) -> bool:
 
 
 def _check_contradictions(plan: Plan, resolved: list[_Acting], n: int) -> None:
-    for x, y in itertools.combinations(resolved, 2):
+    effects = [r for r in resolved if r.iv.effect is not None]  # costs clash with none
+    for x, y in itertools.combinations(effects, 2):
         if not _overlap(x.iv, y.iv):
             continue
         for i in set(x.rows) & set(y.rows):
@@ -217,13 +225,19 @@ def _check_contradictions(plan: Plan, resolved: list[_Acting], n: int) -> None:
                 )
 
 
-def _breaks(active: list[_Acting]) -> set[int]:
+def _breaks(active: list[_Acting], effects: bool = True) -> set[int]:
+    """Tenures where a piece must start: window bounds and (for transitions)
+    where a scheduled effect changes within its window."""
     out = set()
     for r in active:
         a, b = r.window
         out.add(a)
         if b is not None:
             out.add(b)
+        if effects:
+            out.update(
+                t for t in step_tenures(r.iv.schedule) if a < t and (b is None or t < b)
+            )
     return out
 
 
@@ -262,7 +276,9 @@ def apply_plan(
         w = iv.window if simulate else iv.tenure_window(joined)
         return w if w is not None else (0, 0)
 
-    resolved = [_Acting(iv, journey, window(iv)) for iv in plan.interventions]
+    # Start and lead times act as calendar windows (plan.scheduled), which
+    # analysis turns into tenures and simulation applies period by period.
+    resolved = [_Acting(iv, journey, window(iv)) for iv in plan.scheduled]
     _check_contradictions(plan, resolved, n)
     base = journey.resolved
     streams = [*base.streams, COST_STREAM]
@@ -307,10 +323,10 @@ def apply_plan(
                 t1 = cut[k + 1][0] if k + 1 < len(cut) else None
                 for r in active:
                     if r.active_in(t0, t1):
-                        r.apply(m, stages)
+                        r.apply(m, stages, t0)
                 new_pieces.append(Piece(t0, m))
             new_vals = dict(seg.values)
-            cost_pieces = recut([Piece(0, np.zeros(n))], _breaks(active))
+            cost_pieces = recut([Piece(0, np.zeros(n))], _breaks(active, False))
             for k, (t0, v) in enumerate(cost_pieces):
                 t1 = cost_pieces[k + 1][0] if k + 1 < len(cost_pieces) else None
                 for r in active:

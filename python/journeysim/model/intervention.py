@@ -7,26 +7,38 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from .._base.checks import (
     check_keys,
     check_real,
     describe,
     spec_name,
-    spec_names,
-    spec_number,
 )
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError, SpecError
+from ..view.timeline import TimelineRow, timeline_table
+from .effects import Step, effect_form, effect_schedule
+from .intervention_spec import (
+    COSTS,
+    EFFECTS,
+    INTERVENTION_KEYS,
+    MAX_CAPACITY,
+    MAX_COST,
+    PLAN_KEYS,
+    read_intervention,
+    spec_whole,
+    window_list,
+)
 
-__all__ = ["EFFECTS", "MAX_CAPACITY", "MAX_COST", "Intervention", "Plan"]
-
-#: Customers per period a capacity may name at most (counts are 64-bit).
-MAX_CAPACITY = 2**62
-#: Each cost of an intervention at most: a quadrillion in the journey's
-#: currency. Beyond it a cost is a slip of the keyboard, and times 2**62
-#: customers over a million periods it still leaves a factor of 1e250 before
-#: double precision overflows (what is left is checked where costs are added up).
-MAX_COST = 1e15
+__all__ = [
+    "EFFECTS",
+    "INTERVENTION_KEYS",
+    "MAX_CAPACITY",
+    "MAX_COST",
+    "Intervention",
+    "Plan",
+]
 
 
 def _window(window: Any, what: str, key: str) -> tuple[int, int | None]:
@@ -128,11 +140,11 @@ class Intervention:
     def __init__(
         self,
         name: str,
-        at: Any,
+        at: Any = None,
         *,
-        relative_risk: float | None = None,
-        change: float | None = None,
-        probability: float | None = None,
+        relative_risk: float | Mapping[int, float] | Sequence[float] | None = None,
+        change: float | Mapping[int, float] | Sequence[float] | None = None,
+        probability: float | Mapping[int, float] | Sequence[float] | None = None,
         reassign_to: str | None = None,
         reach: float = 1.0,
         window: tuple[int, int | None] | None = None,
@@ -143,6 +155,9 @@ class Intervention:
         cost_per_period: float = 0.0,
         capacity: int | None = None,
         priority: Sequence[str] | None = None,
+        owner: str | None = None,
+        effort: float = 0.0,
+        lead_time: int = 0,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InputError(
@@ -151,7 +166,25 @@ class Intervention:
             )
         self.name = name
         who = f"intervention {name!r}"
-        if isinstance(at, str):
+        effects = {
+            "relative_risk": relative_risk,
+            "change": change,
+            "probability": probability,
+        }
+        given = [k for k, v in effects.items() if v is not None]
+        if len(given) > 1:
+            raise InputError(
+                f"{who}: give at most one of relative_risk, change, probability "
+                f"(got {given}); with none it only costs"
+            )
+        if at is None:
+            if given:
+                raise InputError(
+                    f"{who}: {given[0]} needs at= (the transitions it changes)",
+                    key=("at",),
+                )
+            at = ("*", "*")  # costs only, counted wherever a customer is
+        elif isinstance(at, str):
             at = (at, "*")
         if not (isinstance(at, tuple | list) and len(at) == 2):
             raise InputError(
@@ -177,34 +210,32 @@ class Intervention:
                 f"{who}: the target must be a stage or a list, got {to!r}",
                 key=("at",),
             )
-        if frm == "*" and "*" in to:
+        if given and frm == "*" and "*" in to:
             raise InputError(f"{who}: at=('*', '*') names no stage", key=("at",))
+        if not given and to != ["*"]:
+            raise InputError(
+                f"{who}: with no effect (relative_risk, change or probability) it "
+                f"only costs, and changes no transition: give at= a stage (where "
+                f"its costs count) or leave at= out (everywhere), not {at!r}",
+                key=("at",),
+            )
         self.source, self.targets = frm, to
-
-        effects = {
-            "relative_risk": relative_risk,
-            "change": change,
-            "probability": probability,
-        }
-        given = [k for k, v in effects.items() if v is not None]
-        if len(given) != 1:
-            raise InputError(
-                f"{who}: give exactly one of relative_risk, change, probability "
-                f"(got {given or 'none'})"
-            )
-        self.effect = given[0]
-        self.amount = check_real(
-            effects[self.effect], f"{who}: {self.effect}", key=(self.effect,)
+        #: "relative_risk", "change", "probability", or None for costs only.
+        self.effect: str | None = given[0] if given else None
+        #: The effect by tenure (one step for a constant effect, none for costs
+        #: only); ``amount`` is the constant amount (None for a schedule).
+        self.schedule: tuple[Step, ...] = (
+            ()
+            if self.effect is None
+            else effect_schedule(effects[self.effect], self.effect, who)
         )
-        if self.effect == "relative_risk" and self.amount < 0:
+        self.amount: float | None = (
+            self.schedule[0].amount if len(self.schedule) == 1 else None
+        )
+        if self.effect is None and reassign_to is not None:
             raise InputError(
-                f"{who}: relative_risk must be >= 0, got {self.amount}",
-                key=("relative_risk",),
-            )
-        if self.effect == "probability" and not 0 <= self.amount <= 1:
-            raise InputError(
-                f"{who}: probability must be in [0, 1], got {self.amount}",
-                key=("probability",),
+                f"{who}: reassign_to needs an effect that frees probability",
+                key=("reassign_to",),
             )
         if reassign_to is not None and not isinstance(reassign_to, str):
             raise InputError(
@@ -299,6 +330,31 @@ class Intervention:
                     "units (thousands) if they are really this large",
                     key=(label,),
                 )
+        if owner is not None and (not isinstance(owner, str) or not owner.strip()):
+            raise InputError(
+                f"{who}: owner must be a team's name (a non-empty string), got "
+                f"{owner!r}",
+                key=("owner",),
+            )
+        self.owner = owner
+        self.effort = check_real(effort, f"{who}: effort", key=("effort",))
+        if not 0 <= self.effort <= MAX_COST:
+            raise InputError(
+                f"{who}: effort must be a number of person-days in [0, "
+                f"{MAX_COST:,.0f}], got {self.effort:g}",
+                key=("effort",),
+            )
+        if (
+            isinstance(lead_time, bool)
+            or not isinstance(lead_time, numbers.Integral)
+            or not 0 <= lead_time <= MAX_PERIOD
+        ):
+            raise InputError(
+                f"{who}: lead_time must be a whole number of periods in [0, "
+                f"{MAX_PERIOD:,}], got {lead_time!r}",
+                key=("lead_time",),
+            )
+        self.lead_time = int(lead_time)
 
     def replace(self, **changes: Any) -> Intervention:
         """A new intervention like this one with ``changes`` (the constructor's
@@ -317,8 +373,9 @@ class Intervention:
         'change'
         """
         to = self.targets[0] if len(self.targets) == 1 else list(self.targets)
+        everywhere = self.source == "*" and to == "*"
         kw: dict[str, Any] = {
-            "at": (self.source, to),
+            "at": None if everywhere else (self.source, to),
             "reassign_to": self.reassign_to,
             "reach": self.reach,
             "window": self.window,
@@ -329,9 +386,12 @@ class Intervention:
             "cost_per_period": self.cost_per_period,
             "capacity": self.capacity,
             "priority": None if self.priority is None else list(self.priority),
+            "owner": self.owner,
+            "effort": self.effort,
+            "lead_time": self.lead_time,
         }
-        if not any(k in EFFECTS for k in changes):
-            kw[self.effect] = self.amount
+        if self.effect is not None and not any(k in EFFECTS for k in changes):
+            kw[self.effect] = effect_form(self.schedule)
         kw.update(changes)
         return Intervention(kw.pop("name", self.name), **kw)
 
@@ -378,31 +438,40 @@ class Intervention:
         >>> js.Intervention.from_dict(call.to_dict()) == call
         True
         """
-        if self.targets == ["*"] and self.source != "*":
-            at: Any = self.source
+        d: dict[str, Any] = {"name": self.name}
+        if self.targets == ["*"] and self.source == "*":
+            pass  # costs only, everywhere: no at
+        elif self.targets == ["*"]:
+            d["at"] = self.source
         elif len(self.targets) == 1:
-            at = [self.source, self.targets[0]]
+            d["at"] = [self.source, self.targets[0]]
         else:
-            at = [self.source, list(self.targets)]
-        d: dict[str, Any] = {"name": self.name, "at": at}
-        d[self.effect] = float(self.amount)
+            d["at"] = [self.source, list(self.targets)]
+        if self.effect is not None:
+            d[self.effect] = effect_form(self.schedule)
         if self.reassign_to is not None:
             d["reassign_to"] = self.reassign_to
         if self.reach != 1.0:
             d["reach"] = float(self.reach)
         if tuple(self.window) != (0, None):
-            d["window"] = _window_list(self.window)
+            d["window"] = window_list(self.window)
         if self.calendar is not None:
-            d["calendar"] = _window_list(self.calendar)
+            d["calendar"] = window_list(self.calendar)
         if self.segments is not None:
             d["segments"] = list(self.segments)
-        for key in _COSTS:
+        for key in COSTS:
             if getattr(self, key) != 0:
                 d[key] = float(getattr(self, key))
         if self.capacity is not None:
             d["capacity"] = int(self.capacity)
         if self.priority is not None:
             d["priority"] = list(self.priority)
+        if self.owner is not None:
+            d["owner"] = self.owner
+        if self.effort:
+            d["effort"] = float(self.effort)
+        if self.lead_time:
+            d["lead_time"] = int(self.lead_time)
         return d
 
     @classmethod
@@ -428,7 +497,7 @@ class Intervention:
         ...     print(err)
         change: expected a number, got the string 'big'
         """
-        kw = _read_intervention(d)
+        kw = read_intervention(d)
         try:
             return cls(**kw)
         except SpecError:
@@ -451,9 +520,16 @@ class Intervention:
 
     def __repr__(self) -> str:
         to = self.targets[0] if len(self.targets) == 1 else self.targets
+        if self.effect is None:
+            effect = "costs only"
+        elif self.amount is not None:
+            effect = f"{self.effect}={self.amount:g}"
+        else:
+            steps = ", ".join(f"{s.tenure}: {s.amount:g}" for s in self.schedule)
+            effect = f"{self.effect}={{{steps}}}"
         return (
             f"Intervention({self.name!r}, at=({self.source!r}, {to!r}), "
-            f"{self.effect}={self.amount:g}, reach={self.reach:g})"
+            f"{effect}, reach={self.reach:g})"
         )
 
 
@@ -475,9 +551,21 @@ class Plan:
     (Plan('retention push', ['save call']), -0.02)
     """
 
-    def __init__(self, name: str, interventions: Sequence[Intervention] = ()) -> None:
+    def __init__(
+        self, name: str, interventions: Sequence[Intervention] = (), *, start: int = 0
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise InputError(f"a plan needs a non-empty name, got {name!r}")
+        if (
+            isinstance(start, bool)
+            or not isinstance(start, numbers.Integral)
+            or not 0 <= start <= MAX_PERIOD
+        ):
+            raise InputError(
+                f"plan {name!r}: start must be a calendar period (a whole number "
+                f"in [0, {MAX_PERIOD:,}]), got {start!r}",
+                key=("start",),
+            )
         interventions = list(interventions)
         for i in interventions:
             if not isinstance(i, Intervention):
@@ -488,10 +576,89 @@ class Plan:
             raise InputError(f"plan {name!r}: intervention names repeat: {dup}")
         self.name = name
         self.interventions = interventions
+        #: The calendar period the plan starts; each intervention takes effect
+        #: ``lead_time`` periods later.
+        self.start = int(start)
+        for iv in interventions:
+            self.effect_calendar(iv)  # an effect that never starts is an error
 
     @property
     def fixed_cost(self) -> float:
         return sum(i.cost_fixed for i in self.interventions)
+
+    def effect_calendar(self, iv: Intervention) -> tuple[int, int | None] | None:
+        """The calendar periods in which ``iv`` acts in this plan: from
+        ``start + lead_time`` on, within its own ``calendar`` window if it has
+        one (None: always, the plan starting at 0 with no lead time)."""
+        begin = self.start + iv.lead_time
+        if iv.calendar is None:
+            return None if begin == 0 else (begin, None)
+        a, b = iv.calendar
+        if b is not None and b <= begin:
+            raise InputError(
+                f"plan {self.name!r}: intervention {iv.name!r} takes effect at "
+                f"period {begin} (start {self.start} + lead time {iv.lead_time}), "
+                f"after its calendar window {iv.calendar} has ended",
+                key=("start",),
+            )
+        return (max(a, begin), b)
+
+    @property
+    def scheduled(self) -> list[Intervention]:
+        """The interventions as they act: start and lead time folded into each
+        one's calendar window (so analysis and simulation, which know calendar
+        windows, both follow the plan's schedule)."""
+        out = []
+        for iv in self.interventions:
+            cal = self.effect_calendar(iv)
+            if cal == iv.calendar and iv.lead_time == 0:
+                out.append(iv)
+            else:
+                out.append(iv.replace(calendar=cal, lead_time=0))
+        return out
+
+    def timeline_rows(self, journey: Any = None) -> list[TimelineRow]:
+        """Who does what when, one row per intervention (see :meth:`timeline`)."""
+        owners: dict[str, str | None] = {}
+        if journey is not None:
+            owners = dict(zip(journey.stages, journey.resolved.owners(), strict=True))
+        rows = []
+        for iv in self.interventions:
+            cal = self.effect_calendar(iv)
+            begin, until = (0, None) if cal is None else cal
+            owner = iv.owner if iv.owner is not None else owners.get(iv.source)
+            rows.append(
+                TimelineRow(
+                    plan=self.name,
+                    intervention=iv.name,
+                    owner=owner,
+                    start=self.start,
+                    effect_from=begin,
+                    effect_until=until,
+                    effort=iv.effort,
+                )
+            )
+        return rows
+
+    def timeline(self, journey: Any = None) -> pd.DataFrame:
+        """Who does what when: per intervention its owner team (the
+        intervention's ``owner``, else the owner of its stage in ``journey``'s
+        map), the plan's start, the calendar period its effect begins (start +
+        lead time, or its calendar window's start if later) and ends (its
+        calendar window's end; <NA>: open-ended), and its effort in
+        person-days.
+
+        Examples
+        --------
+        >>> import journeysim as js
+        >>> call = js.Intervention("call", at="at_risk", change=-0.05,
+        ...                        owner="Customer Success", effort=10, lead_time=2)
+        >>> t = js.Plan("save", [call], start=3).timeline()
+        >>> print(t.to_string(index=False))
+        plan intervention            owner  start  effect from  effect until  effort
+        save         call Customer Success      3            5          <NA>    10.0
+        """
+        return timeline_table(self.timeline_rows(journey))
 
     def to_dict(self) -> dict:
         """``{"name": ..., "interventions": [intervention dicts]}``: the plan as
@@ -508,10 +675,11 @@ class Plan:
         >>> js.Plan.from_dict(plan.to_dict()) == plan
         True
         """
-        return {
-            "name": self.name,
-            "interventions": [i.to_dict() for i in self.interventions],
-        }
+        d: dict[str, Any] = {"name": self.name}
+        if self.start:
+            d["start"] = self.start
+        d["interventions"] = [i.to_dict() for i in self.interventions]
+        return d
 
     @classmethod
     def from_dict(
@@ -545,7 +713,7 @@ class Plan:
             raise SpecError(
                 (), f"a plan must be a mapping (name, interventions), got {describe(d)}"
             )
-        check_keys(d, (), _PLAN_KEYS, "a plan")
+        check_keys(d, (), PLAN_KEYS, "a plan")
         if "name" not in d:
             raise SpecError((), "a plan needs a name")
         name = spec_name(d["name"], ("name",), "the plan's name")
@@ -586,14 +754,20 @@ class Plan:
                 )
             seen[iv.name] = k
             ivs.append(iv)
-        return cls(name, ivs)
+        start = spec_whole(d["start"], ("start",)) if "start" in d else 0
+        try:
+            return cls(name, ivs, start=start)
+        except InputError as err:  # an effect that starts after its window
+            raise SpecError(("start",), str(err)) from None
 
     def __eq__(self, other: object) -> bool:
         """Equal when the names and the interventions, in order, are equal."""
         if not isinstance(other, Plan):
             return NotImplemented
         return self is other or (
-            self.name == other.name and self.interventions == other.interventions
+            self.name == other.name
+            and self.start == other.start
+            and self.interventions == other.interventions
         )
 
     def __hash__(self) -> int:
@@ -603,119 +777,15 @@ class Plan:
         return (_plan_from_dict, (type(self), self.to_dict()))
 
     def __repr__(self) -> str:
-        return f"Plan({self.name!r}, {[i.name for i in self.interventions]})"
+        start = f", start={self.start}" if self.start else ""
+        return f"Plan({self.name!r}, {[i.name for i in self.interventions]}{start})"
 
 
-# -- the dict form --------------------------------------------------------------
-
-_COSTS = ("cost_fixed", "cost_per_customer", "cost_per_period")
-#: The effects an intervention can have on the probabilities it targets.
-EFFECTS = ("relative_risk", "change", "probability")
-#: The keys of an intervention dict, in the order to_dict() writes them.
-INTERVENTION_KEYS = (
-    "name",
-    "at",
-    *EFFECTS,
-    "reassign_to",
-    "reach",
-    "window",
-    "calendar",
-    "segments",
-    *_COSTS,
-    "capacity",
-    "priority",
-)
-_PLAN_KEYS = ("name", "interventions")
-
-
-def _window_list(w: tuple) -> list:
-    return [int(w[0]), None if w[1] is None else int(w[1])]
-
-
-def _read_window(x: Any, path: tuple) -> tuple:
-    if not isinstance(x, (list, tuple)) or len(x) != 2:
-        raise SpecError(
-            path, f"expected [a, b] (b null for open-ended), got {describe(x)}"
-        )
-    for i, v in enumerate(x):
-        if v is None and i == 1:
-            continue
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise SpecError(
-                (*path, i), f"expected a whole number of periods, got {describe(v)}"
-            )
-    return (int(x[0]), None if x[1] is None else int(x[1]))
-
-
-def _read_intervention(d: Any) -> dict:
-    """The constructor's arguments from an intervention dict, checked."""
-    if not isinstance(d, Mapping):
-        raise SpecError(
-            (), f"an intervention must be a mapping (name, at, ...), got {describe(d)}"
-        )
-    check_keys(d, (), INTERVENTION_KEYS, "an intervention")
-    for key in ("name", "at"):
-        if key not in d:
-            raise SpecError((), f"an intervention needs {key!r}")
-    kw: dict[str, Any] = {
-        "name": spec_name(d["name"], ("name",), "the intervention's name")
-    }
-    at = d["at"]
-    if isinstance(at, str):
-        kw["at"] = at
-    elif isinstance(at, (list, tuple)) and len(at) == 2:
-        frm = spec_name(at[0], ("at", 0), "the from stage (or '*')")
-        to = at[1]
-        if isinstance(to, (list, tuple)):
-            if not to:
-                raise SpecError(("at", 1), "expected one or more target stages")
-            to = spec_names(to, ("at", 1), "target stages")
-        else:
-            to = spec_name(to, ("at", 1), "the target stage (or '*', or a list)")
-        kw["at"] = (frm, to)
-    else:
-        raise SpecError(("at",), f"expected a stage or [from, to], got {describe(at)}")
-    given = [k for k in EFFECTS if k in d]
-    if not given:
-        raise SpecError(
-            (), "an intervention needs one effect: relative_risk, change or probability"
-        )
-    if len(given) > 1:
-        raise SpecError(
-            (given[1],), f"give one effect only, not both {given[0]!r} and {given[1]!r}"
-        )
-    kw[given[0]] = spec_number(d[given[0]], (given[0],))
-    if d.get("reassign_to") is not None:
-        kw["reassign_to"] = spec_name(d["reassign_to"], ("reassign_to",), "a stage")
-    if "reach" in d:
-        kw["reach"] = spec_number(d["reach"], ("reach",), what="a share in [0, 1]")
-    for key in ("window", "calendar"):
-        if d.get(key) is not None:
-            kw[key] = _read_window(d[key], (key,))
-    if d.get("segments") is not None:
-        kw["segments"] = spec_names(d["segments"], ("segments",), "segment names")
-    for key in _COSTS:
-        if key in d:
-            kw[key] = spec_number(d[key], (key,), what="an amount of money")
-    if d.get("capacity") is not None:
-        c = d["capacity"]
-        if isinstance(c, bool) or not isinstance(c, numbers.Integral):
-            raise SpecError(
-                ("capacity",),
-                f"expected a whole number of customers, got {describe(c)}",
-            )
-        if not 0 < c <= MAX_CAPACITY:
-            raise SpecError(
-                ("capacity",), f"expected a number of customers > 0, got {c}"
-            )
-        kw["capacity"] = int(c)
-    if d.get("priority") is not None:
-        kw["priority"] = spec_names(d["priority"], ("priority",), "stage names")
-    return kw
+# -- the dict form (read in .intervention_spec) ---------------------------------
 
 
 def _intervention_from_dict(cls, d: dict) -> Intervention:
-    return cls(**_read_intervention(d))
+    return cls(**read_intervention(d))
 
 
 def _plan_from_dict(cls, d: dict) -> Plan:

@@ -488,7 +488,7 @@ def exact_rows(
         row["share reached"] = one.distinct
         row["customers"] = population_size(pj, periods, n0)
         entries = np.asarray(a.raw.population_entries)  # raw: no DataFrame per plan
-        if journey.resolved.arrivals and any(iv.calendar for iv in p.interventions):
+        if journey.resolved.arrivals and any(iv.calendar for iv in p.scheduled):
             with about_plan(p):
                 m, entries = _by_cohort(journey, p, periods, accrual, rate, n0)
             row["population net value"] = float(m.net_by_period.sum())

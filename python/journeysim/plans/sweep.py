@@ -148,7 +148,7 @@ def _with_values(plan: Plan, params: Mapping[str, Any]) -> Plan:
             continue
         out.append(iv.replace(**mine))
         changed = True
-    return Plan(plan.name, out) if changed else plan
+    return Plan(plan.name, out, start=plan.start) if changed else plan
 
 
 def _with_rate(journey: Journey, rate: Any) -> Journey:
