@@ -21,6 +21,7 @@ CHARTS = [
     "journey-map",
     "occupancy",
     "moments",
+    "timeline",
 ]
 
 
@@ -64,6 +65,7 @@ def test_report_numbers_are_the_comparisons(exact_report):
     assert "first-year net revenue retention is 106.3%" in page
     assert 'id="revenue-table"' in page and 'id="outcomes-table"' in page
     assert 'id="population-table"' in page
+    assert 'id="timeline-table"' in page and "Who does what when" in page
 
 
 def test_report_monte_carlo_has_intervals(tmp_path):

@@ -21,6 +21,7 @@ from .._base.units import Units
 from .._base.version import __version__
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
+from ..model.timeline import timeline, timeline_figure_of
 from ..plans.compare import Comparison, compare
 from ..plans.tables import axis_label, heading, show
 from ..view.numbers import duration, money, number, percent
@@ -212,6 +213,16 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
     parts += [
         '<section id="plans"><h2>The plans</h2>',
         _plans_table(plans, c.units),
+        "<h3>Who does what when</h3>",
+        _timeline_table(journey, plans, c),
+        _chart(
+            "timeline",
+            f"The plans' interventions by owner team, in calendar {c.units.plural} "
+            "(hatched: lead time before the effect starts)",
+            _svg(
+                timeline_figure_of(plans, c.units, journey=journey, horizon=c.periods)
+            ),
+        ),
         "</section>",
         '<section id="journey"><h2>The journey</h2>',
         _stages_table(journey, c),
@@ -511,6 +522,28 @@ def _plans_table(plans: Sequence[Plan], units: Units) -> str:
                 f"<td>{_e(percent(iv.reach, units))}</td><td>{_e(_when(iv))}</td>"
                 f"<td>{_e(_costs(iv, units))}</td></tr>"
             )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _timeline_table(journey: Journey, plans: Sequence[Plan], c: Comparison) -> str:
+    u = c.units
+    t = timeline(list(plans), journey)
+    out = [
+        '<table id="timeline-table"><tr><th>plan</th><th>intervention</th>'
+        "<th>owner</th><th>starts</th><th>effect from</th><th>effect until</th>"
+        "<th>effort (person-days)</th></tr>"
+    ]
+    for _, r in t.iterrows():
+        until = r["effect until"]
+        ends = "open-ended" if pd.isna(until) else f"{u.time_unit} {int(until)}"
+        out.append(
+            f"<tr><td>{_e(r['plan'])}</td><td>{_e(r['intervention'])}</td>"
+            f"<td>{_e(r['owner'] if isinstance(r['owner'], str) else '')}</td>"
+            f"<td>{_e(u.time_unit)} {int(r['start'])}</td>"
+            f"<td>{_e(u.time_unit)} {int(r['effect from'])}</td>"
+            f"<td>{_e(ends)}</td><td>{_e(number(r['effort'], u))}</td></tr>"
+        )
     out.append("</table>")
     return "".join(out)
 
