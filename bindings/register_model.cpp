@@ -122,7 +122,8 @@ void register_model(py::module_ &m) {
   py::enum_<Accrual>(m, "Accrual")
       .value("start", Accrual::Start)
       .value("end", Accrual::End)
-      .value("half_cycle", Accrual::HalfCycle);
+      .value("half_cycle", Accrual::HalfCycle)
+      .value("life_table", Accrual::LifeTable);
 
   // The journey's specification, as the core takes it: plain values, immutable
   // from Python, pickled as their keyword arguments.

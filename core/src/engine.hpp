@@ -211,6 +211,10 @@ inline PeriodValue period_value(Accrual accrual, double v_from, double v_to,
     r.amount = 0.5 * (v_from + v_to);
     r.discounted = r.amount * d[h + 1];
     break;
+  case Accrual::LifeTable:
+    r.amount = 0.5 * (v_from + v_to);
+    r.discounted = r.amount * d[h];
+    break;
   }
   r.amount += move;
   r.discounted += move * d[h + 2];

@@ -24,6 +24,9 @@ Vector effective(const Matrix &P, const Vector &v, const Matrix &moves, double d
   case Accrual::HalfCycle:
     a = std::sqrt(d) * 0.5 * (v + P * v);
     break;
+  case Accrual::LifeTable: // heemod: the average, discounted to the period's start
+    a = 0.5 * (v + P * v);
+    break;
   }
   if (moves.size() != 0) a += d * P.cwiseProduct(moves).rowwise().sum();
   return a;

@@ -229,6 +229,9 @@ private:
         case Accrual::HalfCycle:
           cv[k] += 0.5 * v * (d[1] * st + d[1] * en);
           break;
+        case Accrual::LifeTable: // both halves discounted to the period's start
+          cv[k] += 0.5 * v * (st + en);
+          break;
         }
       }
     }
@@ -409,6 +412,10 @@ private:
                 nominal = 0.5 * (ns + ne) * v;
                 disc = nominal * d[2 * c - 1];
                 break;
+              case Accrual::LifeTable:
+                nominal = 0.5 * (ns + ne) * v;
+                disc = nominal * d[2 * (c - 1)];
+                break;
               }
               out.value_by_period[v0 + (c - 1) * K + k] += disc;
               out.value_by_period_nominal[v0 + (c - 1) * K + k] += nominal;
@@ -434,7 +441,7 @@ private:
   const SimulationOptions &o_;
   SimulationControl *ctl_;
   int T_, S_, K_, G_ = 1, E_ = 1;
-  bool need_end_ = false;  // end-of-period counts, for "end" and "half-cycle" values
+  bool need_end_ = false;  // end-of-period counts, for every accrual but "start"
   bool any_moves_ = false; // some segment has values on moves
   std::vector<std::vector<double>> disc_, geo_;
   std::vector<SegmentTables> tables_;

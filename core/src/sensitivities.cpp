@@ -102,6 +102,7 @@ Matrix segment_sensitivity(const Journey &journey, const Segment &seg,
       double f = 0.0;
       if (accrual == Accrual::End) f = d;
       if (accrual == Accrual::HalfCycle) f = 0.5 * std::sqrt(d);
+      if (accrual == Accrual::LifeTable) f = 0.5;
       Matrix dA = Matrix::Zero(n, n);
       if (f != 0.0) dA.rowwise() += f * v.transpose();
       if (vs.transition_values.size()) dA += d * vs.transition_values;

@@ -2,6 +2,7 @@
 // Every expected value is a closed form worked by hand in the comment beside it,
 // using the time line of exact.hpp: period k moves x_{k-1} to x_k; its value is
 //   Start: x_{k-1}.v d^(k-1)   End: x_k.v d^k   HalfCycle: (x_{k-1}+x_k)/2.v d^(k-1/2)
+//   LifeTable (heemod): (x_{k-1}+x_k)/2.v d^(k-1)
 //   moves: sum_ij x_{k-1,i} P_ij T_ij d^k,   with d = 1 / (1 + r).
 #include "helpers.hpp"
 #include "journeysim/exact.hpp"
@@ -239,6 +240,53 @@ TEST_CASE("constant stream, half-cycle accrual", "[exact][accrual]") {
   CHECK_THAT(a.value_infinite(0), WithinRel(21.875 * std::sqrt(0.8), kRel));
 }
 
+TEST_CASE("life-table accrual on a 2-stage chain, by hand", "[exact][accrual]") {
+  // heemod's method = "life-table" with discount(x, r): the count of period k is
+  // (x_{k-1} + x_k)/2 and cycle k is divided by (1+r)^(k-1) (first = FALSE:
+  // the first cycle is not discounted). active -> churned, s = 0.75, v = 10,
+  // r = 0.25 so d = 0.8, s d = 0.6. Occupancy of active: 1, 0.75, 0.5625, ...
+  //   k=1: (1      + 0.75    )/2 * 10 * 1    = 0.875     * 10        = 8.75
+  //   k=2: (0.75   + 0.5625  )/2 * 10 * 0.8  = 0.65625   * 8         = 5.25
+  //   k=3: (0.5625 + 0.421875)/2 * 10 * 0.64 = 0.4921875 * 6.4       = 3.15
+  // i.e. 8.75 * 0.6^(k-1): the half-cycle value divided by sqrt(d).
+  const double v = 10.0, s = 0.75, d = 0.8, sd = 0.6;
+  const int T = 5;
+  const Journey j(churn_chain(s, v, 0.25));
+  const Analysis a = analyze(j, T, Accrual::LifeTable);
+  CHECK_THAT(a.value_by_period(0, 0), WithinRel(8.75, kRel));
+  CHECK_THAT(a.value_by_period(1, 0), WithinRel(5.25, kRel));
+  CHECK_THAT(a.value_by_period(2, 0), WithinRel(3.15, kRel));
+  for (int k = 1; k <= T; ++k) {
+    CHECK_THAT(a.value_by_period(k - 1, 0),
+               WithinRel(8.75 * std::pow(sd, k - 1), kRel));
+    // undiscounted: the half-cycle counts, 8.75 * 0.75^(k-1)
+    CHECK_THAT(a.value_by_period_nominal(k - 1, 0),
+               WithinRel(8.75 * std::pow(s, k - 1), kRel));
+  }
+  // 8.75 (1 - 0.6^5) / 0.4 = 21.875 * 0.92224 = 20.174
+  CHECK_THAT(a.value(0), WithinRel(21.875 * 0.92224, kRel));
+  // 8.75 / (1 - 0.6) = 21.875 over the whole lifetime, from active (and 0 from churned)
+  CHECK_THAT(a.value_infinite(0), WithinRel(21.875, kRel));
+  CHECK_THAT(a.stage_value_infinite(0, 0), WithinRel(21.875, kRel));
+  CHECK(a.stage_value_infinite(1, 0) == 0.0);
+  // Side by side: half-cycle = life-table * sqrt(d), period by period.
+  const Analysis h = analyze(j, T, Accrual::HalfCycle);
+  for (int k = 1; k <= T; ++k)
+    CHECK_THAT(h.value_by_period(k - 1, 0),
+               WithinRel(a.value_by_period(k - 1, 0) * std::sqrt(d), kRel));
+  // Occupancy does not depend on the accrual.
+  CHECK(a.occupancy == h.occupancy);
+  // Tenure-dependent values: -50 at tenure 0, +10 after. k=1: 0.875 * -50 = -43.75;
+  // k>=2: 8.75 * 0.6^(k-1), summing to 8.75 * 0.6 / 0.4 = 13.125.
+  JourneySpec spec = churn_chain(s, 0.0, 0.25);
+  spec.segments[0].streams[0].stage_values = {{0, 1},
+                                              {vec({-50.0, 0.0}), vec({v, 0.0})}};
+  const Analysis t = analyze(Journey(spec), 3, Accrual::LifeTable);
+  CHECK_THAT(t.value_infinite(0), WithinRel(-30.625, kRel)); // -43.75 + 13.125
+  // T = 3: -43.75 + 8.75 * (0.6 + 0.36) = -43.75 + 8.4 = -35.35
+  CHECK_THAT(t.value(0), WithinRel(-35.35, kRel));
+}
+
 TEST_CASE("a fee on a move is discounted like end accrual, whatever the accrual",
           "[exact][accrual]") {
   // A fee F = 20 on active -> churned; no stage values. s = 0.75, d = 0.8.
@@ -247,7 +295,8 @@ TEST_CASE("a fee on a move is discounted like end accrual, whatever the accrual"
   spec.segments[0].streams[0].transition_values = mat({{0.0, 20.0}, {0.0, 0.0}});
   const Journey j(spec);
   const int T = 5;
-  for (Accrual acc : {Accrual::Start, Accrual::End, Accrual::HalfCycle}) {
+  for (Accrual acc :
+       {Accrual::Start, Accrual::End, Accrual::HalfCycle, Accrual::LifeTable}) {
     const Analysis a = analyze(j, T, acc);
     INFO("accrual " << static_cast<int>(acc));
     for (int k = 1; k <= T; ++k) {

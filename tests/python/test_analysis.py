@@ -74,6 +74,7 @@ def test_zero_periods():
         ("start", 200.0, [100.0, 50.0, 25.0]),  # on x_0, x_1, x_2
         ("end", 100.0, [50.0, 25.0, 12.5]),  # on x_1, x_2, x_3
         ("half-cycle", 150.0, [75.0, 37.5, 18.75]),  # on the averages
+        ("life-table", 150.0, [75.0, 37.5, 18.75]),  # the same when r = 0
     ],
 )
 def test_accrual_conventions_worked_example(accrual, lifetime, by_period):
@@ -89,7 +90,7 @@ def test_accrual_conventions_worked_example(accrual, lifetime, by_period):
 def test_accrual_does_not_change_occupancy_or_lifetime():
     results = [
         geometric(0.25, value=1.0).analyze(periods=5, accrual=acc)
-        for acc in ("start", "end", "half-cycle")
+        for acc in ("start", "end", "half-cycle", "life-table")
     ]
     for a in results[1:]:
         np.testing.assert_array_equal(a.occupancy, results[0].occupancy)
@@ -104,6 +105,7 @@ def test_accrual_conventions_with_discounting(p, r):
     #   start:  sum_k v q^(k-1) d^(k-1)                   = v / (1 - x)
     #   end:    sum_k v q^k d^k                           = v x / (1 - x)
     #   half:   sum_k v (q^(k-1) + q^k)/2 d^(k-1/2)       = v (1+q)/2 sqrt(d) / (1 - x)
+    #   life:   sum_k v (q^(k-1) + q^k)/2 d^(k-1)         = v (1+q)/2 / (1 - x)
     # and over T periods each is the same times (1 - x^T).
     v, T = 100.0, 7
     q, d = 1 - p, 1 / (1 + r)
@@ -112,6 +114,7 @@ def test_accrual_conventions_with_discounting(p, r):
         "start": v / (1 - x),
         "end": v * x / (1 - x),
         "half-cycle": v * (1 + q) / 2 * math.sqrt(d) / (1 - x),
+        "life-table": v * (1 + q) / 2 / (1 - x),
     }
     for accrual, lifetime in closed.items():
         a = geometric(p, value=v, rate=r).analyze(periods=T, accrual=accrual)
@@ -126,6 +129,7 @@ def test_accrual_conventions_with_discounting_worked_by_hand():
     # start: 100 / 0.6 = 166.67; by period 100, 100*.5*.8 = 40, 100*.25*.64 = 16
     # end: 100 * 0.4 / 0.6 = 66.67; by period 100*.5*.8 = 40, 16, 6.4
     # half-cycle: 75 sqrt(.8) / .6 = 125 sqrt(.8); by period 75 sqrt(.8) * .4^(k-1)
+    # life-table (heemod): 75 / .6 = 125; by period (1+.5)/2*100 = 75, 75*.4 = 30, 12
     j = geometric(0.5, value=100.0, rate=0.25)
     start = j.analyze(periods=3, accrual="start")
     end = j.analyze(periods=3, accrual="end")
@@ -137,6 +141,9 @@ def test_accrual_conventions_with_discounting_worked_by_hand():
     assert half.lifetime_clv == approx(125 * math.sqrt(0.8), rel=1e-12)
     h = 75 * math.sqrt(0.8)
     assert half.value_by_period["revenue"].tolist() == approx([h, 0.4 * h, 0.16 * h])
+    life = j.analyze(periods=3, accrual="life-table")
+    assert life.lifetime_clv == approx(125.0, rel=1e-12)
+    assert life.value_by_period["revenue"].tolist() == approx([75.0, 30.0, 12.0])
     # the undiscounted amounts do not depend on r
     assert start.value_by_period_nominal["revenue"].tolist() == approx([100, 50, 25])
 
@@ -210,7 +217,7 @@ def fee_journey(tv, rate=0.0):
     )
 
 
-@pytest.mark.parametrize("accrual", ["start", "end", "half-cycle"])
+@pytest.mark.parametrize("accrual", ["start", "end", "half-cycle", "life-table"])
 def test_a_transition_value_is_incurred_in_the_period_of_the_move(accrual):
     # fee 30 on active -> churned, p = 0.5, d = 0.8:
     # sum_k q^(k-1) p 30 d^k = 30 p d / (1 - q d) = 30 * 0.4 / 0.6 = 20,

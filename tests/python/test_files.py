@@ -90,7 +90,7 @@ def assert_same_analysis(j1: js.Journey, j2: js.Journey, periods: int = 24) -> N
     """analyze() gives the same numbers, bit for bit, under every accrual."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", js.JourneyWarning)  # same warnings, too
-        for accrual in ("start", "end", "half-cycle"):
+        for accrual in ("start", "end", "half-cycle", "life-table"):
             a = j1.analyze(periods, accrual=accrual)
             b = j2.analyze(periods, accrual=accrual)
             for name in ("occupancy", "value_by_period", "stages", "population"):

@@ -31,7 +31,7 @@ def metric_under(j, frm, to, eps, metric, horizon, accrual):
         ("retention", 12),
     ],
 )
-@pytest.mark.parametrize("accrual", ["start", "end", "half-cycle"])
+@pytest.mark.parametrize("accrual", ["start", "end", "half-cycle", "life-table"])
 def test_sensitivities_equal_finite_differences(metric, horizon, accrual):
     # The default journey has a tenure piece, two streams with a move value.
     j = js.default_journey("small_business")

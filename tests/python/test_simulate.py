@@ -17,7 +17,7 @@ from scipy import stats
 import journeysim as js
 from conftest import fails_at_once, python_child
 
-ACCRUALS = ["start", "end", "half-cycle"]
+ACCRUALS = ["start", "end", "half-cycle", "life-table"]
 T = 12  # horizon of the statistical tests
 
 #: Expected arrivals at t = 1..6 (fractional: rounded up with that probability).
@@ -605,7 +605,8 @@ def test_replayed_events_reproduce_outcome_lifetime_and_first_value(name):
 def test_replayed_events_reproduce_each_customers_value(accrual):
     """Value from the path, by the conventions: period k earns on the stage at
     tenure k-1 ("start", discounted d^(k-1)), at k ("end", d^k) or the mean of
-    both ("half-cycle", d^(k-1/2)); a move in period k costs its fee times d^k."""
+    both ("half-cycle", d^(k-1/2); "life-table", d^(k-1) as heemod discounts);
+    a move in period k costs its fee times d^k."""
     sim = event_run("streams", accrual)
     paths = replay(sim, "streams")
     S = len(STREAM_STAGES)
@@ -624,6 +625,7 @@ def test_replayed_events_reproduce_each_customers_value(accrual):
                 "start": before * d ** (k - 1.0),
                 "end": after * d**k,
                 "half-cycle": (before + after) / 2 * d ** (k - 0.5),
+                "life-table": (before + after) / 2 * d ** (k - 1.0),
             }[accrual]
             moved = fees[stream][p[:-1], p[1:]] * d**k
             expected[i, c] = earned.sum() + moved.sum()

@@ -519,7 +519,7 @@ def test_from_matrix_rejects_wrong_shapes_and_labels(matrix, stages, message):
         ({"periods": None}, r"periods must be an integer, got None"),
         (
             {"accrual": "middle"},
-            r"accrual must be one of \['end', 'half-cycle', 'start'\]",
+            r"accrual must be one of \['end', 'half-cycle', 'life-table', 'start'\]",
         ),
         ({"accrual": "half_cycle"}, r"accrual must be one of"),
         ({"accrual": None}, r"accrual must be one of"),

@@ -7,6 +7,7 @@
 //   Start:     x_{k-1} . v(k-1)                    * d^(k-1)
 //   End:       x_k     . v(k-1)                    * d^k
 //   HalfCycle: (x_{k-1} + x_k) / 2 . v(k-1)        * d^(k-1/2)
+//   LifeTable: (x_{k-1} + x_k) / 2 . v(k-1)        * d^(k-1)    (heemod)
 //   moves:     sum_ij x_{k-1,i} P_ij(k-1) T_ij     * d^k
 // All of these are d^(k-1) x_{k-1} . a(k-1) for an "effective" per-stage vector
 // a, which is what the code below propagates forwards and backwards.

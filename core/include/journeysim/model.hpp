@@ -19,8 +19,10 @@ using Vector = Eigen::VectorXd;
 
 // When the per-stage value of a period accrues (see DESIGN.md, "Numbers and
 // conventions"): on the occupancy at the start of the period, at its end, or on
-// the average of both (half-cycle / life-table correction).
-enum class Accrual { Start, End, HalfCycle };
+// the average of both. The average is discounted to the middle of the period
+// (HalfCycle, d^(k-1/2)) or, as heemod's method = "life-table" with its
+// discount(x, r) does, to the start of the period (LifeTable, d^(k-1)).
+enum class Accrual { Start, End, HalfCycle, LifeTable };
 
 // The latest tenure at which a piece may start (the Python layer's limit too):
 // the exact analytics step period by period up to the last piece.

@@ -19,11 +19,15 @@ __all__ = [
     "accrual_of",
 ]
 
-#: When the value of a period accrues; see :meth:`journeysim.Journey.analyze`.
+#: When the value of a period k accrues (docs/concepts.md, "Accrual conventions"):
+#: "start" on x_{k-1} discounted by (1+r)^-(k-1); "end" on x_k by (1+r)^-k;
+#: "half-cycle" on (x_{k-1}+x_k)/2 by (1+r)^-(k-1/2); "life-table" on the same
+#: average by (1+r)^-(k-1), as heemod's method = "life-table" with discount(x, r).
 ACCRUALS = {
     "start": _core.Accrual.start,
     "end": _core.Accrual.end,
     "half-cycle": _core.Accrual.half_cycle,
+    "life-table": _core.Accrual.life_table,
 }
 
 #: Stage metadata a journey map carries (not used by the math).
@@ -46,8 +50,8 @@ STAGE_METADATA_ORDER = ("owner", "description", "channels", "touchpoints", "kpis
 
 
 def accrual_of(accrual: object) -> _core.Accrual:
-    """The core's accrual for ``"start"``, ``"end"`` or ``"half-cycle"``; an
-    InputError naming the choices otherwise."""
+    """The core's accrual for ``"start"``, ``"end"``, ``"half-cycle"`` or
+    ``"life-table"``; an InputError naming the choices otherwise."""
     if not isinstance(accrual, str) or accrual not in ACCRUALS:
         raise InputError(f"accrual must be one of {sorted(ACCRUALS)}, got {accrual!r}")
     return ACCRUALS[accrual]

@@ -113,7 +113,7 @@ class WhatIf:
         the intervention's), change within ±0.1 (or twice the intervention's),
         probability 0 to 1.
     reach_range : (low, high), default (0, 1)
-    accrual : {"start", "end", "half-cycle"}
+    accrual : {"start", "end", "half-cycle", "life-table"}
     discount_rate : float, optional
         For intervention costs, as in :func:`compare`.
 

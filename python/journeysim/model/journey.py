@@ -604,7 +604,7 @@ class Journey:
         to : str or dict, optional
             Where the moved probability goes (or comes from): a stage for every
             row, ``{from: stage}`` per row; default: staying in the row's stage.
-        accrual : {"start", "end", "half-cycle"}
+        accrual : {"start", "end", "half-cycle", "life-table"}
 
         Returns
         -------
@@ -634,12 +634,16 @@ class Journey:
         x_{k-1} to x_k with the matrix for tenure k-1. With ``accrual="start"``
         period k earns on x_{k-1}, discounted by (1+r)^-(k-1); ``"end"`` earns on
         x_k discounted by (1+r)^-k; ``"half-cycle"`` on (x_{k-1}+x_k)/2
-        discounted by (1+r)^-(k-1/2). Transition values accrue like ``"end"``.
+        discounted by (1+r)^-(k-1/2); ``"life-table"`` on the same average
+        discounted by (1+r)^-(k-1), which is what heemod's ``method =
+        "life-table"`` with its ``discount(x, r)`` gives. Transition values
+        accrue like ``"end"``.
         Expected lifetime counts periods started in a transient stage.
 
         Worked example: one stage "active" earning 100 per period, leaving to
         "churned" with p = 0.5, r = 0: "start" gives 100 + 50 + 25 + ... = 200,
-        "end" gives 50 + 25 + ... = 100, "half-cycle" gives 150.
+        "end" gives 50 + 25 + ... = 100, "half-cycle" and "life-table" give 150
+        (they differ only when r is not 0).
 
         Returns an :class:`~journeysim.Analysis` of labelled pandas objects.
         """
@@ -706,7 +710,7 @@ class Journey:
             "individual" moves each customer; "aggregate" moves the counts per
             stage by multinomial splitting, at a cost independent of the
             number of customers (no per-customer arrays).
-        accrual : {"start", "end", "half-cycle"}
+        accrual : {"start", "end", "half-cycle", "life-table"}
 
         Examples
         --------
