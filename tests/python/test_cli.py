@@ -190,7 +190,7 @@ def test_report_writes_self_contained_html(files, tmp_path):
     assert "Report written to" in out
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<title>Q3 plans</title>" in page
-    assert page.count("<svg") == 6
+    assert page.count("<svg") == 7  # six charts and the timeline
 
 
 def test_demo_saves_a_model_a_newcomer_can_report_on(tmp_path):
