@@ -298,10 +298,8 @@ def _run(args, out: TextIO) -> None:
             print(result.outcomes.map(lambda v: percent(v, units)).to_string())
             print()
             year = units.year
-            if journey.streams and args.periods >= year:
-                stream = (
-                    "revenue" if "revenue" in journey.streams else journey.streams[0]
-                )
+            stream = result.headline_stream()
+            if stream is not None and args.periods >= year:
                 rr = result.revenue_retention(stream, every=year)
                 shown = rr[
                     [

@@ -24,6 +24,7 @@ from ..model.journey import Journey
 from ..model.timeline import timeline, timeline_figure_of
 from ..plans.compare import Comparison, compare
 from ..plans.tables import axis_label, heading, show
+from ..results.analysis import Analysis
 from ..view.numbers import duration, money, number, percent
 from ..view.plot import figure, journey_diagram, occupancy_area, tornado
 
@@ -152,7 +153,7 @@ def check_html(out: str | os.PathLike) -> None:
 
 
 def _page(journey, plans, c: Comparison, title, seed) -> str:
-
+    baseline = _baseline_analysis(journey, c)
     name = journey.name or "journey"
     title = title or f"Plan comparison: {name}"
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -171,7 +172,7 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         f"against the baseline, over {_e(c.units.periods(c.periods))}, {_e(how)}. "
         f"Made {when} with journeysim {_e(__version__)}.</p>",
         '<section id="findings"><h2>Key findings</h2>',
-        _findings(journey, c),
+        _findings(c, baseline),
         "</section>",
         '<section id="summary"><h2>What each plan costs and returns</h2>',
         "<h3>All customers</h3>",
@@ -196,7 +197,7 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         _chart("retention", "Retention by plan", _retention(c)),
         "</section>",
         '<section id="revenue"><h2>Revenue retention and outcomes</h2>',
-        _revenue_section(journey, c),
+        _revenue_section(c, baseline),
         "</section>",
     ]
     if c.uncertainty is not None:
@@ -225,7 +226,7 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         ),
         "</section>",
         '<section id="journey"><h2>The journey</h2>',
-        _stages_table(journey, c),
+        _stages_table(journey, c, baseline),
         _chart("journey-map", "The journey map", _journey_map(journey)),
         _chart("occupancy", "Where customers are (baseline)", _occupancy(c)),
         _chart(
@@ -249,11 +250,7 @@ def _e(x: Any) -> str:
 
 def _show(c: Comparison, value: Any, column: str) -> str:
     """One figure of the comparison written for people, in its units."""
-    return show(value, column, c.units, _streams(c), c.periods)
-
-
-def _streams(c: Comparison) -> list[str]:
-    return c.streams
+    return show(value, column, c.units, c.streams, c.periods)
 
 
 def _baseline_analysis(journey: Journey, c: Comparison):
@@ -265,11 +262,10 @@ def _baseline_analysis(journey: Journey, c: Comparison):
     return journey.analyze(periods=c.periods)
 
 
-def _findings(journey: Journey, c: Comparison) -> str:
+def _findings(c: Comparison, a: Analysis) -> str:
     s, u = c.summary, c.units
     over = u.periods(c.periods)
     items = []
-    a = _baseline_analysis(journey, c)
     year = u.year
     health = (
         f"Without a plan, {percent(a.retention_at(min(year, c.periods)), u)} of "
@@ -446,14 +442,12 @@ def _population_table(c: Comparison) -> str:
     return _plan_table(c, cols, "population-table")
 
 
-def _revenue_section(journey: Journey, c: Comparison) -> str:
+def _revenue_section(c: Comparison, a: Analysis) -> str:
     """The baseline's revenue retention by year and its outcomes."""
-    a = _baseline_analysis(journey, c)
     u = c.units
     parts = []
-    streams = journey.streams
-    if streams and c.periods >= u.year:
-        stream = "revenue" if "revenue" in streams else streams[0]
+    stream = a.headline_stream()
+    if stream is not None and c.periods >= u.year:
         rr = a.revenue_retention(stream, every=u.year)
         cols = ["logo_retention", "nrr", "grr", "expansion", "contraction", "churned"]
         heads = ["logo retention", "NRR", "GRR", "expansion", "contraction", "churned"]
@@ -597,14 +591,9 @@ def _costs(iv: Intervention, units: Units) -> str:
     return ", ".join(parts) or "none"
 
 
-def _stages_table(journey: Journey, c: Comparison) -> str:
+def _stages_table(journey: Journey, c: Comparison, a: Analysis) -> str:
     info = journey.stage_info
-    health = None
-    base = c.results.get("baseline")
-    if c.method == "exact" and base is not None:
-        health = base.stages
-    else:  # a simulated comparison: the health table is exact in any case
-        health = journey.analyze(periods=c.periods).stages
+    health = a.stages  # exact, a simulated comparison's too
     u = journey.units
     scores = journey.scores
     out = [
@@ -680,7 +669,7 @@ def _cost_return(c: Comparison) -> str:
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
     top = max([1.0, *np.abs(cost), *np.abs(gain)])
     ax.plot([0, top], [0, top], ls="--", color="#999", lw=1, label="break-even")
-    streams = _streams(c)
+    streams = c.streams
     ax.set_xlabel(axis_label("intervention cost per customer", c.units, streams, 1))
     ax.set_ylabel(
         "value gained before cost per customer"

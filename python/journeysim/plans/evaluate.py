@@ -425,12 +425,9 @@ def first_year_retention(a: Analysis) -> dict[str, float]:
     stream) of one plan's exact analysis, when its horizon covers a year
     (Monte Carlo comparisons show them too: they are exact rates of the plan's
     journey, not sample figures)."""
-    streams = [s for s in a.journey.streams if s != COST_STREAM]
-    year = a.units.year
-    if not streams or a.periods < year:
+    row = a.first_year_retention()
+    if row is None:
         return {}
-    stream = "revenue" if "revenue" in streams else streams[0]
-    row = a.revenue_retention(stream, every=year).iloc[0]
     return {"first-year NRR": float(row["nrr"]), "first-year GRR": float(row["grr"])}
 
 

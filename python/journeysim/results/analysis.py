@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
 from .._base.resolved import JourneyLike
 from .._base.units import Units
@@ -574,15 +575,32 @@ class Analysis:
         out += self._first_year()
         return out
 
+    def headline_stream(self) -> str | None:
+        """The stream whose revenue retention headlines report: "revenue",
+        else the first stream (never a plan's cost stream); None without one."""
+        streams = [s for s in self.journey.streams if s != COST_STREAM]
+        if not streams:
+            return None
+        return "revenue" if "revenue" in streams else streams[0]
+
+    def first_year_retention(self) -> pd.Series | None:
+        """The first year's row of :meth:`revenue_retention` for the
+        :meth:`headline_stream`, or None when there is no stream or the
+        horizon is shorter than a year."""
+        stream = self.headline_stream()
+        year = self.units.year
+        if stream is None or self.periods < year:
+            return None
+        return self.revenue_retention(stream, every=year).iloc[0]
+
     def _first_year(self) -> list[Figure]:
         """NRR and GRR of the first year, of "revenue" (or the first stream),
         when the horizon covers a year."""
-        streams = self.journey.streams
-        year = self.units.year
-        if not streams or self.periods < year:
+        row = self.first_year_retention()
+        if row is None:
             return []
-        stream = "revenue" if "revenue" in streams else streams[0]
-        row = self.revenue_retention(stream, every=year).iloc[0]
+        stream = self.headline_stream()
+        year = self.units.year
         of = "" if stream == "revenue" else f" of {stream}"
         span = self.units.periods(year)
         return [
