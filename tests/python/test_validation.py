@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import journeysim as js
+from journeysim._base.checks import check_real
 
 STAGES = ["a", "b", "c"]
 ROWS = {"a": {"b": 0.5}, "b": {"c": 0.25}}  # c never leaves: absorbing
@@ -752,3 +753,10 @@ def test_a_huge_prior_or_sample_is_a_clear_error():
     assert js.fit(events, prior=2**64).counts.to_numpy().sum() == 2
     with pytest.raises(ValueError, match="n must be at most 100,000 journeys"):
         js.fit(events).sample(2**31)  # looped for hours before
+
+
+def test_a_real_number_too_large_for_a_double_is_an_input_error():
+    # math.isfinite(10**400) raises OverflowError; check_real must answer.
+    with pytest.raises(ValueError, match="x must be a finite number"):
+        check_real(10**400, "x")
+    assert check_real(2**64, "x") == float(2**64)

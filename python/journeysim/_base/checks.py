@@ -147,7 +147,7 @@ def check_integer(value: Any, name: str, low: int, high: int | None = None) -> i
 def check_real(x: Any, what: str, key: tuple = ()) -> float:
     """A finite number (not a boolean) as a float; ``key``: the argument's key
     path, for the error."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not finite_number(x):
         raise InputError(f"{what} must be a finite number, got {x!r}", key=key)
     return float(x)
 
