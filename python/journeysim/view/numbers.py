@@ -45,10 +45,9 @@ def superscript(x: float, locale: str) -> str:
 
 
 def _special(x: float) -> str | None:
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
+    """NaN, the infinities and zero, written; None for any other number."""
+    if not math.isfinite(x):
+        return _not_finite(x, "∞")
     if x == 0:
         return "0"
     return None
