@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
@@ -296,6 +295,10 @@ def lp_bound(
     for i in range(n):
         a_ub.append(np.array([1.0 if k == i else 0.0 for k, _ in items]))
         b_ub.append(1.0)
+    # scipy.optimize takes ~0.3 s and ~40 MB to import: loaded when a bound
+    # is needed, not with journeysim (as calibrate loads scipy.stats).
+    from scipy.optimize import linprog
+
     res = linprog(-v, A_ub=np.vstack(a_ub), b_ub=b_ub, bounds=(0, 1), method="highs")
     bound = max(0.0, -float(res.fun)) if res.status == 0 else math.nan
     alone = {r.combo: r for _, r in items}

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from .._base.errors import InputError
 from .._base.resolved import Piece
@@ -476,4 +475,7 @@ def threshold(
             f"{f_hi + t:.6g} at {hi:g}, both on one side of the target {t:g}: "
             "no break-even in that range; give another bracket="
         )
+    # Loaded here, not with journeysim: scipy.optimize costs ~0.3 s to import.
+    from scipy.optimize import brentq
+
     return float(brentq(gap, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
