@@ -241,20 +241,56 @@ def test_monte_carlo_costs_agree_with_the_exact_costs(both):
         )
 
 
-def test_cost_per_period_is_charged_at_the_start_of_the_period_whatever_the_accrual():
-    # Documented: a customer-period is charged when a touched customer *starts* a
-    # period at the moment, discounted like start-of-period value. Churn 0.1 in
-    # window (0, 2), 10 per customer-period, cohort of 1000, r = 0:
-    #   1000 * (10 * 1 + 10 * 0.9) = 19000, whatever accrual the values use.
+# Intervention costs under each accrual, by hand: r = 0.25 (d = 0.8), churn 0.1
+# in window (0, 2), a cohort of 1000. The "active" occupancy is 1, 0.9, 0.81 at
+# tenures 0, 1, 2. Once per customer (50): everyone is reached in period 1, so
+# 50,000 discounted like period 1's values. Per customer-period (10): counted on
+# the occupancy each accrual uses in periods 1 and 2, discounted like values.
+# Fixed (100): paid up front in period 1 under every accrual (documented).
+_D = 0.8
+_HAND = {
+    "start": 50_000 + 10_000 * (1.0 + 0.9 * _D),
+    "end": 50_000 * _D + 10_000 * (0.9 * _D + 0.81 * _D**2),
+    "half-cycle": 50_000 * _D**0.5
+    + 10_000 * ((1.0 + 0.9) / 2 * _D**0.5 + (0.9 + 0.81) / 2 * _D**1.5),
+    "life-table": 50_000 + 10_000 * ((1.0 + 0.9) / 2 + (0.9 + 0.81) / 2 * _D),
+}
+
+
+@pytest.mark.parametrize("accrual", sorted(_HAND))
+def test_intervention_costs_follow_the_accrual_and_its_discounting(accrual):
     j = geometric(0.2, value=100.0, cohort_size=1000.0)
-    plan = js.Plan("p", [save(window=(0, 2), cost_per_period=10.0)])
-    costs = {
-        acc: js.compare(j, [plan], 12, accrual=acc).summary.loc[
-            "p", "intervention cost"
-        ]
-        for acc in ("start", "end", "half-cycle")
-    }
-    assert costs == approx({"start": 19000.0, "end": 19000.0, "half-cycle": 19000.0})
+    iv = save(window=(0, 2), cost_per_period=10.0, cost_per_customer=50.0)
+    iv = iv.replace(cost_fixed=100.0)
+    c = js.compare(j, [js.Plan("p", [iv])], 12, accrual=accrual, discount_rate=0.25)
+    assert c.summary.loc["p", "intervention cost"] == approx(_HAND[accrual] + 100.0)
+    # Per customer: the same charges for one customer, without the fixed cost.
+    assert c.summary.loc["p", "intervention cost per customer"] == approx(
+        _HAND[accrual] / 1000.0
+    )
+    # The intervention's own cost (reach table) is the plan's.
+    assert c.reach.loc["p", "cost"].sum() == approx(_HAND[accrual] + 100.0)
+
+
+def test_simulated_intervention_costs_follow_the_accrual():
+    # Monte Carlo under "end": the cost stream is simulated with the accrual,
+    # the once-per-customer charges are exact; within 4 SE of the hand figure.
+    j = geometric(0.2, value=100.0, cohort_size=1000.0)
+    iv = save(window=(0, 2), cost_per_period=10.0, cost_per_customer=50.0)
+    c = js.compare(
+        j,
+        [js.Plan("p", [iv])],
+        12,
+        accrual="end",
+        discount_rate=0.25,
+        customers=20_000,
+        seed=7,
+    )
+    got = c.summary.loc["p", "intervention cost"]
+    # SE of the per-period part: 10,000 x d x sd(alive at 1) / sqrt(n), roughly
+    # 10,000 x 0.8 x 0.3 / 141 = 17; generous.
+    assert got == approx(_HAND["end"], abs=4 * 30.0)
+    assert got != approx(_HAND["start"], abs=1000.0)
 
 
 # -- workload and hand-offs per owner team -----------------------------------------

@@ -389,11 +389,10 @@ def _by_cohort(journey, plan, periods, accrual, rate, n0) -> tuple[PlanMoney, An
         for x, (s, w) in enumerate(zip(journey.streams, weights, strict=True)):
             if w:
                 net[joined:] += size * w * vbp[:, x] * (1 + rates[s]) ** -joined
-        a_cost = a if accrual == "start" else pj.analyze(h, accrual="start")
         c = pj.streams.index(COST_STREAM)
         shift = (1 + rate) ** -joined
-        cost[joined:] += size * np.asarray(a_cost.raw.value_by_period)[:, c] * shift
-        r = reach(pj, plan, ap.once, h, rate, size, arrivals=False)
+        cost[joined:] += size * np.asarray(a.raw.value_by_period)[:, c] * shift
+        r = reach(pj, plan, ap.once, h, rate, size, arrivals=False, accrual=accrual)
         cost[joined:] += r.once_by_period * shift
         reached += r.reached
         once += np.asarray(r.once_cost) * shift
@@ -401,7 +400,15 @@ def _by_cohort(journey, plan, periods, accrual, rate, n0) -> tuple[PlanMoney, An
         per += (
             np.asarray(
                 intervention_period_costs(
-                    pj, plan, ap.once, occupancies(a), h, rate, size, arrivals=False
+                    pj,
+                    plan,
+                    ap.once,
+                    occupancies(a),
+                    h,
+                    rate,
+                    size,
+                    arrivals=False,
+                    accrual=accrual,
                 )
             )
             * shift
@@ -457,10 +464,9 @@ def exact_rows(
     for p in plans:
         pj, once = applied[p.name].journey, applied[p.name].once
         with about_plan(p):
+            # Intervention costs are a value stream of the plan's journey:
+            # counted and discounted under the comparison's accrual.
             a = pj.analyze(periods, accrual=accrual)
-            # Costs per customer-period are paid at the start of the period
-            # whatever the value accrual.
-            a_cost = a if accrual == "start" else pj.analyze(periods, accrual="start")
         results[p.name] = a
         n0 = pj.resolved.cohort_size
         c = pj.streams.index(COST_STREAM)
@@ -478,9 +484,9 @@ def exact_rows(
         row.update(first_year_retention(a))
         row.update(scores_at(a.scores, horizons))
         # One customer of the starting cohort: no arrivals, no fixed costs.
-        one = reach(pj, p, once, periods, rate, 1.0, arrivals=False)
+        one = reach(pj, p, once, periods, rate, 1.0, arrivals=False, accrual=accrual)
         row["intervention cost per customer"] = (
-            float(a_cost.value[COST_STREAM]) + one.once_total
+            float(a.value[COST_STREAM]) + one.once_total
         )
         row["share reached"] = one.distinct
         row["customers"] = population_size(pj, periods, n0)
@@ -492,13 +498,13 @@ def exact_rows(
         else:
             who = population_label(pj, periods, n0)
             with about_plan(p):
-                r = reach(pj, p, once, periods, rate, n0, who=who)
-            cost = np.asarray(a_cost.raw.population_value_by_period)[:, c] + (
+                r = reach(pj, p, once, periods, rate, n0, who=who, accrual=accrual)
+            cost = np.asarray(a.raw.population_value_by_period)[:, c] + (
                 r.once_by_period
             )
             cost[0] += p.fixed_cost
             per = intervention_period_costs(
-                pj, p, once, occupancies(a_cost), periods, rate, n0
+                pj, p, once, occupancies(a), periods, rate, n0, accrual=accrual
             )
             m = PlanMoney(
                 np.asarray(a.raw.population_value_by_period)[:, -1],

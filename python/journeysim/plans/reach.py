@@ -16,7 +16,19 @@ from ..model.apply_plan import OnceCharge
 from ..model.intervention import Plan
 from ..model.journey import Journey
 
-__all__ = ["Reach", "intervention_period_costs", "joining", "reach"]
+__all__ = [
+    "Reach",
+    "charge_discounts",
+    "intervention_period_costs",
+    "joining",
+    "reach",
+]
+
+#: Where in period k = t + 1 a charge is booked, in periods after its start,
+#: by accrual convention (docs/concepts.md, "Accrual conventions"): "start" at
+#: its start, "end" at its end, "half-cycle" mid-period, and "life-table" as
+#: heemod discounts cycle k, by (1 + r)^-(k - 1).
+_BOOKED = {"start": 0.0, "end": 1.0, "half-cycle": 0.5, "life-table": 0.0}
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,15 @@ def joining(pj: Journey, periods: int, n0: float, arrivals: bool = True) -> np.n
     the arrivals (an arrival at t starts at tenure 0 in period t + 1)."""
     arr = pj.resolved.arrivals.per_period(periods) if arrivals else np.zeros(periods)
     return np.concatenate([[n0], arr[: periods - 1]])
+
+
+def charge_discounts(accrual: str, rate: float, periods: int) -> np.ndarray:
+    """The discount factor of a charge made in calendar period k = 1..T under
+    ``accrual``, like every value of that period: (1 + r)^-(k - 1) for "start"
+    and "life-table", (1 + r)^-k for "end", (1 + r)^-(k - 1/2) for
+    "half-cycle"."""
+    at = np.arange(periods, dtype=float) + _BOOKED[accrual]
+    return (1.0 + rate) ** -at
 
 
 def _calendar(per_tenure: np.ndarray, people: np.ndarray) -> np.ndarray:
@@ -77,6 +98,7 @@ def reach(
     *,
     arrivals: bool = True,
     who: str = "",
+    accrual: str = "start",
 ) -> Reach:
     """Customers reached and once-per-customer charges of ``plan`` on the
     plan's journey ``pj``, exactly, for a starting cohort of ``n0`` and (if
@@ -84,15 +106,15 @@ def reach(
 
     A customer of a touched sub-population is reached by an intervention the
     first time it starts a period in one of the intervention's stages within
-    its tenure window (and pays ``cost_per_customer`` then, discounted like
-    start-of-period value). ``distinct`` is the probability of meeting at least
+    its tenure window, and pays ``cost_per_customer`` in that period,
+    discounted like the period's values under ``accrual``
+    (:func:`charge_discounts`). ``distinct`` is the probability of meeting at least
     one of the plan's interventions so, summed over the population: for each
     sub-population, the first tenure at which the customer is in the stages of
     any intervention active at that tenure (``first_visits_any`` in the core).
     """
-    d = 1.0 / (1.0 + rate)
     people = joining(pj, periods, n0, arrivals)
-    disc = d ** np.arange(periods)
+    disc = charge_discounts(accrual, rate, periods)
     names = tuple(iv.name for iv in plan.interventions)
     reached = dict.fromkeys(names, 0.0)
     cost = dict.fromkeys(names, 0.0)
@@ -154,15 +176,20 @@ def intervention_period_costs(
     n0: float,
     *,
     arrivals: bool = True,
+    accrual: str = "start",
 ) -> tuple[float, ...]:
     """Each intervention's per customer-period charges over the population,
-    discounted (paid at the start of a period): its ``cost_per_period`` for
-    every customer of a sub-population it touches who starts a period in its
-    stages within its window. ``occupancy`` is each sub-population's occupancy
-    per customer by tenure (t = 0..T). They add up to the plan's cost stream."""
+    discounted: its ``cost_per_period`` for every customer of a sub-population
+    it touches who is in its stages in a period of its window, counted and
+    discounted like any value under ``accrual`` (the occupancy at the start of
+    the period, at its end, or their average). ``occupancy`` is each
+    sub-population's occupancy per customer by tenure (t = 0..T). They add up
+    to the plan's cost stream."""
     per_period = {iv.name: iv.cost_per_period for iv in plan.interventions}
     people = joining(pj, periods, n0, arrivals)
-    disc = (1.0 + rate) ** -np.arange(periods, dtype=float)
+    disc = charge_discounts(accrual, rate, periods)
+    # Weights of the occupancy at the start and at the end of each period.
+    w_start, w_end = {"start": (1.0, 0.0), "end": (0.0, 1.0)}.get(accrual, (0.5, 0.5))
     out = dict.fromkeys(per_period, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         for entry in once:
@@ -171,8 +198,9 @@ def intervention_period_costs(
                 continue
             a, until = _window(entry, periods)
             present = np.zeros(periods)
-            occ = occupancy[entry.segment]
-            present[a:until] = occ[a:until][:, list(entry.stages)].sum(axis=1)
+            occ = occupancy[entry.segment][:, list(entry.stages)].sum(axis=1)
+            # Period k = t + 1 runs at tenure t: the charge is the window's.
+            present[a:until] = w_start * occ[a:until] + w_end * occ[a + 1 : until + 1]
             share = pj.core.share(entry.segment)
             out[entry.intervention] += float(
                 (c * share * _calendar(present, people) * disc).sum()

@@ -226,8 +226,10 @@ def simulated_rows(
         free = [e for e in once if e.intervention not in limited]
         who = population_label(pj, periods, n0)
         with about_plan(p):
-            pop_reach = reach(pj, p, free, periods, rate, n0, who=who)
-            one = reach(pj, p, free, periods, rate, 1.0, arrivals=False)
+            pop_reach = reach(pj, p, free, periods, rate, n0, who=who, accrual=accrual)
+            one = reach(
+                pj, p, free, periods, rate, 1.0, arrivals=False, accrual=accrual
+            )
         first, ruled_once = _ruled(p, pj, s, rate, k, periods)
         per, by_rep = _paired_units(s, pj, customers, horizons, streams)
         interrupt.checkpoint()  # the pairing takes a while for many customers
@@ -258,11 +260,8 @@ def simulated_rows(
         vbp = np.asarray(s.raw.value_by_period).mean(axis=0)
         c = pj.streams.index(COST_STREAM)
         net = vbp @ w / k
-        if accrual == "start":  # simulated: capacity decides who is treated
-            period_cost = vbp[:, c] / k
-        else:  # paid at the start of a period: its exact expectation
-            a_cost = pj.analyze(periods, accrual="start")
-            period_cost = np.asarray(a_cost.raw.population_value_by_period)[:, c]
+        # Simulated under the comparison's accrual: capacity decides who is treated.
+        period_cost = vbp[:, c] / k
         cost = period_cost + pop_reach.once_by_period + ruled_once
         cost[0] += p.fixed_cost
         row["intervention cost"] = float(cost.sum())
@@ -288,10 +287,10 @@ def simulated_rows(
         row["capacity limited"] = any(iv.capacity for iv in p.interventions)
         if not limited:
             # Workload and hand-offs are their exact expectations under the plan.
-            a = pj.analyze(periods, accrual="start")
+            a = pj.analyze(periods, accrual=accrual)
             row.update(team_columns(pj, a.raw.population_entries, a.raw.flows, n0))
             shares = intervention_period_costs(
-                pj, p, once, occupancies(a), periods, rate, n0
+                pj, p, once, occupancies(a), periods, rate, n0, accrual=accrual
             )
         else:
             shares = tuple(
