@@ -158,13 +158,20 @@ def test_workload_exact_by_hand_and_handoffs_exact_against_simulation():
     # nobody reaches) counts its hand-offs.
     roomy = js.Plan("roomy", free.interventions, capacity={CS: 10**9})
     sims = [
-        js.compare(journey(), [roomy], periods=12, customers=400, seed=s, progress=False)
+        js.compare(
+            journey(), [roomy], periods=12, customers=400, seed=s, progress=False
+        )
         for s in range(20)
     ]
-    counts = np.array([x.handoffs.loc[("roomy", "Onboarding", CS), "total"] for x in sims])
+    counts = np.array(
+        [x.handoffs.loc[("roomy", "Onboarding", CS), "total"] for x in sims]
+    )
     se = counts.std(ddof=1) / np.sqrt(len(counts))
     assert abs(counts.mean() - exact) < 4 * se + 1e-9
-    assert all(x.handoffs.loc[("roomy", "Onboarding", CS), "method"] == "simulated" for x in sims)
+    assert all(
+        x.handoffs.loc[("roomy", "Onboarding", CS), "method"] == "simulated"
+        for x in sims
+    )
 
 
 def test_compare_says_where_a_team_is_at_capacity():

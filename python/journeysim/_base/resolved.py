@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Arrivals",
     "CapacityRule",
-    "TeamBudget",
     "JourneyLike",
     "Piece",
     "ResolvedJourney",
     "Segment",
+    "TeamBudget",
     "piece_at",
     "recut",
 ]

@@ -18,9 +18,7 @@ from .intervention_spec import check_budgets
 __all__ = ["intervention_team", "journey_budgets", "plan_budgets"]
 
 
-def journey_budgets(
-    value: Any, owners: Sequence[str | None]
-) -> tuple[TeamBudget, ...]:
+def journey_budgets(value: Any, owners: Sequence[str | None]) -> tuple[TeamBudget, ...]:
     """A journey's ``team_capacity``, checked against the teams of its map
     (the stage owners): an unknown team is an InputError naming it."""
     budgets = check_budgets(value, "the journey", "team_capacity")

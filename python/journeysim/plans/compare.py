@@ -20,8 +20,8 @@ from .._base.units import Units
 from ..model.apply_plan import apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
-from ..model.team_capacity import plan_budgets
 from ..model.simulate import MAX_CUSTOMERS, MAX_REPLICATIONS
+from ..model.team_capacity import plan_budgets
 from ..view.display import table
 from ..view.numbers import money, number, percent
 from .evaluate import (

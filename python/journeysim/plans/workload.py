@@ -31,12 +31,12 @@ from .reach import joining
 __all__ = [
     "PlanLoad",
     "at_capacity_lines",
-    "exact_handoffs",
     "exact_handled",
+    "exact_handoffs",
     "handoff_table",
     "plan_loads",
-    "simulated_handoffs",
     "simulated_handled",
+    "simulated_handoffs",
     "workload_table",
 ]
 
@@ -104,11 +104,11 @@ def simulated_handled(pj: Journey, sim, k: float) -> dict[str, np.ndarray]:
 def _team_matrix(pj: Journey) -> tuple[list[str], np.ndarray]:
     owners = pj.resolved.owners()
     teams = sorted({o for o in owners if o is not None})
-    O = np.zeros((len(owners), len(teams)))
+    own = np.zeros((len(owners), len(teams)))
     for s, o in enumerate(owners):
         if o is not None:
-            O[s, teams.index(o)] = 1.0
-    return teams, O
+            own[s, teams.index(o)] = 1.0
+    return teams, own
 
 
 def _pairs(teams: list[str], F: np.ndarray) -> dict[tuple[str, str], float]:
@@ -126,7 +126,7 @@ def exact_handoffs(
     """Expected customers moving from a stage of one team to a stage of another
     over periods 1..T, over the population: per sub-population and tenure,
     occupancy times the off-diagonal transition probabilities."""
-    teams, O = _team_matrix(pj)
+    teams, own = _team_matrix(pj)
     if len(teams) < 2:
         return {}
     people = joining(pj, periods, n0)
@@ -137,7 +137,7 @@ def exact_handoffs(
         for tau in range(periods):
             P = np.array(piece_at(seg.transitions, tau), dtype=float)
             np.fill_diagonal(P, 0.0)
-            flows[tau] = O.T @ (occ[tau][:, None] * P) @ O
+            flows[tau] = own.T @ (occ[tau][:, None] * P) @ own
         # Every customer who joined early enough meets tenure tau in the horizon.
         reached = np.cumsum(people)[::-1]  # joined by period T - tau
         by_tenure = reached[:periods]
@@ -148,11 +148,11 @@ def exact_handoffs(
 def simulated_handoffs(pj: Journey, sim, k: float) -> dict[tuple[str, str], float]:
     """The same, counted by the capacity engine (every change of stage, mean
     over replications, scaled to the population)."""
-    teams, O = _team_matrix(pj)
+    teams, own = _team_matrix(pj)
     moves = np.asarray(sim.raw.capacity_moves, dtype=float)
     if len(teams) < 2 or moves.size == 0:
         return {}
-    F = O.T @ (moves.mean(axis=0) / k) @ O
+    F = own.T @ (moves.mean(axis=0) / k) @ own
     return _pairs(teams, F)
 
 
