@@ -20,8 +20,11 @@ using Ends = std::pair<int, std::optional<int>>;
 
 CapacityRule make_rule(std::optional<std::int64_t> capacity,
                        std::vector<std::optional<int>> rank, Ends window, Ends calendar,
-                       std::vector<bool> touched, std::vector<int> fallback) {
+                       std::vector<bool> touched, std::vector<int> fallback, int team,
+                       std::optional<std::int64_t> team_capacity) {
   CapacityRule rule;
+  rule.team = team;
+  rule.team_capacity = team_capacity;
   rule.capacity = capacity;
   rule.rank = std::move(rank);
   rule.window = {window.first, window.second};
@@ -34,15 +37,19 @@ CapacityRule make_rule(std::optional<std::int64_t> capacity,
 Ends ends(const Window &w) { return {w.from, w.until}; }
 
 // The shapes of a result's arrays: R replications, T periods, S stages, K
-// streams, X capacity rules, M customers and E events of the first replication.
+// streams, X capacity rules, N teams of the rules (MS: S with capacity rules,
+// else 0), M customers and E events of the first replication.
 struct Dims {
   explicit Dims(const SimulationResult &r)
       : R(r.replications), T(r.periods), S(r.stages), K(r.streams),
         X(static_cast<py::ssize_t>(r.capacity_treated.size()) /
           std::max<py::ssize_t>(R * T, 1)),
+        N(static_cast<py::ssize_t>(r.team_handled.size()) /
+          std::max<py::ssize_t>(R * T, 1)),
+        MS(r.capacity_moves.empty() ? 0 : S),
         M(static_cast<py::ssize_t>(r.lifetime.size())),
         E(static_cast<py::ssize_t>(r.event_customer.size())) {}
-  py::ssize_t R, T, S, K, X, M, E;
+  py::ssize_t R, T, S, K, X, N, MS, M, E;
 };
 
 // A read-only numpy view of a result's vector, whose base is `owner` (the Python
@@ -77,6 +84,9 @@ template <class T> std::vector<T> vector_of(const py::handle &x) {
   F(capacity_eligible, d.R, d.T, d.X)                                                  \
   F(capacity_treated, d.R, d.T, d.X)                                                   \
   F(capacity_first_treated, d.R, d.T, d.X)                                             \
+  F(team_eligible, d.R, d.T, d.N)                                                      \
+  F(team_handled, d.R, d.T, d.N)                                                       \
+  F(capacity_moves, d.R, d.MS, d.MS)                                                   \
   F(lifetime, d.M)                                                                     \
   F(outcome, d.M)                                                                      \
   F(start_stage, d.M)                                                                  \
@@ -106,8 +116,11 @@ void register_simulate(py::module_ &m) {
       .def(py::init(&make_rule), py::kw_only(), py::arg("capacity"), py::arg("rank"),
            py::arg("window") = Ends{0, std::nullopt},
            py::arg("calendar") = Ends{0, std::nullopt}, py::arg("touched"),
-           py::arg("fallback"))
+           py::arg("fallback"), py::arg("team") = -1,
+           py::arg("team_capacity") = std::nullopt)
       .def_readonly("capacity", &CapacityRule::capacity)
+      .def_readonly("team", &CapacityRule::team)
+      .def_readonly("team_capacity", &CapacityRule::team_capacity)
       .def_readonly("rank", &CapacityRule::rank)
       .def_property_readonly("window",
                              [](const CapacityRule &r) { return ends(r.window); })
@@ -126,14 +139,17 @@ void register_simulate(py::module_ &m) {
             return py::dict("capacity"_a = r.capacity, "rank"_a = r.rank,
                             "window"_a = ends(r.window),
                             "calendar"_a = ends(r.calendar), "touched"_a = r.touched,
-                            "fallback"_a = r.fallback);
+                            "fallback"_a = r.fallback, "team"_a = r.team,
+                            "team_capacity"_a = r.team_capacity);
           },
           [](const py::dict &s) {
             return make_rule(s["capacity"].cast<std::optional<std::int64_t>>(),
                              s["rank"].cast<std::vector<std::optional<int>>>(),
                              s["window"].cast<Ends>(), s["calendar"].cast<Ends>(),
                              s["touched"].cast<std::vector<bool>>(),
-                             s["fallback"].cast<std::vector<int>>());
+                             s["fallback"].cast<std::vector<int>>(),
+                             s["team"].cast<int>(),
+                             s["team_capacity"].cast<std::optional<std::int64_t>>());
           }));
 
   // Arrays are read-only views into the result, which they keep alive.

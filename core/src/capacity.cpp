@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace journeysim::detail {
 namespace {
@@ -14,7 +16,8 @@ struct Rule {
   explicit Rule(const CapacityRule &r)
       : capacity(r.capacity.value_or(std::numeric_limits<std::int64_t>::max())),
         from(r.window.from), until(end(r.window)), calendar_from(r.calendar.from),
-        calendar_until(end(r.calendar)), touched(r.touched), fallback(r.fallback) {
+        calendar_until(end(r.calendar)), touched(r.touched), fallback(r.fallback),
+        team(r.team) {
     for (const auto &k : r.rank) {
       ranked.push_back(k.has_value());
       rank.push_back(k.value_or(0));
@@ -29,7 +32,40 @@ struct Rule {
   std::vector<int> rank;
   std::vector<bool> touched;
   std::vector<int> fallback;
+  int team;
 };
+
+// The teams' budgets per period (index: team), checked: teams numbered from 0,
+// one budget per team, none negative.
+std::vector<std::int64_t> team_budgets(const std::vector<CapacityRule> &rules) {
+  std::vector<std::int64_t> cap;
+  std::vector<char> seen;
+  for (const auto &r : rules) {
+    if (r.team < -1)
+      throw std::invalid_argument("a capacity rule's team must be >= 0 (or -1: none)");
+    if (r.team < 0) {
+      if (r.team_capacity)
+        throw std::invalid_argument("a team capacity needs the rule's team");
+      continue;
+    }
+    if (r.team_capacity && *r.team_capacity < 0)
+      throw std::invalid_argument("team capacity must be >= 0");
+    const auto g = static_cast<std::size_t>(r.team);
+    if (g >= rules.size())
+      throw std::invalid_argument("a capacity rule's team is out of range");
+    if (g >= cap.size()) {
+      cap.resize(g + 1, std::numeric_limits<std::int64_t>::max());
+      seen.resize(g + 1, 0);
+    }
+    const auto c = r.team_capacity.value_or(std::numeric_limits<std::int64_t>::max());
+    if (seen[g] && cap[g] != c)
+      throw std::invalid_argument("rules of team " + std::to_string(g) +
+                                  " carry different team capacities");
+    seen[g] = 1;
+    cap[g] = c;
+  }
+  return cap;
+}
 
 // Customers a team can treat per period couple customers within a period, so
 // this run goes period by period over everyone (single-threaded), using exactly
@@ -38,7 +74,8 @@ class CapacityRun {
 public:
   CapacityRun(const Journey &j, const SimulationOptions &o,
               const std::vector<CapacityRule> &rules, SimulationControl *ctl)
-      : j_(j), o_(o), rules_(rules.begin(), rules.end()), ctl_(ctl), T_(o.periods),
+      : j_(j), o_(o), rules_(rules.begin(), rules.end()),
+        team_cap_(team_budgets(rules)), ctl_(ctl), T_(o.periods),
         S_(static_cast<int>(j.n_stages())), K_(static_cast<int>(j.n_streams())),
         disc_(discount_table(j, o.periods)) {
     for (const auto &seg : j.segments()) tables_.push_back(make_tables(seg));
@@ -82,9 +119,15 @@ public:
     const std::size_t occ0 = r * static_cast<std::size_t>(T + 1) * S;
     const std::size_t v0 = r * static_cast<std::size_t>(T) * K;
     const std::size_t x0 = r * static_cast<std::size_t>(T) * X;
-    std::vector<std::size_t> order;
+    const std::size_t N = team_cap_.size();
+    const std::size_t n0 = r * static_cast<std::size_t>(T) * N;
+    const std::size_t m0 = r * S * S;
     std::vector<std::vector<std::size_t>> eligible(X);
     std::vector<char> denied(M * X, 0);
+    // Per customer and team, the last period (t + 1) it met / was handled by
+    // one of the team's rules, and per team the customers handled this period.
+    std::vector<std::int32_t> met(M * N, 0), handled(M * N, 0);
+    std::vector<std::int64_t> used(N, 0);
     std::size_t next_id = 0;
     for (int t = 0; t <= T; ++t) {
       if (cancelled(ctl_)) throw SimulationCancelled();
@@ -128,21 +171,44 @@ public:
           return rule.rank[static_cast<std::size_t>(stage[a])] <
                  rule.rank[static_cast<std::size_t>(stage[b])];
         });
-        const auto served =
-            std::min<std::size_t>(e.size(), static_cast<std::size_t>(rule.capacity));
-        out.capacity_eligible[x0 + static_cast<std::size_t>(t) * X + x] =
-            static_cast<std::int64_t>(e.size());
-        out.capacity_treated[x0 + static_cast<std::size_t>(t) * X + x] =
-            static_cast<std::int64_t>(served);
-        for (std::size_t q = 0; q < e.size(); ++q) {
-          const std::size_t i = e[q];
-          if (q >= served) {
+        // In order: served while the rule has room and its team has room (or
+        // already handles the customer this period, at no further cost).
+        const auto now = static_cast<std::int32_t>(t + 1);
+        const auto g = static_cast<std::size_t>(rule.team);
+        std::int64_t served = 0;
+        for (const std::size_t i : e) {
+          bool ok = served < rule.capacity;
+          if (rule.team >= 0) {
+            if (met[i * N + g] != now) {
+              met[i * N + g] = now;
+              ++out.team_eligible[n0 + static_cast<std::size_t>(t) * N + g];
+            }
+            const bool counted = handled[i * N + g] == now;
+            if (ok && !counted) {
+              ok = used[g] < team_cap_[g];
+              if (ok) {
+                handled[i * N + g] = now;
+                ++used[g];
+              }
+            }
+          }
+          if (!ok) {
             denied[i * X + x] = 1;
-          } else if (!(charged[i] >> x & 1ULL)) {
+            continue;
+          }
+          ++served;
+          if (!(charged[i] >> x & 1ULL)) {
             charged[i] |= 1ULL << x;
             ++out.capacity_first_treated[x0 + static_cast<std::size_t>(t) * X + x];
           }
         }
+        out.capacity_eligible[x0 + static_cast<std::size_t>(t) * X + x] =
+            static_cast<std::int64_t>(e.size());
+        out.capacity_treated[x0 + static_cast<std::size_t>(t) * X + x] = served;
+      }
+      for (std::size_t g = 0; g < N; ++g) {
+        out.team_handled[n0 + static_cast<std::size_t>(t) * N + g] = used[g];
+        used[g] = 0;
       }
       // Move everyone who is still in the journey.
       for (std::size_t i = 0; i < next_id; ++i) {
@@ -167,6 +233,8 @@ public:
         ++life[i];
         accrue(tab, s, nx, tau, join[i], cv.data() + i * K, out, v0);
         if (nx != s) {
+          ++out.capacity_moves[m0 + static_cast<std::size_t>(s) * S +
+                               static_cast<std::size_t>(nx)];
           if (events) {
             out.event_customer.push_back(static_cast<std::int64_t>(i));
             out.event_period.push_back(t + 1);
@@ -206,6 +274,8 @@ public:
     }
   }
 
+  [[nodiscard]] std::size_t teams() const { return team_cap_.size(); }
+
 private:
   [[nodiscard]] bool is_value(int s) const {
     return is_value_[static_cast<std::size_t>(s)];
@@ -236,6 +306,7 @@ private:
   const Journey &j_;
   const SimulationOptions &o_;
   const std::vector<Rule> rules_;
+  const std::vector<std::int64_t> team_cap_; // per team, customers per period
   SimulationControl *ctl_;
   int T_, S_, K_;
   std::vector<std::vector<double>> disc_;
@@ -251,6 +322,11 @@ void run_capacity(const Journey &j, const SimulationOptions &o,
                   const std::vector<std::vector<std::int64_t>> &joins,
                   SimulationResult &out) {
   CapacityRun run(j, o, rules, ctl);
+  const auto R = joins.size(), T = static_cast<std::size_t>(o.periods);
+  const auto S = j.n_stages();
+  out.team_eligible.assign(R * T * run.teams(), 0);
+  out.team_handled.assign(R * T * run.teams(), 0);
+  out.capacity_moves.assign(R * S * S, 0);
   for (std::size_t rep = 0; rep < joins.size(); ++rep)
     run.run(static_cast<int>(rep), joins[rep], out);
 }

@@ -65,6 +65,13 @@ struct SimulationResult {
   // Per capacity rule (X of them): R x T x X customers meeting it, treated, and
   // treated for the first time, in each period.
   std::vector<std::int64_t> capacity_eligible, capacity_treated, capacity_first_treated;
+  // Per team of the capacity rules (N of them, rules with team >= 0): R x T x N
+  // distinct customers meeting any of the team's rules, and handled by it (each
+  // customer once per period however many of the team's rules treat it).
+  std::vector<std::int64_t> team_eligible, team_handled;
+  // With capacity rules: R x S x S changes of stage (from, to) over the horizon,
+  // everyone (the hand-offs between teams of a capacity-limited plan).
+  std::vector<std::int64_t> capacity_moves;
   // Per customer, first replication (individual method, per_customer):
   std::vector<std::int32_t> lifetime;    // M: periods started in a transient stage
   std::vector<std::int16_t> outcome;     // M: absorbing stage, or -1 if still active
@@ -83,12 +90,12 @@ struct Window {
   std::optional<int> until;
 };
 
-// A rule the period-by-period engine applies to an intervention: a team's
-// capacity, a calendar window, or both. At most `capacity` customers per period are
-// treated among those who meet it (touched customers at one of its stages within
-// its tenure window), by stage priority (lower rank first) and then first come,
-// first served (customer number). A customer who is not served that period moves
-// as customers of segment `fallback[g]` (the same sub-population without this
+// A rule the period-by-period engine applies to an intervention: its own
+// capacity, its team's, a calendar window, or several of them. At most `capacity`
+// customers per period are treated among those who meet it (touched customers at one of
+// its stages within its tenure window), by stage priority (lower rank first) and then
+// first come, first served (customer number). A customer who is not served that period
+// moves as customers of segment `fallback[g]` (the same sub-population without this
 // intervention) do.
 struct CapacityRule {
   // Customers treated per period at most; none for a calendar window alone.
@@ -101,6 +108,13 @@ struct CapacityRule {
   Window calendar;
   std::vector<bool> touched; // per segment
   std::vector<int> fallback; // per segment
+  // The team that runs it (0, 1, ...; -1 for none) and that team's budget:
+  // customers the team handles per period over all its rules, each customer
+  // counted once per period. Rules of one team carry the same budget; they are
+  // served in the order of the rule list (the plan's order), a customer the
+  // team already handles this period costs it nothing more.
+  int team = -1;
+  std::optional<std::int64_t> team_capacity;
 };
 
 // Throws std::invalid_argument for bad options (among them more than 2^62

@@ -29,6 +29,7 @@ __all__ = [
     "Piece",
     "ResolvedJourney",
     "Segment",
+    "TeamBudget",
     "piece_at",
     "recut",
 ]
@@ -119,6 +120,19 @@ class CapacityRule:
     calendar: tuple[int, int | None]
     touched: tuple[bool, ...]
     fallback: tuple[int, ...]
+    #: The team that runs it, and that team's budget: customers it handles per
+    #: period over all its rules, each customer once (None: no budget).
+    team: str | None = None
+    team_capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class TeamBudget:
+    """Customers a team can handle per period, shared by every intervention it
+    runs (a journey's ``team_capacity``)."""
+
+    team: str
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,9 @@ class ResolvedJourney:
     tolerance: float = TOLERANCE
     normalize: bool = False
     capacity: tuple[CapacityRule, ...] = ()
+    #: Per team, customers it can handle per period (the journey's default for
+    #: every plan; a plan's own ``capacity`` overrides it).
+    team_capacity: tuple[TeamBudget, ...] = ()
     base: Segment | None = field(default=None, compare=False)
     #: Journey-map labels the math does not use: ``{stage: {owner, ...}}`` and
     #: the flagged moments of truth (stages and (from, to) pairs).

@@ -660,6 +660,7 @@ def _document(obj: Any, plans: Sequence[Plan] | None) -> dict:
             _Block(
                 name=p.name,
                 **({"start": p.start} if p.start else {}),
+                **({"capacity": dict(p.capacity)} if p.capacity else {}),
                 interventions=[
                     iv.name if lib.get(iv.name) == d else _Block(d)
                     for iv in p.interventions

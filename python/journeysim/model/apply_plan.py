@@ -17,6 +17,7 @@ from .._base.resolved import CapacityRule, Piece, Segment, recut
 from .effects import amount_at, step_tenures
 from .intervention import Intervention, Plan
 from .journey import Journey
+from .team_capacity import intervention_team, plan_budgets
 
 __all__ = ["MAX_PARTIAL_REACH", "AppliedPlan", "OnceCharge", "apply_plan"]
 
@@ -260,6 +261,10 @@ def apply_plan(
     kept as rules the engine applies period by period (the journey's
     ``resolved.capacity``): touched customers outside the calendar window, or beyond
     the capacity, move as the same sub-population without the intervention.
+    With a team capacity in force (the plan's ``capacity``, else the journey's
+    ``team_capacity``: :func:`~.team_capacity.plan_budgets`) every intervention
+    that has a team is such a rule, carrying its team and the team's budget;
+    rules keep the plan's order, the order the engine serves them in.
 
     Returns the journey and, for every touched sub-population and intervention,
     where its customers are reached and charged once.
@@ -286,10 +291,20 @@ def apply_plan(
     weights = [*base.weights, 0.0]
     segments: list[Segment] = []
     once: list[OnceCharge] = []
+    # With a team capacity in force every intervention that has a team is a
+    # rule (the engine counts each team's customers, limited or not).
+    budgets = plan_budgets(journey, plan)
+    owners = dict(zip(stages, base.owners(), strict=True))
+    team_of = {r.iv.name: intervention_team(r.iv, owners) for r in resolved}
     ruled = [
         r
         for r in resolved
-        if simulate and (r.iv.capacity is not None or r.iv.calendar is not None)
+        if simulate
+        and (
+            r.iv.capacity is not None
+            or r.iv.calendar is not None
+            or (budgets and team_of[r.iv.name] is not None)
+        )
     ]
     index_of: dict[tuple[str, frozenset], int] = {}
     touched_sets: list[tuple[str, frozenset]] = []
@@ -371,6 +386,8 @@ def apply_plan(
                 calendar=r.iv.calendar or (0, None),
                 touched=tuple(touched),
                 fallback=tuple(fallback),
+                team=team_of[r.iv.name] if budgets else None,
+                team_capacity=budgets.get(team_of[r.iv.name]),
             )
         )
     absorbing = [stages.index(s) for s in journey.absorbing]

@@ -14,7 +14,7 @@ from .._base.errors import InputError
 from .._base.native import _core
 from .._base.resolved import CapacityRule, Piece, ResolvedJourney
 
-__all__ = ["build_core", "core_capacity", "normalised"]
+__all__ = ["build_core", "core_capacity", "normalised", "rule_teams"]
 
 
 def build_core(r: ResolvedJourney) -> _core.Journey:
@@ -90,7 +90,9 @@ def normalised(r: ResolvedJourney, core: _core.Journey) -> ResolvedJourney:
 
 def core_capacity(rules: Sequence[CapacityRule]) -> list[_core.CapacityRule]:
     """The core's form of the capacity rules (capacity None: a calendar window
-    alone, no limit on customers)."""
+    alone, no limit on customers); teams are numbered in the order they first
+    appear (:func:`rule_teams`)."""
+    teams = rule_teams(rules)
     return [
         _core.CapacityRule(
             capacity=rule.capacity,
@@ -99,6 +101,14 @@ def core_capacity(rules: Sequence[CapacityRule]) -> list[_core.CapacityRule]:
             calendar=rule.calendar,
             touched=list(rule.touched),
             fallback=list(rule.fallback),
+            team=-1 if rule.team is None else teams.index(rule.team),
+            team_capacity=rule.team_capacity,
         )
         for rule in rules
     ]
+
+
+def rule_teams(rules: Sequence[CapacityRule]) -> list[str]:
+    """The teams of the capacity rules, in the order they first appear: the
+    last axis of a simulation's ``team_handled``."""
+    return list(dict.fromkeys(r.team for r in rules if r.team is not None))

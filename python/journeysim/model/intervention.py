@@ -26,6 +26,7 @@ from .intervention_spec import (
     MAX_CAPACITY,
     MAX_COST,
     PLAN_KEYS,
+    check_budgets,
     read_intervention,
     spec_whole,
     window_list,
@@ -542,6 +543,13 @@ class Plan:
     transition, or two interventions sending the same row's freed probability to
     different stages, is contradictory: a ValueError when the plan is applied.
 
+    ``capacity={"Customer Success": 50}`` limits the customers each team
+    handles per period, shared by every intervention the team runs (its
+    ``owner``, else its stage's owner), each customer counted once per period;
+    interventions of a team are served in the plan's order (the first listed
+    first), and each intervention's own ``capacity`` still applies. A team
+    capacity makes the plan simulation only (docs/capacity.md).
+
     Examples
     --------
     >>> import journeysim as js
@@ -552,7 +560,12 @@ class Plan:
     """
 
     def __init__(
-        self, name: str, interventions: Sequence[Intervention] = (), *, start: int = 0
+        self,
+        name: str,
+        interventions: Sequence[Intervention] = (),
+        *,
+        start: int = 0,
+        capacity: Mapping[str, int] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InputError(f"a plan needs a non-empty name, got {name!r}")
@@ -579,6 +592,12 @@ class Plan:
         #: The calendar period the plan starts; each intervention takes effect
         #: ``lead_time`` periods later.
         self.start = int(start)
+        #: Customers each team can handle per period, shared by every
+        #: intervention it runs (see docs/capacity.md); overrides the
+        #: journey's ``team_capacity`` for those teams.
+        self.capacity: dict[str, int] = check_budgets(
+            capacity, f"plan {name!r}", "capacity"
+        )
         for iv in interventions:
             self.effect_calendar(iv)  # an effect that never starts is an error
 
@@ -678,6 +697,8 @@ class Plan:
         d: dict[str, Any] = {"name": self.name}
         if self.start:
             d["start"] = self.start
+        if self.capacity:
+            d["capacity"] = dict(self.capacity)
         d["interventions"] = [i.to_dict() for i in self.interventions]
         return d
 
@@ -756,7 +777,11 @@ class Plan:
             ivs.append(iv)
         start = spec_whole(d["start"], ("start",)) if "start" in d else 0
         try:
-            return cls(name, ivs, start=start)
+            capacity = check_budgets(d.get("capacity"), f"plan {name!r}", "capacity")
+        except InputError as err:
+            raise SpecError(err.key, str(err)) from None
+        try:
+            return cls(name, ivs, start=start, capacity=capacity)
         except InputError as err:  # an effect that starts after its window
             raise SpecError(("start",), str(err)) from None
 
@@ -767,6 +792,7 @@ class Plan:
         return self is other or (
             self.name == other.name
             and self.start == other.start
+            and self.capacity == other.capacity
             and self.interventions == other.interventions
         )
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._base.checks import check_keys, describe, spec_name, spec_names, spec_number
-from .._base.errors import SpecError
+from .._base.errors import InputError, SpecError
 
 __all__ = [
     "COSTS",
@@ -18,6 +18,7 @@ __all__ = [
     "MAX_CAPACITY",
     "MAX_COST",
     "PLAN_KEYS",
+    "check_budgets",
     "read_intervention",
     "read_window",
     "spec_whole",
@@ -53,7 +54,7 @@ INTERVENTION_KEYS = (
     "effort",
     "lead_time",
 )
-PLAN_KEYS = ("name", "start", "interventions")
+PLAN_KEYS = ("name", "start", "capacity", "interventions")
 
 
 def window_list(w: tuple) -> list:
@@ -156,3 +157,35 @@ def spec_whole(x: Any, path: tuple) -> int:
     if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 0:
         raise SpecError(path, f"expected a whole number of periods, got {describe(x)}")
     return int(x)
+
+
+def check_budgets(value: Any, who: str, key: str) -> dict[str, int]:
+    """``{team: customers per period}`` checked: team names are non-empty
+    strings, capacities whole numbers in (0, 2**62]; InputError naming the
+    team otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(
+            f"{who}: {key} must be {{team: customers per period}}, got {value!r}",
+            key=(key,),
+        )
+    out: dict[str, int] = {}
+    for team, c in value.items():
+        if not isinstance(team, str) or not team.strip():
+            raise InputError(
+                f"{who}: {key} names teams (non-empty strings), got {team!r}",
+                key=(key,),
+            )
+        if (
+            isinstance(c, bool)
+            or not isinstance(c, numbers.Integral)
+            or not 0 < c <= MAX_CAPACITY
+        ):
+            raise InputError(
+                f"{who}: {key} of team {team!r} must be a whole number of customers "
+                f"per period in (0, 2**62], got {c!r}",
+                key=(key, team),
+            )
+        out[team] = int(c)
+    return out

@@ -37,6 +37,7 @@ from .moments import rank_moments
 from .simulate import run_simulation
 from .spec_read import build_from_spec
 from .spec_write import sparse_rows, write_journey
+from .team_capacity import journey_budgets
 
 __all__ = ["Journey"]
 
@@ -109,6 +110,12 @@ class Journey:
         Per-stage scores ``{score: {stage: number}}`` such as an NPS or CSAT:
         averaged over the customers present (stages without a score are left
         out), not discounted or summed over time like a value stream.
+    team_capacity : dict, optional
+        ``{team: customers per period}``: what each team of the map (a stage
+        ``owner`` in ``metadata``) can handle per period, shared by every
+        intervention it runs in any plan (a plan's own ``capacity`` overrides
+        it). Makes plans with such interventions simulation only; see
+        docs/capacity.md.
     name : str, optional
 
     Examples
@@ -145,6 +152,7 @@ class Journey:
         currency: str | None = None,
         locale: str = "en_US",
         scores: Mapping | None = None,
+        team_capacity: Mapping[str, int] | None = None,
         name: str | None = None,
     ) -> None:
         given = resolve(
@@ -168,6 +176,10 @@ class Journey:
             locale=locale,
             scores=scores,
         )
+        if team_capacity is not None:
+            given = dataclasses.replace(
+                given, team_capacity=journey_budgets(team_capacity, given.owners())
+            )
         self._init(given, name)
 
     def _init(self, resolved: ResolvedJourney, name: Any) -> None:

@@ -66,6 +66,7 @@ SPEC_KEYS = (
     "currency",
     "locale",
     "scores",
+    "team_capacity",
 )
 
 
@@ -433,6 +434,10 @@ def _read_journey_spec(spec: Any, *, strict: bool) -> dict:
                 known_stage(s, (*p, s), stages): spec_number(v, (*p, s))
                 for s, v in by_stage.items()
             }
+    if spec.get("team_capacity") is not None:
+        kw["team_capacity"] = spec_mapping(
+            spec["team_capacity"], ("team_capacity",), "{team: customers per period}"
+        )
     return kw
 
 

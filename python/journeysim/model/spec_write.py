@@ -259,6 +259,8 @@ def write_journey(r: ResolvedJourney, name: Any) -> dict:
             sc.name: {s: v for s, v in zip(stages, sc.values) if v == v}
             for sc in r.scores
         }
+    if r.team_capacity:
+        out["team_capacity"] = {b.team: b.capacity for b in r.team_capacity}
     return out
 
 

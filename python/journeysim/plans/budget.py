@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,9 @@ from .._base.errors import InputError
 from .._base.units import Units
 from ..model.apply_plan import MAX_PARTIAL_REACH
 from ..model.intervention import Intervention, Plan
+from ..model.intervention_spec import check_budgets
 from ..model.journey import Journey
+from ..model.team_capacity import intervention_team
 from ..view.numbers import money, number, percent
 from .metrics import NOT_MAXIMISED, check_metric, metric_of, metric_options
 from .search import Evaluator, Row, Search, exhaustive, heuristic, with_level
@@ -210,6 +212,24 @@ def _efforts(candidates: list[Intervention], effort: float | None) -> list[float
     return out
 
 
+def _team_caps(journey, candidates, caps) -> dict[str, int]:
+    """``per_team_capacity`` checked: whole numbers of customers per period,
+    for teams that run one of the candidates."""
+    out = check_budgets(caps, "best_plan", "per_team_capacity")
+    r = journey.resolved
+    owners = dict(zip(r.stages, r.owners(), strict=True))
+    teams = {intervention_team(c, owners) for c in candidates} - {None}
+    for team in out:
+        if team not in teams:
+            raise InputError(
+                f"best_plan: per_team_capacity names team {team!r}, which runs "
+                f"none of the candidates (their teams: "
+                f"{', '.join(sorted(teams)) or 'none'})",
+                key=("per_team_capacity", team),
+            )
+    return out
+
+
 def best_plan(
     journey: Journey,
     candidates: Sequence[Intervention],
@@ -222,6 +242,7 @@ def best_plan(
     accrual: str = "start",
     discount_rate: float | None = None,
     exact_limit: int = EXACT_LIMIT,
+    per_team_capacity: Mapping[str, int] | None = None,
 ) -> BudgetChoice:
     """Choose which candidate interventions to fund, and optionally at which
     reach, with the intervention cost (for the modelled population, over the
@@ -242,6 +263,14 @@ def best_plan(
       36"... (not costs, "time to value" or "payback", where less is better).
 
     ``effort`` limits the sum of the funded candidates' ``effort``.
+    ``per_team_capacity`` (``{team: customers per period}``) limits each
+    team's load: a combination fits when, in every period of the horizon, the
+    expected customers the team handles (exactly, over the population: those
+    at a stage of one of the team's funded interventions within its window,
+    touched, each customer once per period; ``Comparison.workload``) are at
+    most its capacity. A team is a candidate's ``owner``, else its stage's
+    owner; a team that runs no candidate is an InputError. Both the exact
+    search and the heuristic keep to it.
     ``reach`` lists the reach levels to consider for every candidate (default:
     each candidate's own reach).
 
@@ -293,6 +322,7 @@ def best_plan(
     effort = None if effort is None else _number(effort, "effort")
     if isinstance(exact_limit, bool) or not isinstance(exact_limit, numbers.Integral):
         raise InputError(f"exact_limit must be a whole number, got {exact_limit!r}")
+    team_caps = _team_caps(journey, candidates, per_team_capacity)
     metric = metric_of(maximise, periods, what="maximise")
     efforts = _efforts(candidates, effort)
     levels: list[list[float]]
@@ -345,7 +375,14 @@ def best_plan(
         return effort is None or ev.effort(combo) <= effort + 1e-9 * max(1.0, effort)
 
     def fits(r: Row) -> bool:
-        return r.cost <= budget + tol and static_ok(r.combo)
+        return (
+            r.cost <= budget + tol
+            and static_ok(r.combo)
+            and all(
+                r.peaks.get(team, 0.0) <= cap * (1 + 1e-12)
+                for team, cap in team_caps.items()
+            )
+        )
 
     total = math.prod(len(o) for o in options)
     found: Search
@@ -385,6 +422,8 @@ def _choice(journey, candidates, ev, found: Search, column, maximise, budget):
         if objective not in row:
             row[objective] = r.metric
         row["effort"] = r.effort
+        for team, peak in r.peaks.items():
+            row[f"peak workload {team}"] = peak
         row["within budget"] = r.cost <= budget + 1e-9 * max(1.0, budget)
         rows.append(row)
     evaluated = pd.DataFrame(rows)

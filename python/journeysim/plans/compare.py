@@ -21,6 +21,7 @@ from ..model.apply_plan import apply_plan
 from ..model.intervention import Plan
 from ..model.journey import Journey
 from ..model.simulate import MAX_CUSTOMERS, MAX_REPLICATIONS
+from ..model.team_capacity import plan_budgets
 from ..view.display import table
 from ..view.numbers import money, number, percent
 from .evaluate import (
@@ -35,6 +36,7 @@ from .resources import check_compare_memory
 from .simulated import sample_plans, simulated_rows
 from .sweep import psa_values, simulate_plans
 from .tables import axis_label, heading, kind, show, split
+from .workload import at_capacity_lines, handoff_table, plan_loads, workload_table
 
 __all__ = ["Comparison", "compare"]
 
@@ -69,6 +71,17 @@ class Comparison:
         "reached <intervention>", "workload <team>"; the per customer's
         "intervention cost per customer", "incremental net value per customer"
         and every other column.
+    workload : DataFrame
+        Per plan, team and period (1..T, the journey's time unit): customers
+        the team handles (at a stage of one of its interventions within the
+        window, touched, served; each customer once per period), its capacity
+        and whether it is at capacity; exact, or counted by the simulation for
+        plans with a team capacity. The text summary says where a team is at
+        capacity. See docs/capacity.md.
+    handoffs : DataFrame
+        Per plan and (from team, to team) of the stage owners: customers moving
+        from a stage of one team to a stage of the other, over the horizon and
+        per period on average (population); exact, or simulated likewise.
     journeys : dict
         The journey customers face under each plan.
     results : dict
@@ -111,7 +124,15 @@ class Comparison:
         uncertainty: pd.DataFrame | None = None,
         beats: pd.DataFrame | None = None,
         draws: pd.DataFrame | None = None,
+        workload: pd.DataFrame | None = None,
+        handoffs: pd.DataFrame | None = None,
     ) -> None:
+        #: Per plan, team and period: customers the team handles (population)
+        #: against its capacity (docs/capacity.md); empty without teams.
+        self.workload = workload if workload is not None else workload_table([], 0)
+        #: Per plan and (from team, to team): customers handed off, in all and
+        #: per period on average (population).
+        self.handoffs = handoffs if handoffs is not None else handoff_table([], 0)
         #: With uncertainty=: per plan the mean, 95% interval and P(beats
         #: baseline) of the incremental net value (population) over the
         #: draws; else None.
@@ -279,6 +300,7 @@ class Comparison:
                 columns=list(self.summary.index),
             )
             parts += [title + ":", frame.to_string()]
+        parts += at_capacity_lines(self.workload, self.units)
         return "\n".join(parts)
 
 
@@ -411,7 +433,11 @@ def compare(
     accrual_of(accrual)
     rate = cost_rate(journey, discount_rate)
     check_cost_discounting(rate, periods)
-    capped = [p.name for p in plans if any(i.capacity for i in p.interventions)]
+    capped = [
+        p.name
+        for p in plans
+        if any(i.capacity for i in p.interventions) or plan_budgets(journey, p)
+    ]
     if capped and customers is None:
         raise InputError(
             f"plans {capped} have capacity limits, which make effects nonlinear: "
@@ -457,7 +483,13 @@ def compare(
         )
     summary = pd.DataFrame(evaluated.rows).set_index("plan")
     results = evaluated.results
-    shared = {"reach": evaluated.reach, "units": journey.units}
+    loads = plan_loads(journey, all_plans, applied, results, periods, customers)
+    shared = {
+        "reach": evaluated.reach,
+        "units": journey.units,
+        "workload": workload_table(loads, periods),
+        "handoffs": handoff_table(loads, periods),
+    }
     if uncertainty is None:
         return Comparison(summary, journeys, results, method, periods, **shared)
     if customers is not None:

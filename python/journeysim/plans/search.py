@@ -10,9 +10,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
@@ -52,6 +53,8 @@ class Row:
     roi: float
     metric: float  # the metric's column, when the objective is one
     effort: float
+    #: Per team, the most customers it handles in any period (exact, population).
+    peaks: dict[str, float] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -104,15 +107,22 @@ class Evaluator:
                 continue
             names = [f"#{len(self.rows) + k + 1}" for k in range(len(batch))]
             plans = [self.plan(c, n) for c, n in zip(batch, names, strict=True)]
-            s = compare(
+            c = compare(
                 self.journey,
                 plans,
                 self.periods,
                 horizons=list(self.metric.horizons),
                 accrual=self.accrual,
                 discount_rate=self.discount_rate,
-            ).summary
+            )
+            s = c.summary
             self.summary = s
+            load = c.workload["handled"]
+            peaks = (
+                load.groupby(level=["plan", "team"]).max()
+                if len(load)
+                else pd.Series(dtype=float)
+            )
             base = float(s.loc["baseline", "population net value"])
             col = self.metric.column if self.metric.column in s.columns else None
             for combo, key in [(empty, "baseline"), *zip(batch, names, strict=True)]:
@@ -125,6 +135,11 @@ class Evaluator:
                     roi=float(r["ROI"]),
                     metric=float(r[col]) if col is not None else math.nan,
                     effort=self.effort(combo),
+                    peaks={
+                        team: float(v)
+                        for (plan, team), v in peaks.items()
+                        if plan == key
+                    },
                 )
         return [self.rows[c] for c in combos]
 
