@@ -284,7 +284,10 @@ def simulated_rows(
             pop_reach.distinct + sum(float(f.sum()) for f in first.values()),
             pop_reach.once_by_period + ruled_once,
         )
-        row["capacity limited"] = any(iv.capacity for iv in p.interventions)
+        row["capacity limited"] = any(
+            r.capacity is not None or r.team_capacity is not None
+            for r in pj.resolved.capacity
+        )
         if not limited:
             # Workload and hand-offs are their exact expectations under the plan.
             a = pj.analyze(periods, accrual=accrual)
