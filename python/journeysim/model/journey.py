@@ -375,8 +375,8 @@ class Journey:
         return cls._from_spec(spec, strict=True)
 
     @classmethod
-    def _from_spec(cls, spec: Mapping, *, strict: bool) -> Journey:
-        return build_from_spec(cls, spec, strict=strict)
+    def _from_spec(cls, spec: Mapping, *, strict: bool, sub_files=None) -> Journey:
+        return build_from_spec(cls, spec, strict=strict, sub_files=sub_files)
 
     def __eq__(self, other: object) -> bool:
         """Equal when their canonical specs (:meth:`to_spec`) are equal: the same
