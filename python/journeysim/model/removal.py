@@ -311,13 +311,6 @@ def removal_effects(
             raise InputError(f"only: an item is named twice in {chosen}", key=("only",))
     for name in chosen:
         ss = items[name]
-        if redirect in ss:
-            raise InputError(
-                f"redirect: {redirect!r} would be removed with {of[:-1]} {name!r} "
-                "(customers cannot be sent to a stage that is taken out); choose "
-                "another redirect",
-                key=("redirect",),
-            )
         taken = [s for s in ss if s in absorbing]
         if taken:
             raise InputError(
@@ -325,6 +318,13 @@ def removal_effects(
                 f"stage(s) {taken}, where customers end; redirect from the "
                 "stages before them instead",
                 key=("only",),
+            )
+        if redirect in ss:
+            raise InputError(
+                f"redirect: {redirect!r} would be removed with {of[:-1]} {name!r} "
+                "(customers cannot be sent to a stage that is taken out); choose "
+                "another redirect",
+                key=("redirect",),
             )
     base = m.of(journey.analyze(m.periods, accrual=accrual))
     if chosen and base == 0:
