@@ -235,32 +235,31 @@ def expand(
                 out[mine, pos[t]] = theirs[inner, k]
         return out
 
-    segments = []
-    for seg in r.segments:
-        segments.append(
-            Segment(
-                name=seg.name,
-                share=seg.share,
-                transitions=[Piece(p.start, rows(p.value)) for p in seg.transitions],
-                values={
-                    st: [
-                        Piece(
-                            p.start,
-                            amounts(
-                                p.value,
-                                qseg.values[st][0].value if st in qseg.values else None,
-                            ),
-                        )
-                        for p in pieces
-                    ]
-                    for st, pieces in seg.values.items()
-                },
-                moves={
-                    st: moves(M, qseg.moves.get(st)) for st, M in seg.moves.items()
-                },
-                start=start(seg.start),
-            )
+    def segment(seg: Segment) -> Segment:
+        return Segment(
+            name=seg.name,
+            share=seg.share,
+            transitions=[Piece(p.start, rows(p.value)) for p in seg.transitions],
+            values={
+                st: [
+                    Piece(
+                        p.start,
+                        amounts(
+                            p.value,
+                            qseg.values[st][0].value if st in qseg.values else None,
+                        ),
+                    )
+                    for p in pieces
+                ]
+                for st, pieces in seg.values.items()
+            },
+            moves={st: moves(M, qseg.moves.get(st)) for st, M in seg.moves.items()},
+            start=start(seg.start),
         )
+
+    segments = [segment(seg) for seg in r.segments]
+    # The journey's own parts (what a model file writes segments against).
+    base = None if r.base is None else segment(r.base)
     # Stage metadata: the sub-journey's own where it has it, else the stage's.
     theirs_s = r.metadata.get(stage, {})
     metadata = {x: m for x, m in r.metadata.items() if x != stage}
@@ -296,7 +295,7 @@ def expand(
         segments=tuple(segments),
         absorbing=None if r.absorbing is None else tuple(pos[i] for i in r.absorbing),
         value_stages=tuple(sorted(vs)),
-        base=None,
+        base=base,
         metadata=metadata,
         moments=tuple(moments),
         scores=tuple(scores),
@@ -379,11 +378,10 @@ def collapse(journey: Journey, prefix: str) -> Journey:
     n = len(new)
     folded = [_fold(seg, group, outer, prefix, stages) for seg in r.segments]
 
-    segments = []
-    for seg, f in zip(r.segments, folded):
-        idx = [pos[i] for i in outer]
+    idx = [pos[i] for i in outer]
 
-        def rows(P: np.ndarray, f=f, idx=idx) -> np.ndarray:
+    def segment(seg: Segment, f: _Folded) -> Segment:
+        def rows(P: np.ndarray) -> np.ndarray:
             out = np.zeros((n, n))
             out[np.ix_(idx, idx)] = P[np.ix_(outer, outer)]
             out[idx, ci] = P[np.ix_(outer, group)].sum(axis=1)
@@ -394,26 +392,32 @@ def collapse(journey: Journey, prefix: str) -> Journey:
         start = np.zeros(n)
         start[idx] = seg.start[outer]
         start[ci] = seg.start[group].sum()
-        values = {
-            st: [
-                Piece(p.start, _amounts(p.value, f, idx, ci, n, outer, group))
-                for p in pieces
-            ]
-            for st, pieces in seg.values.items()
-        }
-        moves = {
-            st: None if M is None else _fold_moves(M, f, idx, ci, n, outer, group)
-            for st, M in seg.moves.items()
-        }
-        segments.append(
-            dataclasses.replace(
-                seg,
-                transitions=[Piece(p.start, rows(p.value)) for p in seg.transitions],
-                values=values,
-                moves=moves,
-                start=start,
-            )
+        return dataclasses.replace(
+            seg,
+            transitions=[Piece(p.start, rows(p.value)) for p in seg.transitions],
+            values={
+                st: [
+                    Piece(p.start, _amounts(p.value, f, idx, ci, n, outer, group))
+                    for p in pieces
+                ]
+                for st, pieces in seg.values.items()
+            },
+            moves={
+                st: None if M is None else _fold_moves(M, f, idx, ci, n, outer, group)
+                for st, M in seg.moves.items()
+            },
+            start=start,
         )
+
+    segments = [segment(seg, f) for seg, f in zip(r.segments, folded)]
+    # The journey's own parts fold like a segment, when they can (else the
+    # file form writes segments against the first one).
+    base = None
+    if r.base is not None:
+        try:
+            base = segment(r.base, _fold(r.base, group, outer, prefix, stages))
+        except InputError:
+            base = None
     metadata = {x: m for x, m in r.metadata.items() if x in new}
     meta = _fold_metadata([r.metadata.get(stages[i], {}) for i in group])
     if meta:
@@ -448,7 +452,7 @@ def collapse(journey: Journey, prefix: str) -> Journey:
         segments=tuple(segments),
         absorbing=None if r.absorbing is None else tuple(pos[i] for i in r.absorbing),
         value_stages=tuple(vs),
-        base=None,
+        base=base,
         metadata=metadata,
         moments=tuple(moments),
         scores=tuple(scores),
