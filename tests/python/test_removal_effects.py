@@ -60,9 +60,7 @@ def test_lifetime_and_redirect_to_a_transient_stage():
     r = j.removal_effects(metric="lifetime", redirect="a", only=["b"])
     assert r.table.loc["b", "without"] == pytest.approx(5.0, rel=1e-12)
     # Default list with a transient redirect: every other transient stage.
-    assert list(j.removal_effects(metric="lifetime", redirect="a").table.index) == [
-        "b"
-    ]
+    assert list(j.removal_effects(metric="lifetime", redirect="a").table.index) == ["b"]
 
 
 def test_retention_at_h_matches_matrix_powers():
@@ -173,7 +171,9 @@ def test_refusals(kwargs, message):
 
 def test_redirect_needed_with_two_absorbing_stages_and_zero_baseline_refused():
     j = js.Journey(
-        ["a", "won", "lost"], {"a": {"won": 0.5, "lost": 0.5}}, absorbing=["won", "lost"]
+        ["a", "won", "lost"],
+        {"a": {"won": 0.5, "lost": 0.5}},
+        absorbing=["won", "lost"],
     )
     with pytest.raises(ValueError, match="redirect: name the stage"):
         j.removal_effects(metric="lifetime")

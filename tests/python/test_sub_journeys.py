@@ -524,7 +524,7 @@ def test_bad_references_name_the_file_and_key(tmp_path):
     with pytest.raises(js.InputError, match=r"a cycle \(self.yaml -> self.yaml\)"):
         js.load(tmp_path / "self.yaml")
     # From a spec, a file reference cannot be read.
-    with pytest.raises(js.SpecError, match="is read by js.load"):
+    with pytest.raises(js.SpecError, match=r"is read by js\.load"):
         js.Journey.from_spec(
             {
                 "stages": ["s", "adopting", "churned"],

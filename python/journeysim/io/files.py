@@ -28,17 +28,17 @@ A model file is a mapping whose first key names the format, then any of a
       - name: proactive
         interventions: [onboarding call, {name: gift, at: onboarding, change: -0.01}]
 
+Tenure pieces are ``{0: rows, 3: rows that change}``; their keys are integers
+in YAML and strings (``"3"``) in JSON, and both are read. JSON files have the
+same structure. The JSON Schema of the format ships with the package
+(:func:`schema`, ``journeysim/schema/journeysim-1.schema.json``).
+
 A stage can be a whole journey of its own, kept in another file and named
 relative to this one: ``sub_journeys: {onboarding: onboarding.yaml}`` (its exit
 stages named like stages of this journey), or ``{onboarding: {file:
 onboarding.yaml, exits: {adopting: first_value}}}``; see
 :meth:`~journeysim.Journey.expand`. A file that refers back to one being read
 is refused as a cycle, naming the files.
-
-Tenure pieces are ``{0: rows, 3: rows that change}``; their keys are integers
-in YAML and strings (``"3"``) in JSON, and both are read. JSON files have the
-same structure. The JSON Schema of the format ships with the package
-(:func:`schema`, ``journeysim/schema/journeysim-1.schema.json``).
 
 Reading is ``yaml.safe_load``-level (no Python tags) and defensive: duplicate
 keys, more than a few aliases or an alias expansion, deep nesting, bytes that

@@ -675,7 +675,7 @@ class Journey:
         ...      "active": {"churned": 0.05}})
         >>> onb = js.Journey(["kickoff", "setup", "done", "lost"],
         ...     {"kickoff": {"setup": 0.8, "lost": 0.1}, "setup": {"done": 0.6}})
-        >>> big = j.expand("onboarding", onb, exits={"active": "done", "churned": "lost"})
+        >>> big = j.expand("onboarding", onb, {"active": "done", "churned": "lost"})
         >>> big.stages
         ['onboarding/kickoff', 'onboarding/setup', 'active', 'churned']
         """

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ import pandas as pd
 from .._base.checks import check_integer
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError
-from .._base.resolved import Piece
+from .._base.resolved import JourneyLike, Piece, Segment
 from .._base.units import Units
 from ..results.figures import Kind
 from ..view.numbers import duration, money, number, percent
@@ -35,7 +35,16 @@ from ..view.removal_chart import removal_bars
 
 if TYPE_CHECKING:
     from ..results.analysis import Analysis
-    from .journey import Journey
+
+
+class _Journey(JourneyLike, Protocol):
+    """What removal effects use of a :class:`~journeysim.Journey` (passed in:
+    this module is imported by the journey's)."""
+
+    @property
+    def units(self) -> Units: ...
+    def derive(self, *, segments: Sequence[Segment]) -> _Journey: ...
+
 
 __all__ = ["KINDS", "RemovalEffects", "removal_effects", "without_stages"]
 
@@ -79,7 +88,9 @@ def _metric(name: object, periods: object, units: Units) -> _Metric:
     if m is not None:
         h = int(m.group(1))
         if not 0 < h <= MAX_PERIOD:
-            raise InputError(f"metric {name!r}: the period must be in [1, {MAX_PERIOD}]")
+            raise InputError(
+                f"metric {name!r}: the period must be in [1, {MAX_PERIOD}]"
+            )
         return _Metric(name, f"retention at {units.periods(h)}", Kind.SHARE, h)
     labels = {
         "clv": (f"CLV over {units.periods(T)} (per customer)", Kind.MONEY),
@@ -98,7 +109,7 @@ def _metric(name: object, periods: object, units: Units) -> _Metric:
     return _Metric(name, label, kind, T)
 
 
-def _items(journey: Journey, of: str) -> dict[str, tuple[str, ...]]:
+def _items(journey: _Journey, of: str) -> dict[str, tuple[str, ...]]:
     """``{item: stages it removes}`` for every stage, touchpoint or channel."""
     if of == "stages":
         return {s: (s,) for s in journey.stages}
@@ -113,7 +124,9 @@ def _items(journey: Journey, of: str) -> dict[str, tuple[str, ...]]:
     return {n: tuple(ss) for n, ss in out.items()}
 
 
-def without_stages(journey: Journey, removed: Iterable[str], redirect: str) -> Journey:
+def without_stages(
+    journey: _Journey, removed: Iterable[str], redirect: str
+) -> _Journey:
     """The journey with ``removed`` taken out: entries into them (moves and
     start shares) go to ``redirect`` instead (see the module docstring)."""
     stages = journey.stages
@@ -197,7 +210,7 @@ class RemovalEffects:
         Examples
         --------
         >>> import journeysim as js
-        >>> j = js.Journey(["trial", "paid", "churned"],
+        >>> j = js._Journey(["trial", "paid", "churned"],
         ...     {"trial": {"paid": 0.5, "churned": 0.5}, "paid": {"churned": 0.1}},
         ...     values={"revenue": {"paid": 100}}, currency="USD")
         >>> print(j.removal_effects(metric="lifetime clv").to_text())
@@ -252,13 +265,15 @@ class RemovalEffects:
         )
 
     def _repr_html_(self) -> str:
-        return "<pre>" + self.to_text().replace("&", "&amp;").replace("<", "&lt;") + (
-            "</pre>"
+        return (
+            "<pre>"
+            + self.to_text().replace("&", "&amp;").replace("<", "&lt;")
+            + ("</pre>")
         )
 
 
 def removal_effects(
-    journey: Journey,
+    journey: _Journey,
     of: str = "stages",
     metric: str = "clv",
     periods: int = 36,

@@ -16,17 +16,26 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from .._base.conventions import STAGE_METADATA
 from .._base.errors import InputError
-from .._base.resolved import Piece, Segment
+from .._base.resolved import JourneyLike, Piece, Segment
 from .._base.units import Score
 
-if TYPE_CHECKING:
-    from .journey import Journey
+
+class _Journey(JourneyLike, Protocol):
+    """What sub-journeys use of a :class:`~journeysim.Journey` (passed in:
+    this module is imported by the journey's); a new one is made by the
+    class's ``_from_resolved``."""
+
+    @property
+    def is_plan_journey(self) -> bool: ...
+    @property
+    def name(self) -> Any: ...
+
 
 __all__ = ["SEPARATOR", "collapse", "expand"]
 
@@ -40,11 +49,13 @@ _SAME = 1e-9
 _LISTS = ("channels", "touchpoints", "kpis")
 
 
-def _single(sub: Journey, what: str) -> None:
+def _single(sub: _Journey, what: str) -> None:
     """A sub-journey is one segment, one tenure piece and no plan."""
     r = sub.resolved
     if sub.is_plan_journey:
-        raise InputError(f"{what} is what a plan makes of a journey; expand the journey")
+        raise InputError(
+            f"{what} is what a plan makes of a journey; expand the journey"
+        )
     if len(r.segments) != 1:
         raise InputError(
             f"{what} has segments {sub.segments}: a sub-journey has one "
@@ -59,7 +70,7 @@ def _single(sub: Journey, what: str) -> None:
         )
 
 
-def _exit_map(parent: Journey, stage: str, sub: Journey, exits) -> dict[int, int]:
+def _exit_map(parent: _Journey, stage: str, sub: _Journey, exits) -> dict[int, int]:
     """``{sub exit index: parent stage index}``, checked."""
     stages, sub_stages = parent.stages, sub.stages
     ends = sub.absorbing
@@ -122,8 +133,8 @@ def _exit_map(parent: Journey, stage: str, sub: Journey, exits) -> dict[int, int
 
 
 def expand(
-    parent: Journey, stage: str, sub: Journey, exits: Mapping | None = None
-) -> Journey:
+    parent: _Journey, stage: str, sub: _Journey, exits: Mapping | None = None
+) -> _Journey:
     """See :meth:`journeysim.Journey.expand`."""
     from_journey = type(parent)
     if not isinstance(sub, from_journey):
@@ -347,7 +358,7 @@ def _expand_moments(moments, q, stage, stages, inner, names, ends, exits_of, ent
     return out
 
 
-def collapse(journey: Journey, prefix: str) -> Journey:
+def collapse(journey: _Journey, prefix: str) -> _Journey:
     """See :meth:`journeysim.Journey.collapse`."""
     if not isinstance(prefix, str) or not prefix:
         raise InputError(f"collapse: prefix must be a stage name, got {prefix!r}")
@@ -372,7 +383,11 @@ def collapse(journey: Journey, prefix: str) -> Journey:
         )
     outer = [i for i in range(len(stages)) if i not in group]
     c = group[0]
-    new = [prefix if i == c else stages[i] for i in range(len(stages)) if i in outer or i == c]
+    new = [
+        prefix if i == c else stages[i]
+        for i in range(len(stages))
+        if i in outer or i == c
+    ]
     pos = {i: new.index(stages[i]) for i in outer}
     ci = new.index(prefix)
     n = len(new)
