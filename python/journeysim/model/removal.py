@@ -210,7 +210,7 @@ class RemovalEffects:
         Examples
         --------
         >>> import journeysim as js
-        >>> j = js._Journey(["trial", "paid", "churned"],
+        >>> j = js.Journey(["trial", "paid", "churned"],
         ...     {"trial": {"paid": 0.5, "churned": 0.5}, "paid": {"churned": 0.1}},
         ...     values={"revenue": {"paid": 100}}, currency="USD")
         >>> print(j.removal_effects(metric="lifetime clv").to_text())
