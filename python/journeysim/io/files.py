@@ -33,6 +33,13 @@ in YAML and strings (``"3"``) in JSON, and both are read. JSON files have the
 same structure. The JSON Schema of the format ships with the package
 (:func:`schema`, ``journeysim/schema/journeysim-1.schema.json``).
 
+A stage can be a whole journey of its own, kept in another file and named
+relative to this one: ``sub_journeys: {onboarding: onboarding.yaml}`` (its exit
+stages named like stages of this journey), or ``{onboarding: {file:
+onboarding.yaml, exits: {adopting: first_value}}}``; see
+:meth:`~journeysim.Journey.expand`. A file that refers back to one being read
+is refused as a cycle, naming the files.
+
 Reading is ``yaml.safe_load``-level (no Python tags) and defensive: duplicate
 keys, more than a few aliases or an alias expansion, deep nesting, bytes that
 are not UTF-8 and files over 50 MB are refused. Every problem is a ValueError
@@ -142,7 +149,12 @@ def load_model(path: str | os.PathLike) -> ModelFile:
     >>> m.journey == j, m.plans == [plan]
     (True, True)
     """
-    name = os.fspath(path)
+    return _load_model(os.fspath(path), ())
+
+
+def _load_model(name: str, chain: tuple[str, ...]) -> ModelFile:
+    """``load_model``; ``chain`` holds the files whose sub-journeys are being
+    read (outermost first), so that a file referring back is a cycle."""
     fmt = _format_of(name)
     size = os.stat(name).st_size
     if size > MAX_BYTES:
@@ -154,7 +166,7 @@ def load_model(path: str | os.PathLike) -> ModelFile:
         raw = f.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
         raise InputError(f"{name}: the file has more than {MAX_BYTES:,} bytes")
-    return _parse(_decode(raw, name), fmt, name, name)
+    return _parse(_decode(raw, name), fmt, name, name, chain)
 
 
 def load(path: str | os.PathLike) -> Journey:
@@ -385,7 +397,9 @@ def _decode(raw: bytes, name: str) -> str:
         ) from None
 
 
-def _parse(text: str, fmt: str, name: str, path: str | None) -> ModelFile:
+def _parse(
+    text: str, fmt: str, name: str, path: str | None, chain: tuple[str, ...] = ()
+) -> ModelFile:
     try:
         if fmt == "yaml":
             data, lines = parse_yaml(text)
@@ -395,7 +409,7 @@ def _parse(text: str, fmt: str, name: str, path: str | None) -> ModelFile:
         where = f"{name}:{err.line}" if err.line else name
         raise InputError(f"{where}: {err.message}") from None
     try:
-        return _model(data, path)
+        return _model(data, path, chain)
     except SpecError as err:
         raise InputError(_located(name, lines, err), key=err.path) from None
 
@@ -411,7 +425,42 @@ def _located(name: str, lines: dict, err: SpecError) -> str:
     return f"{where}: {key}: {err.message}" if key else f"{where}: {err.message}"
 
 
-def _model(data: Any, path: str | None) -> ModelFile:
+def _sub_files(path: str | None, chain: tuple[str, ...]):
+    """What reads a sub-journey file named in the model at ``path``: relative
+    to that file's folder (the working folder for text without a file), every
+    error naming the file, and a file that refers back to one being read is a
+    cycle."""
+    here = os.path.abspath(path) if path is not None else None
+    folder = os.path.dirname(here) if here is not None else os.getcwd()
+    inside = chain + ((here,) if here is not None else ())
+
+    def read(ref: str, key: tuple) -> Journey:
+        target = os.path.normpath(os.path.join(folder, ref))
+        if target in inside:
+            loop = [*inside[inside.index(target) :], target]
+            raise SpecError(
+                key,
+                f"sub-journey file {ref!r} refers back to a file being read: a "
+                "cycle (" + " -> ".join(os.path.basename(x) for x in loop) + ")",
+            )
+        if not os.path.isfile(target):
+            raise SpecError(key, f"sub-journey file {ref!r} not found ({target})")
+        try:
+            m = _load_model(target, inside)
+        except InputError as err:
+            raise SpecError(key, f"in sub-journey file {ref!r}: {err}") from None
+        except OSError as err:
+            raise SpecError(
+                key, f"sub-journey file {ref!r} cannot be read: {err.strerror}"
+            ) from None
+        if m.journey is None:
+            raise SpecError(key, f"sub-journey file {ref!r} holds no journey")
+        return m.journey
+
+    return read
+
+
+def _model(data: Any, path: str | None, chain: tuple[str, ...] = ()) -> ModelFile:
     if data is None:
         raise SpecError(
             (), f"the file is empty; a model starts with 'format: {FORMAT}'"
@@ -435,7 +484,9 @@ def _model(data: Any, path: str | None) -> ModelFile:
     plans: list[Plan] = []
     if "journey" in data:
         try:
-            journey = Journey.from_spec(data["journey"])
+            journey = Journey._from_spec(
+                data["journey"], strict=True, sub_files=_sub_files(path, chain)
+            )
         except SpecError as err:
             raise err.within("journey") from None
     if "interventions" in data:

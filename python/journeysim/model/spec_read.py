@@ -8,6 +8,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .._base.checks import (
@@ -27,22 +28,103 @@ from .._base.conventions import (
 )
 from .._base.errors import InputError, SpecError, spec_path
 from .coerce import moves_matrix
+from .sub_journey import expand
 
 __all__ = ["SPEC_KEYS", "build_from_spec"]
 
 J = TypeVar("J")
 
 
-def build_from_spec(make: Callable[..., J], spec: Any, *, strict: bool) -> J:
+def build_from_spec(
+    make: Callable[..., J],
+    spec: Any,
+    *,
+    strict: bool,
+    sub_files: Callable[[str, tuple], Any] | None = None,
+) -> J:
     """``make(**arguments)`` (the Journey class) from a spec, every part checked
-    first; an error of the constructor or the core names its key path too."""
+    first; an error of the constructor or the core names its key path too.
+
+    ``sub_journeys`` are expanded in the order given: an inline one
+    (``{journey: {...}, exits: {...}}``) is built like this spec, a file
+    reference by ``sub_files(file, key path)`` (what reads model files passes
+    it; without it a file reference is an error)."""
     kwargs = _read_journey_spec(spec, strict=strict)
+    subs: list[_SubRef] = kwargs.pop("sub_journeys", [])
     try:
-        return make(**kwargs)
+        journey = make(**kwargs)
     except SpecError:
         raise
     except InputError as err:  # the constructor and the core name the key
         raise SpecError(err.key, str(err)) from None
+    for ref in subs:
+        if ref.spec is not None:
+            try:
+                sub = build_from_spec(
+                    make, ref.spec, strict=strict, sub_files=sub_files
+                )
+            except SpecError as err:
+                raise err.within(*ref.path, "journey") from None
+        elif sub_files is None:
+            raise SpecError(
+                ref.path,
+                f"a sub-journey file ({ref.file!r}) is read by js.load or "
+                "js.load_model, relative to the model file; a spec given to "
+                "Journey.from_spec holds it inline as {journey: {...}, exits: ...}",
+            )
+        else:
+            sub = sub_files(ref.file, ref.path)
+        try:
+            journey = expand(journey, ref.stage, sub, ref.exits)
+        except InputError as err:
+            key = err.key[:2] if err.key[:1] == ("exits",) and ref.exits else ()
+            raise SpecError((*ref.path, *key), str(err)) from None
+    return journey
+
+
+@dataclass(frozen=True)
+class _SubRef:
+    """A sub-journey as a spec names it: the stage it replaces, a file or an
+    inline spec, the exits (None: matched by name) and its key path."""
+
+    stage: str
+    file: str | None
+    spec: Mapping | None
+    exits: dict[str, str] | None
+    path: tuple
+
+
+def _read_sub_journeys(obj: Any, stages: list[str]) -> list[_SubRef]:
+    path = ("sub_journeys",)
+    subs = spec_mapping(
+        obj, path, "sub-journeys {stage: file, or {file or journey, exits}}"
+    )
+    out = []
+    for stage, ref in subs.items():
+        p = (*path, stage)
+        known_stage(stage, p, stages)
+        exits = None
+        if isinstance(ref, str):
+            out.append(_SubRef(stage, spec_name(ref, p, "a file"), None, None, p))
+            continue
+        ref = spec_mapping(ref, p, "a file name, or {file or journey, exits}")
+        check_keys(ref, p, ("file", "journey", "exits"), "a sub-journey")
+        if ("file" in ref) == ("journey" in ref):
+            raise SpecError(p, "a sub-journey names either a file or a journey")
+        if ref.get("exits") is not None:
+            m = spec_mapping(ref["exits"], (*p, "exits"), "{parent stage: exit stage}")
+            exits = {
+                known_stage(t, (*p, "exits", t), stages): spec_name(
+                    e, (*p, "exits", t), "a stage of the sub-journey"
+                )
+                for t, e in m.items()
+            }
+        if "file" in ref:
+            f = spec_name(ref["file"], (*p, "file"), "a file")
+            out.append(_SubRef(stage, f, None, exits, p))
+        else:
+            out.append(_SubRef(stage, None, ref["journey"], exits, p))
+    return out
 
 
 #: The keys of a journey spec, in the order to_spec() writes them.
@@ -67,6 +149,7 @@ SPEC_KEYS = (
     "locale",
     "scores",
     "team_capacity",
+    "sub_journeys",
 )
 
 
@@ -438,6 +521,8 @@ def _read_journey_spec(spec: Any, *, strict: bool) -> dict:
         kw["team_capacity"] = spec_mapping(
             spec["team_capacity"], ("team_capacity",), "{team: customers per period}"
         )
+    if spec.get("sub_journeys") is not None:
+        kw["sub_journeys"] = _read_sub_journeys(spec["sub_journeys"], stages)
     return kw
 
 
