@@ -24,6 +24,7 @@ from .apps.report import report
 from .apps.widget import WhatIf, what_if
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
+from .calibrate.monitor import Monitor, monitor
 from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .model.intervention import Intervention, Plan
 from .model.journey import Journey
@@ -65,6 +66,8 @@ __all__ = [
     "default_plans",
     "dumps",
     "fit",
+    "monitor",
+    "Monitor",
     "flows",
     "load",
     "load_model",
