@@ -141,7 +141,7 @@ def _reference(wc: WindowCounts, reference: Any, model: Journey | None) -> _Refe
 
 
 def _day(x: Any) -> str:
-    return str(x.date()) if isinstance(x, pd.Timestamp) else f"{x:,}"
+    return str(x.date()) if isinstance(x, pd.Timestamp) else f"{x:,.0f}"
 
 
 def _beta_draws(alpha: np.ndarray, D: int, rng) -> np.ndarray:
@@ -265,26 +265,30 @@ def drift(
         (i, j)
         for i in transient
         for j in range(S)
-        if j != i and wc.allowed[i, j] and (wc.counts[:, i, j].any() or ref_mean[i, j])
+        if j != i
+        and wc.allowed[i, j]
+        and (wc.counts[:, i, j].any() or (ref.known is not None and ref.known[i, j]))
     ]
     flagged = prob >= probability
+    hazard = 1.0 / float(run_length)
+    if ref.known is None:
+        # Against data, a flag also needs a change point in the transition's
+        # per-period counts up to the window's end: a difference between two
+        # stretches of the same steady process is noise (few false alarms).
+        for w, i, j in zip(*np.nonzero(flagged), strict=True):
+            flagged[w, i, j] = _start(wc, i, j, wc.windows.last[w], hazard) is not None
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     last = len(alpha) - 1
     mean_now = dirichlet.mean(alpha[last])
     rows = []
-    hazard = 1.0 / float(run_length)
     for i, j in pairs:
         series = flagged[:, i, j]
         first = int(np.argmax(series)) if series.any() else None
-        k = wc.by_period[:, i, j]
-        n = wc.by_period[:, i].sum(axis=-1)
-        seen = np.flatnonzero(n > 0)
         none = pd.NaT if isinstance(wc.period, str) else np.nan
         started = none
-        if flagged[last, i, j] and len(seen) > 2:
-            at, _ = change_point(k[seen[0] :], n[seen[0] :], hazard)
-            if at is not None:  # bin t holds moves into period origin + t + 1
-                code = wc.origin + seen[0] + at + 1
+        if flagged[last, i, j]:
+            code = _start(wc, i, j, wc.end, hazard)
+            if code is not None:
                 started = labels(np.array([code]), wc.period, False)[0]
         dd = d[:, last, i, j]
         rows.append(
@@ -337,6 +341,19 @@ def drift(
     return Drift(out, by_window, effect, sentences, threshold, units, ref.name)
 
 
+def _start(wc: WindowCounts, i: int, j: int, until: int, hazard: float) -> int | None:
+    """The period the current run of rate i -> j started in (change-point
+    detection on the moves into periods up to ``until``), None for none."""
+    k = wc.by_period[: until - wc.origin, i, j]
+    n = wc.by_period[: until - wc.origin, i].sum(axis=-1)
+    seen = np.flatnonzero(n > 0)
+    if len(seen) < 3:
+        return None
+    at, _ = change_point(k[seen[0] :], n[seen[0] :], hazard)
+    # bin t holds the moves into period origin + t + 1
+    return None if at is None else int(wc.origin + seen[0] + at + 1)
+
+
 def _moved_matrix(P: np.ndarray, changes: list[tuple[int, int, float]]) -> np.ndarray:
     """``P`` with some rates set to new values, each row balanced on staying
     put (or, when that is not enough, on its other moves in proportion)."""
@@ -354,15 +371,19 @@ def _moved_matrix(P: np.ndarray, changes: list[tuple[int, int, float]]) -> np.nd
 
 
 def _figures(model: Journey, periods: int) -> tuple[float, float]:
-    """CLV per customer and the first year's NRR (nan without revenue)."""
+    """CLV per customer and NRR over the first year-long span with revenue at
+    its start (nan without revenue)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InfiniteLifetimeWarning)
         a = model.analyze(periods)
-    stream = a.headline_stream
+    stream = a.headline_stream()
     nrr = float("nan")
     if stream is not None and periods >= model.units.year:
-        rr = a.revenue_retention(stream=stream, every=model.units.year)
-        nrr = float(rr["nrr"].iloc[0])
+        # The first year-long span with revenue at its start (a cohort that
+        # starts in an unpaid onboarding stage has none at month 0).
+        rr = a.revenue_retention(stream=stream, every=model.units.year)["nrr"]
+        rr = rr[np.isfinite(rr.to_numpy(dtype=float))]
+        nrr = float(rr.iloc[0]) if len(rr) else float("nan")
     return float(a.clv), nrr
 
 

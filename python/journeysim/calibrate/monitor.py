@@ -346,7 +346,7 @@ def monitor(
     events: Any,
     *,
     window: Any = "3M",
-    every: Any = "1M",
+    every: Any = None,
     expanding: bool = False,
     start: Any = None,
     end: Any = None,
@@ -384,8 +384,9 @@ def monitor(
     window : str or int
         Each window's length: "3M" (months), "1Q", "1Y", "12W", "90D", or a
         whole number of periods (numeric times).
-    every : str or int
-        How far one window's start is from the next one's.
+    every : str or int, optional
+        How far one window's start is from the next one's (default one
+        period: "1M" for monthly windows).
     expanding : bool
         Windows that all start at ``start`` and grow by ``every`` (from
         ``window`` long), instead of rolling ones.
@@ -427,7 +428,7 @@ def monitor(
     [6, 12, 18, 24]
     >>> r = m.rates
     >>> r[(r["from"] == "active") & (r["to"] == "churned")]["rate"].round(3).tolist()
-    [0.049, 0.05, 0.048, 0.05]
+    [0.049, 0.05, 0.047, 0.05]
     """
     if model is not None and not isinstance(model, Journey):
         raise FitError(f"model must be a Journey, got {type(model).__name__}")
@@ -450,7 +451,7 @@ def monitor(
         raise FitError(f"level must be in (0, 1), got {level!r}")
     period = infer_period(window, period)
     length = parse_span(window, period, "window")
-    step = parse_span(every, period, "every")
+    step = 1 if every is None else parse_span(every, period, "every")
     o = FitOptions(
         customer=customer,
         time=time,
