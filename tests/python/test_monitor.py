@@ -4,10 +4,10 @@ change and stays quiet on steady logs, backtest intervals cover."""
 import numpy as np
 import pandas as pd
 import pytest
-from monitor_logs import STAGES, calendar_log
 
 import journeysim as js
 from journeysim import FitError
+from monitor_logs import STAGES, calendar_log
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +203,28 @@ def test_bad_window_units_for_dates():
     log["date"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(log["period"] * 31, "D")
     with pytest.raises(FitError, match="not a whole number of periods"):
         js.monitor(log, time="date", window="3W", period="M", stages=STAGES)
+
+
+def test_cli_monitor_writes_the_page_and_refuses_bad_input(tmp_path):
+    from journeysim.apps.cli import main
+
+    log = calendar_log(14, 60, seed=8, after=0.15, change=8)
+    log["date"] = pd.PeriodIndex.from_ordinals(
+        log["period"] + 648, freq="M"
+    ).to_timestamp()
+    path = tmp_path / "log.csv"
+    log[["customer", "date", "stage"]].to_csv(path, index=False)
+    out = tmp_path / "monitor.html"
+    args = ["monitor", str(path), "--window", "3M", "--horizon", "2"]
+    assert main([*args, "--html", str(out)]) == 0
+    page = out.read_text()
+    assert (
+        "Drift alerts" in page and "<svg" in page and "Did the forecasts hold" in page
+    )
+    assert (
+        main(
+            ["monitor", str(path), "--window", "3X", "--html", str(tmp_path / "x.html")]
+        )
+        == 2
+    )
+    assert not (tmp_path / "x.html").exists()
