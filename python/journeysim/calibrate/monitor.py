@@ -72,6 +72,16 @@ class Monitor:
         The journey the log is compared with (values for CLV and revenue).
     level : float
         The intervals' level.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.05}})
+    >>> log = j.simulate(2_000, 24, seed=2, record="events").stage_log()
+    >>> m = js.monitor(log, window=12, every=12, stages=j.stages,
+    ...                absorbing=["churned"], end=24)
+    >>> m.windows["customers"].tolist()
+    [2000, 1083]
     """
 
     def __init__(self, wc: WindowCounts, model: Journey | None, level: float):
