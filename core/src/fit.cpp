@@ -22,14 +22,16 @@ std::int64_t span(std::int64_t from, std::int64_t to) {
   return static_cast<std::int64_t>(d);
 }
 
-} // namespace
-
-TransitionCounts
-count_transitions(const std::int64_t *customer, const std::int64_t *period,
-                  const std::int32_t *stage, const std::int32_t *segment, std::size_t n,
-                  int stages, int segments, const std::vector<int> &tenure_starts,
-                  const std::vector<bool> &absorbing, bool carry_forward,
-                  std::int64_t end_period) {
+// The one pass behind both ways of binning. A move from period p counts in the
+// piece of its tenure: p minus the customer's first period, or with `calendar`
+// p minus `origin` (the same for everyone, so the pieces are calendar periods).
+TransitionCounts count_impl(const std::int64_t *customer, const std::int64_t *period,
+                            const std::int32_t *stage, const std::int32_t *segment,
+                            std::size_t n, int stages, int segments,
+                            const std::vector<int> &tenure_starts,
+                            const std::vector<bool> &absorbing, bool carry_forward,
+                            std::int64_t end_period, bool calendar,
+                            std::int64_t origin) {
   if (stages <= 0) throw std::invalid_argument("count_transitions needs stages > 0");
   if (segments <= 0)
     throw std::invalid_argument("count_transitions needs segments > 0");
@@ -48,10 +50,11 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
   const auto P = tenure_starts.size();
   out.counts.assign(static_cast<std::size_t>(segments) * P * S * S, 0);
   out.starts.assign(static_cast<std::size_t>(segments) * S, 0);
+  // Binary search: a calendar count has a piece per period.
   auto piece_of = [&](std::int64_t tenure) {
-    std::size_t p = 0;
-    while (p + 1 < P && tenure_starts[p + 1] <= tenure) ++p;
-    return p;
+    const auto it = std::upper_bound(tenure_starts.begin(), tenure_starts.end(), tenure,
+                                     [](std::int64_t t, int s) { return t < s; });
+    return static_cast<std::size_t>(it - tenure_starts.begin()) - 1;
   };
   // Adds `k` moves i -> j for tenures [t0, t0 + k) (k stays, or one move).
   auto add = [&](std::size_t g, std::int64_t t0, std::int64_t k, std::size_t i,
@@ -74,7 +77,10 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
   std::size_t r = 0;
   while (r < n) {
     const std::int64_t c = customer[r];
-    const std::int64_t first = period[r];
+    if (calendar && period[r] < origin)
+      throw std::invalid_argument("period " + std::to_string(period[r]) +
+                                  " is before the origin " + std::to_string(origin));
+    const std::int64_t first = calendar ? origin : period[r];
     const std::int32_t g0 = segment ? segment[r] : 0;
     if (g0 < 0 || g0 >= segments)
       throw std::invalid_argument("segment code out of range at row " +
@@ -120,6 +126,37 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
     r = q;
   }
   return out;
+}
+
+} // namespace
+
+TransitionCounts
+count_transitions(const std::int64_t *customer, const std::int64_t *period,
+                  const std::int32_t *stage, const std::int32_t *segment, std::size_t n,
+                  int stages, int segments, const std::vector<int> &tenure_starts,
+                  const std::vector<bool> &absorbing, bool carry_forward,
+                  std::int64_t end_period) {
+  return count_impl(customer, period, stage, segment, n, stages, segments,
+                    tenure_starts, absorbing, carry_forward, end_period, false, 0);
+}
+
+TransitionCounts
+count_transitions_by_period(const std::int64_t *customer, const std::int64_t *period,
+                            const std::int32_t *stage, const std::int32_t *segment,
+                            std::size_t n, int stages, int segments,
+                            const std::vector<bool> &absorbing, bool carry_forward,
+                            std::int64_t origin, std::int64_t end_period) {
+  if (end_period <= origin)
+    throw std::invalid_argument(
+        "count_transitions_by_period needs end_period > origin");
+  const std::int64_t bins = span(origin, end_period);
+  if (bins > 1'000'000)
+    throw std::invalid_argument("count_transitions_by_period: " + std::to_string(bins) +
+                                " periods are too many to count one by one");
+  std::vector<int> starts(static_cast<std::size_t>(bins));
+  for (std::size_t t = 0; t < starts.size(); ++t) starts[t] = static_cast<int>(t);
+  return count_impl(customer, period, stage, segment, n, stages, segments, starts,
+                    absorbing, carry_forward, end_period, true, origin);
 }
 
 } // namespace journeysim

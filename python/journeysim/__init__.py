@@ -24,6 +24,7 @@ from .apps.report import report
 from .apps.widget import WhatIf, what_if
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
+from .calibrate.monitor import Monitor, monitor
 from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .model.intervention import Intervention, Plan
 from .model.journey import Journey
@@ -51,6 +52,7 @@ __all__ = [
     "JourneySimError",
     "JourneyWarning",
     "ModelFile",
+    "Monitor",
     "Plan",
     "Simulation",
     "SpecError",
@@ -70,6 +72,7 @@ __all__ = [
     "load_model",
     "load_plans",
     "loads",
+    "monitor",
     "plot",
     "plot_timeline",
     "report",

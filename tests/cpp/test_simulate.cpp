@@ -166,6 +166,35 @@ TEST_CASE("transition counts from stage changes, by hand") {
                   std::invalid_argument);
 }
 
+TEST_CASE("transition counts by calendar period, by hand") {
+  // The customers of the case above: customer 0 a at 0, b at 2, c (absorbing)
+  // at 3; customer 1 a at 1 (a calendar period, not its tenure), censored at 4.
+  const std::vector<std::int64_t> customer{0, 0, 0, 1}, period{0, 2, 3, 1};
+  const std::vector<std::int32_t> stage{0, 1, 2, 0};
+  const auto r =
+      count_transitions_by_period(customer.data(), period.data(), stage.data(), nullptr,
+                                  4, 3, 1, {false, false, true}, true, 0, 4);
+  REQUIRE(r.pieces == 4);
+  CHECK(r.counts[0 * 9 + 0] == 1);         // 0 -> 1: a stays (customer 0)
+  CHECK(r.counts[1 * 9 + 1] == 1);         // 1 -> 2: a -> b (customer 0)
+  CHECK(r.counts[1 * 9 + 0] == 1);         // 1 -> 2: a stays (customer 1)
+  CHECK(r.counts[2 * 9 + 1 * 3 + 2] == 1); // 2 -> 3: b -> c
+  CHECK(r.counts[3 * 9 + 0] == 1);         // 3 -> 4: customer 1 censored
+  // The pieces add up to the tenure-free count.
+  const auto all =
+      count_transitions(customer.data(), period.data(), stage.data(), nullptr, 4, 3, 1,
+                        {0}, {false, false, true}, true, 4);
+  for (std::size_t k = 0; k < 9; ++k) {
+    std::int64_t sum = 0;
+    for (int t = 0; t < 4; ++t) sum += r.counts[static_cast<std::size_t>(t) * 9 + k];
+    CHECK(sum == all.counts[k]);
+  }
+  CHECK_THROWS_AS(count_transitions_by_period(customer.data(), period.data(),
+                                              stage.data(), nullptr, 4, 3, 1,
+                                              {false, false, true}, true, 1, 4),
+                  std::invalid_argument); // period 0 is before the origin
+}
+
 TEST_CASE("aggregate replications spread over threads give the one-thread results") {
   const Journey j = three_stage();
   SimulationOptions o = options(1);

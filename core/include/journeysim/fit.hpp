@@ -35,4 +35,15 @@ count_transitions(const std::int64_t *customer, const std::int64_t *period,
                   const std::vector<bool> &absorbing, bool carry_forward,
                   std::int64_t end_period);
 
+// The same counts by calendar period: piece t holds the moves from period
+// origin + t to origin + t + 1, for t = 0 .. end_period - origin - 1 (every
+// period must be >= origin). Summing the pieces of periods a - 1 .. b - 1 gives
+// the moves into periods a .. b, so windows of any length are sums of pieces.
+TransitionCounts
+count_transitions_by_period(const std::int64_t *customer, const std::int64_t *period,
+                            const std::int32_t *stage, const std::int32_t *segment,
+                            std::size_t n, int stages, int segments,
+                            const std::vector<bool> &absorbing, bool carry_forward,
+                            std::int64_t origin, std::int64_t end_period);
+
 } // namespace journeysim

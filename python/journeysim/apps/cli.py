@@ -22,6 +22,7 @@ from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError
 from .._base.version import __version__
 from ..calibrate.fit import fit
+from ..calibrate.monitor import monitor
 from ..io.files import load, load_model, load_plans, save
 from ..model.simulate import (
     MAX_CUSTOMERS,
@@ -34,6 +35,7 @@ from ..plans.compare import compare
 from ..view.numbers import duration, money, percent
 from ..view.plot import figure
 from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
+from .monitor_report import monitor_report
 from .outputs import Kind, Output, check_outputs, write_csv, write_plot
 from .report import report
 
@@ -153,6 +155,20 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--plot", metavar="PNG", help="observed against fitted, here")
     force(fit)
 
+    mon = sub.add_parser("monitor", help="rates over time, drift and forecast checks")
+    mon.add_argument("events", help="a CSV or Parquet event log")
+    mon.add_argument("--model", metavar="MODEL", help="the journey in use (YAML/JSON)")
+    mon.add_argument("--window", default="3M", help="window length (3M)")
+    mon.add_argument("--every", default=None, help="step between windows (1 period)")
+    mon.add_argument("--expanding", action="store_true", help="expanding windows")
+    mon.add_argument("--customer", default="customer", help="customer id column")
+    mon.add_argument("--time", default="date", help="time column (date)")
+    mon.add_argument("--stage", default="stage", help="stage column")
+    mon.add_argument("--threshold", type=float, default=0.02, help="change (0.02)")
+    mon.add_argument("--horizon", type=_count, default=6, help="backtest horizon")
+    mon.add_argument("--html", required=True, metavar="OUT", help="HTML file out")
+    force(mon)
+
     rep = sub.add_parser("report", help="write a self-contained HTML plan report")
     rep.add_argument("model", help="a journeysim file with a journey (and plans)")
     rep.add_argument("--plans", metavar="FILE", help="plans file")
@@ -178,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             _fit(args, sys.stdout)
         elif args.command == "report":
             _report(args, sys.stdout)
+        elif args.command == "monitor":
+            _monitor(args, sys.stdout)
         # Output still buffered is written here, so that a closed pipe is
         # handled below rather than at exit.
         sys.stdout.flush()
@@ -403,6 +421,37 @@ def _compare(args, out: TextIO) -> None:
         c.plot(ax=ax)
         write_plot(fig, args.plot)
         print(f"Comparison chart written to {Path(args.plot).resolve()}")
+
+
+def _monitor(args, out: TextIO) -> None:
+    check_outputs([Output(args.html, Kind.HTML, "--html")], args.force)
+    if not os.path.exists(args.events):
+        raise UserError(f"{args.events}: no such file")
+    model = load(args.model) if args.model else None
+    window = int(args.window) if args.window.isdigit() else args.window
+    every = args.every
+    if every is not None and every.isdigit():
+        every = int(every)
+    m = monitor(
+        args.events,
+        window=window,
+        every=every,
+        expanding=args.expanding,
+        customer=args.customer,
+        time=args.time,
+        stage=args.stage,
+        model=model,
+    )
+    d = m.drift(reference=model, threshold=args.threshold)
+    try:
+        b = m.backtest(horizon=args.horizon)
+    except ValueError:  # no window ends a horizon before the data's end
+        b = None
+    monitor_report(m, d, b, args.html)
+    print(f"{len(m.windows)} windows; {len(d.moved)} rate(s) moved.")
+    for line in d.alerts():
+        print(line)
+    print(f"Wrote {args.html}")
 
 
 def _fit(args, out: TextIO) -> None:

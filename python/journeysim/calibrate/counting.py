@@ -24,12 +24,14 @@ from .events import period_index, read_events
 
 __all__ = [
     "RETURNS",
+    "Coded",
     "Counted",
     "FitData",
     "FitOptions",
     "Log",
     "Return",
     "check_one_segment",
+    "code_rows",
     "count_log",
     "journeys",
     "last_in_period",
@@ -240,11 +242,53 @@ def _printable(df: pd.DataFrame, column: str, codes: np.ndarray, uniques) -> Non
         )
 
 
+@dataclass(frozen=True)
+class Coded:
+    """A log's rows as the core counts them (``data``), with the segment
+    names of its segment codes."""
+
+    data: FitData
+    segments: list[str]
+
+
 def count_log(log: Log, o: FitOptions) -> Counted:
     """The log's transitions counted in the core (one pass), as the discrete
     model needs them."""
+    coded = code_rows(log, o)
+    d, stages = coded.data, log.stages
+    absorbing = [] if o.absorbing is None else list(o.absorbing)
+    pieces = tenure_pieces(o.tenure)
+    with core_errors():
+        counts, starts = _core.count_transitions(
+            d.customer,
+            d.period,
+            d.stage,
+            d.segment,
+            len(stages),
+            len(coded.segments),
+            pieces,
+            [s in absorbing for s in stages],
+            d.changes,
+            d.end,
+        )
+    return Counted(
+        counts=np.asarray(counts),
+        starts=np.asarray(starts),
+        stages=stages,
+        pieces=pieces,
+        segments=coded.segments,
+        absorbing=absorbing,
+        # factorised codes are 0 .. customers - 1
+        customers=int(d.customer.max()) + 1,
+        data=d,
+    )
+
+
+def code_rows(log: Log, o: FitOptions) -> Coded:
+    """The log's rows sorted by customer and period, one per customer and
+    period (the last), each return from an absorbing stage a new customer as
+    ``returns`` says, and the period the data ends."""
     df, stages, code = log.frame, log.stages, log.code
-    S = len(stages)
     absorbing = [] if o.absorbing is None else list(o.absorbing)
     periods = period_index(df[o.time], o.period, o.time)
     cust = log.customer
@@ -257,7 +301,7 @@ def count_log(log: Log, o: FitOptions) -> Counted:
         seg_names = [str(s) for s in seg_names]
     else:
         seg_codes, seg_names = None, ["all"]
-    pieces = tenure_pieces(o.tenure)
+    tenure_pieces(o.tenure)  # checked before the sort
     # Sort by customer and period (stable: row order breaks ties), keep the last
     # row of each customer and period.
     # Within a period, rows in time order (then row order): the last one wins.
@@ -291,28 +335,9 @@ def count_log(log: Log, o: FitOptions) -> Counted:
     )
     if end_period < int(periods.max()):
         raise FitError("end is before the last time in the log")
-    with core_errors():
-        counts, starts = _core.count_transitions(
-            cust,
-            periods,
-            code,
-            seg_codes,
-            S,
-            len(seg_names),
-            pieces,
-            [s in absorbing for s in stages],
-            o.kind == "changes",
-            end_period,
-        )
-    return Counted(
-        counts=np.asarray(counts),
-        starts=np.asarray(starts),
-        stages=stages,
-        pieces=pieces,
-        segments=seg_names,
-        absorbing=absorbing,
-        customers=int(cust.max()) + 1,  # factorised codes are 0 .. customers - 1
-        data=FitData(cust, periods, code, seg_codes, o.kind == "changes", end_period),
+    return Coded(
+        FitData(cust, periods, code, seg_codes, o.kind == "changes", end_period),
+        seg_names,
     )
 
 
