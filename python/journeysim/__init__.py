@@ -30,6 +30,7 @@ from .model.journey import Journey
 from .model.timeline import plot_timeline, timeline
 from .plans.budget import BudgetChoice, best_plan
 from .plans.compare import Comparison, compare
+from .plans.journeys import JourneyComparison, compare_journeys
 from .plans.sensitivity import Tornado, threshold, tornado
 from .plans.sweep import sweep
 from .results.analysis import Analysis
@@ -48,6 +49,7 @@ __all__ = [
     "InputError",
     "Intervention",
     "Journey",
+    "JourneyComparison",
     "JourneySimError",
     "JourneyWarning",
     "ModelFile",
@@ -61,6 +63,7 @@ __all__ = [
     "best_plan",
     "cancel_on_interrupt",
     "compare",
+    "compare_journeys",
     "default_journey",
     "default_plans",
     "dumps",
