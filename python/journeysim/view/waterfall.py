@@ -61,27 +61,36 @@ def waterfall(
     rows = [start_name, *names, end_name]
     y = np.arange(len(rows))
     before = start + np.concatenate([[0.0], np.cumsum(steps)[:-1]]) if len(steps) else []
-    ax.barh(y[0], start, color=LEVEL)
-    ax.barh(y[-1], end, color=LEVEL)
+    levels = [start, *(start + np.cumsum(steps))]
+    lo, hi = min(*levels, end), max(*levels, end)
+    spread = hi - lo if hi > lo else max(abs(start), 1.0) * 0.05
+    # The axis starts near the levels (not at zero) so that the steps show;
+    # the level bars start at the axis' left edge.
+    left = lo - 1.2 * spread
+    if lo >= 0 and left < 0 or (hi - lo) > 0.5 * max(abs(lo), abs(hi)):
+        left = min(0.0, lo)
+    right = hi + 0.35 * spread
+    ax.barh(y[0], start - left, left=left, color=LEVEL)
+    ax.barh(y[-1], end - left, left=left, color=LEVEL)
     for k, (b, s) in enumerate(zip(before, steps)):
         ax.barh(y[k + 1], s, left=b, color=UP if s >= 0 else DOWN)
-    span = max(abs(start), abs(end), 1e-300)
+    pad = 0.01 * (right - left)
     for k, v in enumerate([start, *steps, end]):
         inner = k in (0, len(rows) - 1)
         text = fmt(v) if inner else ("+" if v >= 0 else "") + fmt(v)
         x = v if inner else before[k - 1] + max(v, 0.0)
-        ax.text(x + 0.01 * span, y[k], text, va="center", fontsize=8.5)
+        ax.text(x + pad, y[k], text, va="center", fontsize=8.5)
     # Join each bar's end to the next bar's start.
-    levels = [start, *(start + np.cumsum(steps))]
     for k, lv in enumerate(levels):
         ax.plot([lv, lv], [y[k] + 0.4, y[k + 1] - 0.4], color="#444", lw=0.7)
     ax.set_yticks(y, rows)
     ax.invert_yaxis()
-    lo = min(0.0, *levels, end)
-    hi = max(0.0, *levels, end)
-    ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.18 * (hi - lo))
+    ax.set_xlim(left, right)
+    if left != 0:
+        label = f"{label} (axis not from zero)" if label else "axis not from zero"
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
-    ax.axvline(0, color="black", lw=0.8)
+    if left <= 0 <= right:
+        ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(label)
     if title:
         ax.set_title(title)
