@@ -528,13 +528,14 @@ def _report(args, out: TextIO) -> None:
     _check_simulation(args)
     check_outputs([Output(args.html, Kind.HTML, "--html")], args.force)
     versus, mapping = _versus(args)
-    if versus is not None and not args.plans and not load_model(args.model).plans:
-        model = load_model(args.model)
+    model = load_model(args.model)
+    if versus is not None and not args.plans and not model.plans:
         if model.journey is None:
             raise UserError(f"{args.model}: the file holds no journey")
-        journey, plans = model.journey, []
+        journey, plans = model.journey, []  # a versus report needs no plans
     else:
-        report(
+        journey, plans = _journey_and_plans(args)
+    report(
         journey,
         plans,
         args.html,

@@ -248,7 +248,7 @@ def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
             ),
             "</section>",
         ]
-    parts += [
+    plans_part = [
         '<section id="plans"><h2>The plans</h2>',
         _plans_table(plans, c.units),
         "<h3>Who does what when</h3>",
@@ -262,6 +262,10 @@ def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
             ),
         ),
         "</section>",
+    ]
+    # A versus report may come without plans: no plans section then.
+    parts += plans_part if plans else []
+    parts += [
         '<section id="journey"><h2>The journey</h2>',
         _stages_table(journey, c, baseline),
         _chart("journey-map", "The journey map", _journey_map(journey)),
