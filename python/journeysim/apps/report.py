@@ -248,23 +248,23 @@ def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
             ),
             "</section>",
         ]
-    plans_part = [
-        '<section id="plans"><h2>The plans</h2>',
-        _plans_table(plans, c.units),
-        "<h3>Who does what when</h3>",
-        _timeline_table(journey, plans, c),
-        _chart(
-            "timeline",
-            f"The plans' interventions by owner team, in calendar {c.units.plural} "
-            "(hatched: lead time before the effect starts)",
-            _svg(
-                timeline_figure_of(plans, c.units, journey=journey, horizon=c.periods)
-            ),
-        ),
-        "</section>",
-    ]
     # A versus report may come without plans: no plans section then.
-    parts += plans_part if plans else []
+    if plans:
+        parts += [
+            '<section id="plans"><h2>The plans</h2>',
+            _plans_table(plans, c.units),
+            "<h3>Who does what when</h3>",
+            _timeline_table(journey, plans, c),
+            _chart(
+                "timeline",
+                f"The plans' interventions by owner team, in calendar {c.units.plural} "
+                "(hatched: lead time before the effect starts)",
+                _svg(
+                    timeline_figure_of(plans, c.units, journey=journey, horizon=c.periods)
+                ),
+            ),
+            "</section>",
+        ]
     parts += [
         '<section id="journey"><h2>The journey</h2>',
         _stages_table(journey, c, baseline),

@@ -143,7 +143,7 @@ def _check_mapping(
                 "old_stage or None}} to say how they correspond",
                 key=("mapping",),
             )
-        return {s: s for s in new}
+        return _check_correspond(current, optimised, {s: s for s in new})
     if not isinstance(mapping, Mapping):
         raise InputError(
             f"mapping must be a dict {{new_stage: old_stage or None}}, got {mapping!r}",
@@ -181,6 +181,15 @@ def _check_mapping(
             "optimised journey (unreached if need be) or map a stage to each",
             key=("mapping",),
         )
+    return _check_correspond(current, optimised, out)
+
+
+def _check_correspond(
+    current: Journey, optimised: Journey, out: dict[str, str | None]
+) -> dict[str, str | None]:
+    """Corresponding stages are both absorbing or both not, and both value
+    stages or both not."""
+    new = optimised.stages
     c_abs, o_abs = set(current.absorbing), set(optimised.absorbing)
     for s in new:
         o = out[s]
