@@ -141,7 +141,9 @@ def test_shapley_of_a_hand_computed_interaction():
     ((9 - 5) + (18 - 10)) / 2 = 6, v gets ((10 - 5) + (18 - 9)) / 2 = 7."""
 
     def j(s, v):
-        return js.Journey(["on", "off"], {"on": {"off": 1 - s}}, values={"r": {"on": v}})
+        return js.Journey(
+            ["on", "off"], {"on": {"off": 1 - s}}, values={"r": {"on": v}}
+        )
 
     d = js.compare_journeys(j(0.5, 10.0), j(0.9, 20.0), periods=1, accrual="end")
     a = d.attribution("clv")
@@ -174,8 +176,8 @@ def test_groups_sum_exactly_and_other_changes_gather_the_rest():
     full = b.total
     rest = full - only_onboarding
     # Two players: phi = (alone + (total - other alone)) / 2.
-    renewal_alone = full - only_onboarding - (
-        full - only_onboarding - rest
+    renewal_alone = (
+        full - only_onboarding - (full - only_onboarding - rest)
     )  # = rest, checked below by its own run
     assert b.contributions["onboarding"] + b.contributions[
         "renewal playbook"
@@ -229,7 +231,9 @@ def test_a_journey_against_itself_gives_zeros():
 def test_one_intervention_applied_equals_compare_with_that_plan():
     j = js.default_journey()
     call = js.Intervention(
-        "onboarding call", at=("onboarding", "churned"), relative_risk=0.5,
+        "onboarding call",
+        at=("onboarding", "churned"),
+        relative_risk=0.5,
         reassign_to="adopting",
     )
     plan = js.Plan("call", [call])
@@ -252,7 +256,12 @@ def test_monte_carlo_is_within_standard_errors_of_exact():
     current, optimised = js.default_journey(), optimised_demo()
     exact = js.compare_journeys(current, optimised, periods=24)
     mc = js.compare_journeys(
-        current, optimised, periods=24, method="simulate", customers=40_000, seed=5,
+        current,
+        optimised,
+        periods=24,
+        method="simulate",
+        customers=40_000,
+        seed=5,
         progress=False,
     )
     assert mc.method == "monte carlo"
@@ -274,7 +283,7 @@ def test_stage_mapping_new_and_renamed_stages():
     d = js.compare_journeys(j, renamed, periods=24, mapping={"ramp_up": "adopting"})
     assert len(d.changes) == 0
     assert d.per_customer.loc["difference", "CLV"] == pytest.approx(0, abs=1e-9)
-    with pytest.raises(ValueError, match="different stages.*pass mapping"):
+    with pytest.raises(ValueError, match=r"different stages.*pass mapping"):
         js.compare_journeys(j, renamed, periods=24)
     # A new stage "kickoff" before onboarding: customers start there.
     stages = ["kickoff", *j.stages]
@@ -337,9 +346,10 @@ def test_text_and_html_speak_months_and_money():
     text = d.to_text()
     assert "retention at 36 months" in text and "$" in text
     assert "difference" in text and "e+" not in text
-    a = d.attribution("clv", groups={"renewal playbook": [
-        c for c in d.changes.index if "at_risk" in c
-    ]})
+    a = d.attribution(
+        "clv",
+        groups={"renewal playbook": [c for c in d.changes.index if "at_risk" in c]},
+    )
     assert "renewal playbook" in a.to_text() and "$" in a.to_text()
     assert "<table" in a._repr_html_() and "<table" in d._repr_html_()
     ax = a.plot()
@@ -374,8 +384,10 @@ def test_cli_versus_report(versus_files, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'foo' is not a stage of the optimised" in err[0]
     assert not bad.exists()
-    assert main(["report", str(d / "current.yaml"), "--map", "a=b", "--html",
-                 str(bad)]) == 2
+    assert (
+        main(["report", str(d / "current.yaml"), "--map", "a=b", "--html", str(bad)])
+        == 2
+    )
     assert "--map goes with --versus" in capsys.readouterr().err
 
 
@@ -391,13 +403,20 @@ def test_versus_report_renders_in_chromium(versus_files, tmp_path):
         pytest.fail("the browser test needs chromium and chromium-driver")
     path = tmp_path / "v.html"
     js.report(
-        js.default_journey(), js.default_plans()[:1], path, periods=36,
+        js.default_journey(),
+        js.default_plans()[:1],
+        path,
+        periods=36,
         versus=optimised_demo(),
     )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--window-size=1300,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1300,1000",
+    ):
         options.add_argument(arg)
     browser = webdriver.Chrome(
         options=options, service=webdriver.ChromeService(executable_path=driver_path)

@@ -260,7 +260,9 @@ def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
                 f"The plans' interventions by owner team, in calendar {c.units.plural} "
                 "(hatched: lead time before the effect starts)",
                 _svg(
-                    timeline_figure_of(plans, c.units, journey=journey, horizon=c.periods)
+                    timeline_figure_of(
+                        plans, c.units, journey=journey, horizon=c.periods
+                    )
                 ),
             ),
             "</section>",

@@ -255,9 +255,7 @@ def align(
             P = po.value.copy()
             P[rep_rows] = 0.0
             # Old row o, column o' -> representative row, representative column.
-            np.add.at(
-                P, (rep_rows[:, None], to_new[None, :]), pc.value[rep_old][:, :]
-            )
+            np.add.at(P, (rep_rows[:, None], to_new[None, :]), pc.value[rep_old][:, :])
             trans.append(Piece(pc.start, P))
         values, o_values = {}, {}
         for s in ro.streams:
@@ -282,9 +280,7 @@ def align(
             moves[s], o_moves[s] = M, mo
         start = np.zeros(n)
         start[to_new] = sc.start
-        cur_segments.append(
-            Segment(so.name, sc.share, trans, values, moves, start)
-        )
+        cur_segments.append(Segment(so.name, sc.share, trans, values, moves, start))
         opt_segments.append(
             Segment(so.name, so.share, ot, o_values, o_moves, so.start.copy())
         )

@@ -75,7 +75,9 @@ def metric_of(name: object, periods: int, streams: Sequence[str]) -> Attribution
         *streams,
     ]
     if not isinstance(name, str):
-        raise InputError(f"metric must be one of {options}, got {name!r}", key=("metric",))
+        raise InputError(
+            f"metric must be one of {options}, got {name!r}", key=("metric",)
+        )
     col = _ALIASES.get(name.lower(), name)
     if col == "retention":
         col = f"retention at {periods}"
@@ -98,7 +100,9 @@ def metric_of(name: object, periods: int, streams: Sequence[str]) -> Attribution
         return AttributionMetric(col, "share")
     if col in streams:
         return AttributionMetric(col, "money", stream=col)
-    raise InputError(f"unknown metric {name!r}; choose one of {options}", key=("metric",))
+    raise InputError(
+        f"unknown metric {name!r}; choose one of {options}", key=("metric",)
+    )
 
 
 def metric_value(a: Analysis, m: AttributionMetric) -> float:
@@ -309,7 +313,10 @@ def check_groups(
 def shapley(values: np.ndarray, G: int) -> np.ndarray:
     """Shapley values from the value of every coalition (``values[mask]``,
     bit g of mask set when player g is in)."""
-    w = [math.factorial(s) * math.factorial(G - s - 1) / math.factorial(G) for s in range(G)]
+    w = [
+        math.factorial(s) * math.factorial(G - s - 1) / math.factorial(G)
+        for s in range(G)
+    ]
     masks = np.arange(1 << G)
     sizes = np.array([bin(m).count("1") for m in masks])
     phi = np.zeros(G)
@@ -356,9 +363,7 @@ def attribute(
     # current journey written on the optimised stages gives its own numbers).
     scale = max(abs(total), abs(current_value), abs(optimised_value), 1e-300)
     ends = abs(values[0] - current_value) + abs(values[-1] - optimised_value)
-    if G and (
-        ends > 1e-9 * scale or abs(math.fsum(phi) - total) > TOLERANCE * scale
-    ):
+    if G and (ends > 1e-9 * scale or abs(math.fsum(phi) - total) > TOLERANCE * scale):
         raise InputError(
             f"attribution of {metric.column} does not add up: contributions sum "
             f"to {math.fsum(phi)!r}, the difference is {total!r}; the journeys "

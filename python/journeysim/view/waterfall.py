@@ -60,14 +60,16 @@ def waterfall(
     fmt = _formatter(kind, units)
     rows = [start_name, *names, end_name]
     y = np.arange(len(rows))
-    before = start + np.concatenate([[0.0], np.cumsum(steps)[:-1]]) if len(steps) else []
+    before = (
+        start + np.concatenate([[0.0], np.cumsum(steps)[:-1]]) if len(steps) else []
+    )
     levels = [start, *(start + np.cumsum(steps))]
     lo, hi = min(*levels, end), max(*levels, end)
     spread = hi - lo if hi > lo else max(abs(start), 1.0) * 0.05
     # The axis starts near the levels (not at zero) so that the steps show;
     # the level bars start at the axis' left edge.
     left = lo - 1.2 * spread
-    if lo >= 0 and left < 0 or (hi - lo) > 0.5 * max(abs(lo), abs(hi)):
+    if (lo >= 0 and left < 0) or (hi - lo) > 0.5 * max(abs(lo), abs(hi)):
         left = min(0.0, lo)
     right = hi + 0.35 * spread
     ax.barh(y[0], start - left, left=left, color=LEVEL)
