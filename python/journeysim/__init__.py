@@ -31,6 +31,7 @@ from .model.journey import Journey
 from .model.timeline import plot_timeline, timeline
 from .plans.budget import BudgetChoice, best_plan
 from .plans.compare import Comparison, compare
+from .plans.journeys import JourneyComparison, compare_journeys
 from .plans.sensitivity import Tornado, threshold, tornado
 from .plans.sweep import sweep
 from .results.analysis import Analysis
@@ -49,6 +50,7 @@ __all__ = [
     "InputError",
     "Intervention",
     "Journey",
+    "JourneyComparison",
     "JourneySimError",
     "JourneyWarning",
     "ModelFile",
@@ -63,6 +65,7 @@ __all__ = [
     "best_plan",
     "cancel_on_interrupt",
     "compare",
+    "compare_journeys",
     "default_journey",
     "default_plans",
     "dumps",

@@ -174,6 +174,20 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--plans", metavar="FILE", help="plans file")
     rep.add_argument("--html", required=True, metavar="OUT", help="HTML file out")
     rep.add_argument("--title", default=None, help="the report's title")
+    rep.add_argument(
+        "--versus",
+        metavar="FILE",
+        help="an optimised journey's model file: add a current-versus-optimised "
+        "section (side by side, what each change contributes, both maps)",
+    )
+    rep.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="NEW=OLD",
+        help="with --versus: the optimised stage NEW is the current stage OLD "
+        "(NEW= for a new stage); repeat for each stage whose name differs",
+    )
     horizon_and_simulation(rep)
     return parser
 
@@ -541,14 +555,41 @@ def _with_transitions(like, fitted):
         raise UserError(str(err)) from None
 
 
+def _versus(args):
+    """The optimised journey of ``report --versus`` and the stage mapping."""
+    if args.versus is None:
+        if args.map:
+            raise UserError("--map goes with --versus")
+        return None, None
+    model = load_model(args.versus)
+    if model.journey is None:
+        raise UserError(f"{args.versus}: the file holds no journey")
+    mapping: dict[str, str | None] = {}
+    for item in args.map:
+        new, eq, old = item.partition("=")
+        if not eq or not new.strip():
+            raise UserError(f"--map {item!r}: write NEW=OLD (NEW= for a new stage)")
+        mapping[new.strip()] = old.strip() or None
+    return model.journey, (mapping or None)
+
+
 def _report(args, out: TextIO) -> None:
     _check_simulation(args)
     check_outputs([Output(args.html, Kind.HTML, "--html")], args.force)
-    journey, plans = _journey_and_plans(args)
+    versus, mapping = _versus(args)
+    model = load_model(args.model)
+    if versus is not None and not args.plans and not model.plans:
+        if model.journey is None:
+            raise UserError(f"{args.model}: the file holds no journey")
+        journey, plans = model.journey, []  # a versus report needs no plans
+    else:
+        journey, plans = _journey_and_plans(args)
     report(
         journey,
         plans,
         args.html,
+        versus=versus,
+        mapping=mapping,
         periods=args.periods,
         customers=args.customers,
         seed=args.seed,

@@ -8,7 +8,7 @@ import datetime as _dt
 import html
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,11 +22,14 @@ from .._base.version import __version__
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..model.timeline import timeline, timeline_figure_of
+from ..plans.attribution import MAX_GROUPS
 from ..plans.compare import Comparison, compare
+from ..plans.journeys import JourneyComparison, compare_journeys
 from ..plans.tables import axis_label, heading, show
 from ..results.analysis import Analysis
 from ..view.numbers import duration, money, number, percent
 from ..view.plot import figure, journey_diagram, occupancy_area, tornado
+from .versus import by_stage, versus_section
 
 __all__ = ["report"]
 
@@ -64,6 +67,8 @@ def report(
     title: str | None = None,
     comparison: Comparison | None = None,
     progress: bool | None = None,
+    versus: Journey | None = None,
+    mapping: Mapping | None = None,
 ) -> str:
     """Compare plans and write the result as one self-contained HTML file.
 
@@ -90,6 +95,16 @@ def report(
         Default: "Plan comparison: <journey name>".
     comparison : Comparison, optional
         A comparison already computed for these plans (then nothing is re-run).
+    versus : Journey, optional
+        An optimised journey: the report then has a section "Current versus
+        optimised journey" (:func:`journeysim.compare_journeys` of ``journey``
+        and ``versus``, by the same method): both journeys' outcomes and the
+        difference, a waterfall of what each change contributes to CLV per
+        customer (exact Shapley values; the changes of each stage together
+        when there are more than 12), and both journey maps with the changed
+        moves highlighted.
+    mapping : dict, optional
+        ``{optimised stage: current stage or None}`` when their stages differ.
 
     Returns
     -------
@@ -115,6 +130,19 @@ def report(
     if isinstance(plans, Plan):
         plans = [plans]
     plans = list(plans)
+    pair = None
+    if versus is not None:  # first: a pair that cannot be compared fails fast
+        pair = compare_journeys(
+            journey,
+            versus,
+            periods,
+            mapping=mapping,
+            method="exact" if customers is None else "simulate",
+            customers=customers,
+            seed=seed,
+            replications=replications,
+            progress=progress,
+        )
     if comparison is None:
         comparison = compare(
             journey,
@@ -129,7 +157,7 @@ def report(
         )
     elif not isinstance(comparison, Comparison):
         raise InputError(f"comparison must be a Comparison, got {comparison!r}")
-    page = _page(journey, plans, comparison, title, seed)
+    page = _page(journey, plans, comparison, title, seed, pair)
     if out is not None:
         write_text(out, page)  # atomic: an existing report survives a failure
     return page
@@ -152,7 +180,15 @@ def check_html(out: str | os.PathLike) -> None:
 # -- the page -----------------------------------------------------------------
 
 
-def _page(journey, plans, c: Comparison, title, seed) -> str:
+def _versus(pair: JourneyComparison) -> str:
+    groups = by_stage(pair)
+    a = None
+    if len(pair.changes) and (groups is None or len(groups) <= MAX_GROUPS):
+        a = pair.attribution("clv", groups=groups)
+    return versus_section(pair, a, _chart, _svg)
+
+
+def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
     baseline = _baseline_analysis(journey, c)
     name = journey.name or "journey"
     title = title or f"Plan comparison: {name}"
@@ -196,6 +232,7 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
         ),
         _chart("retention", "Retention by plan", _retention(c)),
         "</section>",
+        *([_versus(pair)] if pair is not None else []),
         '<section id="revenue"><h2>Revenue retention and outcomes</h2>',
         _revenue_section(c, baseline),
         "</section>",
@@ -211,20 +248,26 @@ def _page(journey, plans, c: Comparison, title, seed) -> str:
             ),
             "</section>",
         ]
-    parts += [
-        '<section id="plans"><h2>The plans</h2>',
-        _plans_table(plans, c.units),
-        "<h3>Who does what when</h3>",
-        _timeline_table(journey, plans, c),
-        _chart(
-            "timeline",
-            f"The plans' interventions by owner team, in calendar {c.units.plural} "
-            "(hatched: lead time before the effect starts)",
-            _svg(
-                timeline_figure_of(plans, c.units, journey=journey, horizon=c.periods)
+    # A versus report may come without plans: no plans section then.
+    if plans:
+        parts += [
+            '<section id="plans"><h2>The plans</h2>',
+            _plans_table(plans, c.units),
+            "<h3>Who does what when</h3>",
+            _timeline_table(journey, plans, c),
+            _chart(
+                "timeline",
+                f"The plans' interventions by owner team, in calendar {c.units.plural} "
+                "(hatched: lead time before the effect starts)",
+                _svg(
+                    timeline_figure_of(
+                        plans, c.units, journey=journey, horizon=c.periods
+                    )
+                ),
             ),
-        ),
-        "</section>",
+            "</section>",
+        ]
+    parts += [
         '<section id="journey"><h2>The journey</h2>',
         _stages_table(journey, c, baseline),
         _chart("journey-map", "The journey map", _journey_map(journey)),

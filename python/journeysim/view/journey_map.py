@@ -16,6 +16,8 @@ __all__ = ["journey_diagram", "move_label", "share"]
 
 MOMENT = "#d62728"
 MOVE = "#8c8c8c"
+#: Moves that differ from another journey's (a current versus optimised map).
+CHANGED = "#ff7f0e"
 OUTCOME_FACE = "#fbe3e3"
 LANE_FACES = ("#eef2f8", "#f6f6f6")
 #: A stage box's size in data units: a column is 1 wide, a lane 1 high.
@@ -124,6 +126,7 @@ def journey_diagram(
     *,
     label_min: float = 0.02,
     tenure: int = 0,
+    highlight=(),
 ):
     """The journey as a map: stages as boxes left to right in journey order, in
     one lane per owner team (in order of first appearance) and the absorbing
@@ -134,7 +137,9 @@ def journey_diagram(
 
     ``tenure`` picks the month drawn (its tenure piece): 0 is the first
     period; in a journey with renewal decisions at tenure 11, ``tenure=11``
-    draws the renewal month. Returns the Axes.
+    draws the renewal month. ``highlight``: ``(from, to)`` moves drawn in
+    orange, thicker, as "changed" (those whose share differs from another
+    journey's). Returns the Axes.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
@@ -221,10 +226,12 @@ def journey_diagram(
         if i != j and P[i, j] >= min_probability
     ]
     pairs = set(moves)
+    changed = {(str(a), str(b)) for a, b in highlight}
     for i, j in moves:
         a, b, p = stages[i], stages[j], float(P[i, j])
         rad = _bend(layout, a, b, (j, i) in pairs)
         mot = (a, b) in flagged
+        hot = (a, b) in changed
         p0, p1 = (layout.x[a], layout.y[a]), (layout.x[b], layout.y[b])
         ax.add_patch(
             FancyArrowPatch(
@@ -237,8 +244,8 @@ def journey_diagram(
                 patchB=boxes[b],
                 shrinkA=1,
                 shrinkB=1,
-                color=MOMENT if mot else MOVE,
-                lw=min(0.8 + 6 * p, 4.0),
+                color=CHANGED if hot else MOMENT if mot else MOVE,
+                lw=min(0.8 + 6 * p, 4.0) + (1.2 if hot else 0.0),
                 zorder=2,
             )
         )
@@ -266,6 +273,8 @@ def journey_diagram(
         Line2D([], [], color=MOMENT, lw=2, label="moment of truth: a move"),
         Patch(fc="white", ec=MOMENT, lw=2, label="moment of truth: a stage"),
     ]
+    if changed:
+        handles.append(Line2D([], [], color=CHANGED, lw=3, label="changed move"))
     if absorbing:
         handles.append(Patch(fc=OUTCOME_FACE, ec="#333", label="outcome (absorbing)"))
     ax.legend(
