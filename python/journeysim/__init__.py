@@ -22,6 +22,7 @@ from ._base.warnings import (
 from .apps.demo import default_journey, default_plans
 from .apps.report import report
 from .apps.widget import WhatIf, what_if
+from .calibrate.cohorts import cohort_table
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
 from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
@@ -30,15 +31,18 @@ from .model.journey import Journey
 from .model.timeline import plot_timeline, timeline
 from .plans.budget import BudgetChoice, best_plan
 from .plans.compare import Comparison, compare
+from .plans.information import ValueOfInformation, value_of_information
 from .plans.sensitivity import Tornado, threshold, tornado
 from .plans.sweep import sweep
 from .results.analysis import Analysis
+from .results.cohorts import Cohorts
 from .results.flows import flows, sankey
 from .results.simulation import Simulation
 
 __all__ = [
     "Analysis",
     "BudgetChoice",
+    "Cohorts",
     "Comparison",
     "Fit",
     "FitCheck",
@@ -56,10 +60,12 @@ __all__ = [
     "SpecError",
     "SweepError",
     "Tornado",
+    "ValueOfInformation",
     "WhatIf",
     "__version__",
     "best_plan",
     "cancel_on_interrupt",
+    "cohort_table",
     "compare",
     "default_journey",
     "default_plans",
@@ -78,6 +84,7 @@ __all__ = [
     "sweep",
     "threshold",
     "timeline",
+    "value_of_information",
     "tornado",
     "what_if",
 ]

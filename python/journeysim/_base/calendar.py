@@ -87,7 +87,9 @@ def dated_amounts(arrivals: pd.Series, units: Units) -> tuple[list[float], pd.Pe
             key=("arrivals",),
         )
     if idx.hasnans:
-        raise InputError("arrivals: a signup period is missing (NaT)", key=("arrivals",))
+        raise InputError(
+            "arrivals: a signup period is missing (NaT)", key=("arrivals",)
+        )
     if len(idx) == 0:
         raise InputError("arrivals: the Series is empty", key=("arrivals",))
     steps = np.diff(idx.asi8)

@@ -161,8 +161,7 @@ class ValueOfInformation:
             sizes = [check_integer(n, "customers", 1, 10**9) for n in sizes]
         except TypeError:
             raise InputError(
-                f"customers must be an integer or a list of integers, got "
-                f"{customers!r}"
+                f"customers must be an integer or a list of integers, got {customers!r}"
             ) from None
         if not sizes:
             raise InputError("customers must name at least one study size")
@@ -427,9 +426,7 @@ def _parameters(samples: list[Journey], nb: np.ndarray) -> _Draws:
             labels.append(_matrix_label(first, seg.name, piece.start))
     theta = np.stack(
         [
-            np.stack(
-                [p.value for seg in s.resolved.segments for p in seg.transitions]
-            )
+            np.stack([p.value for seg in s.resolved.segments for p in seg.transitions])
             for s in samples
         ]
     )
