@@ -84,7 +84,7 @@ __all__ = [
     "sweep",
     "threshold",
     "timeline",
-    "value_of_information",
     "tornado",
+    "value_of_information",
     "what_if",
 ]

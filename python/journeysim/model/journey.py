@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.calendar import check_start
 from .._base.checks import stage_index
 from .._base.conventions import (
     ACCRUALS,
@@ -22,7 +23,6 @@ from .._base.conventions import (
 from .._base.errors import InputError
 from .._base.native import _core, core_errors
 from .._base.pieces import is_tenure_dict
-from .._base.calendar import check_start
 from .._base.resolved import Arrivals, CapacityRule, ResolvedJourney, Segment
 from .._base.units import Units
 from .._base.warnings import IllConditionedWarning, InfiniteLifetimeWarning
