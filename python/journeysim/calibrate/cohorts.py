@@ -101,8 +101,11 @@ def cohort_table(
     )
     log = read_log(data, o)
     lost = [a for a in o.absorbing if a not in log.stages]
-    if lost and stages is not None:
-        raise FitError(f"absorbing: unknown stage(s) {lost}; the stages are {stages}")
+    if lost:  # a misspelt stage would leave everyone retained
+        raise FitError(
+            f"absorbing: unknown stage(s) {lost}; the stages are {log.stages} "
+            "(pass stages= to name one the log never shows)"
+        )
     df = log.frame
     per = period_index(df[time], period, time)
     order = np.lexsort((np.arange(len(df)), time_key(df[time]), per, log.customer))
