@@ -86,6 +86,27 @@ class ValueOfInformation:
         The modelled population.
     draws : int
         Posterior draws used.
+
+    Examples
+    --------
+    Two draws of the churn rate, 0.1 and 0.3: halving churn for 10 per
+    customer loses 5 per customer in the first and gains 5 in the second, so
+    knowing the rate is worth half of 5 per customer:
+
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.2}},
+    ...                values={"revenue": {"active": 100.0}}, cohort_size=1000,
+    ...                currency="USD")
+    >>> draws = [js.Journey(["active", "churned"], {"active": {"churned": p}})
+    ...          for p in (0.1, 0.3)]
+    >>> save = js.Intervention("save", ("active", "churned"), relative_risk=0.5,
+    ...                        cost_per_customer=10)
+    >>> v = js.value_of_information(j, [js.Plan("save", [save])],
+    ...                             uncertainty=draws, periods=2)
+    >>> round(v.evpi, 2), round(v.evpi_per_customer, 2)
+    (2500.0, 2.5)
+    >>> print(v.to_text().splitlines()[2])
+    Measuring active → churned better is worth up to $2,500 ($2.50 per customer).
     """
 
     def __init__(
@@ -218,7 +239,7 @@ class ValueOfInformation:
             f"of {number(self.draws, u)} posterior draws agree).",
             f"Perfect information about every transition is worth up to "
             f"{money(self.evpi, u)} for the population of "
-            f"{number(self.customers, u)} customers "
+            f"{_customers(self.customers, u)} "
             f"({money(self.evpi_per_customer, u)} per customer).",
         ]
         for name, row in self.table.head(top).iterrows():
@@ -248,7 +269,7 @@ class ValueOfInformation:
         ]
         head = (
             f"Value of information: EVPI {money(self.evpi, u)} for "
-            f"{number(self.customers, u)} customers; best plan {self.best!r}"
+            f"{_customers(self.customers, u)}; best plan {self.best!r}"
         )
         return table(
             ["transitions", "per customer", "population", "share of EVPI"],
@@ -261,6 +282,10 @@ class ValueOfInformation:
             f"<ValueOfInformation: EVPI {money(self.evpi, self.units)} "
             f"(population), {len(self.table)} transitions, {self.draws} draws>"
         )
+
+
+def _customers(n: float, units: Units) -> str:
+    return f"{number(n, units)} customer{'' if n == 1 else 's'}"
 
 
 def value_of_information(

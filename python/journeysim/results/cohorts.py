@@ -34,6 +34,19 @@ class Cohorts:
         ``"observed"`` (from an event log) or ``"projected"`` (by a journey).
     units : Units
         The time unit the ages count in.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> j = js.Journey(["active", "churned"], {"active": {"churned": 0.1}},
+    ...                time_unit="month", cohort_size=100, arrivals=[10.0])
+    >>> t = js.cohort_table(j, periods=2)
+    >>> t.customers.round(1)
+    months since signup      0     1     2
+    signup month
+    0                    100.0  90.0  81.0
+    1                     10.0   9.0   NaN
+    >>> ax = t.plot()  # the cohort heat map
     """
 
     def __init__(
