@@ -286,3 +286,33 @@ def test_bad_cohort_inputs_are_named():
         js.cohort_table(_journey())
     with pytest.raises(js.InputError, match="periods must be"):
         js.cohort_table(_journey(arrivals=[1.0]), periods=0)
+
+
+def test_model_files_keep_the_signup_dates():
+    j = _journey(arrivals=_dated())
+    text = js.dumps(j)
+    assert "  arrivals:\n    2026-01: 10.0\n    2026-02: 20.0\n" in text
+    back = js.loads(text).journey
+    assert back == j
+    assert str(back.resolved.arrivals.start) == "2026-01"
+    assert isinstance(back.analyze(3).occupancy.index, pd.PeriodIndex)
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "message"),
+    [
+        ("{2026-xx: 3}", "'2026-xx' is not a month such as '2026-01'"),
+        ("{2026-01: -3}", "expected a number of customers >= 0"),
+        ("{2026-01: 3, 2026-03: 4}", "no entry between 2026-01 and 2026-03"),
+    ],
+)
+def test_bad_dated_arrivals_in_a_model_file_are_named(arrivals, message):
+    text = (
+        "format: journeysim/1\njourney:\n  stages: [active, churned]\n"
+        "  transitions:\n    active: {churned: 0.1}\n  time_unit: month\n"
+        f"  arrivals: {arrivals}\n"
+    )
+    with _error(message):
+        js.loads(text)
+    with _error("arrivals by date need a calendar time_unit"):
+        js.loads(text.replace("time_unit: month", "time_unit: period"))

@@ -78,9 +78,7 @@ def test_evpi_by_hand_on_two_draws():
     assert v.evpi == approx(2500)
     assert v.evpi_per_customer == approx(2.5)
     assert v.customers == 1000
-    assert v.table.loc["active → churned", "value for the population"] == approx(
-        2500
-    )
+    assert v.table.loc["active → churned", "value for the population"] == approx(2500)
     assert v.decision.loc["save", "incremental net value"] == approx(0, abs=1e-9)
 
 
@@ -153,9 +151,10 @@ def test_evsi_grows_with_the_study_towards_the_evppi_of_the_row(decided):
     assert pop[5000] == approx(v.evpi, rel=0.1)
     assert (s["share of EVPPI"] <= 1).all()
     # Nothing to learn about "other" for this decision.
-    assert v.sample_information("other", 5000)["value for the population"].iloc[
-        0
-    ] < 0.05 * v.evpi
+    assert (
+        v.sample_information("other", 5000)["value for the population"].iloc[0]
+        < 0.05 * v.evpi
+    )
 
 
 def test_the_draws_money_is_compare_uncertaintys():
