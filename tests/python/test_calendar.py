@@ -316,3 +316,14 @@ def test_bad_dated_arrivals_in_a_model_file_are_named(arrivals, message):
         js.loads(text)
     with _error("arrivals by date need a calendar time_unit"):
         js.loads(text.replace("time_unit: month", "time_unit: period"))
+
+
+def test_comparisons_and_their_charts_read_dated_journeys():
+    from journeysim.apps.report import _retention
+
+    j = _journey(arrivals=_dated())
+    save = js.Intervention("save", ("active", "churned"), relative_risk=0.5)
+    c = js.compare(j, [js.Plan("save", [save])], periods=12)
+    assert isinstance(c.results["save"].retention.index, pd.PeriodIndex)
+    assert c.population.loc["baseline", "customers"] == approx(100 + sum(ARRIVALS))
+    assert _retention(c).lstrip().startswith("<")  # an SVG, by tenure
