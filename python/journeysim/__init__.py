@@ -22,6 +22,7 @@ from ._base.warnings import (
 from .apps.demo import default_journey, default_plans
 from .apps.report import report
 from .apps.widget import WhatIf, what_if
+from .calibrate.cohorts import cohort_table
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
 from .calibrate.monitor import Monitor, monitor
@@ -31,16 +32,19 @@ from .model.journey import Journey
 from .model.timeline import plot_timeline, timeline
 from .plans.budget import BudgetChoice, best_plan
 from .plans.compare import Comparison, compare
+from .plans.information import ValueOfInformation, value_of_information
 from .plans.journeys import JourneyComparison, compare_journeys
 from .plans.sensitivity import Tornado, threshold, tornado
 from .plans.sweep import sweep
 from .results.analysis import Analysis
+from .results.cohorts import Cohorts
 from .results.flows import flows, sankey
 from .results.simulation import Simulation
 
 __all__ = [
     "Analysis",
     "BudgetChoice",
+    "Cohorts",
     "Comparison",
     "Fit",
     "FitCheck",
@@ -60,10 +64,12 @@ __all__ = [
     "SpecError",
     "SweepError",
     "Tornado",
+    "ValueOfInformation",
     "WhatIf",
     "__version__",
     "best_plan",
     "cancel_on_interrupt",
+    "cohort_table",
     "compare",
     "compare_journeys",
     "default_journey",
@@ -85,5 +91,6 @@ __all__ = [
     "threshold",
     "timeline",
     "tornado",
+    "value_of_information",
     "what_if",
 ]

@@ -62,10 +62,13 @@ def recut(pieces: Sequence[Piece], breaks: set[int]) -> list[Piece]:
 @dataclass(frozen=True)
 class Arrivals:
     """New customers joining at t = 1, 2, ...: ``amounts[0]`` every period when
-    ``constant``, else ``amounts`` for periods 1..len (none after)."""
+    ``constant``, else ``amounts`` for periods 1..len (none after). ``start``
+    is the calendar period of t = 0 when they were given by signup date (a
+    ``pandas.Period``: the first signup period), else None."""
 
     amounts: tuple[float, ...] = ()
     constant: bool = False
+    start: Any = None
 
     def __bool__(self) -> bool:
         return bool(self.amounts)

@@ -363,7 +363,8 @@ def _run(args, out: TextIO) -> None:
         print(f"CSV tables written to {folder.resolve()}: {', '.join(tables)}")
     if args.plot:
         fig, ax = figure()
-        ax.plot(result.retention.index, result.retention.to_numpy(), lw=2)
+        ret = result.retention.to_numpy()  # by tenure, whatever the index's dates
+        ax.plot(range(len(ret)), ret, lw=2)
         ax.set(
             xlabel=f"tenure ({journey.units.plural})",
             ylabel="share of the starting customers retained",

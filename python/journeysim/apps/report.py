@@ -734,7 +734,7 @@ def _retention(c: Comparison) -> str:
     for name, r in c.results.items():
         ret = r.retention
         ax.plot(
-            ret.index,
+            np.arange(len(ret)),  # tenure, also when the index is calendar dates
             ret.to_numpy(),
             lw=2 if name == "baseline" else 1.5,
             ls="--" if name == "baseline" else "-",

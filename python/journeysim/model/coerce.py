@@ -11,13 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from .._base.calendar import dated_amounts
 from .._base.checks import stage_index
 from .._base.conventions import COST_STREAM, STAGE_METADATA, TOLERANCE
 from .._base.errors import InputError, about
 from .._base.pieces import resolve_pieces, to_matrix, to_vector
 from .._base.resolved import Arrivals, ResolvedJourney, Segment
-from .._base.units import check_scores, check_units
+from .._base.units import Units, check_scores, check_units
 
 __all__ = ["moves_matrix", "rates", "resolve", "stage_names"]
 
@@ -114,9 +116,9 @@ def resolve(
         )
     with about("net"):
         weights = tuple(_net(net, streams))
-    with about("arrivals"):
-        arriving = _arrivals(arrivals)
     units = check_units(time_unit, currency, locale)
+    with about("arrivals"):
+        arriving = _arrivals(arrivals, units)
     score_list = check_scores(scores, stages)
     return ResolvedJourney(
         stages=tuple(stages),
@@ -263,9 +265,19 @@ def _net(net: Mapping | None, streams: list[str]) -> list[float]:
     return [float(net.get(s, 0.0)) for s in streams]
 
 
-def _arrivals(arrivals: Any) -> Arrivals:
+def _arrivals(arrivals: Any, units: Units) -> Arrivals:
     if arrivals is None:
         return Arrivals()
+    if isinstance(arrivals, pd.Series) and isinstance(
+        arrivals.index, (pd.PeriodIndex, pd.DatetimeIndex)
+    ):
+        if isinstance(arrivals.index, pd.DatetimeIndex):
+            raise InputError(
+                "arrivals by date need a PeriodIndex of signup periods: "
+                "arrivals.to_period('M') (or pd.period_range(...))"
+            )
+        amounts, first = dated_amounts(arrivals, units)
+        return Arrivals(tuple(amounts), start=first)
     if isinstance(arrivals, bool):
         raise InputError(f"arrivals must be a number or a sequence, got {arrivals!r}")
     if isinstance(arrivals, numbers.Real):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._base.calendar import check_start
 from .._base.checks import stage_index
 from .._base.conventions import (
     ACCRUALS,
@@ -89,9 +90,12 @@ class Journey:
         segment's transitions and values apply on top of the journey's (a dict
         replaces only the rows/stages it names, a matrix replaces all); its
         start replaces the journey's.
-    arrivals : float or sequence, optional
+    arrivals : float, sequence or Series, optional
         New customers joining at t = 1, 2, ...: one number for every period, or
         a sequence for periods 1..len (none after). They start like ``start``.
+        A Series on a ``PeriodIndex`` (``pd.period_range("2026-01", periods=12,
+        freq="M")``) gives them by signup period: the same numbers, with the
+        first signup period as t = 0 of a calendar (docs/calendar.md).
     cohort_size : float, default 1.0
         Customers at t = 0, for population totals.
     metadata : dict, optional
@@ -708,7 +712,9 @@ class Journey:
 
     # -- analysis ---------------------------------------------------------------
 
-    def analyze(self, periods: int = 36, *, accrual: str = "start") -> Analysis:
+    def analyze(
+        self, periods: int = 36, *, accrual: str = "start", start: Any = None
+    ) -> Analysis:
         """Exact expected outcomes of the journey over ``periods`` periods and over
         the whole customer lifetime.
 
@@ -727,8 +733,13 @@ class Journey:
         "end" gives 50 + 25 + ... = 100, "half-cycle" and "life-table" give 150
         (they differ only when r is not 0).
 
+        ``start`` ("2026-01", a ``pd.Period``): the calendar period of t = 0;
+        every time index is then a ``PeriodIndex`` (docs/calendar.md). Arrivals
+        given by signup date set it themselves (the first signup period).
+
         Returns an :class:`~journeysim.Analysis` of labelled pandas objects.
         """
+        calendar = self._calendar(start)
         if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
             raise InputError(f"periods must be an integer, got {periods!r}")
         if periods < 0:
@@ -749,7 +760,22 @@ class Journey:
             warnings.warn(msg, IllConditionedWarning, stacklevel=2)
         for msg in result.warnings:
             warnings.warn(msg, InfiniteLifetimeWarning, stacklevel=2)
-        return Analysis(result, self, accrual)
+        return Analysis(result, self, accrual, start=calendar)
+
+    def _calendar(self, start: Any) -> pd.Period | None:
+        """The calendar period of t = 0: ``start``, or the dated arrivals'."""
+        dated = self._resolved.arrivals.start
+        if start is None:
+            return dated
+        period = check_start(start, self.units)
+        if dated is not None and period != dated:
+            raise InputError(
+                f"start {period} differs from the first signup period of the "
+                f"journey's dated arrivals ({dated}): leave start out, or date "
+                "the arrivals from it",
+                key=("start",),
+            )
+        return period
 
     def simulate(
         self,

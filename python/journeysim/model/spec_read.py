@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pandas as pd
+
+from .._base.calendar import FREQ
 from .._base.checks import (
     check_keys,
     describe,
@@ -495,6 +498,8 @@ def _read_journey_spec(spec: Any, *, strict: bool) -> dict:
                 spec_number(a, ("arrivals", i), low=0.0, what="a number of customers")
                 for i, a in enumerate(arr)
             ]
+        elif isinstance(arr, Mapping):
+            kw["arrivals"] = _dated_arrivals(arr, spec.get("time_unit", "period"))
         else:
             kw["arrivals"] = spec_number(
                 arr, ("arrivals",), low=0.0, what="a number of customers (or a list)"
@@ -588,3 +593,27 @@ def _read_segments(obj, stages, streams, normalize, strict) -> dict:
     if strict and not normalize and abs(total - 1.0) > TOLERANCE:
         raise SpecError(path, f"the segment shares sum to {total:.12g}, not 1")
     return out
+
+
+def _dated_arrivals(arr: Mapping, unit: Any) -> pd.Series:
+    """``arrivals: {"2026-01": 120, ...}``: signups by calendar period of the
+    journey's time unit (docs/calendar.md), as the constructor takes them."""
+    freq = FREQ.get(unit) if isinstance(unit, str) else None
+    if freq is None:
+        raise SpecError(
+            ("arrivals",),
+            "arrivals by date need a calendar time_unit (month, week, day, "
+            f"quarter or year), got {unit!r}",
+        )
+    periods, amounts = [], []
+    for k, a in arr.items():
+        try:
+            periods.append(pd.Period(str(k), freq=freq))
+        except (TypeError, ValueError):
+            raise SpecError(
+                ("arrivals", k), f"{k!r} is not a {unit} such as '2026-01'"
+            ) from None
+        amounts.append(
+            spec_number(a, ("arrivals", k), low=0.0, what="a number of customers")
+        )
+    return pd.Series(amounts, index=pd.PeriodIndex(periods, freq=freq), dtype=float)

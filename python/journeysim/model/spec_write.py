@@ -246,6 +246,9 @@ def write_journey(r: ResolvedJourney, name: Any) -> dict:
         out["arrivals"] = (
             float(amounts[0]) if r.arrivals.constant else [float(a) for a in amounts]
         )
+        if r.arrivals.start is not None:  # by signup period, dates kept
+            first = r.arrivals.start
+            out["arrivals"] = {str(first + i): float(a) for i, a in enumerate(amounts)}
     if r.cohort_size != 1.0:
         out["cohort_size"] = float(r.cohort_size)
     if r.units.time_unit != "period":

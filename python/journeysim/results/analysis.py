@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._base.calendar import period_index
 from .._base.conventions import COST_STREAM
 from .._base.errors import InputError
 from .._base.resolved import JourneyLike
@@ -110,7 +111,12 @@ class Analysis:
     """
 
     def __init__(
-        self, result, journey: JourneyLike, accrual: str, segment: str | None = None
+        self,
+        result,
+        journey: JourneyLike,
+        accrual: str,
+        segment: str | None = None,
+        start: pd.Period | None = None,
     ) -> None:
         #: The core's result object: the arrays behind every table here.
         self.raw = result
@@ -120,6 +126,10 @@ class Analysis:
         self.periods = int(result.periods)
         #: The segment this analysis is restricted to (None: the whole cohort).
         self.segment = segment
+        #: The calendar period of t = 0 (None: time is counted in periods
+        #: 0, 1, ...). With one, every time index is a PeriodIndex
+        #: (docs/calendar.md).
+        self.start = start
 
     @property
     def units(self) -> Units:
@@ -136,15 +146,19 @@ class Analysis:
     def _columns(self) -> pd.Index:
         return pd.Index([*self.journey.streams, "net"], name="stream")
 
-    def _by_time(self, a: np.ndarray, name: str = "period") -> pd.DataFrame:
-        return pd.DataFrame(
-            a, index=pd.RangeIndex(len(a), name=name), columns=self._stages
-        )
+    def _time(self, n: int, first: int = 0) -> pd.Index:
+        """The index of ``n`` times from t = ``first`` (0: a state at t = 0..;
+        1: what happens in periods 1..): integers, or the calendar periods
+        from ``start`` (a state at t and period t + 1 share a label)."""
+        if self.start is None:
+            return pd.RangeIndex(first, first + n, name="period")
+        return period_index(self.start, n)
+
+    def _by_time(self, a: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(a, index=self._time(len(a)), columns=self._stages)
 
     def _by_period(self, a: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(
-            a, index=pd.RangeIndex(1, len(a) + 1, name="period"), columns=self._columns
-        )
+        return pd.DataFrame(a, index=self._time(len(a), 1), columns=self._columns)
 
     # -- curves -----------------------------------------------------------------
 
@@ -159,9 +173,7 @@ class Analysis:
     @cached_property
     def retention(self) -> pd.Series:
         r = self.raw.retention
-        return pd.Series(
-            r, index=pd.RangeIndex(len(r), name="period"), name="retention"
-        )
+        return pd.Series(r, index=self._time(len(r)), name="retention")
 
     @cached_property
     def hazard(self) -> pd.Series:
@@ -171,9 +183,7 @@ class Analysis:
         out = np.asarray(self.raw.absorbed)
         with np.errstate(invalid="ignore", divide="ignore"):
             h = np.where(r > 0, out / np.where(r > 0, r, 1), np.nan)
-        return pd.Series(
-            h, index=pd.RangeIndex(1, len(r) + 1, name="period"), name="hazard"
-        )
+        return pd.Series(h, index=self._time(len(r), 1), name="hazard")
 
     @cached_property
     def value_by_period(self) -> pd.DataFrame:
@@ -184,18 +194,14 @@ class Analysis:
         """Share of the cohort moving into each stage (from another) in each
         period 1..periods."""
         e = self.raw.entries
-        return pd.DataFrame(
-            e, index=pd.RangeIndex(1, len(e) + 1, name="period"), columns=self._stages
-        )
+        return pd.DataFrame(e, index=self._time(len(e), 1), columns=self._stages)
 
     @cached_property
     def population_entries(self) -> pd.DataFrame:
         """Customers moving into each stage in each calendar period (cohort and
         arrivals): the workload a stage's team receives."""
         e = self.raw.population_entries
-        return pd.DataFrame(
-            e, index=pd.RangeIndex(1, len(e) + 1, name="period"), columns=self._stages
-        )
+        return pd.DataFrame(e, index=self._time(len(e), 1), columns=self._stages)
 
     @cached_property
     def flows(self) -> pd.DataFrame:
@@ -228,9 +234,7 @@ class Analysis:
     def value_reached(self) -> pd.Series:
         """Share that has reached a value stage by t = 0..periods."""
         v = self.raw.value_reached
-        return pd.Series(
-            v, index=pd.RangeIndex(len(v), name="period"), name="value_reached"
-        )
+        return pd.Series(v, index=self._time(len(v)), name="value_reached")
 
     # -- totals -----------------------------------------------------------------
 
@@ -358,7 +362,9 @@ class Analysis:
     def segments(self) -> dict[str, Analysis]:
         """Per-segment analyses (empty for an unsegmented journey)."""
         return {
-            name: Analysis(part, self.journey, self.accrual, segment=name)
+            name: Analysis(
+                part, self.journey, self.accrual, segment=name, start=self.start
+            )
             for name, part in zip(self.journey.segments, self.raw.segments)
         }
 
@@ -504,7 +510,7 @@ class Analysis:
         avg = score_averages(np.asarray(self.raw.occupancy), scores)
         return pd.DataFrame(
             avg,
-            index=pd.RangeIndex(len(avg), name="period"),
+            index=self._time(len(avg)),
             columns=pd.Index([s.name for s in scores], name="score"),
         )
 

@@ -82,6 +82,15 @@ def retention_curve(
     """Retention (share of the starting cohort not yet churned) against time,
     in ``units`` (the journey's: ``journey.units``)."""
     ax = _axes(ax, 7, 4)
+    if isinstance(retention.index, pd.PeriodIndex):  # calendar time: dates
+        ax.plot(retention.index.to_timestamp(), retention.to_numpy(), lw=2, label=label)
+        ax.set_ylabel("retention (share of customers)")
+        ax.set_ylim(0, 1.02)
+        _share_axis(ax, units)
+        ax.grid(alpha=0.3)
+        if label:
+            ax.legend()
+        return ax
     ax.plot(retention.index, retention.to_numpy(), lw=2, label=label)
     ax.set_xlabel(units.plural)
     ax.set_ylabel("retention (share of customers)")
@@ -161,6 +170,8 @@ def occupancy_area(occupancy: pd.DataFrame, ax=None, units: Units = _PLAIN):
     """Stacked shares of the cohort in each stage over time."""
     ax = _axes(ax, 8, 4.5)
     shares = occupancy.div(occupancy.sum(axis=1), axis=0).fillna(0.0)
+    if isinstance(shares.index, pd.PeriodIndex):  # calendar time: in periods
+        shares = shares.reset_index(drop=True)
     ax.stackplot(
         shares.index, shares.to_numpy().T, labels=list(shares.columns), alpha=0.85
     )
