@@ -34,18 +34,17 @@ from ..view.display import table
 from ..view.plot import journey_diagram
 from .coerce import resolve, stage_names
 from .core_journey import build_core, normalised
+from .map_editing import MapEditing
 from .moments import rank_moments
-from .removal import RemovalEffects, removal_effects
 from .simulate import run_simulation
 from .spec_read import build_from_spec
 from .spec_write import sparse_rows, write_journey
 from .team_capacity import journey_budgets
-from .sub_journey import collapse, expand
 
 __all__ = ["Journey"]
 
 
-class Journey:
+class Journey(MapEditing):
     """A customer journey: a Markov chain over stages, with value streams.
 
     Parameters
@@ -637,74 +636,6 @@ class Journey:
             recursion, and the fundamental matrix for the whole lifetime).
         """
         return rank_moments(self, metric, horizon, to=to, accrual=accrual)
-
-    def removal_effects(
-        self,
-        of: str = "stages",
-        metric: str = "clv",
-        periods: int = 36,
-        *,
-        redirect: str | None = None,
-        only: Sequence[str] | None = None,
-        accrual: str = "start",
-    ) -> RemovalEffects:
-        """What each stage (or each touchpoint or channel of the stage
-        metadata, with every stage that carries it) is worth to ``metric``:
-        the change when customers who would enter it go to ``redirect``
-        instead (exact). Removal effect ``1 - without / with`` and its share
-        of the sum of all removal effects, as ChannelAttribution reports;
-        docs/removal_effects.md states the rules.
-
-        ``metric``: "clv", "lifetime clv", "lifetime", "population value" or
-        "retention at <h>"; ``redirect``: a stage (default: the only absorbing
-        one); ``only``: the items to remove (default: every transient stage
-        but ``redirect``, or every touchpoint or channel).
-
-        Examples
-        --------
-        >>> import journeysim as js
-        >>> j = js.Journey(["trial", "paid", "churned"],
-        ...     {"trial": {"paid": 0.5, "churned": 0.5}, "paid": {"churned": 0.1}})
-        >>> r = j.removal_effects(metric="lifetime")
-        >>> r.baseline, r.table["without"].round(6).to_dict()
-        (6.0, {'trial': 0.0, 'paid': 1.0})
-        """
-        return removal_effects(
-            self, of, metric, periods, redirect=redirect, only=only, accrual=accrual
-        )
-
-    def expand(
-        self, stage: str, sub_journey: Journey, exits: Mapping | None = None
-    ) -> Journey:
-        """This journey with ``stage`` replaced by ``sub_journey``: its stages
-        named ``stage/<name>``, entered by its start distribution, its exit
-        (absorbing) stages attached to parent stages by ``exits={parent_stage:
-        exit_stage}`` (default: exits named like parent stages). Values,
-        scores and metadata are the sub-journey's where it has them, else the
-        stage's; docs/sub_journeys.md states every rule.
-
-        Examples
-        --------
-        >>> import journeysim as js
-        >>> j = js.Journey(["onboarding", "active", "churned"],
-        ...     {"onboarding": {"active": 0.5, "churned": 0.1},
-        ...      "active": {"churned": 0.05}})
-        >>> onb = js.Journey(["kickoff", "setup", "done", "lost"],
-        ...     {"kickoff": {"setup": 0.8, "lost": 0.1}, "setup": {"done": 0.6}})
-        >>> big = j.expand("onboarding", onb, {"active": "done", "churned": "lost"})
-        >>> big.stages
-        ['onboarding/kickoff', 'onboarding/setup', 'active', 'churned']
-        """
-        return expand(self, stage, sub_journey, exits)
-
-    def collapse(self, prefix: str) -> Journey:
-        """The stages named ``prefix/...`` folded into one stage ``prefix``
-        (for display): its stay and exits keep the expected periods per visit
-        and where customers go next, its amounts and scores are averages over
-        those periods (docs/sub_journeys.md). Refused where one stage cannot
-        show them (entries split differently, moves that change with tenure).
-        """
-        return collapse(self, prefix)
 
     def owner(self, stage: str) -> str | None:
         stage_index(self._resolved.stages, stage, "owner")
