@@ -21,6 +21,7 @@ from ._base.warnings import (
 )
 from .apps.demo import default_journey, default_plans
 from .apps.report import report
+from .apps.studio import studio
 from .apps.widget import WhatIf, what_if
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
@@ -75,6 +76,7 @@ __all__ = [
     "report",
     "sankey",
     "save",
+    "studio",
     "sweep",
     "threshold",
     "timeline",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -113,8 +114,7 @@ class StudioView(pn.viewable.Viewer):
         self.upload.param.watch(self._guard(self._on_upload), "value")
         self.download_model = w.FileDownload(
             callback=self._model_file, filename="model.yaml",
-            label="Download the model file", css_classes=["js-download-model"],
-            button_type="primary", width=240,
+            label="Download the model file", css_classes=["js-download-model"], width=240,
         )
         self.download_report = w.FileDownload(
             callback=self._report_file, filename="plan-report.html",
@@ -122,7 +122,7 @@ class StudioView(pn.viewable.Viewer):
             width=240,
         )
         self.periods = w.IntInput(
-            name="horizon", value=setup.periods, start=1, end=1200, width=110,
+            label="horizon", value=setup.periods, start=1, end=1200, width=110,
             css_classes=["js-periods"],
         )
         self.periods.param.watch(self._guard(self._on_periods), "value")
@@ -131,13 +131,13 @@ class StudioView(pn.viewable.Viewer):
         )
         self.method.param.watch(self._guard(self._on_method), "value")
         self.customers = w.IntInput(
-            name="customers simulated", value=customers, start=1, width=150
+            label="customers simulated", value=customers, start=1, width=150
         )
-        self.seed = w.IntInput(name="seed", value=seed, start=0, width=100)
-        self.run = w.Button(name="Run", button_type="primary", width=80,
+        self.seed = w.IntInput(label="seed", value=seed, start=0, width=100)
+        self.run = w.Button(label="Run", width=80,
                             css_classes=["js-run"])
         self.run.on_click(self._guard(self._on_run))
-        self.cancel = w.Button(name="Cancel", button_type="warning", width=80,
+        self.cancel = w.Button(label="Cancel", width=80,
                                disabled=True, css_classes=["js-cancel"])
         self.cancel.on_click(self._guard(self._on_cancel))
         self.progress = w.Progress(value=0, max=100, visible=False, width=240,
@@ -148,19 +148,19 @@ class StudioView(pn.viewable.Viewer):
             self.progress,
             visible=False,
         )
-        self.budget = w.TextInput(name="budget (population, discounted)",
+        self.budget = w.TextInput(label="budget (population, discounted)",
                                   placeholder="e.g. 250,000", width=200,
                                   css_classes=["js-budget"])
-        self.find_best = w.Button(name="Best plan within budget", width=200,
+        self.find_best = w.Button(label="Best plan within budget", width=200,
                                   css_classes=["js-best"])
         self.find_best.on_click(self._guard(self._on_best))
         self.best_text = pn.pane.HTML(css_classes=["js-best-result"], width=380)
-        self.add_best = w.Button(name="Add it as a plan", visible=False, width=200)
+        self.add_best = w.Button(label="Add it as a plan", visible=False, width=200)
         self.add_best.on_click(self._guard(self._on_add_best))
         self.interventions = pn.Column(sizing_mode="stretch_width")
         self.plans = pn.Column(sizing_mode="stretch_width")
         self.new_plan = w.TextInput(placeholder="new plan's name", width=200)
-        self.add_plan = w.Button(name="Add plan", width=100)
+        self.add_plan = w.Button(label="Add plan", width=100)
         self.add_plan.on_click(self._guard(self._on_add_plan))
 
         self.headline = pn.pane.HTML(css_classes=["js-headline", "js-results"],
@@ -240,36 +240,36 @@ class StudioView(pn.viewable.Viewer):
         if iv.amount is not None:
             lo, hi = _default_effect_range(iv)
             items.append(self._watch(iv.name, "effect", w.EditableFloatSlider(
-                name=_EFFECT[iv.effect], start=lo, end=hi, step=_step(lo, hi),
+                label=_EFFECT[iv.effect], start=lo, end=hi, step=_step(lo, hi),
                 value=iv.amount, width=360, css_classes=[f"js-effect-{slug}"],
             )))
         items.append(self._watch(iv.name, "reach", w.EditableFloatSlider(
-            name="reach (share of customers touched)", start=0.0, end=1.0,
+            label="reach (share of customers touched)", start=0.0, end=1.0,
             step=0.01, value=iv.reach, width=360, css_classes=[f"js-reach-{slug}"],
         )))
         a, b = iv.window
         items.append(pn.Row(
             self._watch(iv.name, "window start", w.TextInput(
-                name=f"from {units.time_unit} (tenure)", value=str(a), width=110,
+                label=f"from {units.time_unit} (tenure)", value=str(a), width=110,
                 css_classes=[f"js-window-start-{slug}"])),
             self._watch(iv.name, "window end", w.TextInput(
-                name="until (blank: no end)", value="" if b is None else str(b),
+                label="until (blank: no end)", value="" if b is None else str(b),
                 width=130, css_classes=[f"js-window-end-{slug}"])),
             self._watch(iv.name, "capacity", w.TextInput(
-                name=f"capacity per {units.time_unit}",
+                label=f"capacity per {units.time_unit}",
                 value="" if iv.capacity is None else str(iv.capacity), width=110,
                 css_classes=[f"js-capacity-{slug}"])),
         ))
         cur = f" ({units.currency})" if units.currency else ""
         items.append(pn.Row(
             self._watch(iv.name, "cost_fixed", w.TextInput(
-                name=f"fixed cost{cur}", value=_plain(iv.cost_fixed), width=110,
+                label=f"fixed cost{cur}", value=_plain(iv.cost_fixed), width=110,
                 css_classes=[f"js-cost-fixed-{slug}"])),
             self._watch(iv.name, "cost_per_customer", w.TextInput(
-                name=f"per customer{cur}", value=_plain(iv.cost_per_customer),
+                label=f"per customer{cur}", value=_plain(iv.cost_per_customer),
                 width=110, css_classes=[f"js-cost-customer-{slug}"])),
             self._watch(iv.name, "cost_per_period", w.TextInput(
-                name=f"per customer-{units.time_unit}{cur}",
+                label=f"per customer-{units.time_unit}{cur}",
                 value=_plain(iv.cost_per_period), width=130,
                 css_classes=[f"js-cost-period-{slug}"])),
         ))
@@ -289,19 +289,19 @@ class StudioView(pn.viewable.Viewer):
         rows = []
         for p in s.plans:
             slug = _slug(p.name)
-            box = pn.widgets.Checkbox(name=p.name, value=p.name in s.chosen,
+            box = pn.widgets.Checkbox(label=p.name, value=p.name in s.chosen,
                                       width=150, css_classes=[f"js-choose-{slug}"])
             box.param.watch(self._guard(lambda e, n=p.name: self._on_choose(n, e.new)),
                             "value")
             members = pn.widgets.CheckButtonGroup(
-                options=names, value=list(p.members), button_type="default",
+                options=names, value=list(p.members),
                 css_classes=[f"js-members-{slug}"],
             )
             members.param.watch(
                 self._guard(lambda e, n=p.name: self._on_members(n, e.old, e.new)),
                 "value",
             )
-            drop = pn.widgets.Button(name="✕", width=40,
+            drop = pn.widgets.Button(label="✕", width=40,
                                      css_classes=[f"js-remove-{slug}"])
             drop.on_click(self._guard(lambda e, n=p.name: self._on_remove(n)))
             rows.append(pn.Column(pn.Row(box, drop), members))
@@ -334,6 +334,8 @@ class StudioView(pn.viewable.Viewer):
             x="cost", y="gain", text="plan", source=self.src_cost, x_offset=6,
             y_offset=4, text_font_size="9pt"))
         self.fig_cost.legend.location = "top_left"
+        self.fig_cost.y_range.range_padding = 0.2
+        self.fig_cost.x_range.range_padding = 0.2
         self.src_ret = bk_models.ColumnDataSource(
             {"xs": [], "ys": [], "plan": [], "color": []}
         )
@@ -356,16 +358,20 @@ class StudioView(pn.viewable.Viewer):
                                 legend_field="plan", source=self.src_nrr)
         self.fig_nrr.scatter("x", "y", color="color", size=7, source=self.src_nrr_pts)
         self.fig_nrr.yaxis.formatter = bk_models.NumeralTickFormatter(format="0%")
-        self.fig_nrr.legend.location = "bottom_left"
+        self.fig_nrr.legend.location = "top_right"
+        for fig in (self.fig_value, self.fig_cost, self.fig_retention, self.fig_nrr):
+            fig.toolbar.logo = None
 
     def _draw_map(self) -> None:
         """The journey map, drawn once per journey (matplotlib, as SVG)."""
         j = self.setup.journey
         teams = len({j.owner(s) for s in j.stages})
-        fig, ax = figure(1.5 * len(j.stages) + 2, 1.1 * max(teams, 2) + 1)
-        journey_diagram(j, ax=ax)
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+        # Text as text: smaller, and readable by a screen reader or a search.
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig, ax = figure(1.5 * len(j.stages) + 2, 1.1 * max(teams, 2) + 1)
+            journey_diagram(j, ax=ax)
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", bbox_inches="tight")
         plt.close(fig)
         text = buf.getvalue()
         self.journey_map.object = text[text.index("<svg"):]
@@ -411,8 +417,8 @@ class StudioView(pn.viewable.Viewer):
                 self.periods.value = s.periods
             for col in self.plans.objects:
                 box, members = col.objects[0].objects[0], col.objects[1]
-                want = s.entry(box.name).members
-                box.value = box.name in s.chosen
+                want = s.entry(box.label).members
+                box.value = box.label in s.chosen
                 if list(members.value) != list(want):
                     members.value = list(want)
         finally:
