@@ -333,7 +333,7 @@ class StudioView(pn.viewable.Viewer):
         self.fig_cost.add_layout(bk_models.LabelSet(
             x="cost", y="gain", text="plan", source=self.src_cost, x_offset=6,
             y_offset=4, text_font_size="9pt"))
-        self.fig_cost.legend.location = "top_left"
+        self.fig_cost.legend.location = "bottom_right"
         self.fig_cost.y_range.range_padding = 0.2
         self.fig_cost.x_range.range_padding = 0.2
         self.src_ret = bk_models.ColumnDataSource(
