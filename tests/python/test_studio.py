@@ -39,7 +39,9 @@ def call_plans(**changes):
     """The demo's plans with the onboarding call changed."""
     out = []
     for p in js.default_plans():
-        ivs = [iv.replace(**changes) if iv.name == CALL else iv for iv in p.interventions]
+        ivs = [
+            iv.replace(**changes) if iv.name == CALL else iv for iv in p.interventions
+        ]
         out.append(js.Plan(p.name, ivs))
     return out
 
@@ -171,7 +173,11 @@ def test_monte_carlo_runs_in_a_thread_with_the_numbers_of_compare(setup):
     job = MonteCarloJob(s, "5,000", 4)
     out = job.future.result(timeout=60)
     want = js.compare(
-        js.default_journey(), js.default_plans(), 12, customers=5000, seed=4,
+        js.default_journey(),
+        js.default_plans(),
+        12,
+        customers=5000,
+        seed=4,
         progress=False,
     )
     assert out.comparison.summary.equals(want.summary)
@@ -260,9 +266,19 @@ def server(tmp_path_factory):
     log = folder / "server.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "journeysim", "studio", str(model), "--port",
-             str(port), "--no-browser"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "journeysim",
+                "studio",
+                str(model),
+                "--port",
+                str(port),
+                "--no-browser",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
@@ -296,7 +312,8 @@ def browser(tmp_path_factory):
     options.add_argument("--window-size=1400,1000")
     try:
         driver = webdriver.Chrome(
-            options=options, service=webdriver.ChromeService(executable_path=driver_path)
+            options=options,
+            service=webdriver.ChromeService(executable_path=driver_path),
         )
     except Exception as err:  # Chromium present but unable to start here
         pytest.skip(f"Chromium could not start: {str(err).splitlines()[0]}")
@@ -324,11 +341,14 @@ def wait_for(fn, what, timeout=20.0):
     pytest.fail(f"timed out waiting for {what}")
 
 
-SHOWN = DEEP.replace("return out;", "") + """
+SHOWN = (
+    DEEP.replace("return out;", "")
+    + """
 const got = {};
 out.forEach(e => { got[e.dataset.plan] = e.querySelector('.js-inv').textContent; });
 return got;
 """
+)
 
 
 def shown(driver) -> dict[str, str]:
@@ -435,8 +455,10 @@ def _rescue(rr: float) -> dict[str, str]:
     plans = [
         js.Plan(
             p.name,
-            [iv.replace(relative_risk=rr) if iv.name == RESCUE else iv
-             for iv in p.interventions],
+            [
+                iv.replace(relative_risk=rr) if iv.name == RESCUE else iv
+                for iv in p.interventions
+            ],
         )
         for p in js.default_plans()
     ]

@@ -183,9 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         "for several",
     )
     std.add_argument("--periods", type=_count, default=36, help="horizon (36)")
-    std.add_argument(
-        "--no-browser", action="store_true", help="do not open a browser"
-    )
+    std.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
 
 
@@ -553,9 +551,7 @@ def _studio(args) -> None:
         journey, interventions = model.journey, list(model.interventions.values())
         plans = load_plans(args.plans) if args.plans else model.plans
         source = Path(args.model).name
-    print(
-        f"Plan studio: http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True
-    )
+    print(f"Plan studio: http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     serve(
         journey,
         plans,

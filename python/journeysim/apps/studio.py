@@ -89,9 +89,7 @@ def studio(
     if journey is None:
         journey = default_journey()
         plans = default_plans() if plans is None else plans
-    setup = Setup.of(
-        journey, plans or [], interventions=interventions, periods=periods
-    )
+    setup = Setup.of(journey, plans or [], interventions=interventions, periods=periods)
     return StudioView(setup, customers=customers, seed=seed)
 
 
@@ -126,7 +124,10 @@ def serve(
         plans = default_plans() if plans is None else plans
     # Checked once, before serving: a bad model is one line at start-up.
     setup = Setup.of(
-        journey, plans or [], interventions=interventions, periods=periods,
+        journey,
+        plans or [],
+        interventions=interventions,
+        periods=periods,
         source=source,
     )
 

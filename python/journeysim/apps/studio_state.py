@@ -255,8 +255,10 @@ class Setup:
         >>> import journeysim as js
         >>> s = Setup.of(js.default_journey(), js.default_plans())
         >>> s2 = s.edit("onboarding call", "reach", "50%")
-        >>> s2.intervention("onboarding call").reach, s.value("onboarding call", "reach")
-        (0.5, 0.9)
+        >>> s2.intervention("onboarding call").reach
+        0.5
+        >>> s.value("onboarding call", "reach")  # the old setup is unchanged
+        0.9
         """
         if what not in EDITABLE:
             raise InputError(f"what must be one of {list(EDITABLE)}, got {what!r}")

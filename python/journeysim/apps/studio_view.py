@@ -35,7 +35,11 @@ __all__ = ["StudioView"]
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 _BASE = "#7f7f7f"
-_EFFECT = {"relative_risk": "relative risk", "change": "change", "probability": "set to"}
+_EFFECT = {
+    "relative_risk": "relative risk",
+    "change": "change",
+    "probability": "set to",
+}
 _STYLE = """
 <style>
 .js-results {font-family: system-ui, sans-serif; font-size: 14px}
@@ -104,25 +108,39 @@ class StudioView(pn.viewable.Viewer):
         w = pn.widgets
         self.title = pn.pane.HTML(sizing_mode="stretch_width")
         self.message = pn.pane.Alert(
-            "", alert_type="danger", visible=False, css_classes=["js-error"],
+            "",
+            alert_type="danger",
+            visible=False,
+            css_classes=["js-error"],
             sizing_mode="stretch_width",
         )
-        self.status = pn.pane.HTML(css_classes=["js-status"], sizing_mode="stretch_width")
+        self.status = pn.pane.HTML(
+            css_classes=["js-status"], sizing_mode="stretch_width"
+        )
         self.upload = w.FileInput(
             accept=".yaml,.yml,.json", css_classes=["js-upload"], width=240
         )
         self.upload.param.watch(self._guard(self._on_upload), "value")
         self.download_model = w.FileDownload(
-            callback=self._model_file, filename="model.yaml",
-            label="Download the model file", css_classes=["js-download-model"], width=240,
+            callback=self._model_file,
+            filename="model.yaml",
+            label="Download the model file",
+            css_classes=["js-download-model"],
+            width=240,
         )
         self.download_report = w.FileDownload(
-            callback=self._report_file, filename="plan-report.html",
-            label="Download the HTML report", css_classes=["js-download-report"],
+            callback=self._report_file,
+            filename="plan-report.html",
+            label="Download the HTML report",
+            css_classes=["js-download-report"],
             width=240,
         )
         self.periods = w.IntInput(
-            label="horizon", value=setup.periods, start=1, end=1200, width=110,
+            label="horizon",
+            value=setup.periods,
+            start=1,
+            end=1200,
+            width=110,
             css_classes=["js-periods"],
         )
         self.periods.param.watch(self._guard(self._on_periods), "value")
@@ -134,25 +152,30 @@ class StudioView(pn.viewable.Viewer):
             label="customers simulated", value=customers, start=1, width=150
         )
         self.seed = w.IntInput(label="seed", value=seed, start=0, width=100)
-        self.run = w.Button(label="Run", width=80,
-                            css_classes=["js-run"])
+        self.run = w.Button(label="Run", width=80, css_classes=["js-run"])
         self.run.on_click(self._guard(self._on_run))
-        self.cancel = w.Button(label="Cancel", width=80,
-                               disabled=True, css_classes=["js-cancel"])
+        self.cancel = w.Button(
+            label="Cancel", width=80, disabled=True, css_classes=["js-cancel"]
+        )
         self.cancel.on_click(self._guard(self._on_cancel))
-        self.progress = w.Progress(value=0, max=100, visible=False, width=240,
-                                   css_classes=["js-progress"])
+        self.progress = w.Progress(
+            value=0, max=100, visible=False, width=240, css_classes=["js-progress"]
+        )
         self.mc_box = pn.Column(
             pn.Row(self.customers, self.seed),
             pn.Row(self.run, self.cancel),
             self.progress,
             visible=False,
         )
-        self.budget = w.TextInput(label="budget (population, discounted)",
-                                  placeholder="e.g. 250,000", width=200,
-                                  css_classes=["js-budget"])
-        self.find_best = w.Button(label="Best plan within budget", width=200,
-                                  css_classes=["js-best"])
+        self.budget = w.TextInput(
+            label="budget (population, discounted)",
+            placeholder="e.g. 250,000",
+            width=200,
+            css_classes=["js-budget"],
+        )
+        self.find_best = w.Button(
+            label="Best plan within budget", width=200, css_classes=["js-best"]
+        )
         self.find_best.on_click(self._guard(self._on_best))
         self.best_text = pn.pane.HTML(css_classes=["js-best-result"], width=380)
         self.add_best = w.Button(label="Add it as a plan", visible=False, width=200)
@@ -163,12 +186,15 @@ class StudioView(pn.viewable.Viewer):
         self.add_plan = w.Button(label="Add plan", width=100)
         self.add_plan.on_click(self._guard(self._on_add_plan))
 
-        self.headline = pn.pane.HTML(css_classes=["js-headline", "js-results"],
-                                     sizing_mode="stretch_width")
-        self.table = pn.pane.HTML(css_classes=["js-table", "js-results"],
-                                  sizing_mode="stretch_width")
-        self.journey_map = pn.pane.HTML(css_classes=["js-map"],
-                                        sizing_mode="stretch_width")
+        self.headline = pn.pane.HTML(
+            css_classes=["js-headline", "js-results"], sizing_mode="stretch_width"
+        )
+        self.table = pn.pane.HTML(
+            css_classes=["js-table", "js-results"], sizing_mode="stretch_width"
+        )
+        self.journey_map = pn.pane.HTML(
+            css_classes=["js-map"], sizing_mode="stretch_width"
+        )
         self._figures()
         self._controls()
         self._draw_map()
@@ -201,19 +227,19 @@ class StudioView(pn.viewable.Viewer):
             self.message,
             self.status,
             self.headline,
-            pn.Row(
-                pn.pane.Bokeh(self.fig_value), pn.pane.Bokeh(self.fig_cost)
-            ),
-            pn.Row(
-                pn.pane.Bokeh(self.fig_retention), pn.pane.Bokeh(self.fig_nrr)
-            ),
+            pn.Row(pn.pane.Bokeh(self.fig_value), pn.pane.Bokeh(self.fig_cost)),
+            pn.Row(pn.pane.Bokeh(self.fig_retention), pn.pane.Bokeh(self.fig_nrr)),
             self.table,
             "### The journey map (owners in lanes, moments of truth in red)",
             self.journey_map,
             sizing_mode="stretch_width",
         )
-        return pn.Row(pn.pane.HTML(_STYLE, width=0, margin=0), left, right,
-                      sizing_mode="stretch_width")
+        return pn.Row(
+            pn.pane.HTML(_STYLE, width=0, margin=0),
+            left,
+            right,
+            sizing_mode="stretch_width",
+        )
 
     def _controls(self) -> None:
         """The intervention cards and plan rows for the current setup."""
@@ -232,49 +258,126 @@ class StudioView(pn.viewable.Viewer):
         slug = _slug(iv.name)
         items = []
         targets = ", ".join(iv.targets)
-        items.append(pn.pane.HTML(
-            f"<small>{html.escape(iv.source)} → {html.escape(targets)}"
-            + (f", freed mass to {html.escape(iv.reassign_to)}" if iv.reassign_to
-               else "") + "</small>"
-        ))
+        items.append(
+            pn.pane.HTML(
+                f"<small>{html.escape(iv.source)} → {html.escape(targets)}"
+                + (
+                    f", freed mass to {html.escape(iv.reassign_to)}"
+                    if iv.reassign_to
+                    else ""
+                )
+                + "</small>"
+            )
+        )
         if iv.amount is not None:
             lo, hi = _default_effect_range(iv)
-            items.append(self._watch(iv.name, "effect", w.EditableFloatSlider(
-                label=_EFFECT[iv.effect], start=lo, end=hi, step=_step(lo, hi),
-                value=iv.amount, width=360, css_classes=[f"js-effect-{slug}"],
-            )))
-        items.append(self._watch(iv.name, "reach", w.EditableFloatSlider(
-            label="reach (share of customers touched)", start=0.0, end=1.0,
-            step=0.01, value=iv.reach, width=360, css_classes=[f"js-reach-{slug}"],
-        )))
+            items.append(
+                self._watch(
+                    iv.name,
+                    "effect",
+                    w.EditableFloatSlider(
+                        label=_EFFECT[iv.effect],
+                        start=lo,
+                        end=hi,
+                        step=_step(lo, hi),
+                        value=iv.amount,
+                        width=360,
+                        css_classes=[f"js-effect-{slug}"],
+                    ),
+                )
+            )
+        items.append(
+            self._watch(
+                iv.name,
+                "reach",
+                w.EditableFloatSlider(
+                    label="reach (share of customers touched)",
+                    start=0.0,
+                    end=1.0,
+                    step=0.01,
+                    value=iv.reach,
+                    width=360,
+                    css_classes=[f"js-reach-{slug}"],
+                ),
+            )
+        )
         a, b = iv.window
-        items.append(pn.Row(
-            self._watch(iv.name, "window start", w.TextInput(
-                label=f"from {units.time_unit} (tenure)", value=str(a), width=110,
-                css_classes=[f"js-window-start-{slug}"])),
-            self._watch(iv.name, "window end", w.TextInput(
-                label="until (blank: no end)", value="" if b is None else str(b),
-                width=130, css_classes=[f"js-window-end-{slug}"])),
-            self._watch(iv.name, "capacity", w.TextInput(
-                label=f"capacity per {units.time_unit}",
-                value="" if iv.capacity is None else str(iv.capacity), width=110,
-                css_classes=[f"js-capacity-{slug}"])),
-        ))
+        items.append(
+            pn.Row(
+                self._watch(
+                    iv.name,
+                    "window start",
+                    w.TextInput(
+                        label=f"from {units.time_unit} (tenure)",
+                        value=str(a),
+                        width=110,
+                        css_classes=[f"js-window-start-{slug}"],
+                    ),
+                ),
+                self._watch(
+                    iv.name,
+                    "window end",
+                    w.TextInput(
+                        label="until (blank: no end)",
+                        value="" if b is None else str(b),
+                        width=130,
+                        css_classes=[f"js-window-end-{slug}"],
+                    ),
+                ),
+                self._watch(
+                    iv.name,
+                    "capacity",
+                    w.TextInput(
+                        label=f"capacity per {units.time_unit}",
+                        value="" if iv.capacity is None else str(iv.capacity),
+                        width=110,
+                        css_classes=[f"js-capacity-{slug}"],
+                    ),
+                ),
+            )
+        )
         cur = f" ({units.currency})" if units.currency else ""
-        items.append(pn.Row(
-            self._watch(iv.name, "cost_fixed", w.TextInput(
-                label=f"fixed cost{cur}", value=_plain(iv.cost_fixed), width=110,
-                css_classes=[f"js-cost-fixed-{slug}"])),
-            self._watch(iv.name, "cost_per_customer", w.TextInput(
-                label=f"per customer{cur}", value=_plain(iv.cost_per_customer),
-                width=110, css_classes=[f"js-cost-customer-{slug}"])),
-            self._watch(iv.name, "cost_per_period", w.TextInput(
-                label=f"per customer-{units.time_unit}{cur}",
-                value=_plain(iv.cost_per_period), width=130,
-                css_classes=[f"js-cost-period-{slug}"])),
-        ))
-        return pn.Card(*items, title=iv.name, collapsed=False, width=400,
-                       css_classes=[f"js-iv-{slug}"])
+        items.append(
+            pn.Row(
+                self._watch(
+                    iv.name,
+                    "cost_fixed",
+                    w.TextInput(
+                        label=f"fixed cost{cur}",
+                        value=_plain(iv.cost_fixed),
+                        width=110,
+                        css_classes=[f"js-cost-fixed-{slug}"],
+                    ),
+                ),
+                self._watch(
+                    iv.name,
+                    "cost_per_customer",
+                    w.TextInput(
+                        label=f"per customer{cur}",
+                        value=_plain(iv.cost_per_customer),
+                        width=110,
+                        css_classes=[f"js-cost-customer-{slug}"],
+                    ),
+                ),
+                self._watch(
+                    iv.name,
+                    "cost_per_period",
+                    w.TextInput(
+                        label=f"per customer-{units.time_unit}{cur}",
+                        value=_plain(iv.cost_per_period),
+                        width=130,
+                        css_classes=[f"js-cost-period-{slug}"],
+                    ),
+                ),
+            )
+        )
+        return pn.Card(
+            *items,
+            title=iv.name,
+            collapsed=False,
+            width=400,
+            css_classes=[f"js-iv-{slug}"],
+        )
 
     def _watch(self, name: str, what: str, widget):
         self._inputs[(name, what)] = widget
@@ -289,20 +392,27 @@ class StudioView(pn.viewable.Viewer):
         rows = []
         for p in s.plans:
             slug = _slug(p.name)
-            box = pn.widgets.Checkbox(label=p.name, value=p.name in s.chosen,
-                                      width=150, css_classes=[f"js-choose-{slug}"])
-            box.param.watch(self._guard(lambda e, n=p.name: self._on_choose(n, e.new)),
-                            "value")
+            box = pn.widgets.Checkbox(
+                label=p.name,
+                value=p.name in s.chosen,
+                width=150,
+                css_classes=[f"js-choose-{slug}"],
+            )
+            box.param.watch(
+                self._guard(lambda e, n=p.name: self._on_choose(n, e.new)), "value"
+            )
             members = pn.widgets.CheckButtonGroup(
-                options=names, value=list(p.members),
+                options=names,
+                value=list(p.members),
                 css_classes=[f"js-members-{slug}"],
             )
             members.param.watch(
                 self._guard(lambda e, n=p.name: self._on_members(n, e.old, e.new)),
                 "value",
             )
-            drop = pn.widgets.Button(label="✕", width=40,
-                                     css_classes=[f"js-remove-{slug}"])
+            drop = pn.widgets.Button(
+                label="✕", width=40, css_classes=[f"js-remove-{slug}"]
+            )
             drop.on_click(self._guard(lambda e, n=p.name: self._on_remove(n)))
             rows.append(pn.Column(pn.Row(box, drop), members))
         self.plans.objects = rows
@@ -313,36 +423,73 @@ class StudioView(pn.viewable.Viewer):
         self.src_value = bk_models.ColumnDataSource(
             {"plan": [], "value": [], "color": [], "text": []}
         )
-        self.fig_value = f(y_range=[], height=260, width=430, tools=tools,
-                           tooltips=[("plan", "@plan"), ("", "@text")],
-                           title="incremental net value by plan")
-        self.fig_value.hbar(y="plan", right="value", height=0.6, color="color",
-                            source=self.src_value)
+        self.fig_value = f(
+            y_range=[],
+            height=260,
+            width=430,
+            tools=tools,
+            tooltips=[("plan", "@plan"), ("", "@text")],
+            title="incremental net value by plan",
+        )
+        self.fig_value.hbar(
+            y="plan", right="value", height=0.6, color="color", source=self.src_value
+        )
         self.fig_value.ygrid.visible = False
         self.src_cost = bk_models.ColumnDataSource(
             {"plan": [], "cost": [], "gain": [], "color": [], "text": []}
         )
         self.src_even = bk_models.ColumnDataSource({"x": [0, 1], "y": [0, 1]})
-        self.fig_cost = f(height=260, width=430, tools=tools,
-                          tooltips=[("plan", "@plan"), ("", "@text")],
-                          title="cost against return, per customer")
-        self.fig_cost.line("x", "y", source=self.src_even, line_dash="dashed",
-                           color="#999", legend_label="break-even")
-        self.fig_cost.scatter("cost", "gain", size=11, color="color",
-                              source=self.src_cost)
-        self.fig_cost.add_layout(bk_models.LabelSet(
-            x="cost", y="gain", text="plan", source=self.src_cost, x_offset=6,
-            y_offset=4, text_font_size="9pt"))
+        self.fig_cost = f(
+            height=260,
+            width=430,
+            tools=tools,
+            tooltips=[("plan", "@plan"), ("", "@text")],
+            title="cost against return, per customer",
+        )
+        self.fig_cost.line(
+            "x",
+            "y",
+            source=self.src_even,
+            line_dash="dashed",
+            color="#999",
+            legend_label="break-even",
+        )
+        self.fig_cost.scatter(
+            "cost", "gain", size=11, color="color", source=self.src_cost
+        )
+        self.fig_cost.add_layout(
+            bk_models.LabelSet(
+                x="cost",
+                y="gain",
+                text="plan",
+                source=self.src_cost,
+                x_offset=6,
+                y_offset=4,
+                text_font_size="9pt",
+            )
+        )
         self.fig_cost.legend.location = "bottom_right"
         self.fig_cost.y_range.range_padding = 0.2
         self.fig_cost.x_range.range_padding = 0.2
         self.src_ret = bk_models.ColumnDataSource(
             {"xs": [], "ys": [], "plan": [], "color": []}
         )
-        self.fig_retention = f(height=280, width=430, tools=tools, y_range=(0, 1.02),
-                               tooltips=[("plan", "@plan")], title="retention")
-        self.fig_retention.multi_line("xs", "ys", color="color", line_width=2,
-                                      legend_field="plan", source=self.src_ret)
+        self.fig_retention = f(
+            height=280,
+            width=430,
+            tools=tools,
+            y_range=(0, 1.02),
+            tooltips=[("plan", "@plan")],
+            title="retention",
+        )
+        self.fig_retention.multi_line(
+            "xs",
+            "ys",
+            color="color",
+            line_width=2,
+            legend_field="plan",
+            source=self.src_ret,
+        )
         self.fig_retention.yaxis.formatter = bk_models.NumeralTickFormatter(format="0%")
         self.fig_retention.legend.location = "bottom_left"
         self.src_nrr = bk_models.ColumnDataSource(
@@ -351,11 +498,21 @@ class StudioView(pn.viewable.Viewer):
         self.src_nrr_pts = bk_models.ColumnDataSource(
             {"x": [], "y": [], "plan": [], "color": [], "text": []}
         )
-        self.fig_nrr = f(height=280, width=430, tools=tools,
-                         tooltips=[("plan", "@plan"), ("NRR", "@text")],
-                         title="net revenue retention, year by year")
-        self.fig_nrr.multi_line("xs", "ys", color="color", line_width=2,
-                                legend_field="plan", source=self.src_nrr)
+        self.fig_nrr = f(
+            height=280,
+            width=430,
+            tools=tools,
+            tooltips=[("plan", "@plan"), ("NRR", "@text")],
+            title="net revenue retention, year by year",
+        )
+        self.fig_nrr.multi_line(
+            "xs",
+            "ys",
+            color="color",
+            line_width=2,
+            legend_field="plan",
+            source=self.src_nrr,
+        )
         self.fig_nrr.scatter("x", "y", color="color", size=7, source=self.src_nrr_pts)
         self.fig_nrr.yaxis.formatter = bk_models.NumeralTickFormatter(format="0%")
         self.fig_nrr.legend.location = "top_right"
@@ -374,7 +531,7 @@ class StudioView(pn.viewable.Viewer):
             fig.savefig(buf, format="svg", bbox_inches="tight")
         plt.close(fig)
         text = buf.getvalue()
-        self.journey_map.object = text[text.index("<svg"):]
+        self.journey_map.object = text[text.index("<svg") :]
 
     # -- reacting ------------------------------------------------------------
 
@@ -434,9 +591,7 @@ class StudioView(pn.viewable.Viewer):
             self._show(outcome)
         else:
             self.setup = new
-            self.status.object = (
-                "<i>Changed since the last simulation: press Run.</i>"
-            )
+            self.status.object = "<i>Changed since the last simulation: press Run.</i>"
         self._ok()
 
     def _on_edit(self, name: str, what: str, value: Any) -> None:
@@ -591,13 +746,19 @@ class StudioView(pn.viewable.Viewer):
         notes = [*outcome.left_out, *outcome.notes]
         self.headline.object = (
             f"<b>Against the baseline, over {u.periods(c.periods)} ({c.method})"
-            "</b><ul>" + "".join(lines) + "</ul>"
-            + "".join(f"<div style='color:#8a6d00'>Note: {html.escape(t)}</div>"
-                      for t in notes)
+            "</b><ul>"
+            + "".join(lines)
+            + "</ul>"
+            + "".join(
+                f"<div style='color:#8a6d00'>Note: {html.escape(t)}</div>"
+                for t in notes
+            )
             if lines
             else "<i>Choose a plan to compare with the baseline.</i>"
-            + "".join(f"<div style='color:#8a6d00'>Note: {html.escape(t)}</div>"
-                      for t in notes)
+            + "".join(
+                f"<div style='color:#8a6d00'>Note: {html.escape(t)}</div>"
+                for t in notes
+            )
         )
         self.table.object = c._repr_html_()
         self.status.object = ""
@@ -612,7 +773,9 @@ class StudioView(pn.viewable.Viewer):
         customers = float(s["customers"].iloc[0])
         self.fig_value.y_range.factors = names[::-1]
         self.src_value.data = {
-            "plan": names, "value": inv, "color": colors,
+            "plan": names,
+            "value": inv,
+            "color": colors,
             "text": [money(v, u) for v in inv],
         }
         self.fig_value.xaxis.axis_label = axis_label(
@@ -626,9 +789,13 @@ class StudioView(pn.viewable.Viewer):
             + s["intervention cost per customer"]
         ).to_numpy(dtype=float)[1:]
         self.src_cost.data = {
-            "plan": names[1:], "cost": cost, "gain": gain, "color": colors[1:],
-            "text": [f"cost {money(a, u)}, gain {money(b, u)}"
-                     for a, b in zip(cost, gain)],
+            "plan": names[1:],
+            "cost": cost,
+            "gain": gain,
+            "color": colors[1:],
+            "text": [
+                f"cost {money(a, u)}, gain {money(b, u)}" for a, b in zip(cost, gain)
+            ],
         }
         top = max([1.0, *np.abs(cost), *np.abs(gain)])
         self.src_even.data = {"x": [0, top], "y": [0, top]}
@@ -642,7 +809,8 @@ class StudioView(pn.viewable.Viewer):
         self.src_ret.data = {
             "xs": [r.index.to_numpy(dtype=float) for r in rets],
             "ys": [r.to_numpy(dtype=float) for r in rets],
-            "plan": names, "color": colors,
+            "plan": names,
+            "color": colors,
         }
         self.fig_retention.xaxis.axis_label = f"tenure ({u.plural})"
         self.fig_retention.yaxis.axis_label = "share of the starting customers"
@@ -662,13 +830,14 @@ class StudioView(pn.viewable.Viewer):
                 pn_ += [n] * len(x)
                 pc += [col] * len(x)
                 pt += [percent(v, u) for v in y]
-        self.src_nrr.data = {"xs": xs, "ys": ys, "plan": names if xs else [],
-                             "color": colors if xs else []}
-        self.src_nrr_pts.data = {"x": px, "y": py, "plan": pn_, "color": pc,
-                                 "text": pt}
-        self.fig_nrr.xaxis.axis_label = (
-            f"end of each {u.periods(every)} ({u.plural})"
-        )
+        self.src_nrr.data = {
+            "xs": xs,
+            "ys": ys,
+            "plan": names if xs else [],
+            "color": colors if xs else [],
+        }
+        self.src_nrr_pts.data = {"x": px, "y": py, "plan": pn_, "color": pc, "text": pt}
+        self.fig_nrr.xaxis.axis_label = f"end of each {u.periods(every)} ({u.plural})"
         self.fig_nrr.yaxis.axis_label = (
             f"NRR of {stream!r}" if stream else "no revenue stream"
         )
@@ -701,4 +870,3 @@ def _slug(name: str) -> str:
     """A CSS class part for a name ("onboarding call" -> "onboarding-call")."""
     out = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
     return out or "x"
-
