@@ -418,7 +418,7 @@ def read_upload(name: str, data: bytes, *, periods: int = 36) -> Setup:
     ...     read_upload("m.yaml", b"format: journeysim/1\\njourney:\\n  stages: 3\\n")
     ... except ValueError as err:
     ...     print(err)
-    m.yaml:3: journey.stages: stages must be a list of names, got 3
+    m.yaml:2: journey: a journey needs 'transitions'
     """
     name = Path(str(name or "upload")).name
     suffix = Path(name).suffix.lower()
