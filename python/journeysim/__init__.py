@@ -21,6 +21,7 @@ from ._base.warnings import (
 )
 from .apps.demo import default_journey, default_plans
 from .apps.report import report
+from .apps.studio import studio
 from .apps.widget import WhatIf, what_if
 from .calibrate.cohorts import cohort_table
 from .calibrate.fit import fit
@@ -87,6 +88,7 @@ __all__ = [
     "report",
     "sankey",
     "save",
+    "studio",
     "sweep",
     "threshold",
     "timeline",

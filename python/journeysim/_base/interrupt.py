@@ -25,7 +25,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -33,19 +33,23 @@ __all__ = [
     "Session",
     "cancel_all",
     "cancel_on_interrupt",
+    "cancel_thread",
     "checkpoint",
     "running",
+    "running_in",
     "session",
 ]
 
 
 @dataclass
 class Running:
-    """A registered simulation: its core control, and whether Ctrl-C (rather
-    than an error of its own) stopped it."""
+    """A registered simulation: its core control, whether Ctrl-C or
+    :func:`cancel_thread` (rather than an error of its own) stopped it, and
+    the thread that runs it."""
 
     control: Any
     cancelled_by_ctrl_c: bool = False
+    thread: int = field(default_factory=threading.get_ident)
 
 
 @dataclass
@@ -73,6 +77,27 @@ def cancel_all() -> None:
             entry.control.cancel()
         for s in _sessions.values():
             s.cancelled = True
+
+
+def cancel_thread(thread: int) -> None:
+    """Cancel the work of one thread only (its session and the simulations it
+    runs), as Ctrl-C would: a web server's cancel button stops one user's
+    run and leaves the others'."""
+    with _running_lock:
+        for entry in _running.values():
+            if entry.thread == thread:
+                entry.cancelled_by_ctrl_c = True
+                entry.control.cancel()
+        s = _sessions.get(thread)
+        if s is not None:
+            s.cancelled = True
+
+
+def running_in(thread: int) -> list[Running]:
+    """The simulations one thread runs now (for a progress indicator: each
+    control's ``steps_done``)."""
+    with _running_lock:
+        return [e for e in _running.values() if e.thread == thread]
 
 
 def checkpoint() -> None:

@@ -1,5 +1,5 @@
-"""The ``journeysim`` command line: ``demo``, ``run``, ``compare``, ``fit`` and
-``report``. User errors (a bad file, a bad option, a missing optional
+"""The ``journeysim`` command line: ``demo``, ``run``, ``compare``, ``fit``,
+``report`` and ``studio``. User errors (a bad file, a bad option, a missing optional
 dependency) exit with code 2 and a one-line message, never a traceback;
 progress bars go to stderr. Every output is checked before any work and
 written atomically; an existing one is replaced only with ``--force``
@@ -20,6 +20,7 @@ from .._base.atomic import check_writable
 from .._base.checks import check_integer
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError
+from .._base.optional import optional
 from .._base.version import __version__
 from ..calibrate.fit import fit
 from ..calibrate.monitor import monitor
@@ -38,6 +39,7 @@ from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
 from .monitor_report import monitor_report
 from .outputs import Kind, Output, check_outputs, write_csv, write_plot
 from .report import report
+from .studio import serve
 
 __all__ = ["main"]
 
@@ -189,6 +191,29 @@ def _parser() -> argparse.ArgumentParser:
         "(NEW= for a new stage); repeat for each stage whose name differs",
     )
     horizon_and_simulation(rep)
+
+    std = sub.add_parser(
+        "studio", help="the plan studio: compare and edit plans in the browser"
+    )
+    std.add_argument(
+        "model", nargs="?", help="a journeysim file (default: the demo journey)"
+    )
+    std.add_argument("--plans", metavar="FILE", help="plans file")
+    std.add_argument("--port", type=_count, default=5006, help="port (5006)")
+    std.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1: this machine only; 0.0.0.0: all)",
+    )
+    std.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="a host name browsers reach the studio by (behind a proxy); repeat "
+        "for several",
+    )
+    std.add_argument("--periods", type=_count, default=36, help="horizon (36)")
+    std.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
 
 
@@ -210,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             _report(args, sys.stdout)
         elif args.command == "monitor":
             _monitor(args, sys.stdout)
+        elif args.command == "studio":
+            _studio(args)
         # Output still buffered is written here, so that a closed pipe is
         # handled below rather than at exit.
         sys.stdout.flush()
@@ -599,6 +626,34 @@ def _report(args, out: TextIO) -> None:
         progress=_progress(args),
     )
     print(f"Report written to {Path(args.html).resolve()}")
+
+
+def _studio(args) -> None:
+    check_integer(args.port, "--port", 0, 65535)
+    check_integer(args.periods, "--periods", 1, MAX_PERIOD)
+    optional("panel", "journeysim studio", "studio")  # one line if missing
+    if args.model is None:
+        journey, plans, interventions = default_journey(), default_plans(), []
+        source = "journeysim-demo.yaml"
+    else:
+        model = load_model(args.model)
+        if model.journey is None:
+            raise UserError(f"{args.model}: the file holds no journey")
+        journey, interventions = model.journey, list(model.interventions.values())
+        plans = load_plans(args.plans) if args.plans else model.plans
+        source = Path(args.model).name
+    print(f"Plan studio: http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    serve(
+        journey,
+        plans,
+        port=args.port,
+        host=args.host,
+        show=not args.no_browser,
+        allow_websocket_origin=args.allow_websocket_origin,
+        periods=args.periods,
+        interventions=interventions,
+        source=source,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
