@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent
-ROOT = DOCS.parent
-sys.path.insert(0, str(ROOT / "python"))  # the source tree, as the tests use it
+# The installed package (`make docs` installs it; a worktree sets PYTHONPATH):
+# the source tree alone has no compiled core.
+import journeysim
 
-import journeysim  # noqa: E402
+DOCS = Path(__file__).resolve().parent
 
 project = "journeysim"
 author = "journeysim contributors"
