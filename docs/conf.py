@@ -62,7 +62,9 @@ exclude_patterns = [
 templates_path = ["_templates"]
 
 # --- MyST and notebooks -------------------------------------------------------
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+# No dollarmath site-wide: pages write money as "$2,000"; metrics.md, the page of
+# formulas, turns it on in its front matter.
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 4  # GitHub-style anchors, as the pages link to each other
 nb_execution_mode = "off"  # stored outputs; see the module docstring
 nb_merge_streams = True
@@ -111,6 +113,7 @@ PLACED = {
     "guides",
     "tutorials",
     "getting_started",
+    "coming_from",
     "heemod",
     "pydtmc",
     "metrics",
@@ -182,15 +185,14 @@ def api_markdown() -> str:
 # Links between pages are written for GitHub (docs/x.md -> ../notebooks/y.ipynb);
 # on the site the notebooks are the documents notebooks/y (through the
 # docs/notebooks link, which MyST would resolve to its target outside docs/).
-NOTEBOOK_LINK = re.compile(r"\[([^\]]+)\]\(\.\./notebooks/([\w.-]+)\.ipynb\)")
+NOTEBOOK_LINK = re.compile(r"\[([^\]]+)\]\((?:\.\./)+notebooks/([\w.-]+)\.ipynb\)")
 
 
 def fill_pages(app, docname: str, source: list[str]) -> None:
     text = source[0]
     if docname == "guides":
         text = text.replace(GUIDES_MARK, "\n".join(guide_pages()))
-    if "/" not in docname:
-        text = NOTEBOOK_LINK.sub(r"{doc}`\1 <notebooks/\2>`", text)
+    text = NOTEBOOK_LINK.sub(r"{doc}`\1 </notebooks/\2>`", text)
     source[0] = text
 
 
