@@ -26,6 +26,7 @@ show as plain text and the build stays free of warnings.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
@@ -75,7 +76,21 @@ autodoc_typehints = "none"  # numpydoc's Parameters sections say the types
 autodoc_member_order = "bysource"
 # Module pages (journeysim.plot, journeysim.warnings) link to the names that are
 # also top-level (journeysim.JourneyWarning) instead of documenting them twice.
-autosummary_context = {"toplevel": sorted(journeysim.__all__)}
+# (by identity: journeysim.plot.tornado draws a chart, journeysim.tornado is
+# another function).
+PUBLIC_MODULES = ["journeysim.plot", "journeysim.warnings"]
+
+
+def same_as_toplevel(module_name: str) -> list[str]:
+    module = importlib.import_module(module_name)
+    return [
+        n
+        for n in module.__all__
+        if n in journeysim.__all__ and getattr(journeysim, n) is getattr(module, n)
+    ]
+
+
+autosummary_context = {"shared": {m: same_as_toplevel(m) for m in PUBLIC_MODULES}}
 numpydoc_show_class_members = False  # the class template lists the members
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -138,7 +153,6 @@ API_SECTIONS = [
     ("view", "Plots and display"),
     ("_base", "Errors, warnings and utilities"),
 ]
-PUBLIC_MODULES = ["journeysim.plot", "journeysim.warnings"]
 
 
 def guide_pages() -> list[str]:
@@ -156,7 +170,8 @@ def api_names() -> list[tuple[str, list[str]]]:
             continue
         module = getattr(getattr(journeysim, name), "__module__", "") or ""
         parts = module.split(".")
-        layer_of[name] = parts[1] if len(parts) > 1 else ""
+        # the errors say they are journeysim's own (__module__ "journeysim")
+        layer_of[name] = parts[1] if len(parts) > 1 else "_base"
     sections = []
     known = {layer for layer, _ in API_SECTIONS}
     for layer, title in API_SECTIONS:
@@ -188,11 +203,25 @@ def api_markdown() -> str:
 NOTEBOOK_LINK = re.compile(r"\[([^\]]+)\]\((?:\.\./)+notebooks/([\w.-]+)\.ipynb\)")
 
 
+# Links to other files of the repository (../python/.../README.md) work on GitHub;
+# the site has no page for them, so they become the file's path in words.
+REPO_LINK = re.compile(r"\[([^\]]+)\]\(((?:\.\./)+)([^)#\s]+)\)")
+
+
+def repo_link(docname: str, match: re.Match) -> str:
+    target = (DOCS / docname).parent / (match.group(2) + match.group(3))
+    path = target.resolve()
+    if path.is_relative_to(DOCS):
+        return match.group(0)
+    return f"{match.group(1)} (`{path.relative_to(DOCS.parent).as_posix()}`)"
+
+
 def fill_pages(app, docname: str, source: list[str]) -> None:
     text = source[0]
     if docname == "guides":
         text = text.replace(GUIDES_MARK, "\n".join(guide_pages()))
     text = NOTEBOOK_LINK.sub(r"{doc}`\1 </notebooks/\2>`", text)
+    text = REPO_LINK.sub(lambda m: repo_link(docname, m), text)
     source[0] = text
 
 
@@ -215,6 +244,19 @@ autosummary_generate = ["api/_sections.md"]
 exclude_patterns.append("api/_sections.md")
 
 
+# Members public in Python but meant for the package itself say so in their
+# docstring ("for the package's own use"); the reference leaves them out.
+INTERNAL = re.compile(r"for (use inside the package|the package's (own )?use)", re.I)
+
+
+def skip_internal(app, what, name, obj, skip, options):
+    doc = getattr(obj, "__doc__", None) or ""
+    if isinstance(obj, property):
+        doc = (obj.fget.__doc__ if obj.fget else "") or ""
+    return True if INTERNAL.search(" ".join(doc.split())) else None
+
+
 def setup(app) -> None:
+    app.connect("autodoc-skip-member", skip_internal)
     app.connect("source-read", fill_pages)
     app.connect("env-get-outdated", always_reread)
