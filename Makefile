@@ -124,14 +124,14 @@ py-test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check python tests benchmarks notebooks/execute.py
-	$(VENV)/bin/ruff format --check python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff check python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
+	$(VENV)/bin/ruff format --check python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
 	PYTHONPATH=python $(VENV)/bin/lint-imports --no-cache
 	clang-format --dry-run --Werror $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 format: $(VENV)/.test-installed
-	$(VENV)/bin/ruff format python tests benchmarks notebooks/execute.py
-	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff format python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
+	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
 	clang-format -i $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 bench: setup
@@ -182,9 +182,10 @@ cpp-sanitize: test-deps $(CMAKE)
 # checks are off (the interpreter keeps its objects at exit by design). Reports
 # go to files, from pytest's own process and from every subprocess (CLI,
 # notebook kernels), since pytest captures the output of a test that aborts.
-# Skipped: the HTML report's browser test (chromium under a preloaded ASan).
+# Skipped: the browser tests of the HTML report and of the documentation site
+# (chromium under a preloaded ASan; the site is not the core's business).
 PY_ASAN := build/asan-py
-PY_ASAN_SKIP := test_report_renders_in_chromium
+PY_ASAN_SKIP := test_report_renders_in_chromium or test_docs_site
 PY_ASAN_ENV = PYTHONPATH=$(abspath $(PY_ASAN))/overlay \
   LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
   ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:log_path=$(abspath $(PY_ASAN))/report \

@@ -7,9 +7,9 @@ time so that a new page or a new public name needs no edit here:
 
 - guides.md lists every top-level docs/*.md page that no other section claims
   (pages added by other work appear under "Guides" by themselves);
-- api/_sections.md (included by api/index.md) lists every name of ``journeysim.__all__``, grouped by the layer
-  that defines it, plus the modules ``journeysim.plot`` and
-  ``journeysim.warnings``;
+- api/_sections.md (included by api/index.md) lists every name of
+  ``journeysim.__all__``, grouped by the layer that defines it, plus the
+  modules ``journeysim.plot`` and ``journeysim.warnings``;
 - the notebooks are found by a glob in tutorials.md.
 
 Notebooks are rendered with the outputs they are stored with (nb_execution_mode
@@ -39,7 +39,7 @@ DOCS = Path(__file__).resolve().parent
 
 project = "journeysim"
 author = "journeysim contributors"
-copyright = "journeysim contributors"  # noqa: A001 (Sphinx's name)
+copyright = "journeysim contributors"
 release = journeysim.__version__
 version = release
 

@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import journeysim as js  # noqa: E402
+import journeysim as js
 
 HERE = Path(__file__).resolve().parent
 DPI = 80

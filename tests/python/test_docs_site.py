@@ -75,10 +75,14 @@ def public_names() -> list[str]:
 
 def test_every_public_name_has_a_reference_page(site):
     generated = site / "api" / "generated"
-    missing = [n for n in public_names() if not (generated / f"journeysim.{n}.html").exists()]
+    missing = [
+        n for n in public_names() if not (generated / f"journeysim.{n}.html").exists()
+    ]
     assert not missing, f"public names without a reference page: {missing}"
     api = (site / "api" / "index.html").read_text()
-    unlinked = [n for n in public_names() if f"generated/journeysim.{n}.html" not in api]
+    unlinked = [
+        n for n in public_names() if f"generated/journeysim.{n}.html" not in api
+    ]
     assert not unlinked, f"the API index does not link {unlinked}"
 
 
@@ -234,7 +238,9 @@ def test_a_tutorial_shows_its_figures(browser, site):
     wait_for(browser, "return document.readyState === 'complete'")
     figures = browser.find_elements(By.CSS_SELECTOR, ".cell_output img")
     assert len(figures) >= 2, len(figures)
-    widths = [browser.execute_script("return arguments[0].naturalWidth", f) for f in figures]
+    widths = [
+        browser.execute_script("return arguments[0].naturalWidth", f) for f in figures
+    ]
     assert all(w > 100 for w in widths), widths
     tables = browser.find_elements(By.CSS_SELECTOR, ".cell_output table")
     assert tables, "the notebook's tables are not on the page"
