@@ -13,11 +13,12 @@ CMAKE := $(VENV)/bin/cmake
 NINJA := $(abspath $(VENV)/bin/ninja)
 CPP_BUILD := build/cpp
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+INTERSPHINX ?= 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find core bindings python -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt pyproject.toml
 
-.PHONY: all demo test setup deps demo-deps test-deps notebooks cpp-test py-test lint \
+.PHONY: all demo test setup deps demo-deps test-deps notebooks docs cpp-test py-test lint \
         format bench clean fuzz-py fuzz-cpp cpp-sanitize py-sanitize cpp-tsan sanitize fuzz
 
 all: test
@@ -25,7 +26,7 @@ all: test
 demo: demo-deps $(VENV)/.demo-installed
 	$(VENV)/bin/journeysim demo --out demo-retention.png
 
-test: setup lint cpp-test cpp-sanitize py-test
+test: setup lint cpp-test cpp-sanitize docs py-test
 
 setup: test-deps $(VENV)/.test-installed
 
@@ -69,7 +70,7 @@ test-deps: demo-deps
 deps:
 	@echo "make demo installs (Debian): $(call deb_names,$(BUILD_DEBS)); Python: . (no extras)"
 	@echo "  missing here: $(or $(call deb_missing,$(BUILD_DEBS)),none)"
-	@echo "make test adds (Debian): $(call deb_names,$(TEST_DEBS)); Python: .[test,dev]"
+	@echo "make test adds (Debian): $(call deb_names,$(TEST_DEBS)); Python: .[test,dev] and the docs extra"
 	@echo "  missing here: $(or $(call deb_missing,$(TEST_DEBS)),none)"
 
 $(VENV)/bin/python:
@@ -90,6 +91,23 @@ $(VENV)/.notebook-installed: $(VENV)/bin/python $(SOURCES)
 	$(PY) -m pip install -q ".[notebook]"
 	touch $@
 
+# The documentation site's tools: the `docs` extra of pyproject.toml, read from
+# there and installed beside the package (as `make demo` or `make test` installed
+# it), so the package is not built again for them.
+$(VENV)/.docs-installed: $(VENV)/.demo-installed pyproject.toml
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))' \
+	  | xargs $(PY) -m pip install -q
+	touch $@
+
+# The documentation site (Sphinx, docs/conf.py) in docs/_build/html, read afresh
+# (-E) with warnings as errors. The notebooks show their stored outputs (see
+# docs/conf.py); tests/python/test_docs_site.py opens the result in Chromium.
+# `make docs INTERSPHINX=1` links numpy, pandas and Dask names to their sites
+# (it fetches their inventories, so it needs the network).
+docs: demo-deps $(VENV)/.docs-installed
+	JOURNEYSIM_DOCS_INTERSPHINX=$(INTERSPHINX) $(PY) -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
 # Executes every notebook in place and stores its outputs (figures as PNG), so
 # that they read on GitHub; `make test` executes them again without writing.
 # Open them with `.venv/bin/jupyter lab notebooks/`.
@@ -106,14 +124,14 @@ py-test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check python tests benchmarks notebooks/execute.py
-	$(VENV)/bin/ruff format --check python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff check python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
+	$(VENV)/bin/ruff format --check python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
 	PYTHONPATH=python $(VENV)/bin/lint-imports --no-cache
 	clang-format --dry-run --Werror $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 format: $(VENV)/.test-installed
-	$(VENV)/bin/ruff format python tests benchmarks notebooks/execute.py
-	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks/execute.py
+	$(VENV)/bin/ruff format python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
+	$(VENV)/bin/ruff check --fix python tests benchmarks notebooks/execute.py docs/conf.py docs/images/make_images.py
 	clang-format -i $$(find core bindings tests/cpp -name '*.cpp' -o -name '*.hpp')
 
 bench: setup
@@ -125,7 +143,7 @@ bench: setup
 	$(PY) benchmarks/bench_limits.py
 
 clean:
-	rm -rf build $(VENV) demo-retention.png
+	rm -rf build $(VENV) demo-retention.png docs/_build docs/api/generated docs/api/_sections.md
 
 # ---------------------------------------------------------------------------
 # Sanitizers and fuzzing (docs/reliability.md). ASan, UBSan and TSan are gcc's
@@ -164,9 +182,10 @@ cpp-sanitize: test-deps $(CMAKE)
 # checks are off (the interpreter keeps its objects at exit by design). Reports
 # go to files, from pytest's own process and from every subprocess (CLI,
 # notebook kernels), since pytest captures the output of a test that aborts.
-# Skipped: the HTML report's browser test (chromium under a preloaded ASan).
+# Skipped: the browser tests of the HTML report and of the documentation site
+# (chromium under a preloaded ASan; the site is not the core's business).
 PY_ASAN := build/asan-py
-PY_ASAN_SKIP := test_report_renders_in_chromium
+PY_ASAN_SKIP := test_report_renders_in_chromium or test_docs_site
 PY_ASAN_ENV = PYTHONPATH=$(abspath $(PY_ASAN))/overlay \
   LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
   ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:log_path=$(abspath $(PY_ASAN))/report \

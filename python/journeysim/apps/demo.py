@@ -204,8 +204,10 @@ def default_journey(kind: str = "b2b") -> Journey:
 
     The B2B SaaS customer-success journey is in months and US dollars.
 
-    Assumptions
-    -----------
+    Notes
+    -----
+    The assumptions:
+
     - An account signs an annual contract at a list price of $2,000 a month
       ($24,000 a year) and starts in ``onboarding`` (about two months; one
       still onboarding after three months is struggling and slides to
@@ -238,13 +240,13 @@ def default_journey(kind: str = "b2b") -> Journey:
     start and the end of each year; revenue rates are those of the contract
     year starting then, so month 12 is at the renewed price):
 
-    ====  ==========  =====  =====
-    year  logo churn  NRR    GRR
-    ====  ==========  =====  =====
-    1     15.6%       106.3% 82.7%
-    2     11.3%       107.3% 88.0%
-    3     9.9%        102.3% 89.3%
-    ====  ==========  =====  =====
+    ====  ==========  ======  =====
+    year  logo churn  NRR     GRR
+    ====  ==========  ======  =====
+    1     15.6%       106.3%  82.7%
+    2     11.3%       107.3%  88.0%
+    3     9.9%        102.3%  89.3%
+    ====  ==========  ======  =====
 
     Retention 84.4% at 12 months, 67.5% at 36; 91% reach first value (in 6.4
     months on average); three in four leavers do not renew (``churned``), one

@@ -210,7 +210,7 @@ class Tornado:
     """The result of :func:`tornado`: ``table`` has one row per input
     (index: its path), sorted by swing: its "low input", "base input" and
     "high input" values, the metric at each ("low", "base", "high") and the
-    "swing" (|high - low|).
+    "swing" (``abs(high - low)``).
 
     Examples
     --------
