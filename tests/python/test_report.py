@@ -4,6 +4,7 @@ chart are laid out with a size, and their screenshots are not blank)."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import shutil
@@ -100,6 +101,33 @@ def test_report_with_uncertainty(tmp_path):
     assert 'id="uncertainty-table"' in page
     assert 'id="chart-uncertainty"' in page
     assert "beats the baseline with probability" in page
+    # Where to listen: the value of information of the same draws, in words.
+    v = js.value_of_information(
+        j, [js.Plan("save", [iv])], uncertainty=f, draws=50, periods=12, seed=2
+    )
+    assert 'id="information"' in page and 'id="chart-information"' in page
+    for line in v.to_text().splitlines():
+        assert html.escape(line) in page
+    top = v.table.index[0]
+    assert f"<tr><td>{html.escape(top)}</td>" in page
+
+
+def test_report_shows_a_given_value_of_information_and_refuses_other_objects(
+    tmp_path,
+):
+    j = geometric(0.1, value=100.0)
+    s = j.simulate(2_000, periods=12, seed=1, record="events")
+    f = js.fit(s.stage_log(), stages=j.stages, absorbing=["churned"], end=12)
+    plan = js.Plan(
+        "save", [js.Intervention("save", ("active", "churned"), relative_risk=0.8)]
+    )
+    v = js.value_of_information(j, [plan], uncertainty=f, draws=40, periods=12, seed=5)
+    page = js.report(j, [plan], periods=12, information=v)
+    assert 'id="information"' in page
+    assert html.escape(v.to_text().splitlines()[0]) in page
+    assert 'id="information"' not in js.report(j, [plan], periods=12)
+    with pytest.raises(ValueError, match="must be a ValueOfInformation"):
+        js.report(j, [plan], periods=12, information={"evpi": 1})
 
 
 def test_report_bad_input(tmp_path):

@@ -24,11 +24,13 @@ from ..model.journey import Journey
 from ..model.timeline import timeline, timeline_figure_of
 from ..plans.attribution import MAX_GROUPS
 from ..plans.compare import Comparison, compare
+from ..plans.information import ValueOfInformation, value_of_information
 from ..plans.journeys import JourneyComparison, compare_journeys
 from ..plans.tables import axis_label, heading, show
 from ..results.analysis import Analysis
 from ..view.numbers import duration, money, number, percent
 from ..view.plot import figure, journey_diagram, occupancy_area, tornado
+from .report_information import information_section
 from .versus import by_stage, versus_section
 
 __all__ = ["report"]
@@ -69,6 +71,7 @@ def report(
     progress: bool | None = None,
     versus: Journey | None = None,
     mapping: Mapping | None = None,
+    information: ValueOfInformation | None = None,
 ) -> str:
     """Compare plans and write the result as one self-contained HTML file.
 
@@ -105,6 +108,11 @@ def report(
         moves highlighted.
     mapping : dict, optional
         ``{optimised stage: current stage or None}`` when their stages differ.
+    information : ValueOfInformation, optional
+        Where better measurement pays (:func:`journeysim.value_of_information`),
+        shown in a section "Where to listen". Computed from ``uncertainty``
+        (``draws`` posterior draws, net value) when that is given and plans
+        are; pass one to reuse it or to show it with a given ``comparison``.
 
     Returns
     -------
@@ -157,7 +165,20 @@ def report(
         )
     elif not isinstance(comparison, Comparison):
         raise InputError(f"comparison must be a Comparison, got {comparison!r}")
-    page = _page(journey, plans, comparison, title, seed, pair)
+    if information is None and uncertainty is not None and plans:
+        information = value_of_information(
+            journey,
+            plans,
+            uncertainty=uncertainty,
+            draws=draws,
+            periods=periods,
+            seed=seed,
+        )
+    elif information is not None and not isinstance(information, ValueOfInformation):
+        raise InputError(
+            f"information must be a ValueOfInformation, got {information!r}"
+        )
+    page = _page(journey, plans, comparison, title, seed, pair, information)
     if out is not None:
         write_text(out, page)  # atomic: an existing report survives a failure
     return page
@@ -188,7 +209,7 @@ def _versus(pair: JourneyComparison) -> str:
     return versus_section(pair, a, _chart, _svg)
 
 
-def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
+def _page(journey, plans, c: Comparison, title, seed, pair=None, info=None) -> str:
     baseline = _baseline_analysis(journey, c)
     name = journey.name or "journey"
     title = title or f"Plan comparison: {name}"
@@ -248,6 +269,8 @@ def _page(journey, plans, c: Comparison, title, seed, pair=None) -> str:
             ),
             "</section>",
         ]
+    if info is not None:
+        parts.append(information_section(info, _chart, _svg))
     # A versus report may come without plans: no plans section then.
     if plans:
         parts += [
