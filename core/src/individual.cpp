@@ -78,6 +78,8 @@ public:
     double c = 0.0;
     for (std::size_t g = 0; g < j.segments().size(); ++g)
       share_cdf_(static_cast<Index>(g)) = (c += j.segments()[g].share);
+    share_last_ = last_positive(share_cdf_);
+    for (const auto &t : tables_) start_last_.push_back(last_positive(t.start_cdf));
     for (int v : j.value_stages()) is_value_[static_cast<std::size_t>(v)] = true;
     for (std::size_t i = 0; i < j.n_stages(); ++i) absorbing_[i] = j.absorbing()[i];
     // geo_[k][tau] = sum_{m < tau} d^m: discounted periods in closed form.
@@ -261,6 +263,7 @@ private:
     sum.cvalue.assign(K, CompensatedSum{});
     sum.cvalue_sq.assign(K + 1, CompensatedSum{}); // streams, then net
     double cv[kMaxStreams];
+    const std::uint64_t key = CustomerStream::key(o_.seed, static_cast<std::uint64_t>(rep));
     const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
     int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
                              first_of.begin()) -
@@ -273,13 +276,14 @@ private:
       }
       while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
       std::fill(cv, cv + K, 0.0);
-      CustomerStream cs(o_.seed, static_cast<std::uint64_t>(rep),
-                        static_cast<std::uint64_t>(id));
+      CustomerStream cs(key, static_cast<std::uint64_t>(id));
       const double u_seg = sojourn_ ? cs.uniform() : uniform(rng);
-      const int g = draw_from_cdf(share_cdf_, u_seg);
+      const int g = draw_upto(share_cdf_, share_last_, u_seg);
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
       const double u_start = sojourn_ ? cs.uniform() : uniform(rng);
-      Customer w{id, g, J, T_ - J, draw_from_cdf(tab.start_cdf, u_start)};
+      Customer w{id, g, J, T_ - J,
+                 draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)],
+                           u_start)};
       if (keep)
         keep->start_stage[static_cast<std::size_t>(id)] =
             static_cast<std::int16_t>(w.s);
@@ -506,6 +510,8 @@ private:
   std::vector<SegmentTables> tables_;
   std::vector<std::vector<SojournSampler>> sojourn_tables_; // per segment, piece
   Vector share_cdf_;
+  int share_last_ = 0;           // last segment with a positive share
+  std::vector<int> start_last_; // per segment: last stage one may start in
   std::vector<char> is_value_ = std::vector<char>(j_.n_stages(), 0);
   std::vector<char> absorbing_ = std::vector<char>(j_.n_stages(), 0);
 };

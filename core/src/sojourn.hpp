@@ -18,8 +18,14 @@ namespace journeysim::detail {
 // many draws the others use.
 class CustomerStream {
 public:
-  CustomerStream(std::uint64_t seed, std::uint64_t rep, std::uint64_t customer)
-      : state_(mix(stream_seed(seed, rep, customer) ^ 0x5851f42d4c957f2dULL)) {}
+  // The key of replication `rep`'s streams (computed once per block).
+  static std::uint64_t key(std::uint64_t seed, std::uint64_t rep) {
+    return mix(mix(seed) ^ rep);
+  }
+  // Customer `customer`'s stream; its start differs from every block stream's
+  // seed (stream_seed) by the constant.
+  CustomerStream(std::uint64_t key, std::uint64_t customer)
+      : state_(mix(key ^ (customer + 0x5851f42d4c957f2dULL))) {}
   // A uniform double in [0, 1) with 53 random bits.
   double uniform() {
     const std::uint64_t x = mix(state_); // mix adds the golden gamma first
@@ -45,8 +51,9 @@ public:
   [[nodiscard]] int stays(int s, double u, int cap) const {
     const auto i = static_cast<std::size_t>(s);
     if (stuck_[i]) return cap;
-    // 1 - u in (0, 1] exactly; a stay of 0 has inv_log_ = -0: K = 0.
-    const double k = std::floor(std::log(1.0 - u) * inv_log_[i]);
+    // 1 - u in (0, 1] exactly; a stay of 0 has inv_log_ = -0: K = 0. The
+    // ratio is >= 0, so truncation is the floor (cheaper than std::floor).
+    const double k = std::log(1.0 - u) * inv_log_[i];
     return k < static_cast<double>(cap) ? static_cast<int>(k) : cap;
   }
   // The stage it leaves s for, from u in [0, 1).
@@ -57,5 +64,17 @@ private:
   std::vector<char> stuck_;     // per stage: no exit, or a stay that rounds to 1
   RowSampler exits_;            // the exits of each row, summing to 1
 };
+
+// draw_from_cdf with the last stage of positive mass found beforehand.
+inline int draw_upto(const Vector &cdf, int last, double u) {
+  for (int i = 0; i < last; ++i)
+    if (u < cdf(i)) return i;
+  return last;
+}
+inline int last_positive(const Vector &cdf) {
+  auto last = cdf.size() - 1;
+  while (last > 0 && cdf(last) == cdf(last - 1)) --last;
+  return static_cast<int>(last);
+}
 
 } // namespace journeysim::detail

@@ -681,6 +681,7 @@ class Journey:
         progress: bool | None = None,
         method: str = "individual",
         accrual: str = "start",
+        engine: str = "sojourn",
     ) -> Simulation:
         """Monte Carlo simulation of ``customers`` customers (plus the journey's
         arrivals) over ``periods`` periods.
@@ -711,6 +712,13 @@ class Journey:
             stage by multinomial splitting, at a cost independent of the
             number of customers (no per-customer arrays).
         accrual : {"start", "end", "half-cycle", "life-table"}
+        engine : {"sojourn", "period"}
+            How the individual method draws a customer's path: "sojourn" draws
+            how long each stay lasts and where the customer goes next (cost per
+            move, fastest on sticky journeys); "period" draws every period. The
+            same process, different random numbers for a given seed. Plans with
+            a capacity or a calendar window always run period by period; the
+            aggregate method has no engine. See docs/algorithms.md.
 
         Examples
         --------
@@ -731,6 +739,7 @@ class Journey:
             progress=progress,
             method=method,
             accrual=accrual,
+            engine=engine,
         )
 
     # -- plumbing ---------------------------------------------------------------
