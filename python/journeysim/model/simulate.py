@@ -19,6 +19,8 @@ from ..results.simulation import Simulation
 from .core_journey import core_capacity
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .._base.resolved import JourneyLike
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_SEED",
     "MAX_SIMULATED_PERIODS",
     "MAX_THREADS",
+    "paired_engine",
     "run_simulation",
 ]
 
@@ -203,6 +206,14 @@ def run_simulation(
         customers=customers,
         events=record == "events",
     )
+
+
+def paired_engine(journeys: Iterable[JourneyLike]) -> str:
+    """The engine for simulations compared customer by customer (plans of one
+    comparison): "period" when any journey has capacity or calendar rules
+    (they run period by period on the per-period engine's random numbers), so
+    that every plan meets the same numbers; else "sojourn"."""
+    return "period" if any(j.resolved.capacity for j in journeys) else "sojourn"
 
 
 def _check_memory(
