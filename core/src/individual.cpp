@@ -263,7 +263,8 @@ private:
     sum.cvalue.assign(K, CompensatedSum{});
     sum.cvalue_sq.assign(K + 1, CompensatedSum{}); // streams, then net
     double cv[kMaxStreams];
-    const std::uint64_t key = CustomerStream::key(o_.seed, static_cast<std::uint64_t>(rep));
+    const std::uint64_t key =
+        CustomerStream::key(o_.seed, static_cast<std::uint64_t>(rep));
     const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
     int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
                              first_of.begin()) -
@@ -281,9 +282,9 @@ private:
       const int g = draw_upto(share_cdf_, share_last_, u_seg);
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
       const double u_start = sojourn_ ? cs.uniform() : uniform(rng);
-      Customer w{id, g, J, T_ - J,
-                 draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)],
-                           u_start)};
+      Customer w{
+          id, g, J, T_ - J,
+          draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)], u_start)};
       if (keep)
         keep->start_stage[static_cast<std::size_t>(id)] =
             static_cast<std::int16_t>(w.s);
@@ -361,8 +362,9 @@ private:
     int tau = 0;
     for (std::size_t p = 0; p < tab.samplers.size() && !w.absorbed; ++p) {
       const RowSampler &rs = tab.samplers[p];
-      const int until =
-          p + 1 < tab.trans_starts.size() ? std::min(w.H, tab.trans_starts[p + 1]) : w.H;
+      const int until = p + 1 < tab.trans_starts.size()
+                            ? std::min(w.H, tab.trans_starts[p + 1])
+                            : w.H;
       for (; tau < until; ++tau) {
         const int next = rs.draw(w.s, uniform(rng));
         if (next == w.s) continue;
@@ -386,8 +388,9 @@ private:
     int tau = 0; // the next period the customer starts in w.s is tau + 1
     for (std::size_t p = 0; p < samplers.size() && !w.absorbed; ++p) {
       const SojournSampler &ss = samplers[p];
-      const int until =
-          p + 1 < tab.trans_starts.size() ? std::min(w.H, tab.trans_starts[p + 1]) : w.H;
+      const int until = p + 1 < tab.trans_starts.size()
+                            ? std::min(w.H, tab.trans_starts[p + 1])
+                            : w.H;
       while (tau < until) {
         tau += ss.stays(w.s, cs.uniform(), until - tau);
         if (tau >= until) break;
@@ -510,7 +513,7 @@ private:
   std::vector<SegmentTables> tables_;
   std::vector<std::vector<SojournSampler>> sojourn_tables_; // per segment, piece
   Vector share_cdf_;
-  int share_last_ = 0;           // last segment with a positive share
+  int share_last_ = 0;          // last segment with a positive share
   std::vector<int> start_last_; // per segment: last stage one may start in
   std::vector<char> is_value_ = std::vector<char>(j_.n_stages(), 0);
   std::vector<char> absorbing_ = std::vector<char>(j_.n_stages(), 0);
