@@ -23,6 +23,8 @@ so that no idle OpenBLAS thread pool competes with either side; neither
 journeysim nor the numpy version calls BLAS in the timed code.
 
 Run: .venv/bin/python benchmarks/bench_simulate.py
+(--sticky: only the sojourn engine on sticky journeys, benchmarks/sticky.py,
+its own section of RESULTS.md.)
 (pydtmc is optional: from the environment, or from --deps DIR, by default
 /tmp/benchdeps if present, appended to sys.path; skipped with a note if missing.)
 """
@@ -49,6 +51,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import journeysim as js  # noqa: E402
+import sticky  # noqa: E402
 from journeysim import _core  # noqa: E402
 from results_file import RESULTS, cpu_model, write_section  # noqa: E402
 
@@ -536,12 +539,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
+        "--sticky",
+        action="store_true",
+        help="only the sojourn engine on sticky journeys (benchmarks/sticky.py)",
+    )
+    parser.add_argument(
         "--rss-child", choices=["none", "totals"], help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child)
         return 0
+    if args.sticky:
+        return sticky.run(
+            numpy_simulate, numpy_outcomes, best_interleaved, not args.no_write
+        )
 
     mach = machine()
     # Memory first, while this process is small (see measure_rss); "totals"

@@ -102,6 +102,9 @@ void register_simulate(py::module_ &m) {
   py::enum_<Method>(m, "Method")
       .value("individual", Method::Individual)
       .value("aggregate", Method::Aggregate);
+  py::enum_<Engine>(m, "Engine")
+      .value("sojourn", Engine::Sojourn)
+      .value("period", Engine::Period);
 
   py::class_<SimulationControl>(m, "SimulationControl")
       .def(py::init<>())
@@ -199,7 +202,8 @@ void register_simulate(py::module_ &m) {
       [](const Journey &journey, std::int64_t customers, int periods,
          std::uint64_t seed, int replications, int threads, Accrual accrual,
          Method method, bool per_customer, bool record_events,
-         SimulationControl *control, const std::vector<CapacityRule> &capacity) {
+         SimulationControl *control, const std::vector<CapacityRule> &capacity,
+         Engine engine) {
         SimulationOptions o;
         o.customers = customers;
         o.periods = periods;
@@ -210,6 +214,7 @@ void register_simulate(py::module_ &m) {
         o.method = method;
         o.per_customer = per_customer;
         o.record_events = record_events;
+        o.engine = engine;
         SimulationResult r;
         {
           py::gil_scoped_release release;
@@ -220,7 +225,8 @@ void register_simulate(py::module_ &m) {
       py::arg("journey"), py::arg("customers"), py::arg("periods"), py::arg("seed"),
       py::arg("replications"), py::arg("threads"), py::arg("accrual"),
       py::arg("method"), py::arg("per_customer"), py::arg("record_events"),
-      py::arg("control") = nullptr, py::arg("capacity") = std::vector<CapacityRule>{});
+      py::arg("control") = nullptr, py::arg("capacity") = std::vector<CapacityRule>{},
+      py::arg("engine") = Engine::Sojourn);
 
   m.def(
       "expected_moves",

@@ -1,7 +1,9 @@
-// The customer-by-customer engine: blocks of customers in parallel, each
-// customer's stays accounted in closed form when it moves (see docs/algorithms.md).
+// The customer-by-customer engines, sojourn and period: blocks of customers in
+// parallel, each customer's stays accounted in closed form when it moves (see
+// docs/algorithms.md). They differ only in how a customer's moves are drawn.
 #include "compensated.hpp"
 #include "engine.hpp"
+#include "sojourn.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -61,6 +63,12 @@ public:
       : j_(j), o_(o), ctl_(ctl), T_(o.periods), S_(static_cast<int>(j.n_stages())),
         K_(static_cast<int>(j.n_streams())), disc_(discount_table(j, o.periods)) {
     for (const auto &seg : j.segments()) tables_.push_back(make_tables(seg));
+    if (sojourn_)
+      for (const auto &seg : j.segments()) {
+        std::vector<SojournSampler> per_piece;
+        for (const auto &P : seg.transitions.pieces) per_piece.emplace_back(P);
+        sojourn_tables_.push_back(std::move(per_piece));
+      }
     for (const auto &t : tables_)
       E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
     G_ = static_cast<int>(tables_.size());
@@ -70,6 +78,8 @@ public:
     double c = 0.0;
     for (std::size_t g = 0; g < j.segments().size(); ++g)
       share_cdf_(static_cast<Index>(g)) = (c += j.segments()[g].share);
+    share_last_ = last_positive(share_cdf_);
+    for (const auto &t : tables_) start_last_.push_back(last_positive(t.start_cdf));
     for (int v : j.value_stages()) is_value_[static_cast<std::size_t>(v)] = true;
     for (std::size_t i = 0; i < j.n_stages(); ++i) absorbing_[i] = j.absorbing()[i];
     // geo_[k][tau] = sum_{m < tau} d^m: discounted periods in closed form.
@@ -242,6 +252,7 @@ private:
   bool run_block(int rep, std::int64_t b, std::int64_t M,
                  const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
                  BlockEvents *ev, SimulationResult *keep) {
+    // The period engine's stream for the block; the sojourn engine's are per customer.
     Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep),
                         static_cast<std::uint64_t>(b)));
     const auto K = static_cast<std::size_t>(K_);
@@ -252,6 +263,8 @@ private:
     sum.cvalue.assign(K, CompensatedSum{});
     sum.cvalue_sq.assign(K + 1, CompensatedSum{}); // streams, then net
     double cv[kMaxStreams];
+    const std::uint64_t key =
+        CustomerStream::key(o_.seed, static_cast<std::uint64_t>(rep));
     const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
     int J = static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), lo) -
                              first_of.begin()) -
@@ -264,59 +277,37 @@ private:
       }
       while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
       std::fill(cv, cv + K, 0.0);
-      const int g = draw_from_cdf(share_cdf_, uniform(rng));
+      CustomerStream cs(key, static_cast<std::uint64_t>(id));
+      const double u_seg = sojourn_ ? cs.uniform() : uniform(rng);
+      const int g = draw_upto(share_cdf_, share_last_, u_seg);
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
-      int s = draw_from_cdf(tab.start_cdf, uniform(rng));
+      const double u_start = sojourn_ ? cs.uniform() : uniform(rng);
+      Customer w{
+          id, g, J, T_ - J,
+          draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)], u_start)};
       if (keep)
-        keep->start_stage[static_cast<std::size_t>(id)] = static_cast<std::int16_t>(s);
+        keep->start_stage[static_cast<std::size_t>(id)] =
+            static_cast<std::int16_t>(w.s);
       const bool cohort = J == 0;
-      const int H = T_ - J; // periods this customer lives through
-      int first = is_value_[static_cast<std::size_t>(s)] ? 0 : -1;
-      int a = 0;    // tenure at which the customer entered s
-      int used = 0; // move draws consumed
-      bool absorbed = absorbing_[static_cast<std::size_t>(s)];
-      if (!absorbed) {
-        // Tenure pieces of the transitions: hoist the sampler while it holds.
-        int tau = 0;
-        for (std::size_t p = 0; p < tab.samplers.size() && !absorbed; ++p) {
-          const RowSampler &rs = tab.samplers[p];
-          const int until = p + 1 < tab.trans_starts.size()
-                                ? std::min(H, tab.trans_starts[p + 1])
-                                : H;
-          for (; tau < until; ++tau) {
-            const int next = rs.draw(s, uniform(rng));
-            if (next == s) continue;
-            // A move in period tau + 1: close the stay in s.
-            sojourn(tab, g, J, H, s, a, tau + 1, c, cv);
-            if (!tab.moves.empty()) on_move(tab, s, next, tau, J, cv, sum);
-            if (ev) {
-              ev->customer.push_back(id);
-              ev->period.push_back(J + tau + 1);
-              ev->from.push_back(s);
-              ev->to.push_back(next);
-            }
-            if (first < 0 && is_value_[static_cast<std::size_t>(next)]) first = tau + 1;
-            s = next;
-            a = tau + 1;
-            if (absorbing_[static_cast<std::size_t>(s)]) {
-              absorbed = true;
-              ++tau;
-              break;
-            }
-          }
-        }
-        used = tau;
+      const int H = w.H; // periods this customer lives through
+      w.first = is_value_[static_cast<std::size_t>(w.s)] ? 0 : -1;
+      w.absorbed = absorbing_[static_cast<std::size_t>(w.s)];
+      if (sojourn_) {
+        if (!w.absorbed) walk_sojourns(tab, w, cs, c, sum, ev, cv);
+      } else {
+        const int used = w.absorbed ? 0 : walk_periods(tab, w, rng, c, sum, ev, cv);
+        // Every customer consumes the same number of draws, whatever happened.
+        if (used < H) rng.discard(static_cast<unsigned long long>(H - used));
       }
-      sojourn(tab, g, J, H, s, a, H + 1, c, cv);
-      const int life = absorbed ? a : H;
+      sojourn(tab, g, J, H, w.s, w.a, H + 1, c, cv);
+      const int life = w.absorbed ? w.a : H;
       steps += H;
-      // Every customer consumes the same number of draws, whatever happened.
-      if (used < H) rng.discard(static_cast<unsigned long long>(H - used));
       if (keep) {
         const auto i = static_cast<std::size_t>(id);
         keep->lifetime[i] = life;
-        keep->outcome[i] = absorbed ? static_cast<std::int16_t>(s) : std::int16_t{-1};
-        keep->first_value[i] = first;
+        keep->outcome[i] =
+            w.absorbed ? static_cast<std::int16_t>(w.s) : std::int16_t{-1};
+        keep->first_value[i] = w.first;
         keep->segment[i] = static_cast<std::uint8_t>(g);
         for (std::size_t k = 0; k < K; ++k) keep->customer_value[i * K + k] = cv[k];
       }
@@ -334,6 +325,80 @@ private:
     }
     if (ctl_) ctl_->steps_done.fetch_add(steps, std::memory_order_relaxed);
     return true;
+  }
+
+  // One customer on its way: who, its segment, when it joined, the periods it
+  // lives through, its stage and the tenure it entered it, its first tenure in
+  // a value stage (-1: none yet), whether it has left the journey.
+  struct Customer {
+    std::int64_t id;
+    int g, J, H, s;
+    int a = 0, first = -1;
+    bool absorbed = false;
+  };
+
+  // The customer moves to `next` in period tau + 1: close its stay, account the
+  // move, log it.
+  void move(const SegmentTables &tab, Customer &w, int next, int tau, Counts &c,
+            BlockSums &sum, BlockEvents *ev, double *cv) const {
+    sojourn(tab, w.g, w.J, w.H, w.s, w.a, tau + 1, c, cv);
+    if (!tab.moves.empty()) on_move(tab, w.s, next, tau, w.J, cv, sum);
+    if (ev) {
+      ev->customer.push_back(w.id);
+      ev->period.push_back(w.J + tau + 1);
+      ev->from.push_back(w.s);
+      ev->to.push_back(next);
+    }
+    if (w.first < 0 && is_value_[static_cast<std::size_t>(next)]) w.first = tau + 1;
+    w.s = next;
+    w.a = tau + 1;
+    w.absorbed = absorbing_[static_cast<std::size_t>(next)];
+  }
+
+  // The period engine: one draw per period until absorbed; returns the draws used.
+  int walk_periods(const SegmentTables &tab, Customer &w, Rng &rng, Counts &c,
+                   BlockSums &sum, BlockEvents *ev, double *cv) const {
+    // Tenure pieces of the transitions: hoist the sampler while it holds.
+    int tau = 0;
+    for (std::size_t p = 0; p < tab.samplers.size() && !w.absorbed; ++p) {
+      const RowSampler &rs = tab.samplers[p];
+      const int until = p + 1 < tab.trans_starts.size()
+                            ? std::min(w.H, tab.trans_starts[p + 1])
+                            : w.H;
+      for (; tau < until; ++tau) {
+        const int next = rs.draw(w.s, uniform(rng));
+        if (next == w.s) continue;
+        move(tab, w, next, tau, c, sum, ev, cv);
+        if (w.absorbed) {
+          ++tau;
+          break;
+        }
+      }
+    }
+    return tau;
+  }
+
+  // The sojourn engine: per stay, one draw for its length and one for where the
+  // customer goes. A stay that reaches the end of a tenure piece (or the
+  // horizon) is cut there and drawn afresh from the next piece's stay
+  // probability: geometric stays forget how long they have lasted.
+  void walk_sojourns(const SegmentTables &tab, Customer &w, CustomerStream &cs,
+                     Counts &c, BlockSums &sum, BlockEvents *ev, double *cv) const {
+    const auto &samplers = sojourn_tables_[static_cast<std::size_t>(w.g)];
+    int tau = 0; // the next period the customer starts in w.s is tau + 1
+    for (std::size_t p = 0; p < samplers.size() && !w.absorbed; ++p) {
+      const SojournSampler &ss = samplers[p];
+      const int until = p + 1 < tab.trans_starts.size()
+                            ? std::min(w.H, tab.trans_starts[p + 1])
+                            : w.H;
+      while (tau < until) {
+        tau += ss.stays(w.s, cs.uniform(), until - tau);
+        if (tau >= until) break;
+        move(tab, w, ss.exit(w.s, cs.uniform()), tau, c, sum, ev, cv);
+        ++tau;
+        if (w.absorbed) break;
+      }
+    }
   }
 
   // The value of a move s -> next in period tau + 1 (discounted like "end").
@@ -441,11 +506,15 @@ private:
   const SimulationOptions &o_;
   SimulationControl *ctl_;
   int T_, S_, K_, G_ = 1, E_ = 1;
+  bool sojourn_ = o_.engine == Engine::Sojourn;
   bool need_end_ = false;  // end-of-period counts, for every accrual but "start"
   bool any_moves_ = false; // some segment has values on moves
   std::vector<std::vector<double>> disc_, geo_;
   std::vector<SegmentTables> tables_;
+  std::vector<std::vector<SojournSampler>> sojourn_tables_; // per segment, piece
   Vector share_cdf_;
+  int share_last_ = 0;          // last segment with a positive share
+  std::vector<int> start_last_; // per segment: last stage one may start in
   std::vector<char> is_value_ = std::vector<char>(j_.n_stages(), 0);
   std::vector<char> absorbing_ = std::vector<char>(j_.n_stages(), 0);
 };

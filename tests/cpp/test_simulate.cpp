@@ -75,7 +75,9 @@ TEST_CASE("with room for everyone the capacity engine draws what the other does"
   unlimited.rank = {0, std::nullopt, std::nullopt};
   unlimited.touched = {true};
   unlimited.fallback = {0};
-  const auto a = simulate(j, options(1));
+  auto period = options(1); // the capacity engine uses the per-period engine's draws
+  period.engine = Engine::Period;
+  const auto a = simulate(j, period);
   const auto b = simulate(j, options(1), nullptr, {unlimited});
   CHECK(a.occupancy == b.occupancy);
   CHECK(a.lifetime == b.lifetime);
@@ -220,6 +222,9 @@ TEST_CASE("a cancel stops a block of customers part-way, not at its end") {
   o.customers = 3 * 4096;
   o.periods = 100'000;
   o.per_customer = false;
+  // The per-period engine: the sojourn engine is through a block before the
+  // cancel arrives (its cost is per move, and customers here leave fast).
+  o.engine = Engine::Period;
   SimulationControl control;
   std::exception_ptr error;
   std::atomic<bool> finished{false};
@@ -308,6 +313,7 @@ TEST_CASE("life-table accrual: every engine agrees with the exact analysis") {
     unlimited.rank = {0, std::nullopt, std::nullopt};
     unlimited.touched = {true};
     unlimited.fallback = {0};
+    o.engine = Engine::Period; // whose draws the capacity engine uses
     const auto a = simulate(j, o);
     const auto b = simulate(j, o, nullptr, {unlimited});
     within(b);

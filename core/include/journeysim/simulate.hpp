@@ -1,14 +1,18 @@
-// Monte Carlo: individual customers (inverse-CDF sampling with guide tables,
-// O(1) expected per customer-step) or cohort counts (multinomial splitting).
-//
+// Monte Carlo: individual customers or cohort counts (multinomial splitting).
+// Individual customers move by one of two engines (docs/algorithms.md):
+//  - sojourn (the default): per stay, one draw for its length (geometric) and
+//    one for where the customer goes; O(1) per move, nothing per period stayed.
+//    Customer i of replication r draws from its own SplitMix64 stream keyed by
+//    (seed, r, i).
+//  - period: one draw per customer-period (inverse-CDF sampling with guide
+//    tables). Block b of replication r draws from an mt19937_64 seeded from
+//    (seed, r, b), and every customer consumes exactly periods + 2 draws of it
+//    (segment, start stage, then one per period).
 // Reproducibility: customers are numbered (the starting cohort first, then
-// arrivals in order of arrival) and cut into fixed blocks; block b of
-// replication r draws from an mt19937_64 seeded from (seed, r, b), and every
-// customer consumes exactly periods + 2 draws of it (segment, start stage,
-// then one per period). Threads only decide who runs which block, and
-// floating-point sums are reduced per block in block order, so the results are
-// bit-identical for any thread count; a customer meets the same random numbers
-// under any plan (common random numbers).
+// arrivals in order of arrival) and cut into fixed blocks. Threads only decide
+// who runs which block, and floating-point sums are reduced per block in block
+// order, so the results are bit-identical for any thread count; a customer
+// meets the same random numbers under any plan (common random numbers).
 #pragma once
 
 #include "journeysim/model.hpp"
@@ -37,6 +41,11 @@ struct SimulationCancelled : std::exception {
 
 enum class Method { Individual, Aggregate };
 
+// How the individual method moves a customer: a draw per stay (Sojourn) or a
+// draw per period (Period). Plans with capacity or calendar rules always run
+// period by period (the capacity engine); the aggregate method has no engine.
+enum class Engine { Sojourn, Period };
+
 struct SimulationOptions {
   std::int64_t customers = 0; // starting cohort (arrivals come from the journey)
   int periods = 0;
@@ -45,6 +54,7 @@ struct SimulationOptions {
   int threads = 0; // 0: all hardware threads
   Accrual accrual = Accrual::Start;
   Method method = Method::Individual;
+  Engine engine = Engine::Sojourn;
   bool per_customer = true; // keep per-customer arrays (first replication)
   bool record_events = false;
 };

@@ -720,6 +720,7 @@ class Journey(MapEditing):
         progress: bool | None = None,
         method: str = "individual",
         accrual: str = "start",
+        engine: str = "sojourn",
     ) -> Simulation:
         """Monte Carlo simulation of ``customers`` customers (plus the journey's
         arrivals) over ``periods`` periods.
@@ -750,6 +751,13 @@ class Journey(MapEditing):
             stage by multinomial splitting, at a cost independent of the
             number of customers (no per-customer arrays).
         accrual : {"start", "end", "half-cycle", "life-table"}
+        engine : {"sojourn", "period"}
+            How the individual method draws a customer's path: "sojourn" draws
+            how long each stay lasts and where the customer goes next (cost per
+            move, fastest on sticky journeys); "period" draws every period. The
+            same process, different random numbers for a given seed. Plans with
+            a capacity or a calendar window always run period by period; the
+            aggregate method has no engine. See docs/algorithms.md.
 
         Examples
         --------
@@ -770,6 +778,7 @@ class Journey(MapEditing):
             progress=progress,
             method=method,
             accrual=accrual,
+            engine=engine,
         )
 
     # -- plumbing ---------------------------------------------------------------

@@ -19,6 +19,8 @@ from ..results.simulation import Simulation
 from .core_journey import core_capacity
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .._base.resolved import JourneyLike
 
 __all__ = [
@@ -27,11 +29,14 @@ __all__ = [
     "MAX_SEED",
     "MAX_SIMULATED_PERIODS",
     "MAX_THREADS",
+    "paired_engine",
     "run_simulation",
 ]
 
 
 METHODS = {"individual": _core.Method.individual, "aggregate": _core.Method.aggregate}
+#: How the individual method draws paths: per stay (default) or per period.
+ENGINES = {"sojourn": _core.Engine.sojourn, "period": _core.Engine.period}
 RECORDS = (None, "customers", "events", "totals")
 # Runs expected to take longer than this many customer-steps get a progress bar.
 PROGRESS_STEPS = 300_000_000
@@ -60,6 +65,7 @@ def run_simulation(
     progress: bool | None,
     method: str,
     accrual: str,
+    engine: str = "sojourn",
 ) -> Simulation:
     """Validate the arguments, run the core in a worker thread (so that Ctrl-C
     and the progress bar stay responsive), and wrap the result."""
@@ -75,6 +81,11 @@ def run_simulation(
         raise InputError(f"record must be one of {list(RECORDS)}, got {record!r}")
     if method not in METHODS:
         raise InputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise InputError(
+            f"engine must be one of {sorted(ENGINES)}, got {engine!r}",
+            key=("engine",),
+        )
     accrual_of(accrual)
     if method == "aggregate" and record in ("customers", "events"):
         raise InputError(
@@ -137,6 +148,7 @@ def run_simulation(
                 record == "events",
                 control,
                 capacity,
+                ENGINES[engine],
             )
             outcome.set_result(result)
         except BaseException as err:  # handed to the calling thread
@@ -194,6 +206,14 @@ def run_simulation(
         customers=customers,
         events=record == "events",
     )
+
+
+def paired_engine(journeys: Iterable[JourneyLike]) -> str:
+    """The engine for simulations compared customer by customer (plans of one
+    comparison): "period" when any journey has capacity or calendar rules
+    (they run period by period on the per-period engine's random numbers), so
+    that every plan meets the same numbers; else "sojourn"."""
+    return "period" if any(j.resolved.capacity for j in journeys) else "sojourn"
 
 
 def _check_memory(

@@ -17,6 +17,7 @@ from .._base.resolved import Arrivals
 from ..model.apply_plan import AppliedPlan
 from ..model.intervention import Plan
 from ..model.journey import Journey
+from ..model.simulate import paired_engine
 from .evaluate import (
     Z95,
     Evaluated,
@@ -195,6 +196,8 @@ def simulated_rows(
         seed = secrets.randbits(64)
     rows, results, money = [], {}, []
     base_pc: dict[str, np.ndarray] = {}
+    # One engine for all plans: common random numbers.
+    engine = paired_engine(applied[p.name].journey for p in plans)
     w = np.asarray(applied[plans[0].name].journey.resolved.weights)
     for p in plans:
         interrupt.checkpoint()  # Ctrl-C since the last plan: start no other
@@ -213,6 +216,7 @@ def simulated_rows(
                     threads=threads,
                     progress=progress,
                     accrual=accrual,
+                    engine=engine,
                 )
             )
         results[p.name] = s

@@ -40,6 +40,7 @@ from ..model.apply_plan import apply_plan
 from ..model.coerce import rates
 from ..model.intervention import EFFECTS, Plan
 from ..model.journey import Journey
+from ..model.simulate import paired_engine
 from .evaluate import check_plans, cost_rate, draw_journeys, exact_rows
 from .simulated import simulated_rows
 
@@ -676,7 +677,9 @@ def psa_values(
     return out
 
 
-def _simulate_task(pj, customers, periods, seed, replications, threads, accrual):
+def _simulate_task(
+    pj, customers, periods, seed, replications, threads, accrual, engine
+):
     if threads is None:
         threads = executor.default_threads()
     return pj.simulate(
@@ -687,6 +690,7 @@ def _simulate_task(pj, customers, periods, seed, replications, threads, accrual)
         threads=threads,
         progress=False,
         accrual=accrual,
+        engine=engine,
     )
 
 
@@ -697,6 +701,7 @@ def simulate_plans(
     same seed for all: common random numbers), the Simulation objects gathered
     and re-attached to this process's journeys."""
     token = uuid.uuid4().hex[:12]
+    engine = paired_engine(a.journey for a in applied.values())
     futures = {
         name: client.submit(
             _simulate_task,
@@ -707,6 +712,7 @@ def simulate_plans(
             replications,
             threads,
             accrual,
+            engine,
             key=f"journeysim-simulate-{token}-{k}",
         )
         for k, (name, a) in enumerate(applied.items())

@@ -46,7 +46,7 @@ class Simulation:
     ...                values={"revenue": {"active": 100.0}})
     >>> s = j.simulate(10_000, periods=12, seed=1)
     >>> round(float(s.retention[12]), 3)  # exact: 0.9**12 = 0.282
-    0.291
+    0.294
     >>> s.customers, s.periods
     (10000, 12)
     """

@@ -1,0 +1,80 @@
+// The sojourn engine's pieces (not installed): each customer's own random
+// stream, and per transition matrix the geometric stay and the exit
+// distribution of every stage. See docs/algorithms.md, "Two Monte Carlo engines".
+#pragma once
+
+#include "engine.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace journeysim::detail {
+
+// A customer's own random stream: SplitMix64 (Steele, Lea & Flood 2014), a
+// counter passed through a 64-bit finaliser, keyed by (seed, replication,
+// customer). Nothing is shared between customers, so no draws need reserving:
+// a customer meets the same numbers under any plan and any thread count, however
+// many draws the others use.
+class CustomerStream {
+public:
+  // The key of replication `rep`'s streams (computed once per block).
+  static std::uint64_t key(std::uint64_t seed, std::uint64_t rep) {
+    return mix(mix(seed) ^ rep);
+  }
+  // Customer `customer`'s stream; its start differs from every block stream's
+  // seed (stream_seed) by the constant.
+  CustomerStream(std::uint64_t key, std::uint64_t customer)
+      : state_(mix(key ^ (customer + 0x5851f42d4c957f2dULL))) {}
+  // A uniform double in [0, 1) with 53 random bits.
+  double uniform() {
+    const std::uint64_t x = mix(state_); // mix adds the golden gamma first
+    state_ += 0x9e3779b97f4a7c15ULL;
+    return static_cast<double>(x >> 11) * 0x1.0p-53;
+  }
+
+private:
+  std::uint64_t state_;
+};
+
+// One transition matrix as the sojourn engine reads it: per stage, how many
+// periods a customer stays before leaving (geometric, drawn by inversion in one
+// draw) and where it goes when it leaves (the exits renormalised, drawn by
+// inverse CDF with a guide table).
+class SojournSampler {
+public:
+  explicit SojournSampler(const Matrix &P);
+
+  // Further periods the customer stays in s before the period in which it
+  // leaves, from u in [0, 1): K with P(K >= k) = stay^k, or `cap` when that is
+  // `cap` or more (never for a stage it cannot leave).
+  [[nodiscard]] int stays(int s, double u, int cap) const {
+    const auto i = static_cast<std::size_t>(s);
+    if (stuck_[i]) return cap;
+    // 1 - u in (0, 1] exactly; a stay of 0 has inv_log_ = -0: K = 0. The
+    // ratio is >= 0, so truncation is the floor (cheaper than std::floor).
+    const double k = std::log(1.0 - u) * inv_log_[i];
+    return k < static_cast<double>(cap) ? static_cast<int>(k) : cap;
+  }
+  // The stage it leaves s for, from u in [0, 1).
+  [[nodiscard]] int exit(int s, double u) const { return exits_.draw(s, u); }
+
+private:
+  std::vector<double> inv_log_; // per stage: 1 / log(stay)
+  std::vector<char> stuck_;     // per stage: no exit, or a stay that rounds to 1
+  RowSampler exits_;            // the exits of each row, summing to 1
+};
+
+// draw_from_cdf with the last stage of positive mass found beforehand.
+inline int draw_upto(const Vector &cdf, int last, double u) {
+  for (int i = 0; i < last; ++i)
+    if (u < cdf(i)) return i;
+  return last;
+}
+inline int last_positive(const Vector &cdf) {
+  auto last = cdf.size() - 1;
+  while (last > 0 && cdf(last) == cdf(last - 1)) --last;
+  return static_cast<int>(last);
+}
+
+} // namespace journeysim::detail

@@ -1,0 +1,117 @@
+// The sojourn engine: geometric stays by inversion at hand-computed points, and
+// the same process as the per-period engine (retention and value within 4
+// standard errors, and of the exact analysis), whatever the thread count.
+#include <catch2/catch.hpp>
+
+#include "../../core/src/sojourn.hpp"
+#include "helpers.hpp"
+#include "journeysim/exact.hpp"
+#include "journeysim/simulate.hpp"
+
+#include <cmath>
+
+using namespace journeysim;
+using journeysim::testing::mat;
+using journeysim::testing::vec;
+
+namespace {
+
+// a stays 0.5 (to b 0.3, churned 0.2); b stays 0.9 for tenure < 3, then 0.6;
+// c has no exit but is not absorbing; revenue 10 in a, 20 in b.
+Journey sticky() {
+  JourneySpec spec;
+  spec.stages = {"a", "b", "c", "churned"};
+  Segment seg;
+  seg.name = "all";
+  seg.transitions.starts = {0, 3};
+  seg.transitions.pieces = {mat({{0.5, 0.3, 0.0, 0.2},
+                                 {0.05, 0.9, 0.0, 0.05},
+                                 {0.0, 0.0, 1.0, 0.0},
+                                 {0.0, 0.0, 0.0, 1.0}}),
+                            mat({{0.5, 0.3, 0.0, 0.2},
+                                 {0.1, 0.6, 0.1, 0.2},
+                                 {0.0, 0.0, 1.0, 0.0},
+                                 {0.0, 0.0, 0.0, 1.0}})};
+  ValueStream vs;
+  vs.name = "revenue";
+  vs.discount_rate = 0.01;
+  vs.stage_values.starts = {0};
+  vs.stage_values.pieces = {vec({10.0, 20.0, 0.0, 0.0})};
+  seg.streams = {vs};
+  seg.start = vec({0.6, 0.4, 0.0, 0.0});
+  spec.segments = {seg};
+  spec.absorbing = {3};
+  spec.arrivals = {5.0};
+  spec.arrivals_constant = true;
+  return Journey(spec);
+}
+
+SimulationOptions options(Engine engine, int threads) {
+  SimulationOptions o;
+  o.customers = 20000;
+  o.periods = 10;
+  o.seed = 7;
+  o.threads = threads;
+  o.engine = engine;
+  o.record_events = true;
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("a geometric stay by inversion: P(K >= k) = stay^k") {
+  const detail::SojournSampler s(
+      mat({{0.5, 0.5, 0.0}, {0.0, 1.0, 0.0}, {1.0, 0.0, 0.0}}));
+  // K = floor(log(1 - u) / log 0.5): 0 below 1/2, 1 in [1/2, 3/4), 2 in [3/4, 7/8).
+  CHECK(s.stays(0, 0.0, 100) == 0);
+  CHECK(s.stays(0, 0.49, 100) == 0);
+  CHECK(s.stays(0, 0.5, 100) == 1);
+  CHECK(s.stays(0, 0.74, 100) == 1);
+  CHECK(s.stays(0, 0.76, 100) == 2);
+  CHECK(s.stays(0, 0.999, 5) == 5); // capped at the end of the stretch
+  CHECK(s.stays(1, 0.1, 7) == 7);   // no exit: stays to the end
+  CHECK(s.stays(2, 0.999, 7) == 0); // a stay of 0: leaves at once
+  CHECK(s.exit(0, 0.3) == 1);
+  CHECK(s.exit(2, 0.9) == 0);
+}
+
+TEST_CASE("sojourn and per-period engines agree with each other and exact analysis") {
+  const Journey j = sticky();
+  const auto so = simulate(j, options(Engine::Sojourn, 1));
+  const auto pe = simulate(j, options(Engine::Period, 1));
+  const Analysis a = analyze(j, 10, Accrual::Start);
+  const double n = 20000.0;
+  for (int s = 0; s < 4; ++s) {
+    const double p = a.occupancy(10, s);
+    const double se = std::sqrt(std::max(p * (1 - p), 1e-9) / n);
+    for (const auto *r : {&so, &pe}) {
+      const double got = static_cast<double>(r->cohort_occupancy[10 * 4 + s]) / n;
+      CHECK(std::abs(got - p) < 4 * se);
+    }
+  }
+  // Mean discounted revenue of the cohort, its SE from the sum of squares.
+  for (const auto *r : {&so, &pe}) {
+    const double mean = r->cohort_value[0] / n;
+    const double sd = std::sqrt(r->cohort_value_sq[0] / n - mean * mean);
+    CHECK(std::abs(mean - a.value(0)) < 4 * sd / std::sqrt(n));
+  }
+  // Event logs of the same size (the variance of a total of moves is below
+  // three times its mean here: at most a few moves per customer).
+  const auto m1 = static_cast<double>(so.event_customer.size());
+  const auto m2 = static_cast<double>(pe.event_customer.size());
+  CHECK(std::abs(m1 - m2) < 4 * std::sqrt(3 * (m1 + m2)));
+}
+
+TEST_CASE("the sojourn engine gives identical results for 1, 2 and 3 threads") {
+  const Journey j = sticky();
+  const auto a = simulate(j, options(Engine::Sojourn, 1));
+  for (int threads : {2, 3}) {
+    const auto b = simulate(j, options(Engine::Sojourn, threads));
+    CHECK(a.occupancy == b.occupancy);
+    CHECK(a.value_by_period == b.value_by_period);
+    CHECK(a.cohort_value == b.cohort_value);
+    CHECK(a.customer_value == b.customer_value);
+    CHECK(a.event_customer == b.event_customer);
+    CHECK(a.event_to == b.event_to);
+  }
+}
