@@ -242,8 +242,8 @@ def saas_accounts(
     renewal = _month_starts(signup_ord + 12 * (tenure // 12 + 1))
     cancel_day = rng.integers(0, 28, accounts)
     cancel = np.full(accounts, np.datetime64("NaT"), dtype="datetime64[ns]")
-    cancel[acc[gone]] = (
-        month[gone].to_numpy() + cancel_day[acc[gone]] * np.timedelta64(1, "D")
+    cancel[acc[gone]] = month[gone].to_numpy() + cancel_day[acc[gone]] * np.timedelta64(
+        1, "D"
     )
     width = max(5, len(str(accounts)))
     ids = np.array([f"ACC-{i + 1:0{width}d}" for i in range(accounts)], dtype=object)
@@ -268,8 +268,6 @@ def saas_accounts(
     )
     if truth:
         frame["true_stage"] = np.array(SAAS_STAGES, dtype=object)[stage]
-    frame.attrs["export_date"] = (first + months).to_timestamp() - pd.Timedelta(
-        days=1
-    )
+    frame.attrs["export_date"] = (first + months).to_timestamp() - pd.Timedelta(days=1)
     frame.attrs["synthetic"] = True
     return frame
