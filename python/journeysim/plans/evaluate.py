@@ -9,7 +9,6 @@ names that say which (:data:`PER_CUSTOMER`, :data:`POPULATION`)."""
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 import math
 import numbers
@@ -265,7 +264,9 @@ def _with_drawn_values(journey: Journey, draw: Journey, streams: list[str]):
     segment."""
     theirs = draw.resolved.segments[0].values
     segments = [
-        dataclasses.replace(seg, values={**seg.values, **{s: theirs[s] for s in streams}})
+        dataclasses.replace(
+            seg, values={**seg.values, **{s: theirs[s] for s in streams}}
+        )
         for seg in journey.resolved.segments
     ]
     return journey.derive(segments=segments)
