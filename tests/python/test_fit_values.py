@@ -287,3 +287,22 @@ def test_a_fit_without_values_says_so():
     assert f.value_streams == () and f.score_names == ()
     with pytest.raises(js.FitError, match="no values"):
         f.value_summary()
+
+
+def test_net_weighs_the_fitted_streams():
+    log, frame = _simulated(seed=4, customers=500, periods=12)
+    kw = dict(stages=STAGES, absorbing=["churned"], end=12, values=frame)
+    columns = {"revenue": "mrr", "cost_to_serve": "support"}
+    plus = js.fit(log, value_columns=columns, **kw)
+    net = js.fit(
+        log, value_columns=columns, net={"revenue": 1, "cost_to_serve": -1}, **kw
+    )
+    a, b = plus.journey.analyze(12), net.journey.analyze(12)
+    cost = a.value["cost_to_serve"]
+    # CLV with costs counted against it: 2 x the cost less than with +1 each.
+    assert b.clv == pytest.approx(a.clv - 2 * cost)
+    assert net.sample(2, seed=1)[1].to_spec()["net"]["cost_to_serve"] == -1.0
+    with pytest.raises(js.FitError, match=r"net: \['margin'\] are not value streams"):
+        js.fit(log, value_columns=columns, net={"margin": 1}, **kw)
+    with pytest.raises(js.FitError, match="give value_columns"):
+        js.fit(log, stages=STAGES, absorbing=["churned"], net={"revenue": 1})

@@ -122,6 +122,7 @@ def fit(
     value_columns: dict[str, str] | None = None,
     score_columns: dict[str, str] | None = None,
     unvalued: str = "error",
+    net: dict[str, float] | None = None,
 ) -> Fit | GeneratorFit:
     """Estimate a journey's transition probabilities from an event log.
 
@@ -219,6 +220,11 @@ def fit(
         A transient stage with no value rows (or no answers) is an error
         naming it; "zero" sets its value streams to 0 and leaves its score
         out. Absorbing stages without rows earn 0 and have no score.
+    net : dict, optional
+        Weights of the fitted value streams in the journey's net value, e.g.
+        ``{"revenue": 1, "cost_to_serve": -1}`` (streams not named weigh 0).
+        Default: every stream +1, as in :class:`Journey`. See
+        docs/fit_values.md.
 
 
     Examples
@@ -268,7 +274,9 @@ def fit(
         end=end,
         returns=returns,
     )
-    wants_values = bool(value_columns or score_columns or values is not None)
+    wants_values = bool(
+        value_columns or score_columns or values is not None or net is not None
+    )
     if unvalued not in UNVALUED:
         raise FitError(f"unvalued must be one of {list(UNVALUED)}, got {unvalued!r}")
     if wants_values and (client is not None or model != "discrete"):
@@ -311,6 +319,7 @@ def fit(
         value_columns=value_columns,
         score_columns=score_columns,
         unvalued=unvalued,
+        net=net,
     )
     return estimate(
         counted, o, prior, impossible, unobserved=unobserved, values=measured

@@ -224,7 +224,7 @@ class Fit:
         ``level`` (``low``, ``high``; accounts - 1 degrees of freedom),
         ``accounts`` and ``periods`` (account-periods) it rests on, and
         ``fixed`` (set, not estimated: absorbing stages without rows, or
-        ``unvalued="zero"``). See docs/calibration.md.
+        ``unvalued="zero"``). See docs/fit_values.md.
 
         Examples
         --------

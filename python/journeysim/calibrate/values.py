@@ -79,11 +79,14 @@ class ValueEstimates:
 
     values: tuple[StageEstimate, ...]
     scores: tuple[StageEstimate, ...]
+    #: The streams' weights in net value (None: +1 each).
+    net: tuple[tuple[str, float], ...] | None = None
 
     def draw(self, rng: np.random.Generator) -> ValueEstimates:
-        return ValueEstimates(
-            tuple(v.draw(rng) for v in self.values),
-            tuple(s.draw(rng) for s in self.scores),
+        return replace(
+            self,
+            values=tuple(v.draw(rng) for v in self.values),
+            scores=tuple(s.draw(rng) for s in self.scores),
         )
 
     def journey_kwargs(self, stages: list[str]) -> dict[str, Any]:
@@ -91,6 +94,8 @@ class ValueEstimates:
         out: dict[str, Any] = {}
         if self.values:
             out["values"] = {v.name: v.by_stage(stages) for v in self.values}
+            if self.net is not None:
+                out["net"] = dict(self.net)
         scores = {s.name: s.by_stage(stages) for s in self.scores}
         scores = {k: v for k, v in scores.items() if v}
         if scores:
@@ -293,6 +298,7 @@ def estimate_values(
     value_columns: Any,
     score_columns: Any,
     unvalued: str,
+    net: Any = None,
 ) -> ValueEstimates | None:
     """The value streams and scores per stage (None when none are asked for).
     ``values`` is a DataFrame keyed like the log (None: the log's own
@@ -301,6 +307,20 @@ def estimate_values(
     scores = _columns(score_columns, "score_columns")
     if unvalued not in UNVALUED:
         raise FitError(f"unvalued must be one of {list(UNVALUED)}, got {unvalued!r}")
+    if net is not None:
+        if not streams:
+            raise FitError("net= weighs fitted value streams: give value_columns= too")
+        if not isinstance(net, Mapping):
+            raise FitError(f"net must be a dict {{stream: weight}}, got {net!r}")
+        unknown = [s for s in net if s not in streams]
+        if unknown:
+            raise FitError(
+                f"net: {unknown} are not value streams of value_columns= "
+                f"({list(streams)})"
+            )
+        for s, w in net.items():
+            if isinstance(w, bool) or not isinstance(w, numbers.Real):
+                raise FitError(f"net[{s!r}] must be a number, got {w!r}")
     if not streams and not scores:
         if values is not None:
             raise FitError(
@@ -356,7 +376,10 @@ def estimate_values(
     for s in out_scores:
         if not np.isfinite(s.estimate).any():
             raise FitError(f"score {s.name!r} (column {s.column!r}) has no answers")
-    return ValueEstimates(out_values, out_scores)
+    weights = (
+        None if net is None else tuple((s, float(net.get(s, 0.0))) for s in streams)
+    )
+    return ValueEstimates(out_values, out_scores, weights)
 
 
 def value_table(

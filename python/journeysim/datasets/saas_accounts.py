@@ -30,7 +30,7 @@ _RENEWAL_UPLIFT = 1.05  # price on renewal while in value or expanded
 # Per stage (in SAAS_STAGES order, churned last): the signals' distributions.
 _USE = np.array([0.35, 0.55, 0.80, 0.85, 0.25, 0.0])  # share of seats active
 _KEY_FEATURE = np.array([0.4, 1.2, 6.0, 8.0, 0.8, 0.0])  # uses per month
-_TICKETS = np.array([1.5, 0.8, 0.4, 0.5, 2.5, 0.0])  # per month, per 40 seats
+_TICKETS = np.array([1.5, 0.8, 0.4, 0.5, 2.5, 0.0])  # x (1 + seats / 40) a month
 _HEALTH = np.array([55.0, 62.0, 78.0, 84.0, 30.0, np.nan])  # mean; sd 9
 _NPS = np.array([7.6, 7.4, 8.8, 9.2, 4.8, np.nan])  # mean answer 0-10; sd 1.6
 _SURVEYED = 0.1  # share of account-months with a survey answer
@@ -140,7 +140,7 @@ def saas_accounts(
     - **Signals by stage** (onboarding, adopting, value, expanded,
       at_risk): share of seats active 35/55/80/85/25% (``active_users``,
       about 14 ``logins`` each); ``key_feature_uses`` Poisson 0.4/1.2/6/8/0.8;
-      ``support_tickets`` Poisson 1.5/0.8/0.4/0.5/2.5 per 40 seats;
+      ``support_tickets`` Poisson 1.5/0.8/0.4/0.5/2.5 x (1 + seats / 40);
       ``health_score`` normal with means 55/62/78/84/30 (sd 9, clipped to
       0-100); ``nps``, a 0-10 answer with means 7.6/7.4/8.8/9.2/4.8 (sd 1.6),
       for a random 10% of account-months (NaN otherwise).
