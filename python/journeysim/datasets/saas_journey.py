@@ -63,7 +63,7 @@ def saas_journey() -> Journey:
     >>> j = js.datasets.saas_journey()
     >>> j.stages
     ['onboarding', 'adopting', 'value', 'expanded', 'at_risk', 'churned']
-    >>> round(j.analyze(periods=36).retention.iloc[-1], 3)
+    >>> round(float(j.analyze(periods=36).retention.iloc[-1]), 3)
     0.552
     """
     return Journey(
