@@ -10,7 +10,7 @@ The package is built in layers that import one way (docs/architecture.md):
 
 from __future__ import annotations
 
-from . import plot  # js.plot.tornado, js.plot.journey_diagram, ...
+from . import datasets, plot  # js.datasets.saas_accounts; js.plot.tornado, ...
 from ._base.errors import FitError, InputError, JourneySimError, SpecError, SweepError
 from ._base.interrupt import cancel_on_interrupt
 from ._base.version import __version__
@@ -73,6 +73,7 @@ __all__ = [
     "cohort_table",
     "compare",
     "compare_journeys",
+    "datasets",
     "default_journey",
     "default_plans",
     "dumps",

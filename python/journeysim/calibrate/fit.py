@@ -17,6 +17,7 @@ from .dirichlet import UNOBSERVED
 from .fitted import Fit, estimate
 from .generator import DAYS, GeneratorFit
 from .partitions import fit_partitions
+from .values import UNVALUED, estimate_values
 
 __all__ = ["fit"]
 
@@ -117,6 +118,11 @@ def fit(
     unobserved: str = "stay",
     model: str = "discrete",
     client: Any = None,
+    values: Any = None,
+    value_columns: dict[str, str] | None = None,
+    score_columns: dict[str, str] | None = None,
+    unvalued: str = "error",
+    net: dict[str, float] | None = None,
 ) -> Fit | GeneratorFit:
     """Estimate a journey's transition probabilities from an event log.
 
@@ -191,6 +197,34 @@ def fit(
         arrays stay on the workers, so such a fit has no bootstrap intervals
         and no ``check()`` of its own log. The paths must be readable on the
         workers. Discrete model only.
+    values : DataFrame, optional
+        Rows keyed like the log (``customer`` and ``time`` columns, e.g. one
+        row per account and month of an export) with the columns named in
+        ``value_columns`` and ``score_columns``. Default: the log's own
+        DataFrame carries them. Each row is given its account's stage in
+        that period by the log (snapshots: the log's row of that period;
+        changes: the last change at or before it); a row with no stage, or
+        of an account not in the log, is an error.
+    value_columns : dict, optional
+        ``{stream: column}``, e.g. ``{"revenue": "mrr", "cost_to_serve":
+        "support_cost"}``: each stream per stage is the mean amount per
+        account-period spent there (rows of one account in one period add
+        up). The fitted journey carries them as value streams; intervals
+        (accounts as clusters) in :meth:`Fit.value_summary`, and
+        :meth:`Fit.sample` draws them. Missing amounts are an error.
+    score_columns : dict, optional
+        ``{score: column}``, e.g. ``{"nps": "nps"}``: each score per stage is
+        the mean answer over the account-periods that have one (NaN: no
+        answer); the journey carries them as ``scores``.
+    unvalued : {"error", "zero"}
+        A transient stage with no value rows (or no answers) is an error
+        naming it; "zero" sets its value streams to 0 and leaves its score
+        out. Absorbing stages without rows earn 0 and have no score.
+    net : dict, optional
+        Weights of the fitted value streams in the journey's net value, e.g.
+        ``{"revenue": 1, "cost_to_serve": -1}`` (streams not named weigh 0).
+        Default: every stream +1, as in :class:`Journey`. See
+        docs/fit_values.md.
 
 
     Examples
@@ -240,6 +274,15 @@ def fit(
         end=end,
         returns=returns,
     )
+    wants_values = bool(
+        value_columns or score_columns or values is not None or net is not None
+    )
+    if unvalued not in UNVALUED:
+        raise FitError(f"unvalued must be one of {list(UNVALUED)}, got {unvalued!r}")
+    if wants_values and (client is not None or model != "discrete"):
+        raise FitError(
+            "values are estimated by the discrete model without client= only"
+        )
     if client is not None:
         if model != "discrete":
             raise FitError("client= fits the discrete model only")
@@ -268,4 +311,16 @@ def fit(
                 raise FitError(f"model='continuous' does not support {name}= yet")
         return _fit_continuous(log, o, absorbing, prior)
     counted = count_log(log, o)
-    return estimate(counted, o, prior, impossible, unobserved=unobserved)
+    measured = estimate_values(
+        events,
+        log,
+        o,
+        values=values,
+        value_columns=value_columns,
+        score_columns=score_columns,
+        unvalued=unvalued,
+        net=net,
+    )
+    return estimate(
+        counted, o, prior, impossible, unobserved=unobserved, values=measured
+    )

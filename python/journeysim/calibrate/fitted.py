@@ -22,6 +22,7 @@ from ..view.display import table
 from . import dirichlet
 from .counting import Counted, FitData, FitOptions, count_log, read_log
 from .dirichlet import UNOBSERVED, Posterior
+from .values import ValueEstimates, value_table
 
 __all__ = ["Fit", "FitCheck", "estimate"]
 
@@ -43,6 +44,10 @@ class Fit:
     unobserved : str
         What a row with no observed transition became ("stay", "uniform",
         "prior"; see :func:`journeysim.fit`).
+    value_streams, score_names : tuple of str
+        The value streams and scores estimated from the data
+        (``fit(values=...)``); the journey carries them, and
+        :meth:`value_summary` gives their intervals.
 
     Point estimates: :meth:`estimate` (``kind="mean"`` or ``"map"``); all of
     them with counts, standard errors and intervals: :meth:`summary`.
@@ -76,6 +81,7 @@ class Fit:
         allowed: np.ndarray,
         unobserved: str = "stay",
         data: FitData | None = None,
+        values: ValueEstimates | None = None,
     ):
         #: How the log was read (for check(holdout): the holdout is read alike).
         self.options = options
@@ -86,6 +92,9 @@ class Fit:
         # The event arrays, for bootstrap intervals and check(); None when the
         # fit was computed on a cluster (they stay on the workers).
         self._data = data
+        # Value streams and scores per stage measured on the same accounts
+        # (fit(values=...)), or None.
+        self._values = values
         self.stages = list(stages)
         self._counts = counts  # G x P x S x S
         self._starts = starts  # G x S
@@ -108,6 +117,7 @@ class Fit:
             state["_fixed"] = (a > 0).sum(axis=-1) == 1
             state["_allowed"] = np.ones(a.shape[-2:], dtype=bool)
             state["unobserved"] = "stay"
+        state.setdefault("_values", None)  # pickled before values were fitted
         self.__dict__.update(state)
         self.journey = self._journey(self._mean())
 
@@ -194,13 +204,55 @@ class Fit:
         out["fixed"] = np.broadcast_to(post.fixed[..., None], n.shape).ravel()
         return out
 
-    def _journey(self, P: np.ndarray) -> Journey:
+    @property
+    def value_streams(self) -> tuple[str, ...]:
+        return (
+            () if self._values is None else tuple(v.name for v in self._values.values)
+        )
+
+    @property
+    def score_names(self) -> tuple[str, ...]:
+        return (
+            () if self._values is None else tuple(v.name for v in self._values.scores)
+        )
+
+    def value_summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Each value stream and score per stage, as estimated from the data
+        (``fit(values=...)``): rows (name, stage); ``kind`` ("value" or
+        "score"), ``column``, ``estimate`` (the mean per account-period),
+        ``std_error`` (accounts as clusters), the Student t interval at
+        ``level`` (``low``, ``high``; accounts - 1 degrees of freedom),
+        ``accounts`` and ``periods`` (account-periods) it rests on, and
+        ``fixed`` (set, not estimated: absorbing stages without rows, or
+        ``unvalued="zero"``). See docs/fit_values.md.
+
+        Examples
+        --------
+        >>> import journeysim as js, pandas as pd
+        >>> log = pd.DataFrame({"customer": [1, 1, 2, 2], "period": [0, 1, 0, 1],
+        ...                     "stage": ["a", "b", "a", "a"],
+        ...                     "mrr": [100.0, 50.0, 120.0, 140.0]})
+        >>> f = js.fit(log, kind="snapshots", value_columns={"revenue": "mrr"})
+        >>> f.value_summary()["estimate"].tolist()
+        [120.0, 50.0]
+        """
+        if self._values is None:
+            raise FitError(
+                "this fit has no values: fit with value_columns= (and values=) "
+                "to estimate them"
+            )
+        return value_table(self._values, self.stages, level)
+
+    def _journey(self, P: np.ndarray, values: ValueEstimates | None = None) -> Journey:
         stages = self.stages
         start = self._starts.sum(axis=0)
         kwargs: dict[str, Any] = {
             "start": start / start.sum(),
             "absorbing": list(self.absorbing),  # [] means none (censored stays)
         }
+        values = self._values if values is None else values
+        if values is not None:  # pooled over segments: at the journey's level
+            kwargs.update(values.journey_kwargs(stages))
 
         def pieces(g: int):
             if len(self.pieces) == 1:
@@ -219,9 +271,8 @@ class Fit:
             for g, name in enumerate(self.segments)
         }
         first = pieces(0)
-        return Journey.from_matrix(
-            first, stages=stages, segments=segs, absorbing=kwargs["absorbing"]
-        )
+        kwargs.pop("start")
+        return Journey.from_matrix(first, stages=stages, segments=segs, **kwargs)
 
     @property
     def counts(self) -> pd.DataFrame:
@@ -326,9 +377,14 @@ class Fit:
 
     def sample(self, n: int, seed: int | None = None) -> list[Journey]:
         """``n`` journeys drawn from the posterior (rows drawn independently
-        from their Dirichlet distributions)."""
+        from their Dirichlet distributions). With values estimated from the
+        data, each draw also draws every stage's value and score (estimate +
+        standard error x Student t, stages and streams independently, from a
+        stream of its own: the transitions drawn are those of the same fit
+        without values)."""
         n = check_sample_size(n)
         rng = np.random.default_rng(seed)
+        value_rng = rng.spawn(1)[0] if self._values is not None else None
         out = []
         a = self._alpha
         for _ in range(int(n)):
@@ -341,7 +397,8 @@ class Fit:
                 if pos.sum() > 1:
                     P[idx] = 0.0
                     P[idx][pos] = rng.dirichlet(row[pos])
-            out.append(self._journey(P))
+            drawn = None if value_rng is None else self._values.draw(value_rng)
+            out.append(self._journey(P, drawn))
         return out
 
     def _needs_data(self, what: str) -> FitData:
@@ -613,6 +670,7 @@ def estimate(
     *,
     unobserved: str = "stay",
     keep_data: bool = True,
+    values: ValueEstimates | None = None,
 ) -> Fit:
     """The Fit from transition counts (segments x pieces x stages x stages) and
     start counts: structural zeros, the prior, the posterior (rows never
@@ -673,4 +731,5 @@ def estimate(
         allowed=allowed,
         unobserved=unobserved,
         data=counted.data if keep_data else None,
+        values=values,
     )

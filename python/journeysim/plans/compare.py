@@ -326,7 +326,9 @@ def compare(
     With ``uncertainty`` (a :class:`Fit`, whose posterior gives ``draws``
     transition matrices, or a list of journeys with the same stages and
     segments) every plan is also analysed exactly on every draw of the
-    transitions (probabilistic sensitivity analysis): ``Comparison.uncertainty``
+    transitions (probabilistic sensitivity analysis; a fit that estimated value
+    streams from the data also draws their amounts, see docs/fit_values.md):
+    ``Comparison.uncertainty``
     gives per plan the mean and 95% interval of the incremental net value and
     the probability that it beats the baseline, and ``Comparison.beats`` the
     probability that each plan beats each other one.

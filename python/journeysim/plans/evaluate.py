@@ -8,6 +8,7 @@ names that say which (:data:`PER_CUSTOMER`, :data:`POPULATION`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import numbers
@@ -226,7 +227,9 @@ def check_plans(plans: Any) -> list[Plan]:
 
 def draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list:
     """The journey with each draw's transition matrices (values, starts and
-    everything else stay the journey's own)."""
+    everything else stay the journey's own), and with a fit that estimated
+    value streams from the data (its ``value_streams``), each draw's amounts
+    of those streams the journey has too."""
     # A fit (anything that samples journeys), or the draws themselves.
     if callable(getattr(uncertainty, "sample", None)):
         if (
@@ -245,11 +248,28 @@ def draw_journeys(journey: Journey, uncertainty: Any, draws: int, seed) -> list:
             raise InputError(
                 "uncertainty must be a fit or a list of two or more Journeys"
             )
+    fitted = getattr(uncertainty, "value_streams", ())
+    streams = [s for s in fitted if s in journey.streams]
     out = []
     for k, d in enumerate(samples):
         what = f"uncertainty draw {k}"
-        out.append(journey.with_transitions(d, what=what, mine="the journey"))
+        drawn = journey.with_transitions(d, what=what, mine="the journey")
+        out.append(_with_drawn_values(drawn, d, streams) if streams else drawn)
     return out
+
+
+def _with_drawn_values(journey: Journey, draw: Journey, streams: list[str]):
+    """``journey`` with ``draw``'s amounts of ``streams`` (a fit's values are
+    pooled over segments: the draw's first segment holds them) in every
+    segment."""
+    theirs = draw.resolved.segments[0].values
+    segments = [
+        dataclasses.replace(
+            seg, values={**seg.values, **{s: theirs[s] for s in streams}}
+        )
+        for seg in journey.resolved.segments
+    ]
+    return journey.derive(segments=segments)
 
 
 #: Where each column of a comparison row belongs, and its name in
