@@ -24,6 +24,7 @@ from .apps.report import report
 from .apps.widget import WhatIf, what_if
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
+from .calibrate.rules import Rule, StageRules, stages_from
 from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .model.intervention import Intervention, Plan
 from .model.journey import Journey
@@ -52,8 +53,10 @@ __all__ = [
     "JourneyWarning",
     "ModelFile",
     "Plan",
+    "Rule",
     "Simulation",
     "SpecError",
+    "StageRules",
     "SweepError",
     "Tornado",
     "WhatIf",
@@ -75,6 +78,7 @@ __all__ = [
     "report",
     "sankey",
     "save",
+    "stages_from",
     "sweep",
     "threshold",
     "timeline",
