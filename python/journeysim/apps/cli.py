@@ -35,8 +35,8 @@ from ..model.simulate import (
 from ..plans.compare import compare
 from ..view.numbers import duration, money, percent
 from ..view.plot import figure
-from .fit_report import fit_report
 from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
+from .fit_report import fit_report
 from .outputs import Kind, Output, check_outputs, write_csv, write_plot
 from .report import report
 
@@ -134,9 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a stages.yaml of stage rules: the events are an account export, "
         "one row per account per period, and the rules give each row its stage",
     )
-    fit.add_argument(
-        "--html", metavar="OUT", help="write the fit report (HTML) here"
-    )
+    fit.add_argument("--html", metavar="OUT", help="write the fit report (HTML) here")
     fit.add_argument("--out", required=True, metavar="MODEL", help="YAML/JSON out")
     fit.add_argument("--customer", default="customer", help="customer id column")
     fit.add_argument("--time", default="period", help="time column")

@@ -108,7 +108,9 @@ def parse(text: str) -> Expression:
     except SyntaxError as err:
         raise InputError(f"not a valid expression ({err.msg}): {text!r}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise InputError(f"the expression is nested too deeply: {text[:60]!r}") from None
+        raise InputError(
+            f"the expression is nested too deeply: {text[:60]!r}"
+        ) from None
     names: set[str] = set()
     _check(tree, names, text)
     return Expression(text, tree, frozenset(names))
@@ -133,6 +135,8 @@ def _check(node: ast.AST, names: set[str], text: str) -> None:
         return
     if isinstance(node, ast.Call):
         f = node.func
+        if isinstance(f, ast.Attribute):
+            raise InputError(f"{_FORBIDDEN[ast.Attribute]}: {_part(f, text)!r}")
         if not isinstance(f, ast.Name) or f.id not in FUNCTIONS:
             shown = f.id if isinstance(f, ast.Name) else _part(f, text)
             raise InputError(
@@ -163,7 +167,9 @@ def _check(node: ast.AST, names: set[str], text: str) -> None:
             if type(node.op) not in _ARITHMETIC and not isinstance(
                 node.op, ast.BitAnd | ast.BitOr
             ):
-                raise InputError(f"the operator in {_part(node, text)!r} is not allowed")
+                raise InputError(
+                    f"the operator in {_part(node, text)!r} is not allowed"
+                )
         if isinstance(node, ast.Compare):
             for op, right in zip(node.ops, node.comparators):
                 if isinstance(op, ast.In | ast.NotIn):
@@ -180,9 +186,7 @@ def _check(node: ast.AST, names: set[str], text: str) -> None:
                 _check(child, names, text)
         return
     if isinstance(node, ast.Tuple | ast.List):
-        raise InputError(
-            f"a list or tuple may only follow 'in': {_part(node, text)!r}"
-        )
+        raise InputError(f"a list or tuple may only follow 'in': {_part(node, text)!r}")
     raise InputError(f"{type(node).__name__} is not allowed: {_part(node, text)!r}")
 
 
@@ -219,7 +223,9 @@ def _timestamp(text: str) -> pd.Timestamp:
     try:
         t = pd.Timestamp(text)
     except (ValueError, TypeError):
-        raise InputError(f"date({text!r}): not a date; write date('2026-01-31')") from None
+        raise InputError(
+            f"date({text!r}): not a date; write date('2026-01-31')"
+        ) from None
     if t is pd.NaT:
         raise InputError(f"date({text!r}): not a date")
     return t
@@ -349,7 +355,7 @@ class Scope:
         if f == "periods_since":
             if pd.api.types.is_bool_dtype(v.dtype):
                 return pd.Series(acc.since_true(v.to_numpy()))
-            dates = _dates(v, arg_node, text) if v.dtype == object else v
+            dates = _dates(v, arg_node, text) if _texty(v) else v
             return pd.Series(acc.since_dates(dates, _part(arg_node, text)))
         x = _floats(v, arg_node, text, f)
         if f == "rolling_mean":
@@ -404,6 +410,13 @@ def _floats(v: pd.Series, node: ast.expr, text: str, f: str) -> pd.Series:
     return v.astype(float)
 
 
+def _texty(v) -> bool:
+    """A Series of text (or mixed objects), as a CSV file's dates are."""
+    return isinstance(v, pd.Series) and (
+        v.dtype == object or pd.api.types.is_string_dtype(v.dtype)
+    )
+
+
 def _is_date(v) -> bool:
     return isinstance(v, pd.Timestamp) or (
         isinstance(v, pd.Series) and pd.api.types.is_datetime64_any_dtype(v.dtype)
@@ -413,9 +426,9 @@ def _is_date(v) -> bool:
 def _comparable(a, b, na: ast.expr, nb: ast.expr, text: str):
     """Dates compare with dates: a text column beside a date is read as
     dates (a CSV file's dates are text)."""
-    if _is_date(a) and isinstance(b, pd.Series) and b.dtype == object:
+    if _is_date(a) and _texty(b):
         b = _dates(b, nb, text)
-    elif _is_date(b) and isinstance(a, pd.Series) and a.dtype == object:
+    elif _is_date(b) and _texty(a):
         a = _dates(a, na, text)
     if _is_date(a) and isinstance(b, str):
         b = _timestamp(b)

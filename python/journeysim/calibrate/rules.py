@@ -54,8 +54,9 @@ class Rule:
     Examples
     --------
     >>> import journeysim as js
-    >>> js.Rule("at_risk", "health < 40", description="health below 40")
-    Rule(stage='at_risk', when='health < 40', terminal=False, description='health below 40')
+    >>> r = js.Rule("at_risk", "health < 40", description="health below 40")
+    >>> r.stage, r.label, r.terminal
+    ('at_risk', 'health below 40', False)
     """
 
     stage: str
@@ -105,7 +106,8 @@ class StageRules:
     unmatched : DataFrame
         The (account, time) rows no rule matched (given the catch-all stage).
     stages : tuple of str
-        The stages, in the order the rules name them.
+        The stages: in the order the rules name them, then the catch-all,
+        then the terminal ones.
     terminal : tuple of str
         The terminal stages.
     censored : int
@@ -214,9 +216,7 @@ def _signals(signals: Any, columns: set[str]) -> dict[str, Expression]:
     if signals is None:
         return {}
     if not isinstance(signals, Mapping):
-        raise InputError(
-            "signals is a mapping of name -> expression", key=("signals",)
-        )
+        raise InputError("signals is a mapping of name -> expression", key=("signals",))
     parsed: dict[str, Expression] = {}
     for name, text in signals.items():
         key = ("signals", name)
@@ -245,7 +245,7 @@ def _signals(signals: Any, columns: set[str]) -> dict[str, Expression]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name) :] + [name]
+            cycle = [*path[path.index(name) :], name]
             raise InputError(
                 f"signal {name!r}: signals refer to each other in a circle: "
                 + " -> ".join(cycle),
@@ -361,8 +361,11 @@ def stages_from(
                 key=("rules", i, "when"),
             )
         exprs.append(expr)
-    stages = list(dict.fromkeys([r.stage for r in rules] + [catch_all] * bool(catch_all)))
+    # The journey's order: the rules' stages, the catch-all, the terminal ones.
     terminal = tuple(dict.fromkeys(r.stage for r in rules if r.terminal))
+    named_stages = [r.stage for r in rules] + [catch_all] * bool(catch_all)
+    stages = [s for s in dict.fromkeys(named_stages) if s not in terminal]
+    stages += terminal
     for i, rule in enumerate(rules):
         if not rule.terminal and rule.stage in terminal:
             raise InputError(
@@ -433,9 +436,7 @@ def stages_from(
     if nomatch.any():
         if catch_all is None:
             ex = unmatched.head(EXAMPLES)
-            shown = ", ".join(
-                f"({a!r}, {t!r})" for a, t in zip(ex[account], ex[time])
-            )
+            shown = ", ".join(f"({a!r}, {t!r})" for a, t in zip(ex[account], ex[time]))
             raise InputError(
                 f"{int(nomatch.sum()):,} account-periods match no rule, e.g. "
                 f"{shown}; add a rule for them or a catch_all stage",
@@ -504,9 +505,7 @@ def _mask(
     except InputError:
         raise
     except Exception as err:  # the user's function: report, do not crash
-        raise InputError(
-            f"the function raised {type(err).__name__}: {err}"
-        ) from err
+        raise InputError(f"the function raised {type(err).__name__}: {err}") from err
     value = np.asarray(value)
     if value.shape != (len(frame),):
         raise InputError(

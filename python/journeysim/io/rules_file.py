@@ -78,7 +78,9 @@ class RulesFile:
     def locate(self, err: InputError) -> InputError:
         """``err`` (raised with a key path of this file's document) with the
         file, the line and the key in front."""
-        return InputError(_located(self.path, self.lines, err.key, str(err)), key=err.key)
+        return InputError(
+            _located(self.path, self.lines, err.key, str(err)), key=err.key
+        )
 
 
 def _located(name: str, lines: Mapping, key: tuple, message: str) -> str:
