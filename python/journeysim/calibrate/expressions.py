@@ -358,8 +358,11 @@ class Scope:
             dates = _dates(v, arg_node, text) if _texty(v) else v
             return pd.Series(acc.since_dates(dates, _part(arg_node, text)))
         x = _floats(v, arg_node, text, f)
-        if f == "rolling_mean":
-            return pd.Series(acc.rolling_mean(x.to_numpy(), k))
+        if f == "rolling_mean":  # windows of one column share its running sums
+            key = "sums " + ast.dump(arg_node)
+            if key not in self._cache:
+                self._cache[key] = acc.running_sums(x.to_numpy())
+            return pd.Series(acc.rolling_mean(self._cache[key], k))
         if f == "change_since_start":
             return x - acc.first_value(x)
         before = acc.previous(x, k)

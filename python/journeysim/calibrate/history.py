@@ -52,19 +52,37 @@ class Accounts:
         return values.shift(k).where(self.pos >= k)
 
     def first_value(self, values: pd.Series) -> pd.Series:
+        if isinstance(values.dtype, np.dtype):  # plain numpy: a direct gather
+            return pd.Series(values.to_numpy()[self.first])
         return values.take(self.first).reset_index(drop=True)
 
-    def rolling_mean(self, values: np.ndarray, k: int) -> np.ndarray:
-        """Mean over this and up to k - 1 earlier observed periods, skipping
-        missing values (missing if all are). Cumulative sums: one pass."""
+    @staticmethod
+    def running_sums(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative sums of the known values and of their count, from 0:
+        what every rolling mean of these values is computed from."""
         valid = ~np.isnan(values)
-        c = np.concatenate(([0.0], np.cumsum(np.where(valid, values, 0.0))))
-        m = np.concatenate(([0], np.cumsum(valid, dtype=np.int64)))
-        i = np.arange(len(values), dtype=np.int64)
-        lo = np.maximum(i - k + 1, self.first)
-        count = m[i + 1] - m[lo]
+        c = np.empty(len(values) + 1)
+        c[0] = 0.0
+        np.cumsum(np.where(valid, values, 0.0), out=c[1:])
+        m = np.empty(len(values) + 1, dtype=np.int64)
+        m[0] = 0
+        np.cumsum(valid, out=m[1:])
+        return c, m
+
+    def rolling_mean(self, sums: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
+        """Mean over this and up to k - 1 earlier observed periods, skipping
+        missing values (missing if all are), from :meth:`running_sums`. The
+        window's start is a shifted slice, clipped to the account's first row
+        only where the account has fewer than k rows so far."""
+        c, m = sums
+        n = len(c) - 1
+        lo_c, lo_m = np.empty(n), np.empty(n, dtype=np.int64)
+        lo_c[k - 1 :], lo_m[k - 1 :] = c[: n - k + 1], m[: n - k + 1]
+        young = np.flatnonzero(self.pos < k - 1)
+        lo_c[young], lo_m[young] = c[self.first[young]], m[self.first[young]]
+        count = m[1:] - lo_m
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, (c[i + 1] - c[lo]) / count, np.nan)
+            return np.where(count > 0, (c[1:] - lo_c) / count, np.nan)
 
     def since_true(self, flag: np.ndarray) -> np.ndarray:
         """Periods since the account's latest row (this one included) where

@@ -335,6 +335,8 @@ def stages_from(
                 f"{what}: no column {col!r}; the columns are {list(frame.columns)}",
                 key=(what,),
             )
+    if len(frame) == 0:
+        raise InputError("the export has no rows")
     if account == time or "stage" in (account, time):
         raise InputError("account and time must be two columns other than 'stage'")
     if catch_all is not None and (not isinstance(catch_all, str) or not catch_all):
@@ -391,8 +393,10 @@ def stages_from(
         if censored:
             frame, periods = frame[keep], periods[keep]
     codes, ids = pd.factorize(frame[account], sort=False)
-    order = np.lexsort((periods, codes))
-    if not np.all(order[1:] > order[:-1]):  # already sorted: no copy
+    step = np.diff(codes)
+    # Sorted by account and time already (as exports often are): no sort, no copy.
+    if not ((step > 0) | ((step == 0) & (np.diff(periods) > 0))).all():
+        order = np.lexsort((periods, codes))
         frame = frame.iloc[order]
         codes, periods = codes[order], periods[order]
     frame = frame.reset_index(drop=True)
@@ -429,10 +433,14 @@ def stages_from(
     before = np.cumsum(is_terminal) - is_terminal
     keep = (before - before[accounts.first]) == 0
     after_terminal = int((~keep).sum())
-    frame, code, matched = frame[keep], code[keep], matched[keep]
+    ids_kept = frame[account].to_numpy()
+    times_kept = frame[time].to_numpy()
+    if after_terminal:
+        ids_kept, times_kept = ids_kept[keep], times_kept[keep]
+        code, matched = code[keep], matched[keep]
 
     nomatch = matched < 0
-    unmatched = frame.loc[nomatch, [account, time]].reset_index(drop=True)
+    unmatched = pd.DataFrame({account: ids_kept[nomatch], time: times_kept[nomatch]})
     if nomatch.any():
         if catch_all is None:
             ex = unmatched.head(EXAMPLES)
@@ -445,8 +453,8 @@ def stages_from(
         code = np.where(nomatch, stages.index(catch_all), code)
     log = pd.DataFrame(
         {
-            account: frame[account].to_numpy(),
-            time: frame[time].to_numpy(),
+            account: ids_kept,
+            time: times_kept,
             "stage": pd.Categorical.from_codes(code, categories=stages),
         }
     )
