@@ -106,6 +106,9 @@ def main() -> None:
     mine = js.stages_from(sample, rules=RULES, catch_all=CATCH_ALL).log
     agree = [s for stages in hand for s in stages] == mine["stage"].astype(str).tolist()
 
+    cov = r.coverage
+    coverage = ", ".join(f"{s} {p:.1%}" for s, p in zip(cov["stage"], cov["share"]))
+    load = os.getloadavg()[0]
     rows = [
         ("js.stages_from, 5 rules (sort, history, first match)", rules_s, n),
         ("js.fit of the stage log (counting in the core)", fit_s, len(r.log)),
@@ -129,8 +132,8 @@ def main() -> None:
         "",
         f"Speed-up over the hand-written loop: {hand_total / rules_s:,.0f}x. The "
         f"two give the same stage on every row of the sample: {agree}. "
-        f"Coverage: {', '.join(f'{s} {p:.1%}' for s, p in zip(r.coverage['stage'], r.coverage['share']))}; "
-        f"{f.customers:,} accounts fitted.",
+        f"Coverage: {coverage}; {f.customers:,} accounts fitted. Load average "
+        f"during the run: {load:.1f} on {os.cpu_count()} cores (shared machine).",
         "",
     ]
     text = "\n".join(lines)

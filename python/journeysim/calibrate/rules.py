@@ -114,6 +114,23 @@ class StageRules:
         Rows dropped because they are after the export date.
     after_terminal : int
         Rows dropped because they follow the account's first terminal period.
+
+    Examples
+    --------
+    >>> import journeysim as js
+    >>> import pandas as pd
+    >>> export = pd.DataFrame({"account_id": [7, 7, 7], "month": [1, 2, 3],
+    ...                        "health": [80, 30, 0]})
+    >>> r = js.stages_from(export, period=1, rules=[
+    ...     js.Rule("lost", "health == 0", terminal=True),
+    ...     js.Rule("at_risk", "health < 40"),
+    ...     js.Rule("healthy", "health >= 40"),
+    ... ])
+    >>> r.log["stage"].tolist(), r.stages
+    (['healthy', 'at_risk', 'lost'], ('at_risk', 'healthy', 'lost'))
+    >>> f = js.fit(r.log, **r.fit_kwargs)
+    >>> f.counts.loc["at_risk", "lost"]
+    np.int64(1)
     """
 
     log: pd.DataFrame

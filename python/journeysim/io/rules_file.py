@@ -104,10 +104,11 @@ def read_rules(path: str | os.PathLike) -> RulesFile:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from journeysim.io.rules_file import read_rules
-    >>> path = os.path.join(tempfile.mkdtemp(), "stages.yaml")
-    >>> _ = open(path, "w").write(
+    >>> path = Path(tempfile.mkdtemp()) / "stages.yaml"
+    >>> _ = path.write_text(
     ...     "account: id\\nrules:\\n  - {stage: active, when: logins > 0}\\n")
     >>> r = read_rules(path)
     >>> r.account, r.rules[0].stage, r.rules[0].when
