@@ -450,6 +450,11 @@ def _fit(args, out: TextIO) -> None:
         absorbing = like.absorbing
     staged = None
     if args.rules is not None:
+        if args.segment is not None or args.kind != "changes":
+            raise UserError(
+                "--rules makes the stage log itself (snapshots, one per account "
+                "and period); --segment and --kind do not apply"
+            )
         staged = _staged(args.events, read_rules(args.rules))
         log, kwargs = staged.log, staged.fit_kwargs
         if absorbing is not None:

@@ -151,25 +151,23 @@ def _coverage(r: StageRules, units) -> str:
 
 
 def _rates(f: Fit, units) -> str:
-    iv = f.interval(0.95)
-    if iv.index.nlevels > 2:  # segments or tenure pieces: the pooled view first
-        iv = iv.groupby(level=["from", "to"]).first()
-    moves = iv[
-        (iv.index.get_level_values("from") != iv.index.get_level_values("to"))
-        & (iv["high"] > 0)
-    ]
-    shown = pd.DataFrame(
-        {
-            "to": moves.index.get_level_values("to"),
-            "rate": [percent(v, units) for v in moves["estimate"]],
-            "95% interval": [
+    iv = f.interval(0.95).reset_index()
+    moves = iv[(iv["from"] != iv["to"]) & (iv["high"] > 0)]
+    # Segments and tenure pieces (when fitted) as columns before "from".
+    keys = [c for c in moves.columns if c not in ("estimate", "low", "high")]
+    shown = (
+        moves[keys]
+        .astype(str)
+        .assign(
+            rate=[percent(v, units) for v in moves["estimate"]],
+            interval=[
                 f"{percent(lo, units)} to {percent(hi, units)}"
                 for lo, hi in zip(moves["low"], moves["high"])
             ],
-        },
-        index=pd.Index(moves.index.get_level_values("from"), name="from"),
+        )
     )
-    return _table(shown, "rates")
+    shown = shown.rename(columns={"interval": "95% interval"})
+    return _table(shown.set_index(keys[0]), "rates")
 
 
 def _counts(f: Fit, units) -> str:

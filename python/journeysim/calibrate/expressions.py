@@ -111,9 +111,30 @@ def parse(text: str) -> Expression:
         raise InputError(
             f"the expression is nested too deeply: {text[:60]!r}"
         ) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise InputError(
+            f"the expression nests more than {MAX_DEPTH} levels deep: {text[:60]!r}"
+        )
     names: set[str] = set()
     _check(tree, names, text)
     return Expression(text, tree, frozenset(names))
+
+
+#: Deepest nesting of an expression's parts.
+MAX_DEPTH = 50
+
+
+def _depth(node: ast.AST) -> int:
+    """How deeply the parts nest (without recursion: a long chain of 'not'
+    must be refused, not overflow the stack)."""
+    deepest, todo = 0, [(node, 1)]
+    while todo:
+        n, d = todo.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        todo.extend((c, d + 1) for c in ast.iter_child_nodes(n))
+    return deepest
 
 
 def _check(node: ast.AST, names: set[str], text: str) -> None:
@@ -274,7 +295,12 @@ class Scope:
 
     def _eval(self, node: ast.expr, text: str):
         if isinstance(node, ast.Constant):
-            return node.value
+            v = node.value
+            # Numbers as floats: 10 ** 10 ** 10 overflows to inf at once
+            # instead of computing a billion-digit integer.
+            if isinstance(v, int) and not isinstance(v, bool):
+                return np.float64(v)
+            return v
         if isinstance(node, ast.Name):
             return self.name(node.id)
         if isinstance(node, ast.BoolOp):
