@@ -154,7 +154,12 @@ def _rates(f: Fit, units) -> str:
     iv = f.interval(0.95).reset_index()
     moves = iv[(iv["from"] != iv["to"]) & (iv["high"] > 0)]
     # Segments and tenure pieces (when fitted) as columns before "from".
-    keys = [c for c in moves.columns if c not in ("estimate", "low", "high")]
+    keys = [
+        c
+        for c in moves.columns
+        if c in ("from", "to")
+        or (c not in ("estimate", "low", "high") and iv[c].nunique() > 1)
+    ]
     shown = (
         moves[keys]
         .astype(str)
