@@ -27,6 +27,7 @@ from .calibrate.cohorts import cohort_table
 from .calibrate.fit import fit
 from .calibrate.fitted import Fit, FitCheck
 from .calibrate.monitor import Monitor, monitor
+from .calibrate.rules import Rule, StageRules, stages_from
 from .io.files import ModelFile, dumps, load, load_model, load_plans, loads, save
 from .model.intervention import Intervention, Plan
 from .model.journey import Journey
@@ -61,8 +62,10 @@ __all__ = [
     "ModelFile",
     "Monitor",
     "Plan",
+    "Rule",
     "Simulation",
     "SpecError",
+    "StageRules",
     "SweepError",
     "Tornado",
     "ValueOfInformation",
@@ -89,6 +92,7 @@ __all__ = [
     "report",
     "sankey",
     "save",
+    "stages_from",
     "studio",
     "sweep",
     "threshold",

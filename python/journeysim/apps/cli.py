@@ -24,7 +24,9 @@ from .._base.optional import optional
 from .._base.version import __version__
 from ..calibrate.fit import fit
 from ..calibrate.monitor import monitor
+from ..calibrate.rules import Rule, stages_from
 from ..io.files import load, load_model, load_plans, save
+from ..io.rules_file import RulesFile, read_rules
 from ..model.simulate import (
     MAX_CUSTOMERS,
     MAX_REPLICATIONS,
@@ -36,6 +38,7 @@ from ..plans.compare import compare
 from ..view.numbers import duration, money, percent
 from ..view.plot import figure
 from .demo import DEFAULT_PLOT, default_journey, default_plans, run_demo
+from .fit_report import fit_report
 from .monitor_report import monitor_report
 from .outputs import Kind, Output, check_outputs, write_csv, write_plot
 from .report import report
@@ -126,7 +129,16 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--plot", metavar="PNG", help="write the comparison chart here")
 
     fit = sub.add_parser("fit", help="calibrate a journey from an event log")
-    fit.add_argument("events", help="a CSV or Parquet event log")
+    fit.add_argument(
+        "events", help="a CSV or Parquet event log (an account export with --rules)"
+    )
+    fit.add_argument(
+        "--rules",
+        metavar="STAGES",
+        help="a stages.yaml of stage rules: the events are an account export, "
+        "one row per account per period, and the rules give each row its stage",
+    )
+    fit.add_argument("--html", metavar="OUT", help="write the fit report (HTML) here")
     fit.add_argument("--out", required=True, metavar="MODEL", help="YAML/JSON out")
     fit.add_argument("--customer", default="customer", help="customer id column")
     fit.add_argument("--time", default="period", help="time column")
@@ -501,6 +513,7 @@ def _fit(args, out: TextIO) -> None:
         [
             Output(args.out, Kind.MODEL, "--out"),
             _output(args.plot, Kind.PLOT, "--plot"),
+            _output(args.html, Kind.HTML, "--html"),
         ],
         args.force,
     )
@@ -526,20 +539,40 @@ def _fit(args, out: TextIO) -> None:
         absorbing = [s for s in args.absorbing.split(",") if s]
     elif like is not None:
         absorbing = like.absorbing
-    f = fit(
-        args.events,
-        customer=args.customer,
-        time=args.time,
-        stage=args.stage,
-        period=period,
-        kind=args.kind,
-        segment=args.segment,
-        tenure=tenure,
-        absorbing=absorbing,
-        prior=args.prior,
-        returns=args.returns,
-        stages=like.stages if like is not None else None,
-    )
+    staged = None
+    if args.rules is not None:
+        if args.segment is not None or args.kind != "changes":
+            raise UserError(
+                "--rules makes the stage log itself (snapshots, one per account "
+                "and period); --segment and --kind do not apply"
+            )
+        staged = _staged(args.events, read_rules(args.rules))
+        log, kwargs = staged.log, staged.fit_kwargs
+        if absorbing is not None:
+            kwargs["absorbing"] = absorbing
+        if like is not None:
+            kwargs["stages"] = like.stages
+        print(
+            f"Stage rules: {len(log):,} account-periods of "
+            f"{log[staged.account].nunique():,} accounts; "
+            f"{len(staged.unmatched):,} matched no rule."
+        )
+        f = fit(log, tenure=tenure, prior=args.prior, **kwargs)
+    else:
+        f = fit(
+            args.events,
+            customer=args.customer,
+            time=args.time,
+            stage=args.stage,
+            period=period,
+            kind=args.kind,
+            segment=args.segment,
+            tenure=tenure,
+            absorbing=absorbing,
+            prior=args.prior,
+            returns=args.returns,
+            stages=like.stages if like is not None else None,
+        )
     journey = f.journey
     if like is not None:
         journey = _with_transitions(like, journey)
@@ -564,6 +597,9 @@ def _fit(args, out: TextIO) -> None:
         t = f.tenure_test()
         print(f"tenure test: G2 {t['G2']:.1f}, df {int(t['df'])}, p {t['p_value']:.3g}")
     print(f"Model written to {Path(args.out).resolve()}")
+    if args.html:
+        fit_report(f, args.html, rules=staged, source=Path(args.events).name)
+        print(f"Fit report written to {Path(args.html).resolve()}")
     if args.plot:
         fig, ax = figure()
         check.plot(ax=ax)
@@ -571,6 +607,34 @@ def _fit(args, out: TextIO) -> None:
         print(
             f"Observed against fitted retention written to {Path(args.plot).resolve()}"
         )
+
+
+#: Errors about these keys are the rules file's: named with its line.
+_RULES_FILE_KEYS = ("rules", "signals", "export_date", "catch_all", "account", "time")
+
+
+def _staged(export: str, spec: RulesFile):
+    """The export's stage log by the file's rules; an error about a rule or a
+    signal names the rules file, its line and key."""
+    rules = [
+        Rule(r.stage, r.when, terminal=r.terminal, description=r.description)
+        for r in spec.rules
+    ]
+    try:
+        return stages_from(
+            export,
+            account=spec.account,
+            time=spec.time,
+            rules=rules,
+            signals=spec.signals,
+            export_date=spec.export_date,
+            catch_all=spec.catch_all,
+            period=spec.period,
+        )
+    except InputError as err:
+        if err.key and err.key[0] in _RULES_FILE_KEYS:
+            raise spec.locate(err) from None
+        raise
 
 
 def _with_transitions(like, fitted):
