@@ -203,7 +203,8 @@ def main() -> None:
     from results_file import cpu_model, write_section
 
     before = json.loads(args.before.read_text()) if args.before else None
-    machine = f"{cpu_model()}, {os.cpu_count()} cores"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    machine = f"{cpu_model()}, {os.cpu_count()} cores, load average {load} at the end"
     write_section(SECTION, section(now, before, machine))
 
 

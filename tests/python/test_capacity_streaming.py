@@ -88,9 +88,7 @@ def test_waiting_beats_customer_number_in_the_hand_built_case():
         stayed = [i for i in here if i not in left]
         for i in left:
             if at[i, t + 1] == 2:  # served
-                overtakes += sum(
-                    1 for k in stayed if k < i and waited[k] < waited[i]
-                )
+                overtakes += sum(1 for k in stayed if k < i and waited[k] < waited[i])
         waited[here] += 1
         waited[at[:, t] != 1] = 0
     assert overtakes > 0
