@@ -229,7 +229,7 @@ void run_individual(const Journey &j, const SimulationOptions &o,
 void run_capacity(const Journey &j, const SimulationOptions &o,
                   const std::vector<CapacityRule> &rules, SimulationControl *ctl,
                   const std::vector<std::vector<std::int64_t>> &joins,
-                  SimulationResult &out);
+                  SimulationResult &out, int threads);
 void run_aggregate(const Journey &j, const SimulationOptions &o, int rep,
                    const SimulationControl *ctl, SimulationResult &out);
 

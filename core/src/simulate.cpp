@@ -199,7 +199,7 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
   }
 
   if (!capacity.empty()) {
-    run_capacity(journey, o, capacity, control, joins, out);
+    run_capacity(journey, o, capacity, control, joins, out, threads);
     check_values(out);
     return out;
   }
@@ -227,9 +227,12 @@ simulation_memory(const Journey &journey, const SimulationOptions &o,
     need.emplace_back("per-customer arrays", M * (4 + 2 + 2 + 4 + 1 + 8 * K));
   if (o.method == Method::Individual) {
     if (capacity_rules > 0) {
-      // Everyone's random numbers and state, period by period (capacity.cpp).
-      need.emplace_back("the capacity engine's customers",
-                        M * (8 * (T + 2) + 48 + 8 * K + 9 * X));
+      // Everyone's state, period by period (capacity.cpp): stage, segment,
+      // lifetime, values, rule and team bits, periods waited at each rule, and
+      // at most every customer waiting at every rule (twice: queues, order).
+      need.emplace_back(
+          "the capacity engine's customers",
+          M * (1 + 2 + 1 + 4 + 4 + 2 + 8 * K + 3 * 8 + 4 * X + 16 * X + 16));
     } else {
       int threads = o.threads > 0
                         ? o.threads

@@ -68,7 +68,9 @@ TEST_CASE("the same seed gives identical results for 1, 2 and 4 threads") {
   }
 }
 
-TEST_CASE("with room for everyone the capacity engine draws what the other does") {
+TEST_CASE("with room for everyone the capacity engine gives the same process") {
+  // Its own counter-based draws: occupancy within 4 standard errors of the
+  // customer-by-customer engine's at every t (a binomial share each).
   const Journey j = three_stage();
   CapacityRule unlimited;
   unlimited.capacity = 1000000000;
@@ -79,12 +81,15 @@ TEST_CASE("with room for everyone the capacity engine draws what the other does"
   period.engine = Engine::Period;
   const auto a = simulate(j, period);
   const auto b = simulate(j, options(1), nullptr, {unlimited});
-  CHECK(a.occupancy == b.occupancy);
-  CHECK(a.lifetime == b.lifetime);
-  CHECK(a.outcome == b.outcome);
-  REQUIRE(a.customer_value.size() == b.customer_value.size());
-  for (std::size_t i = 0; i < a.customer_value.size(); ++i)
-    CHECK(a.customer_value[i] == Approx(b.customer_value[i]).epsilon(1e-12));
+  REQUIRE(a.cohort_occupancy.size() == b.cohort_occupancy.size());
+  const double n = 10000.0;
+  for (std::size_t q = 0; q < a.cohort_occupancy.size(); ++q) {
+    const double p1 = static_cast<double>(a.cohort_occupancy[q]) / n;
+    const double p2 = static_cast<double>(b.cohort_occupancy[q]) / n;
+    const double se = std::sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / n) + 1e-12;
+    CHECK(std::abs(p1 - p2) <= 4.0 * se);
+  }
+  CHECK(a.occupancy != b.occupancy); // different draws, really
   // Everyone active meets the rule each period: 10000 at t = 0.
   CHECK(b.capacity_eligible[0] == 10000);
   CHECK(b.capacity_treated[0] == 10000);
@@ -313,13 +318,7 @@ TEST_CASE("life-table accrual: every engine agrees with the exact analysis") {
     unlimited.rank = {0, std::nullopt, std::nullopt};
     unlimited.touched = {true};
     unlimited.fallback = {0};
-    o.engine = Engine::Period; // whose draws the capacity engine uses
-    const auto a = simulate(j, o);
-    const auto b = simulate(j, o, nullptr, {unlimited});
-    within(b);
-    REQUIRE(a.customer_value.size() == b.customer_value.size());
-    for (std::size_t i = 0; i < a.customer_value.size(); ++i)
-      CHECK(a.customer_value[i] == Approx(b.customer_value[i]).epsilon(1e-12));
+    within(simulate(j, o, nullptr, {unlimited}));
   }
   SECTION("aggregate: over 40 replications") {
     o.method = Method::Aggregate;

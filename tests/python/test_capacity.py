@@ -38,39 +38,40 @@ def test_capacity_is_never_exceeded():
     assert not c.summary.loc["baseline", "capacity limited"]
 
 
-def test_capacity_nobody_reaches_gives_the_unlimited_plan_exactly():
-    # With room for everyone, the period-by-period engine meets every customer
-    # with the same random numbers as the customer-by-customer one.
+def test_capacity_nobody_reaches_gives_the_unlimited_plan_in_distribution():
+    # With room for everyone, the period-by-period engine (its own
+    # counter-based draws) gives the customer-by-customer engine's process:
+    # CLV and costs within 4 standard errors (also tests/python/
+    # test_capacity_streaming.py).
     j = js.default_journey("small_business")
     plans = [
         js.Plan("unlimited", [outreach()]),
         js.Plan("roomy", [outreach(capacity=10**9)]),
     ]
-    c = js.compare(j, plans, periods=24, customers=5_000, seed=8)
+    c = js.compare(j, plans, periods=24, customers=20_000, seed=8)
     a, b = c.results["unlimited"], c.results["roomy"]
-    np.testing.assert_array_equal(a.lifetime, b.lifetime)
-    np.testing.assert_array_equal(a.outcome, b.outcome)
-    np.testing.assert_allclose(a.customer_value, b.customer_value, rtol=1e-12)
+    se = np.hypot(a.standard_errors["net"], b.standard_errors["net"])
+    assert abs(a.clv - b.clv) <= 4 * se
     s = c.summary
-    assert s.loc["roomy", "CLV"] == pytest.approx(s.loc["unlimited", "CLV"])
-    # Once-per-customer costs are counted in the capacity run and are their
-    # exact expectation otherwise: equal up to Monte Carlo noise.
     assert s.loc["roomy", "intervention cost"] == pytest.approx(
-        s.loc["unlimited", "intervention cost"], rel=2e-3
+        s.loc["unlimited", "intervention cost"], rel=0.05
     )
 
 
 def test_a_binding_capacity_buys_less():
+    # Both capacity plans run on the capacity engine with the same draws per
+    # customer (common random numbers): the binding one buys less, for less.
     j = js.default_journey("small_business")
     plans = [
-        js.Plan("unlimited", [outreach()]),
+        js.Plan("roomy", [outreach(capacity=10**9)]),
         js.Plan("capped", [outreach(capacity=100)]),
     ]
-    s = js.compare(j, plans, periods=24, customers=20_000, seed=3).summary
-    assert 0 < s.loc["capped", "CLV diff"] < s.loc["unlimited", "CLV diff"]
-    assert (
-        s.loc["capped", "intervention cost"] < s.loc["unlimited", "intervention cost"]
-    )
+    c = js.compare(j, plans, periods=24, customers=20_000, seed=3)
+    s = c.summary
+    assert s.loc["capped", "CLV"] < s.loc["roomy", "CLV"]
+    assert s.loc["capped", "intervention cost"] < s.loc["roomy", "intervention cost"]
+    roomy, capped = c.results["roomy"], c.results["capped"]
+    assert (capped.retention <= roomy.retention + 1e-12).all()
 
 
 def test_priority_serves_the_listed_stage_first():
@@ -117,7 +118,7 @@ def test_capacity_cannot_be_analysed_exactly():
 
 def test_rules_keep_the_value_of_absorbing_stages():
     # "won" earns 5 a period after absorption: a do-nothing intervention run by
-    # the period-by-period engine must give the baseline's value.
+    # the period-by-period engine must give the exact value (within 4 SE).
     j = js.Journey(
         ["a", "won", "lost"],
         {"a": {"won": 0.3, "lost": 0.2}},
@@ -126,9 +127,10 @@ def test_rules_keep_the_value_of_absorbing_stages():
     nothing = js.Intervention(
         "nothing", at=("a", "lost"), relative_risk=1.0, capacity=10**9
     )
-    c = js.compare(j, [js.Plan("p", [nothing])], periods=12, customers=2_000, seed=4)
-    s = c.summary
-    assert s.loc["p", "CLV"] == pytest.approx(s.loc["baseline", "CLV"], rel=1e-12)
+    c = js.compare(j, [js.Plan("p", [nothing])], periods=12, customers=20_000, seed=4)
+    sim = c.results["p"]
+    exact = j.analyze(12).clv
+    assert abs(sim.clv - exact) <= 4 * sim.standard_errors["net"]
 
 
 def test_replications_are_the_paired_units():

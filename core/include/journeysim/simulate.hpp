@@ -103,8 +103,9 @@ struct Window {
 // A rule the period-by-period engine applies to an intervention: its own
 // capacity, its team's, a calendar window, or several of them. At most `capacity`
 // customers per period are treated among those who meet it (touched customers at one of
-// its stages within its tenure window), by stage priority (lower rank first) and then
-// first come, first served (customer number). A customer who is not served that period
+// its stages within its tenure window), longest wait first (periods in a row it has
+// waited there unserved), then by stage priority (lower rank first), then customer
+// number. A customer who is not served that period
 // moves as customers of segment `fallback[g]` (the same sub-population without this
 // intervention) do.
 struct CapacityRule {

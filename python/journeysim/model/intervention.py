@@ -118,9 +118,11 @@ class Intervention:
         beyond it that period move as if untouched (and cost nothing). This
         makes the effect nonlinear: plans with a capacity can only be simulated.
     priority : list of str, optional
-        With a capacity: the order in which *from* stages are served (first
-        come, first served within a stage, by customer number). Default: first
-        come, first served.
+        With a capacity: the order in which *from* stages are served among
+        customers who have waited equally long (whoever has waited longest
+        unserved is served first; then this priority; then customer number).
+        Default: none (equal waits go by customer number). See
+        docs/capacity.md.
 
     Interventions are equal when every field is; they pickle, and
     :meth:`to_dict` / :meth:`from_dict` give the form model files use.
