@@ -252,9 +252,6 @@ private:
   bool run_block(int rep, std::int64_t b, std::int64_t M,
                  const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
                  BlockEvents *ev, SimulationResult *keep) {
-    // The period engine's stream for the block; the sojourn engine's are per customer.
-    Rng rng(stream_seed(o_.seed, static_cast<std::uint64_t>(rep),
-                        static_cast<std::uint64_t>(b)));
     const auto K = static_cast<std::size_t>(K_);
     // Values of moves by period only when the journey has any.
     sum.moves.assign(any_moves_ ? static_cast<std::size_t>(T_) * K : 0, 0.0);
@@ -278,10 +275,12 @@ private:
       while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
       std::fill(cv, cv + K, 0.0);
       CustomerStream cs(key, static_cast<std::uint64_t>(id));
-      const double u_seg = sojourn_ ? cs.uniform() : uniform(rng);
+      // Each customer's own stream: read in turn by the sojourn engine, by
+      // draw number (segment, start, one per tenure) by the period engine.
+      const double u_seg = sojourn_ ? cs.uniform() : cs.at(0);
       const int g = draw_upto(share_cdf_, share_last_, u_seg);
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
-      const double u_start = sojourn_ ? cs.uniform() : uniform(rng);
+      const double u_start = sojourn_ ? cs.uniform() : cs.at(1);
       Customer w{
           id, g, J, T_ - J,
           draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)], u_start)};
@@ -295,9 +294,7 @@ private:
       if (sojourn_) {
         if (!w.absorbed) walk_sojourns(tab, w, cs, c, sum, ev, cv);
       } else {
-        const int used = w.absorbed ? 0 : walk_periods(tab, w, rng, c, sum, ev, cv);
-        // Every customer consumes the same number of draws, whatever happened.
-        if (used < H) rng.discard(static_cast<unsigned long long>(H - used));
+        if (!w.absorbed) walk_periods(tab, w, cs, c, sum, ev, cv);
       }
       sojourn(tab, g, J, H, w.s, w.a, H + 1, c, cv);
       const int life = w.absorbed ? w.a : H;
@@ -355,9 +352,10 @@ private:
     w.absorbed = absorbing_[static_cast<std::size_t>(next)];
   }
 
-  // The period engine: one draw per period until absorbed; returns the draws used.
-  int walk_periods(const SegmentTables &tab, Customer &w, Rng &rng, Counts &c,
-                   BlockSums &sum, BlockEvents *ev, double *cv) const {
+  // The period engine: one draw per period until absorbed, draw 2 + tau of the
+  // customer's stream for the move of tenure tau (as the capacity engine).
+  void walk_periods(const SegmentTables &tab, Customer &w, const CustomerStream &cs,
+                    Counts &c, BlockSums &sum, BlockEvents *ev, double *cv) const {
     // Tenure pieces of the transitions: hoist the sampler while it holds.
     int tau = 0;
     for (std::size_t p = 0; p < tab.samplers.size() && !w.absorbed; ++p) {
@@ -366,7 +364,7 @@ private:
                             ? std::min(w.H, tab.trans_starts[p + 1])
                             : w.H;
       for (; tau < until; ++tau) {
-        const int next = rs.draw(w.s, uniform(rng));
+        const int next = rs.draw(w.s, cs.at(2 + static_cast<std::uint64_t>(tau)));
         if (next == w.s) continue;
         move(tab, w, next, tau, c, sum, ev, cv);
         if (w.absorbed) {
@@ -375,7 +373,6 @@ private:
         }
       }
     }
-    return tau;
   }
 
   // The sojourn engine: per stay, one draw for its length and one for where the

@@ -25,15 +25,24 @@ public:
   // Customer `customer`'s stream; its start differs from every block stream's
   // seed (stream_seed) by the constant.
   CustomerStream(std::uint64_t key, std::uint64_t customer)
-      : state_(mix(key ^ (customer + 0x5851f42d4c957f2dULL))) {}
+      : start_(mix(key ^ (customer + 0x5851f42d4c957f2dULL))), state_(start_) {}
   // A uniform double in [0, 1) with 53 random bits.
   double uniform() {
     const std::uint64_t x = mix(state_); // mix adds the golden gamma first
     state_ += 0x9e3779b97f4a7c15ULL;
     return static_cast<double>(x >> 11) * 0x1.0p-53;
   }
+  // Its n-th draw on its own (counter-based, O(1)): what the (n + 1)-th call of
+  // uniform() returns. The period and capacity engines read draw 0 for the
+  // segment, 1 for the start stage and 2 + tau for the move of tenure tau, so a
+  // customer meets the same numbers in both (common random numbers).
+  [[nodiscard]] double at(std::uint64_t n) const {
+    return static_cast<double>(mix(start_ + n * 0x9e3779b97f4a7c15ULL) >> 11) *
+           0x1.0p-53;
+  }
 
 private:
+  std::uint64_t start_;
   std::uint64_t state_;
 };
 

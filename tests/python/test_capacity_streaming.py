@@ -156,3 +156,27 @@ def test_memory_does_not_grow_with_customers_times_periods():
     assert engine(10**6, 1_200) / 10**6 == pytest.approx(per_customer)
     assert per_customer < 150  # bytes: 1 M customers x 120 periods in ~0.1 GB
     assert engine(2 * 10**6, 120) == pytest.approx(2 * engine(10**6, 120))
+
+
+def test_a_capacity_plan_shares_random_numbers_with_the_other_plans():
+    # The period engine reads each customer's draws by number (segment, start,
+    # one per tenure) as the capacity engine does; compare runs every plan on
+    # it when one has a capacity. With room for everyone, the capacity plan is
+    # the same plan customer for customer, and its paired interval the same.
+    j = js.default_journey("small_business")
+    iv = js.Intervention(
+        "rescue",
+        at=("at_risk", "churned"),
+        probability=0.12,
+        reassign_to="adopting",
+        reach=0.6,
+        cost_per_period=120,
+    )
+    plans = [js.Plan("free", [iv]), js.Plan("room", [iv.replace(capacity=10**9)])]
+    s = js.compare(j, plans, 24, customers=3_000, seed=3).summary
+    cols = ["CLV", "CLV diff", "CLV diff low", "CLV diff high"]
+    # Equal customer for customer; the sums differ only in their order.
+    assert s.loc["room", cols].tolist() == pytest.approx(
+        s.loc["free", cols].tolist(), rel=1e-12
+    )
+    assert s.loc["room", "CLV diff"] > 0
