@@ -24,7 +24,7 @@ from .._base.optional import optional
 from .._base.version import __version__
 from ..calibrate.fit import fit
 from ..calibrate.monitor import monitor
-from ..calibrate.rules import Rule, stages_from
+from ..calibrate.rules import Rule, read_export, stages_from
 from ..io.files import load, load_model, load_plans, save
 from ..io.rules_file import RulesFile, read_rules
 from ..model.simulate import (
@@ -546,8 +546,37 @@ def _fit(args, out: TextIO) -> None:
                 "--rules makes the stage log itself (snapshots, one per account "
                 "and period); --segment and --kind do not apply"
             )
-        staged = _staged(args.events, read_rules(args.rules))
+        spec = read_rules(args.rules)
+        export = read_export(args.events)
+        staged = _staged(export, spec)
         log, kwargs = staged.log, staged.fit_kwargs
+        for part, named in (
+            ("values", spec.value_columns),
+            ("scores", spec.score_columns),
+        ):
+            for name, column in named.items():
+                if column not in export.columns:
+                    raise spec.locate(
+                        InputError(
+                            f"no column {column!r} in {Path(args.events).name}; "
+                            f"the columns are {list(export.columns)}",
+                            key=(part, name),
+                        )
+                    )
+        if spec.value_columns or spec.score_columns:
+            # The rows the log kept (not those after the export date or a
+            # terminal stage) carry the values.
+            keys = [staged.account, staged.time]
+            kept = export.set_index(keys).index.isin(
+                pd.MultiIndex.from_frame(log[keys])
+            )
+            kwargs.update(
+                values=export[kept],
+                value_columns=dict(spec.value_columns) or None,
+                score_columns=dict(spec.score_columns) or None,
+                # Streams not under net: count +1 (costs are named there).
+                net={k: spec.net.get(k, 1.0) for k in spec.value_columns} or None,
+            )
         if absorbing is not None:
             kwargs["absorbing"] = absorbing
         if like is not None:
@@ -557,7 +586,10 @@ def _fit(args, out: TextIO) -> None:
             f"{log[staged.account].nunique():,} accounts; "
             f"{len(staged.unmatched):,} matched no rule."
         )
-        f = fit(log, tenure=tenure, prior=args.prior, **kwargs)
+        try:
+            f = fit(log, tenure=tenure, prior=args.prior, **kwargs)
+        except InputError as err:
+            raise _located_values(err, spec) from None
     else:
         f = fit(
             args.events,
@@ -609,11 +641,20 @@ def _fit(args, out: TextIO) -> None:
         )
 
 
+def _located_values(err: InputError, spec: RulesFile) -> InputError:
+    """An error of the fit about a value or score column, named with the
+    rules file's line of that key (``values:`` or ``scores:``)."""
+    part = {"value_columns": "values", "score_columns": "scores", "net": "net"}
+    if err.key and err.key[0] in part:
+        return spec.locate(InputError(str(err), key=(part[err.key[0]], *err.key[1:])))
+    return err
+
+
 #: Errors about these keys are the rules file's: named with its line.
 _RULES_FILE_KEYS = ("rules", "signals", "export_date", "catch_all", "account", "time")
 
 
-def _staged(export: str, spec: RulesFile):
+def _staged(export: pd.DataFrame, spec: RulesFile):
     """The export's stage log by the file's rules; an error about a rule or a
     signal names the rules file, its line and key."""
     rules = [

@@ -1,7 +1,8 @@
 """A self-contained HTML report of a fit, for people who do not read Python:
 how the stage rules covered the export, the fitted monthly (per period) rates
-with their 95% intervals and the transitions counted, observed against fitted
-retention, and the fitted journey's map. Inline CSS and SVG, no script."""
+with their 95% intervals and the transitions counted, the values and scores
+per stage measured from the data (when the fit has them), observed against
+fitted retention, and the fitted journey's map. Inline CSS and SVG, no script."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from .._base.atomic import write_text
-from .._base.errors import InputError
+from .._base.errors import FitError, InputError
 from .._base.version import __version__
 from ..calibrate.fitted import Fit
 from ..calibrate.rules import StageRules
-from ..view.numbers import number, percent
+from ..view.numbers import money, number, percent
 from ..view.plot import figure
 from .report import CSS, _chart, _e, _journey_map, _svg, check_html
 
@@ -84,6 +85,7 @@ def fit_report(
         "<h3>Transitions counted</h3>",
         _counts(f, units),
         "</section>",
+        *_values_section(f, units),
         '<section id="check"><h2>Observed against fitted</h2>',
         _chart(
             "retention",
@@ -173,6 +175,55 @@ def _rates(f: Fit, units) -> str:
     )
     shown = shown.rename(columns={"interval": "95% interval"})
     return _table(shown.set_index(keys[0]), "rates")
+
+
+def _values_section(f: Fit, units) -> list[str]:
+    """Values and scores per stage with their 95% intervals, when the fit
+    measured them (``fit(value_columns=...)``); nothing otherwise."""
+    try:
+        v = f.value_summary(0.95)
+    except FitError:
+        return []
+    per = f"per account per {_e(units.time_unit)}"
+    parts = [
+        '<section id="values"><h2>Values per stage</h2>',
+        f"<p>What an account in each stage brings or costs {per}, measured on "
+        "the same accounts (the mean over the account-"
+        f"{_e(units.plural)} spent in the stage), and the scores it gives, "
+        "with a 95% interval (accounts as clusters: an account's "
+        f"{_e(units.plural)} are not independent). A stage without rows has "
+        "none to measure (fixed).</p>",
+    ]
+    for kind, shows in (("value", "money"), ("score", "number")):
+        rows = v[v["kind"] == kind]
+        if not len(rows):
+            continue
+
+        def fmt(x, shows=shows):
+            if not np.isfinite(x):
+                return "—"
+            return money(x, units) if shows == "money" else number(x, units)
+
+        shown = pd.DataFrame(
+            {
+                "stage": rows.index.get_level_values("stage").astype(str),
+                "column": rows["column"].to_numpy(),
+                "estimate": [fmt(x) for x in rows["estimate"]],
+                "95% interval": [
+                    "fixed"
+                    if fixed
+                    else ("—" if not np.isfinite(lo) else f"{fmt(lo)} to {fmt(hi)}")
+                    for lo, hi, fixed in zip(rows["low"], rows["high"], rows["fixed"])
+                ],
+                "accounts": [number(x, units) for x in rows["accounts"]],
+                f"account-{units.plural}": [number(x, units) for x in rows["periods"]],
+            },
+            index=pd.Index(rows.index.get_level_values("name"), name=kind),
+        )
+        title = "Value streams" if kind == "value" else "Scores"
+        parts += [f"<h3>{title}</h3>", _table(shown, f"{kind}s")]
+    parts.append("</section>")
+    return parts
 
 
 def _counts(f: Fit, units) -> str:

@@ -16,6 +16,11 @@ names the file, the line and the key::
         terminal: true
       - stage: at_risk
         when: health < 40
+    values:             # optional: value streams measured per stage
+      revenue: mrr
+      cost_to_serve: support_cost
+    net: {cost_to_serve: -1}
+    scores: {nps: nps}
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ _KEYS = (
     "catch_all",
     "signals",
     "rules",
+    "values",
+    "scores",
+    "net",
     "format",
 )
 _RULE_KEYS = ("stage", "when", "terminal", "description")
@@ -73,6 +81,9 @@ class RulesFile:
     period: str | int = "M"
     export_date: Any = None
     catch_all: str | None = None
+    value_columns: Mapping[str, str] = field(default_factory=dict)
+    score_columns: Mapping[str, str] = field(default_factory=dict)
+    net: Mapping[str, float] = field(default_factory=dict)
     lines: Mapping[tuple, int] = field(default_factory=dict)
 
     def locate(self, err: InputError) -> InputError:
@@ -182,6 +193,26 @@ def read_rules(path: str | os.PathLike) -> RulesFile:
     for k, v in signals.items():
         if not isinstance(v, str):
             fail(("signals", k), f"a signal is an expression (text), got {v!r}")
+    columns = {}
+    for part, what in (("values", "value stream"), ("scores", "score")):
+        named = data.get(part) or {}
+        if not isinstance(named, Mapping):
+            fail((part,), f"{part}: is a mapping of {what}: column")
+        for k, v in named.items():
+            if not isinstance(v, str) or not v:
+                fail((part, k), f"the {what}'s column is a name, got {v!r}")
+        columns[part] = dict(named)
+    net = data.get("net") or {}
+    if not isinstance(net, Mapping):
+        fail(("net",), "net: is a mapping of value stream: weight (1 or -1)")
+    for k, v in net.items():
+        if k not in columns["values"]:
+            fail(
+                ("net", k),
+                f"{k!r} is not a stream under values: {list(columns['values'])}",
+            )
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            fail(("net", k), f"a weight is a number (1, -1), got {v!r}")
     for k in ("account", "time", "catch_all"):
         if k in data and not isinstance(data[k], str):
             fail((k,), f"a column or stage name, got {data[k]!r}")
@@ -206,5 +237,8 @@ def read_rules(path: str | os.PathLike) -> RulesFile:
         period=period,
         export_date=export_date,
         catch_all=data.get("catch_all"),
+        value_columns=columns["values"],
+        score_columns=columns["scores"],
+        net={k: float(v) for k, v in net.items()},
         lines=dict(lines),
     )
