@@ -33,6 +33,7 @@ __all__ = [
     "check_one_segment",
     "code_rows",
     "count_log",
+    "customer_time_order",
     "journeys",
     "last_in_period",
     "read_log",
@@ -167,6 +168,28 @@ def time_key(time: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(time):
         return time.to_numpy(dtype=float)
     return pd.to_datetime(time).to_numpy("datetime64[ns]").view(np.int64)
+
+
+def customer_time_order(cust: np.ndarray, time: np.ndarray) -> np.ndarray | None:
+    """The stable order of rows by customer, then time (then row order), or
+    None when the rows are in it already. A period is a monotone function of
+    the time, so this is also the order by customer, period and time.
+
+    Logs usually come ordered by customer and time (no sort at all) or by
+    time alone (one stable sort by customer then keeps each customer's
+    rows in time order); only a log with a customer's rows out of time order
+    pays for the two-key sort."""
+    if len(cust) < 2:
+        return None
+    same = cust[1:] == cust[:-1]
+    back = time[1:] < time[:-1]
+    if not (cust[1:] < cust[:-1]).any() and not (same & back).any():
+        return None
+    order = np.argsort(cust, kind="stable")
+    c, t = cust[order], time[order]
+    if not ((c[1:] == c[:-1]) & (t[1:] < t[:-1])).any():
+        return order
+    return np.lexsort((time, cust))
 
 
 def last_in_period(cust: np.ndarray, period: np.ndarray) -> np.ndarray:
@@ -305,10 +328,13 @@ def code_rows(log: Log, o: FitOptions) -> Coded:
     # Sort by customer and period (stable: row order breaks ties), keep the last
     # row of each customer and period.
     # Within a period, rows in time order (then row order): the last one wins.
-    order = np.lexsort((np.arange(len(df)), time_key(df[o.time]), periods, cust))
-    cust, periods, code = cust[order], periods[order], code[order]
-    if seg_codes is not None:
-        seg_codes = seg_codes[order]
+    order = customer_time_order(cust, time_key(df[o.time]))
+    if order is None:
+        order = np.arange(len(df))
+    else:
+        cust, periods, code = cust[order], periods[order], code[order]
+        if seg_codes is not None:
+            seg_codes = seg_codes[order]
     last = last_in_period(cust, periods)
     cust, periods, code = cust[last], periods[last], code[last]
     if seg_codes is not None:
