@@ -19,6 +19,8 @@ from .eventlog import (
     control_character_code_row,
     control_character_message,
     control_character_row,
+    customer_codes,
+    value_codes,
 )
 from .events import period_index, read_events
 
@@ -229,10 +231,10 @@ def read_log(events: Any, o: FitOptions) -> Log:
             f"{bad.iloc[0].to_dict()}"
         )
     check_no_bool_times(df[o.time], o.time)
-    cust, ids = pd.factorize(df[o.customer])
+    cust, ids = customer_codes(df[o.customer])
     _printable(df, o.customer, cust, ids)
     # Factorise once (hashing each value), then work with the few distinct names.
-    raw, uniques = pd.factorize(df[o.stage])
+    raw, uniques = value_codes(df[o.stage])
     _printable(df, o.stage, raw, uniques)
     if o.segment:
         i = control_character_row(df[o.segment])
@@ -254,7 +256,7 @@ def read_log(events: Any, o: FitOptions) -> Log:
                 f"{sorted(bad_names)[:5]}, e.g. row {df.index[np.argmax(unknown)]!r}"
             )
     code = np.array([stages.index(u) for u in seen], dtype=np.int32)[raw]
-    return Log(df, stages, code, cust.astype(np.int64), ids)
+    return Log(df, stages, code, cust, ids)
 
 
 def _printable(df: pd.DataFrame, column: str, codes: np.ndarray, uniques) -> None:

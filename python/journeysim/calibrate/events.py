@@ -94,7 +94,7 @@ def period_index(times: pd.Series, period: Any, column: str) -> np.ndarray:
         raise FitError(
             f"column {column!r} has values that are not dates: {err}"
         ) from None
-    return stamps.dt.to_period(PERIODS[period]).array.asi8.astype(np.int64)
+    return stamps.dt.to_period(PERIODS[period]).array.asi8.astype(np.int64, copy=False)
 
 
 def whole_times(times: pd.Series, column: str) -> np.ndarray:

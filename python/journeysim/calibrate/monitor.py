@@ -373,6 +373,8 @@ def monitor(
     unobserved: str = "stay",
     model: Journey | None = None,
     level: float = 0.95,
+    segment: str | None = None,
+    tenure: Sequence[int] | None = None,
 ) -> Monitor:
     """The journey fitted in each window of calendar time, with a posterior
     interval for every transition: have our rates moved?
@@ -419,6 +421,11 @@ def monitor(
         NRR effects of drift and the revenue of backtests, its units.
     level : float
         The level of the posterior intervals.
+    segment, tenure
+        Not supported: a monitor fits one matrix per window. Given, they are
+        refused with a FitError saying what to do instead (monitor each
+        segment's rows on their own; for tenure, monitor the customers of one
+        tenure band).
 
     Returns
     -------
@@ -440,6 +447,19 @@ def monitor(
     >>> r[(r["from"] == "active") & (r["to"] == "churned")]["rate"].round(3).tolist()
     [0.049, 0.05, 0.047, 0.05]
     """
+    if segment is not None:
+        raise FitError(
+            f"monitor does not take segment= ({segment!r}): it fits one matrix per "
+            "window. Monitor each segment on its own rows, e.g. "
+            f"js.monitor(log[log[{segment!r}] == value], ...)"
+        )
+    if tenure is not None:
+        raise FitError(
+            f"monitor does not take tenure= ({tenure!r}): it counts moves by "
+            "calendar period, not by tenure piece. Monitor a tenure band on its "
+            "own rows (e.g. the customers who signed up in a range of months), "
+            "or fit tenure pieces on a window's rows with js.fit(..., tenure=)"
+        )
     if model is not None and not isinstance(model, Journey):
         raise FitError(f"model must be a Journey, got {type(model).__name__}")
     if model is not None:
