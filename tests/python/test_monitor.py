@@ -215,6 +215,9 @@ def test_backtest_coverage_near_nominal():
         inside.extend(t["inside"])
     assert 0.75 <= np.mean(inside) <= 1.0
     assert set(b.by_cohort.columns) == {"customers", "coverage", "mean_abs_error"}
+    ax = b.plot()
+    assert ax.get_ylabel() == "retention, 3 periods later"
+    assert ax.yaxis.get_major_formatter()(0.725) == "72.5%"
 
 
 @pytest.mark.parametrize(
