@@ -183,6 +183,12 @@ def backtest(
         raise FitError(
             f"horizon must be a whole number of periods >= 1, got {horizon!r}"
         )
+    if wc.data is None:
+        raise FitError(
+            "backtest needs each customer's stages, and a monitor counted on a "
+            "cluster (client=) leaves the rows on the workers: monitor without "
+            "client= (or on a sample of customers) to check forecasts"
+        )
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 50:
         raise FitError(f"draws must be an integer >= 50, got {draws!r}")
     if not (isinstance(level, numbers.Real) and 0 < level < 1):
