@@ -298,3 +298,18 @@ def test_report_speaks_money_and_percent_in_the_models_units(tmp_path):
     row = d.table.iloc[0]
     assert money(row["clv_change"], u) in page  # the CLV column of the table
     assert "CLV per customer if it holds" in page
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "s"])
+def test_month_and_day_codes_are_pandas_period_ordinals(unit):
+    from journeysim.calibrate.events import period_index
+
+    t = pd.Series(
+        pd.to_datetime(
+            ["1969-12-31 23:59", "1970-01-01", "2024-02-29 23:59:59", "1900-03-01"],
+            format="mixed",
+        )
+    ).astype(f"datetime64[{unit}]")
+    for p in ("M", "D"):
+        want = t.dt.to_period(p).array.asi8
+        assert period_index(t, p, "date").tolist() == want.tolist()
