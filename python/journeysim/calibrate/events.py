@@ -88,11 +88,10 @@ def period_index(times: pd.Series, period: Any, column: str) -> np.ndarray:
             f"column {column!r} is numeric: period={period!r} needs dates "
             "(use an integer period for numeric times)"
         )
-    if period in ("M", "D") and pd.api.types.is_datetime64_dtype(times.dtype):
-        # Naive date-times: numpy's months (days) since 1970 are pandas'
-        # period ordinals, without building a PeriodArray.
-        unit = "datetime64[M]" if period == "M" else "datetime64[D]"
-        return times.to_numpy().astype(unit).view(np.int64)
+    if period == "D" and pd.api.types.is_datetime64_dtype(times.dtype):
+        # Naive date-times: numpy's days since 1970 are pandas' period
+        # ordinals, 3x faster than a PeriodArray (for months pandas is faster).
+        return times.to_numpy().astype("datetime64[D]").view(np.int64)
     try:
         stamps = pd.to_datetime(times)
     except (ValueError, TypeError) as err:
