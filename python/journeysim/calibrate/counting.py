@@ -331,9 +331,7 @@ def code_rows(log: Log, o: FitOptions) -> Coded:
     # row of each customer and period.
     # Within a period, rows in time order (then row order): the last one wins.
     order = customer_time_order(cust, time_key(df[o.time]))
-    if order is None:
-        order = np.arange(len(df))
-    else:
+    if order is not None:
         cust, periods, code = cust[order], periods[order], code[order]
         if seg_codes is not None:
             seg_codes = seg_codes[order]
@@ -342,10 +340,11 @@ def code_rows(log: Log, o: FitOptions) -> Coded:
     if seg_codes is not None:
         seg_codes = seg_codes[last]
         check_one_segment(cust, seg_codes)
-    rows = order[last]  # the log's row of each period kept
     times = df[o.time]
 
     def describe(k: int) -> Return:
+        # The log's row of each period kept: only an error needs them.
+        rows = np.flatnonzero(last) if order is None else order[last]
         return Return(
             customer=log.ids[cust[k]],
             stage=stages[code[k - 1]],
