@@ -164,6 +164,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "events.parquet")
         log.to_parquet(path, index=False)
+        by_date = os.path.join(tmp, "events-by-date.parquet")
+        log.sort_values("date", kind="stable").to_parquet(by_date, index=False)
         del log
         size = os.path.getsize(path) / 2**20
         runs = []
@@ -176,6 +178,16 @@ def main() -> None:
             ).stdout.split()
             runs.append([float(x) for x in out])
             print("js.monitor:", out)
+        dated = [
+            float(x)
+            for x in subprocess.run(
+                [sys.executable, "-c", CHILD, by_date],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+        ]
+        print("js.monitor, rows in date order:", dated)
         m = js.monitor(
             path, time="date", window="3M", every="1M", absorbing=["churned"]
         )
@@ -213,6 +225,8 @@ def main() -> None:
             "|---|---:|---:|---:|",
             f"| js.monitor (best of {RUNS}) | {monitor_s:.2f} | {best[2]:.2f} | 1x |",
             f"| js.monitor (median of {RUNS}) | {median:.2f} | | |",
+            f"| js.monitor, the file's rows in date order (one run) | "
+            f"{dated[1]:.2f} | {dated[2]:.2f} | |",
             f"| by hand: one js.fit per window | {hand_s:.1f} | {hand_cpu:.1f} | "
             f"{hand_s / monitor_s:.0f}x slower |",
             "",
@@ -231,8 +245,10 @@ def main() -> None:
             "",
             f"- Target: under 5 s on 2 cores including reading: "
             f"**{'PASS' if ok else 'FAIL'}** ({monitor_s:.2f} s wall, "
-            f"{best[2]:.2f} s of CPU: the monitor runs on one core, so on an "
-            "idle machine its wall time is about its CPU time).",
+            f"{best[2]:.2f} s of CPU over both cores: the Parquet reader uses "
+            "threads, the rest runs on one core). The log is written in "
+            "customer and date order, as exports by account usually are; rows "
+            "in date order cost one stable sort by customer (row above).",
             "",
             "What changed after profiling (first run: 11.3 s on a 12.7 M-event "
             "log): 7 s went to a four-key `np.lexsort` that put the rows in "
