@@ -326,3 +326,28 @@ def simulation_memory(
     per_customer: bool,
     capacity_rules: int,
 ) -> list[tuple[str, float]]: ...
+
+# -- fit: transition counting (bindings/register_fit.cpp) ---------------------------
+
+def count_transitions(
+    customer: _Int,
+    period: _Int,
+    stage: npt.NDArray[np.int32],
+    segment: npt.NDArray[np.int32] | None,
+    stages: int,
+    segments: int,
+    tenure_starts: list[int],
+    absorbing: list[bool],
+    carry_forward: bool,
+    end_period: int,
+) -> tuple[_Int, _Int]: ...  # counts (G x P x S x S), start counts (G x S)
+def count_transitions_by_period(
+    customer: _Int,
+    period: _Int,
+    stage: npt.NDArray[np.int32],
+    stages: int,
+    absorbing: list[bool],
+    carry_forward: bool,
+    origin: int,
+    end_period: int,
+) -> _Int: ...  # (end_period - origin) x S x S: bin t, moves from origin + t

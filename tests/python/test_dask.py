@@ -317,3 +317,36 @@ def test_a_partitioned_fit_reads_returns_as_one_process(client, tmp_path):
     # Each partition (and bucket) is checked where it is counted.
     with pytest.raises(ValueError, match=r"customer [12] is in absorbing stage"):
         js.fit(pattern, absorbing=["churned"], client=client)
+
+
+@pytest.mark.parametrize("kind", ["changes", "snapshots"])
+def test_a_partitioned_monitor_equals_one_process(client, tmp_path, kind):
+    from monitor_logs import STAGES, calendar_log
+
+    # Files by month: most customers span files (their rows are shuffled).
+    log = calendar_log(14, 60, seed=21, after=0.15, change=8)
+    log["date"] = pd.PeriodIndex.from_ordinals(
+        log["period"] + 648, freq="M"
+    ).to_timestamp() + pd.to_timedelta(log["customer"] % 27, "D")
+    log = log[["customer", "date", "stage"]]
+    for k in range(3):
+        part = log[log["date"].dt.month % 3 == k]
+        part.to_parquet(tmp_path / f"events-{k}.parquet")
+    kw = dict(
+        time="date",
+        window="3M",
+        every="2M",
+        kind=kind,
+        stages=STAGES,
+        absorbing=["churned"],
+    )
+    local = js.monitor(log, **kw)
+    remote = js.monitor(str(tmp_path / "events-*.parquet"), client=client, **kw)
+    pd.testing.assert_frame_equal(local.rates, remote.rates, check_exact=True)
+    pd.testing.assert_frame_equal(local.windows, remote.windows, check_exact=True)
+    np.testing.assert_array_equal(local._wc.by_period, remote._wc.by_period)
+    pd.testing.assert_frame_equal(
+        local.drift(draws=300).table, remote.drift(draws=300).table, check_exact=True
+    )
+    with pytest.raises(ValueError, match="leaves the rows on the workers"):
+        remote.backtest(horizon=2)

@@ -138,6 +138,44 @@ def test_steady_logs_raise_no_alarm_over_seeds():
     assert alarms <= 1
 
 
+def test_row_order_does_not_change_the_windows(steady):
+    # In customer order (no sort), in time order (one stable sort by
+    # customer) and shuffled with ties in a period (the two-key sort): the
+    # last row of a period wins by time, then by row order, every time.
+    log = steady.copy()
+    log["period"] = log["period"] * 10 + 3  # several rows a period below
+    extra = log.groupby("customer").head(1).assign(period=lambda d: d["period"] + 1)
+    log = pd.concat([log, extra.assign(stage="adopting")], ignore_index=True)
+    log = log.sort_values(["customer", "period"], kind="stable", ignore_index=True)
+    kw = dict(window=3, every=2, stages=STAGES, absorbing=["churned"], period=10)
+    ref = js.monitor(log, **kw)
+    in_time = log.sort_values("period", kind="stable", ignore_index=True)
+    shuffled = log.sample(frac=1.0, random_state=4, ignore_index=True)
+    for other in (in_time, shuffled):
+        m = js.monitor(other, **kw)
+        assert (m._wc.counts == ref._wc.counts).all()
+        assert (m._wc.starts == ref._wc.starts).all()
+
+
+def test_customer_and_stage_codes_match_factorize():
+    from journeysim.calibrate.eventlog import customer_codes, value_codes
+
+    for ids in ([3, 3, 7, 9, 9, 9], [9, 3, 3, 7, 9], [5]):
+        col = pd.Series(ids, dtype="int64")
+        codes, uniques = customer_codes(col)
+        want, want_u = pd.factorize(col)
+        assert codes.tolist() == want.tolist()
+        assert list(uniques) == list(want_u)
+    col = pd.Series(pd.Categorical(["b", "d", "b"], categories=["a", "b", "c", "d"]))
+    codes, uniques = value_codes(col)
+    assert list(uniques[codes]) == ["b", "d", "b"]
+    assert list(uniques) == ["b", "d"]  # unused categories are no stages
+    f = js.fit(
+        pd.DataFrame({"customer": [1, 1, 2], "period": [0, 1, 0], "stage": col}),
+    )
+    assert f.stages == ["b", "d"]
+
+
 def test_drift_effect_on_clv_and_nrr_with_a_model():
     from monitor_logs import matrix
 
@@ -177,6 +215,9 @@ def test_backtest_coverage_near_nominal():
         inside.extend(t["inside"])
     assert 0.75 <= np.mean(inside) <= 1.0
     assert set(b.by_cohort.columns) == {"customers", "coverage", "mean_abs_error"}
+    ax = b.plot()
+    assert ax.get_ylabel() == "retention, 3 periods later"
+    assert ax.yaxis.get_major_formatter()(0.725) == "72.5%"
 
 
 @pytest.mark.parametrize(
@@ -191,6 +232,8 @@ def test_backtest_coverage_near_nominal():
         ({"window": 3, "customer": "account"}, "no column"),
         ({"window": 3, "expanding": "yes"}, "expanding must be"),
         ({"window": 3, "level": 1.5}, "level must be"),
+        ({"window": 3, "segment": "plan"}, "does not take segment="),
+        ({"window": 3, "tenure": [0, 3]}, "does not take tenure="),
     ],
 )
 def test_bad_inputs_are_clear(steady, kwargs, match):
@@ -228,3 +271,45 @@ def test_cli_monitor_writes_the_page_and_refuses_bad_input(tmp_path):
         == 2
     )
     assert not (tmp_path / "x.html").exists()
+
+
+def test_report_speaks_money_and_percent_in_the_models_units(tmp_path):
+    from journeysim.apps.monitor_report import monitor_report
+    from journeysim.view.numbers import money, percent
+    from monitor_logs import matrix
+
+    model = js.Journey.from_matrix(
+        matrix(0.05),
+        stages=STAGES,
+        start={"onboarding": 1.0},
+        values={"revenue": {"adopting": 1000.0, "value": 1500.0}},
+        time_unit="month",
+        currency="EUR",
+        locale="de_DE",
+    )
+    log = calendar_log(16, 150, seed=4, after=0.15, change=8)
+    m = js.monitor(log, window=3, every=1, model=model, end=16)
+    d = m.drift(reference=model, draws=500)
+    assert d.moved
+    page = monitor_report(m, d, None, tmp_path / "m.html")
+    e, u = d.effect, model.units
+    assert money(e["clv"], u) in page and money(e["clv_moved"], u) in page
+    assert "€" in money(e["clv"], u) and percent(e["nrr"], u) in page
+    row = d.table.iloc[0]
+    assert money(row["clv_change"], u) in page  # the CLV column of the table
+    assert "CLV per customer if it holds" in page
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "s"])
+def test_month_and_day_codes_are_pandas_period_ordinals(unit):
+    from journeysim.calibrate.events import period_index
+
+    t = pd.Series(
+        pd.to_datetime(
+            ["1969-12-31 23:59", "1970-01-01", "2024-02-29 23:59:59", "1900-03-01"],
+            format="mixed",
+        )
+    ).astype(f"datetime64[{unit}]")
+    for p in ("M", "D"):
+        want = t.dt.to_period(p).array.asi8
+        assert period_index(t, p, "date").tolist() == want.tolist()

@@ -12,7 +12,7 @@ from .._base.atomic import write_text
 from ..calibrate.backtest import Backtest
 from ..calibrate.drift import Drift
 from ..calibrate.monitor import Monitor
-from ..view.numbers import percent
+from ..view.numbers import money, number, percent
 
 __all__ = ["monitor_report"]
 
@@ -30,6 +30,11 @@ margin:.5rem 0}
 
 def _e(x: Any) -> str:
     return html.escape(str(x))
+
+
+def _signed(text: str, x: float) -> str:
+    """A change with its sign: "+$120", "−$1,050"."""
+    return f"+{text}" if x > 0 else text
 
 
 def _svg(fig) -> str:
@@ -61,7 +66,7 @@ def _backtest_section(b: Backtest | None, m: Monitor) -> str:
     rows = "".join(
         f"<tr><td>{_e(units.periods(int(r['horizon'])))} ahead</td>"
         f"<td>{_e(percent(r['coverage'], units))}</td>"
-        f"<td>{r['mean_abs_error'] * 100:.1f} points</td>"
+        f"<td>{_e(number(r['mean_abs_error'] * 100, units, digits=2))} points</td>"
         f"<td>{int(r['forecasts']):,}</td></tr>"
         for _, r in cov.iterrows()
     )
@@ -92,31 +97,42 @@ def monitor_report(
     else:
         alerts = (
             f'<div class="ok">No rate moved by more than '
-            f"{d.threshold * 100:.1f} points against {_e(d.reference)}.</div>"
+            f"{_e(number(d.threshold * 100, units, digits=2))} points against "
+            f"{_e(d.reference)}.</div>"
         )
     effect = ""
     if d.effect is not None and d.moved:
         e = d.effect
+        moved = e["clv_moved"] - e["clv"]
         effect = (
             "<p>With every flagged rate moved, the model's CLV per customer goes "
-            f"from {e['clv']:,.0f} to {e['clv_moved']:,.0f}"
+            f"from {_e(money(e['clv'], units))} to "
+            f"{_e(money(e['clv_moved'], units))} "
+            f"({_e(_signed(money(moved, units), moved))})"
             + (
-                f" and NRR from {percent(e['nrr'], units)} to "
-                f"{percent(e['nrr_moved'], units)}"
+                f" and NRR from {_e(percent(e['nrr'], units))} to "
+                f"{_e(percent(e['nrr_moved'], units))}"
                 if e["nrr"] == e["nrr"]
                 else ""
             )
             + ".</p>"
         )
     table = d.table.head(12)
+    clv = "clv_change" in table.columns
     rows = "".join(
         f"<tr><td>{_e(r['from'])} → {_e(r['to'])}</td>"
         f"<td>{_e(percent(r['reference'], units))}</td>"
         f"<td>{_e(percent(r['current'], units))}</td>"
         f"<td>{_e(percent(r['probability'], units))}</td>"
-        f"<td>{'yes' if r['moved'] else ''}</td></tr>"
+        + (
+            f"<td>{_e(_signed(money(r['clv_change'], units), r['clv_change']))}</td>"
+            if clv
+            else ""
+        )
+        + f"<td>{'yes' if r['moved'] else ''}</td></tr>"
         for _, r in table.iterrows()
     )
+    clv_head = "<th>CLV per customer if it holds</th>" if clv else ""
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{_e(title)}</title><style>{_STYLE}</style></head><body>
 <h1>{_e(title)}</h1>
@@ -125,7 +141,7 @@ rates are probabilities per {_e(units.time_unit)} with
 {_e(percent(m.level, units))} posterior bands.</p>
 <h2>Drift alerts</h2>{alerts}{effect}
 <table><tr><th>move</th><th>reference</th><th>latest window</th>
-<th>P(moved)</th><th>flagged</th></tr>{rows}</table>
+<th>P(moved)</th>{clv_head}<th>flagged</th></tr>{rows}</table>
 <h2>Rates over time</h2>{_rates_chart(m)}
 <h2>Did the forecasts hold?</h2>{_backtest_section(b, m)}
 </body></html>"""

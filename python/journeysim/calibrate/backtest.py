@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .._base.errors import FitError
+from .._base.units import Units
 from ..model.journey import Journey
+from ..view.numbers import money, percent
 from .windows import WindowCounts
 
 __all__ = ["Backtest", "backtest", "draw_matrices", "stage_at"]
@@ -83,11 +85,14 @@ class Backtest:
         The same by cut-off (each cut-off's cohort): coverage and mean
         absolute error of retention, over the horizons.
     level : float
+    units : Units
+        The model's units (else the period's): axis labels and money.
     """
 
-    def __init__(self, table: pd.DataFrame, level: float):
+    def __init__(self, table: pd.DataFrame, level: float, units: Units | None = None):
         self.table = table
         self.level = level
+        self.units = Units() if units is None else units
         g = table.groupby(["quantity", "horizon"], sort=False)
         self.coverage = pd.DataFrame(
             {
@@ -132,8 +137,20 @@ class Backtest:
         ax.plot(x, t["forecast"], "-", label="forecast")
         ax.plot(x, t["observed"], "o", ms=4, color="black", label="what happened")
         ax.set_xlabel("forecast made at (end of window)")
-        ax.set_ylabel(f"{quantity}, {h} periods later")
-        ax.set_title(f"Backtest: {quantity} {h} periods ahead")
+        later = self.units.periods(h)
+        what = quantity
+        if quantity == "revenue":
+            what = f"revenue per {self.units.time_unit}"
+            if self.units.currency:
+                what += f" ({self.units.currency})"
+        ax.set_ylabel(f"{what}, {later} later")
+        ax.set_title(f"Backtest: {quantity} {later} ahead")
+        u = self.units
+        ax.yaxis.set_major_formatter(
+            (lambda v, pos=None: money(v, u, compact=True))
+            if quantity == "revenue"
+            else (lambda v, pos=None: percent(v, u))
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         return ax
@@ -165,6 +182,12 @@ def backtest(
     ):
         raise FitError(
             f"horizon must be a whole number of periods >= 1, got {horizon!r}"
+        )
+    if wc.data is None:
+        raise FitError(
+            "backtest needs each customer's stages, and a monitor counted on a "
+            "cluster (client=) leaves the rows on the workers: monitor without "
+            "client= (or on a sample of customers) to check forecasts"
         )
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 50:
         raise FitError(f"draws must be an integer >= 50, got {draws!r}")
@@ -232,4 +255,5 @@ def backtest(
                         "error": o - float(f.mean()),
                     }
                 )
-    return Backtest(pd.DataFrame(rows), level)
+    units = model.units if model is not None else wc.units
+    return Backtest(pd.DataFrame(rows), level, units)

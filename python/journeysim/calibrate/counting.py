@@ -19,6 +19,8 @@ from .eventlog import (
     control_character_code_row,
     control_character_message,
     control_character_row,
+    customer_codes,
+    value_codes,
 )
 from .events import period_index, read_events
 
@@ -33,6 +35,7 @@ __all__ = [
     "check_one_segment",
     "code_rows",
     "count_log",
+    "customer_time_order",
     "journeys",
     "last_in_period",
     "read_log",
@@ -169,6 +172,28 @@ def time_key(time: pd.Series) -> np.ndarray:
     return pd.to_datetime(time).to_numpy("datetime64[ns]").view(np.int64)
 
 
+def customer_time_order(cust: np.ndarray, time: np.ndarray) -> np.ndarray | None:
+    """The stable order of rows by customer, then time (then row order), or
+    None when the rows are in it already. A period is a monotone function of
+    the time, so this is also the order by customer, period and time.
+
+    Logs usually come ordered by customer and time (no sort at all) or by
+    time alone (one stable sort by customer then keeps each customer's
+    rows in time order); only a log with a customer's rows out of time order
+    pays for the two-key sort."""
+    if len(cust) < 2:
+        return None
+    same = cust[1:] == cust[:-1]
+    back = time[1:] < time[:-1]
+    if not (cust[1:] < cust[:-1]).any() and not (same & back).any():
+        return None
+    order = np.argsort(cust, kind="stable")
+    c, t = cust[order], time[order]
+    if not ((c[1:] == c[:-1]) & (t[1:] < t[:-1])).any():
+        return order
+    return np.lexsort((time, cust))
+
+
 def last_in_period(cust: np.ndarray, period: np.ndarray) -> np.ndarray:
     """Of rows sorted by customer, period and time, the last one of each
     customer and period (the stage of that period)."""
@@ -206,10 +231,10 @@ def read_log(events: Any, o: FitOptions) -> Log:
             f"{bad.iloc[0].to_dict()}"
         )
     check_no_bool_times(df[o.time], o.time)
-    cust, ids = pd.factorize(df[o.customer])
+    cust, ids = customer_codes(df[o.customer])
     _printable(df, o.customer, cust, ids)
     # Factorise once (hashing each value), then work with the few distinct names.
-    raw, uniques = pd.factorize(df[o.stage])
+    raw, uniques = value_codes(df[o.stage])
     _printable(df, o.stage, raw, uniques)
     if o.segment:
         i = control_character_row(df[o.segment])
@@ -231,7 +256,7 @@ def read_log(events: Any, o: FitOptions) -> Log:
                 f"{sorted(bad_names)[:5]}, e.g. row {df.index[np.argmax(unknown)]!r}"
             )
     code = np.array([stages.index(u) for u in seen], dtype=np.int32)[raw]
-    return Log(df, stages, code, cust.astype(np.int64), ids)
+    return Log(df, stages, code, cust, ids)
 
 
 def _printable(df: pd.DataFrame, column: str, codes: np.ndarray, uniques) -> None:
@@ -305,19 +330,21 @@ def code_rows(log: Log, o: FitOptions) -> Coded:
     # Sort by customer and period (stable: row order breaks ties), keep the last
     # row of each customer and period.
     # Within a period, rows in time order (then row order): the last one wins.
-    order = np.lexsort((np.arange(len(df)), time_key(df[o.time]), periods, cust))
-    cust, periods, code = cust[order], periods[order], code[order]
-    if seg_codes is not None:
-        seg_codes = seg_codes[order]
+    order = customer_time_order(cust, time_key(df[o.time]))
+    if order is not None:
+        cust, periods, code = cust[order], periods[order], code[order]
+        if seg_codes is not None:
+            seg_codes = seg_codes[order]
     last = last_in_period(cust, periods)
     cust, periods, code = cust[last], periods[last], code[last]
     if seg_codes is not None:
         seg_codes = seg_codes[last]
         check_one_segment(cust, seg_codes)
-    rows = order[last]  # the log's row of each period kept
     times = df[o.time]
 
     def describe(k: int) -> Return:
+        # The log's row of each period kept: only an error needs them.
+        rows = np.flatnonzero(last) if order is None else order[last]
         return Return(
             customer=log.ids[cust[k]],
             stage=stages[code[k - 1]],

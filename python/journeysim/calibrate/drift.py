@@ -437,6 +437,7 @@ def _sentence(r, threshold, units, ref_name) -> str:
             f" Alone, it changes CLV per customer by {money(r['clv_change'], units)}"
         )
         if not pd.isna(r["nrr_change"]):
-            text += f" and 12-month NRR by {r['nrr_change'] * 100:+.1f} points"
+            span = f"{units.year}-{units.time_unit}"  # "12-month" NRR
+            text += f" and {span} NRR by {r['nrr_change'] * 100:+.1f} points"
         text += "."
     return text

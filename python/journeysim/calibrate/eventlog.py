@@ -39,9 +39,11 @@ __all__ = [
     "control_character_code_row",
     "control_character_message",
     "control_character_row",
+    "customer_codes",
     "read_csv",
     "read_parquet",
     "type_refused",
+    "value_codes",
 ]
 
 #: Longest line (bytes) a CSV event log may have; a row of a log is a few dozen.
@@ -279,7 +281,45 @@ def control_character_row(col: pd.Series) -> int | None:
     newline, ...), or None. Checked on the distinct values: one pass."""
     if pd.api.types.is_numeric_dtype(col.dtype):
         return None
-    return control_character_code_row(*pd.factorize(col))
+    return control_character_code_row(*value_codes(col))
+
+
+def value_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes and distinct values of a column, as ``pd.factorize`` gives them
+    but in any order of the values: a categorical column (a Parquet
+    dictionary) has them already, so only its categories in use are kept,
+    without hashing every row again."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        return pd.factorize(col)
+    codes = col.cat.codes.to_numpy()
+    k = len(col.cat.categories)
+    # A comparison per category is a fast pass over one byte a row; a
+    # bincount would first widen every code to 8 bytes.
+    used = (
+        np.array([(codes == i).any() for i in range(k)], dtype=bool)
+        if k <= 64
+        else np.bincount(codes[codes >= 0], minlength=k) > 0
+    )
+    if used.all():
+        return codes, col.cat.categories
+    new = np.cumsum(used) - 1
+    return np.where(codes >= 0, new[codes], -1), col.cat.categories[used]
+
+
+def customer_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` of the customer column (codes in order of first
+    appearance), in one pass when the ids are integers in sorted order (a
+    log written by customer), without hashing."""
+    if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(
+        col.dtype, pd.CategoricalDtype
+    ):
+        ids = col.to_numpy()
+        if len(ids) and not (ids[1:] < ids[:-1]).any():
+            new = np.ones(len(ids), dtype=bool)
+            new[1:] = ids[1:] != ids[:-1]
+            return np.cumsum(new, dtype=np.int64) - 1, pd.Index(ids[new])
+    codes, ids = pd.factorize(col)
+    return codes.astype(np.int64, copy=False), ids
 
 
 def control_character_code_row(codes: np.ndarray, uniques) -> int | None:
@@ -309,8 +349,9 @@ def control_character_message(col: pd.Series, i: int, column: str) -> str:
 
 def _check_frame(df: pd.DataFrame, name: str, time: str | None, where) -> pd.DataFrame:
     # Blank lines at the very end of a file are no rows.
-    filled = np.flatnonzero(df.notna().any(axis=1).to_numpy())
-    end = int(filled[-1]) + 1 if filled.size else 0
+    filled = df.notna().any(axis=1).to_numpy()
+    # The last filled row, without listing every filled one (10 M of them).
+    end = len(filled) - int(np.argmax(filled[::-1])) if filled.any() else 0
     if end < len(df):
         df = df.iloc[:end]
     if len(df) == 0:
@@ -335,8 +376,11 @@ def _check_frame(df: pd.DataFrame, name: str, time: str | None, where) -> pd.Dat
                 )
     if time is not None and time in df.columns:
         check_no_bool_times(df[time], time, f"events file {name!r}, ")
-        df = df.copy()
-        df[time] = _times(df[time], name, time, where)
+        col = df[time]
+        times = _times(col, name, time, where)
+        if times is not col:  # dates and numbers stay as read: no copy
+            df = df.copy()
+            df[time] = times
     return df
 
 

@@ -88,13 +88,17 @@ def period_index(times: pd.Series, period: Any, column: str) -> np.ndarray:
             f"column {column!r} is numeric: period={period!r} needs dates "
             "(use an integer period for numeric times)"
         )
+    if period == "D" and pd.api.types.is_datetime64_dtype(times.dtype):
+        # Naive date-times: numpy's days since 1970 are pandas' period
+        # ordinals, 3x faster than a PeriodArray (for months pandas is faster).
+        return times.to_numpy().astype("datetime64[D]").view(np.int64)
     try:
         stamps = pd.to_datetime(times)
     except (ValueError, TypeError) as err:
         raise FitError(
             f"column {column!r} has values that are not dates: {err}"
         ) from None
-    return stamps.dt.to_period(PERIODS[period]).array.asi8.astype(np.int64)
+    return stamps.dt.to_period(PERIODS[period]).array.asi8.astype(np.int64, copy=False)
 
 
 def whole_times(times: pd.Series, column: str) -> np.ndarray:

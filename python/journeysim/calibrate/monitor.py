@@ -21,8 +21,10 @@ from .counting import RETURNS, Counted, FitOptions, code_rows, read_log
 from .dirichlet import UNOBSERVED
 from .drift import Drift, drift
 from .fitted import Fit, estimate
+from .partitions import count_by_period_partitions
 from .windows import (
     WindowCounts,
+    Windows,
     count_by_period,
     infer_period,
     lay_out,
@@ -373,6 +375,9 @@ def monitor(
     unobserved: str = "stay",
     model: Journey | None = None,
     level: float = 0.95,
+    segment: str | None = None,
+    tenure: Sequence[int] | None = None,
+    client: Any = None,
 ) -> Monitor:
     """The journey fitted in each window of calendar time, with a posterior
     interval for every transition: have our rates moved?
@@ -419,6 +424,17 @@ def monitor(
         NRR effects of drift and the revenue of backtests, its units.
     level : float
         The level of the posterior intervals.
+    client : dask.distributed.Client, optional
+        Count on the cluster, as :func:`journeysim.fit` does with ``client=``:
+        every file (or dask partition) is read and its moves counted by
+        calendar period on a worker; the counts add up to exactly those of
+        one process. The rows stay on the workers, so such a monitor has no
+        :meth:`Monitor.backtest` (it needs each customer's stages).
+    segment, tenure
+        Not supported: a monitor fits one matrix per window. Given, they are
+        refused with a FitError saying what to do instead (monitor each
+        segment's rows on their own; for tenure, monitor the customers of one
+        tenure band).
 
     Returns
     -------
@@ -440,6 +456,19 @@ def monitor(
     >>> r[(r["from"] == "active") & (r["to"] == "churned")]["rate"].round(3).tolist()
     [0.049, 0.05, 0.047, 0.05]
     """
+    if segment is not None:
+        raise FitError(
+            f"monitor does not take segment= ({segment!r}): it fits one matrix per "
+            "window. Monitor each segment on its own rows, e.g. "
+            f"js.monitor(log[log[{segment!r}] == value], ...)"
+        )
+    if tenure is not None:
+        raise FitError(
+            f"monitor does not take tenure= ({tenure!r}): it counts moves by "
+            "calendar period, not by tenure piece. Monitor a tenure band on its "
+            "own rows (e.g. the customers who signed up in a range of months), "
+            "or fit tenure pieces on a window's rows with js.fit(..., tenure=)"
+        )
     if model is not None and not isinstance(model, Journey):
         raise FitError(f"model must be a Journey, got {type(model).__name__}")
     if model is not None:
@@ -473,30 +502,40 @@ def monitor(
         end=end,
         returns=returns,
     )
-    log = read_log(events, o)
-    coded = code_rows(log, o)
-    data = coded.data
-    names = log.stages
-    absorbing = [] if o.absorbing is None else list(o.absorbing)
-    origin = int(data.period.min())
-    first = origin + 1 if start is None else period_of(start, period, "start")
-    if data.end <= origin:
-        raise FitError(
-            "the log covers a single period: monitoring needs moves between periods"
+
+    def windows_of(origin: int, last: int) -> Windows:
+        first = origin + 1 if start is None else period_of(start, period, "start")
+        return lay_out(
+            length=length,
+            every=step,
+            expanding=expanding,
+            start=first,
+            end=last,
+            origin=origin,
+            period=period,
         )
-    windows = lay_out(
-        length=length,
-        every=step,
-        expanding=expanding,
-        start=first,
-        end=data.end,
-        origin=origin,
-        period=period,
-    )
-    by_period = count_by_period(data, names, absorbing, origin)
-    counts = window_counts(by_period, windows, origin)
-    transient = np.array([s not in absorbing for s in names])
-    starts = window_starts(data, by_period, windows, origin, transient)
+
+    if client is not None:  # counted on the workers, as fit(files, client=)
+        bp = count_by_period_partitions(events, client, o, windows_of)
+        names, absorbing, origin = bp.stages, bp.absorbing, bp.origin
+        by_period, windows, starts = bp.by_period, bp.windows, bp.starts
+        data, last = None, bp.end
+        counts = window_counts(by_period, windows, origin)
+    else:
+        log = read_log(events, o)
+        data = code_rows(log, o).data
+        names, last = log.stages, data.end
+        absorbing = [] if o.absorbing is None else list(o.absorbing)
+        origin = int(data.period.min())
+        if data.end <= origin:
+            raise FitError(
+                "the log covers a single period: monitoring needs moves between periods"
+            )
+        windows = windows_of(origin, data.end)
+        by_period = count_by_period(data, names, absorbing, origin)
+        counts = window_counts(by_period, windows, origin)
+        transient = np.array([s not in absorbing for s in names])
+        starts = window_starts(data, by_period, windows, origin, transient)
     # The whole log's estimate checks the prior and the structural zeros as
     # fit() does; each window's posterior is then the same rule on its counts.
     whole = estimate(
@@ -530,7 +569,7 @@ def monitor(
         absorbing=absorbing,
         period=period,
         origin=origin,
-        end=data.end,
+        end=last,
         by_period=by_period,
         windows=windows,
         counts=counts,

@@ -18,7 +18,13 @@ Each file (or dask partition) is read once, on a worker:
    has all its rows in one bucket.
 
 Counts and start counts are summed on the client and estimated exactly as by
-:func:`journeysim.fit`. Ties within a period are broken by time, then by row
+:func:`journeysim.fit`. For :func:`journeysim.monitor`
+(:func:`count_by_period_partitions`) the same steps count moves by calendar
+period instead, with each window's start counts: the client lays the windows
+out once the summaries give the log's first and last periods, and the
+by-period counts add up like any others.
+
+Ties within a period are broken by time, then by row
 order across the files in sorted order, as in a single-process fit of the same
 files (a partition keeps its last row of a period; the last of those over the
 partitions is the last of all).
@@ -26,8 +32,10 @@ partitions is the last of all).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +48,7 @@ from .._base.errors import FitError
 from .._base.native import _core, core_errors
 from .counting import (
     Counted,
+    FitData,
     FitOptions,
     Return,
     check_one_segment,
@@ -61,8 +70,9 @@ from .events import (
     read_events,
 )
 from .fitted import Fit, estimate
+from .windows import Windows, count_by_period, window_starts
 
-__all__ = ["fit_partitions"]
+__all__ = ["ByPeriod", "count_by_period_partitions", "fit_partitions"]
 
 
 def _hash(values) -> np.ndarray:
@@ -117,6 +127,7 @@ class _Part:
     label: str
     rows: int
     seen: dict  # stage name -> rows
+    first: int | None  # first period
     last: int | None  # last period
     stage_names: list  # local stage code -> name
     customers: Any  # local customer code -> id
@@ -137,6 +148,7 @@ class _Summary:
     label: str
     rows: int
     seen: dict[str, int]  # stage name -> rows
+    first: int | None  # first period
     last: int | None  # last period
     hashes: np.ndarray  # the partition's distinct customer hashes
     segments: list  # segment values
@@ -160,15 +172,48 @@ class _Plan:
     end_period: int
     spanning: np.ndarray  # hashes of the customers seen in several partitions
     buckets: int
+    calendar: _Calendar | None = None  # monitoring: count by calendar period
 
     def zeros(self, customers: int = 0) -> _Counts:
         """No counts: what a partition or bucket without customers gives."""
         S, G, P = len(self.stages), len(self.segment_names), len(self.pieces)
+        if self.calendar is not None:
+            T = self.end_period - self.calendar.origin
+            return _Counts(
+                counts=np.zeros((T, S, S), np.int64),
+                starts=np.zeros((len(self.calendar.windows.first), S), np.int64),
+                customers=customers,
+            )
         return _Counts(
             counts=np.zeros((G, P, S, S), np.int64),
             starts=np.zeros((G, S), np.int64),
             customers=customers,
         )
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Counting for monitoring: moves by calendar period from ``origin`` (the
+    log's first period), and the start counts of each of ``windows``."""
+
+    origin: int
+    windows: Windows
+
+
+@dataclass(frozen=True)
+class ByPeriod:
+    """A partitioned log counted for monitoring: its stages and absorbing
+    stages, first and last periods, moves by calendar period (periods x
+    stages x stages, bin ``t`` the moves from period ``origin + t``), the
+    windows and each window's start counts (windows x stages)."""
+
+    stages: list[str]
+    absorbing: list[str]
+    origin: int
+    end: int
+    by_period: np.ndarray
+    windows: Windows
+    starts: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -275,6 +320,7 @@ def _prepare(source: Any, label: str, o: _Reading) -> _Part:
         label=label,
         rows=n,
         seen=seen,
+        first=int(period.min()) if n else None,
         last=int(period.max()) if n else None,
         stage_names=names,
         customers=ids,
@@ -293,6 +339,7 @@ def _summary(part: _Part) -> _Summary:
         label=part.label,
         rows=part.rows,
         seen=part.seen,
+        first=part.first,
         last=part.last,
         hashes=np.unique(part.hashes),
         segments=part.segments,
@@ -331,6 +378,13 @@ def _counts(
     if split is not cust:  # returns became customers of their own
         customers += int(split[-1]) + 1 - (int(np.count_nonzero(np.diff(cust))) + 1)
         cust = split
+    if o.calendar is not None:  # monitoring: by calendar period, as monitor()
+        data = FitData(cust, period, code, None, o.changes, o.end_period)
+        c = o.calendar
+        by = count_by_period(data, o.stages, o.absorbing, c.origin)
+        transient = ~np.array(o.absorbing_flags, dtype=bool)
+        starts = window_starts(data, by, c.windows, c.origin, transient)
+        return _Counts(by, starts, customers)
     with core_errors():
         counts, starts = _core.count_transitions(
             cust,
@@ -427,6 +481,59 @@ def fit_partitions(
     unobserved: str = "stay",
 ) -> Fit:
     """:func:`journeysim.fit` on a cluster (see the module's notes)."""
+    plan, results = _run(events, client, options, None)
+    counts = sum(r.counts for r in results)
+    starts = sum(r.starts for r in results)
+    customers = sum(r.customers for r in results)
+    counted = Counted(
+        counts=np.asarray(counts),
+        starts=np.asarray(starts),
+        stages=plan.stages,
+        pieces=plan.pieces,
+        segments=plan.segment_names,
+        absorbing=plan.absorbing,
+        customers=customers,
+        data=None,  # the event arrays stay on the workers
+    )
+    return estimate(
+        counted, options, prior, impossible, unobserved=unobserved, keep_data=False
+    )
+
+
+def count_by_period_partitions(
+    events: Any,
+    client: Any,
+    options: FitOptions,
+    lay_out: Callable[[int, int], Windows],
+) -> ByPeriod:
+    """:func:`journeysim.monitor`'s counts on a cluster: moves by calendar
+    period and each window's start counts, summed over the partitions (and
+    the shuffled customers who span them). ``lay_out(origin, end)`` gives the
+    windows from the log's first and last periods (known once every
+    partition is read)."""
+    if options.segment is not None or options.tenure is not None:
+        raise FitError("monitoring counts one journey: no segment= or tenure=")
+    plan, results = _run(events, client, options, lay_out)
+    cal = plan.calendar
+    return ByPeriod(
+        stages=plan.stages,
+        absorbing=plan.absorbing,
+        origin=cal.origin,
+        end=plan.end_period,
+        by_period=np.asarray(sum(r.counts for r in results)),
+        windows=cal.windows,
+        starts=np.asarray(sum(r.starts for r in results)),
+    )
+
+
+def _run(
+    events: Any,
+    client: Any,
+    options: FitOptions,
+    lay_out: Callable[[int, int], Windows] | None,
+) -> tuple[_Plan, list[_Counts]]:
+    """Read, plan and count every partition (by calendar period when
+    ``lay_out`` is given); the plan and the additive counts."""
     executor.check_client(client)
     customer, time, stage = options.customer, options.time, options.stage
     segment = options.segment
@@ -472,6 +579,15 @@ def fit_partitions(
         every += summaries
         scans = client.gather(summaries)
         plan = _combine(scans, options, client)
+        if lay_out is not None:
+            origin = min(s.first for s in scans if s.first is not None)
+            if plan.end_period <= origin:
+                raise FitError(
+                    "the log covers a single period: monitoring needs moves "
+                    "between periods"
+                )
+            cal = _Calendar(origin, lay_out(origin, plan.end_period))
+            plan = dataclasses.replace(plan, calendar=cal)
         results = _count_all(client, prepared, plan, token, every)
     except BaseException:
         client.cancel(every)  # nothing left running or held on the cluster
@@ -480,22 +596,7 @@ def fit_partitions(
     del every, prepared, summaries
     if is_dask_frame(events):
         del sources
-    counts = sum(r.counts for r in results)
-    starts = sum(r.starts for r in results)
-    customers = sum(r.customers for r in results)
-    counted = Counted(
-        counts=np.asarray(counts),
-        starts=np.asarray(starts),
-        stages=plan.stages,
-        pieces=plan.pieces,
-        segments=plan.segment_names,
-        absorbing=plan.absorbing,
-        customers=customers,
-        data=None,  # the event arrays stay on the workers
-    )
-    return estimate(
-        counted, options, prior, impossible, unobserved=unobserved, keep_data=False
-    )
+    return plan, results
 
 
 def _combine(scans: list[_Summary], options: FitOptions, client) -> _Plan:

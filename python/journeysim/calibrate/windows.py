@@ -213,7 +213,7 @@ class WindowCounts:
     allowed: np.ndarray  # S x S
     options: FitOptions
     unobserved: str
-    data: FitData
+    data: FitData | None  # None when counted on a cluster (rows on the workers)
 
     @property
     def units(self) -> Units:
