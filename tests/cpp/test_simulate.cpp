@@ -242,15 +242,15 @@ TEST_CASE("aggregate replications spread over threads give the one-thread result
 }
 
 TEST_CASE("a cancel stops a block of customers part-way, not at its end") {
-  // Three blocks of 4,096 customers over 100,000 periods, one thread: each
-  // block is 4e8 customer-periods, a fraction of a second or more (nobody
-  // leaves: every one is a step). Blocks report their steps when they finish:
+  // Three blocks of 4,096 customers over 20,000 periods, one thread: each
+  // block is 8e7 customer-periods, a tenth of a second or more (nobody leaves:
+  // every one is a step; seconds in the sanitizer build). Blocks report their steps when they finish:
   // once the first has, cancel; the second must stop part-way, reporting
   // nothing more.
   const Journey j = cycling();
   SimulationOptions o = options(1);
   o.customers = 3 * 4096;
-  o.periods = 100'000;
+  o.periods = 20'000;
   o.per_customer = false;
   // The per-period engine: the sojourn engine is through a block before the
   // cancel arrives (its cost is per move, and customers here leave fast).
