@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,23 @@ def rng() -> np.random.Generator:
 def abc() -> js.Journey:
     """a -> b -> c, with c absorbing: the smallest journey with a middle stage."""
     return js.Journey(["a", "b", "c"], {"a": {"b": 0.5}, "b": {"c": 0.25}})
+
+
+def headless_chromium(what: str):
+    """A headless Chromium driven by Selenium, for the browser tests; fails
+    (does not skip) naming ``what`` needs it when Debian's chromium and
+    chromium-driver are missing: `make test` installs them."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail(
+            f"{what} needs Debian's chromium and chromium-driver: run `make setup`"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1300,1000")
+    service = webdriver.ChromeService(executable_path=driver_path)
+    return webdriver.Chrome(options=options, service=service)

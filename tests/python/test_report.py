@@ -7,13 +7,12 @@ from __future__ import annotations
 import html
 import io
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 import journeysim as js
-from conftest import geometric
+from conftest import geometric, headless_chromium
 
 CHARTS = [
     "incremental-value",
@@ -148,21 +147,7 @@ def test_report_bad_input(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail(
-            "the report's browser test needs Debian's chromium and chromium-driver: "
-            "run `make setup`"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu"):
-        options.add_argument(arg)
-    options.add_argument("--window-size=1300,1000")
-    service = webdriver.ChromeService(executable_path=driver_path)
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = headless_chromium("the report's browser test")
     yield driver
     driver.quit()
 
