@@ -172,3 +172,21 @@ def check_sample_size(n: Any) -> int:
             f"journey in memory), got {n:,}"
         )
     return int(n)
+
+
+def check_horizons(periods: Any, horizons: Sequence | None) -> list[int]:
+    """A comparison's ``periods`` (a whole number >= 1) and its ``horizons``
+    (whole numbers in [0, periods]; default: ``[periods]``), checked."""
+    if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
+        raise InputError(f"periods must be an integer, got {periods!r}")
+    if periods < 1:
+        raise InputError(f"periods must be >= 1, got {periods}")
+    out = [periods] if horizons is None else list(horizons)
+    for h in out:
+        if (
+            isinstance(h, bool)
+            or not isinstance(h, numbers.Integral)
+            or not (0 <= h <= periods)
+        ):
+            raise InputError(f"horizons must be integers in [0, {periods}], got {h!r}")
+    return out

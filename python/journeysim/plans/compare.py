@@ -3,7 +3,6 @@ numbers."""
 
 from __future__ import annotations
 
-import numbers
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._base import interrupt
-from .._base.checks import check_integer
+from .._base.checks import check_horizons, check_integer
 from .._base.conventions import accrual_of
 from .._base.errors import InputError
 from .._base.executor import check_client
@@ -420,18 +419,7 @@ def compare(
     if not isinstance(journey, Journey):
         raise InputError(f"compare needs a Journey, got {journey!r}")
     plans = check_plans(plans)
-    if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
-        raise InputError(f"periods must be an integer, got {periods!r}")
-    if periods < 1:
-        raise InputError(f"periods must be >= 1, got {periods}")
-    horizons = [periods] if horizons is None else list(horizons)
-    for h in horizons:
-        if (
-            isinstance(h, bool)
-            or not isinstance(h, numbers.Integral)
-            or not (0 <= h <= periods)
-        ):
-            raise InputError(f"horizons must be integers in [0, {periods}], got {h!r}")
+    horizons = check_horizons(periods, horizons)
     accrual_of(accrual)
     rate = cost_rate(journey, discount_rate)
     check_cost_discounting(rate, periods)

@@ -4,14 +4,13 @@ attribution of a difference to each change (:mod:`.attribution`)."""
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._base import interrupt
-from .._base.checks import check_integer
+from .._base.checks import check_horizons, check_integer
 from .._base.conventions import accrual_of
 from .._base.errors import InputError
 from ..model.apply_plan import apply_plan
@@ -315,24 +314,13 @@ def compare_journeys(
     >>> bool(abs(a.contributions.sum() - a.total) < 1e-9 * a.total)
     True
     """
-    if isinstance(periods, bool) or not isinstance(periods, numbers.Integral):
-        raise InputError(f"periods must be an integer, got {periods!r}")
-    if periods < 1:
-        raise InputError(f"periods must be >= 1, got {periods}")
+    horizons = check_horizons(periods, horizons)
     if method not in ("exact", "simulate"):
         raise InputError(
             f"method must be 'exact' or 'simulate', got {method!r}", key=("method",)
         )
     if method == "exact" and customers is not None:
         raise InputError("customers= is for method='simulate'", key=("customers",))
-    horizons = [periods] if horizons is None else list(horizons)
-    for h in horizons:
-        if (
-            isinstance(h, bool)
-            or not isinstance(h, numbers.Integral)
-            or not (0 <= h <= periods)
-        ):
-            raise InputError(f"horizons must be integers in [0, {periods}], got {h!r}")
     accrual_of(accrual)
     aligned = align(current, optimised, mapping)
     plans = [Plan(NAMES[0], []), Plan(NAMES[1], [])]
