@@ -244,9 +244,9 @@ TEST_CASE("aggregate replications spread over threads give the one-thread result
 TEST_CASE("a cancel stops a block of customers part-way, not at its end") {
   // Three blocks of 4,096 customers over 20,000 periods, one thread: each
   // block is 8e7 customer-periods, a tenth of a second or more (nobody leaves:
-  // every one is a step; seconds in the sanitizer build). Blocks report their steps when they finish:
-  // once the first has, cancel; the second must stop part-way, reporting
-  // nothing more.
+  // every one is a step; seconds in the sanitizer build). Blocks report their steps
+  // when they finish: once the first has, cancel; the second must stop part-way,
+  // reporting nothing more.
   const Journey j = cycling();
   SimulationOptions o = options(1);
   o.customers = 3 * 4096;
