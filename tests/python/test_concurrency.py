@@ -247,8 +247,11 @@ CHILD = textwrap.dedent(
         return core_simulate(*args)
 
     _core.simulate = simulate_core
-    j = js.Journey(["active", "churned"], {"active": {"churned": 0.001}})
-    plan = js.Plan("p", [js.Intervention("i", at=("active", "churned"),
+    # Customers move every period (a <-> b): minutes of work for either engine
+    # (the sojourn engine's cost is per move).
+    j = js.Journey(["a", "b", "churned"], {"a": {"b": 0.999, "churned": 0.001},
+                                           "b": {"a": 0.999, "churned": 0.001}})
+    plan = js.Plan("p", [js.Intervention("i", at=("a", "churned"),
                                          relative_risk=0.5)])
 
     def simulate(seed):
