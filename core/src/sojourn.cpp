@@ -1,5 +1,5 @@
 // The sojourn engine's tables: per stage, the powers of the stay probability
-// with their guide (geometric stays) and the exit distribution (sojourn.hpp).
+// with their guide (geometric stays) and the exits with theirs (sojourn.hpp).
 #include "sojourn.hpp"
 
 namespace journeysim::detail {
@@ -19,7 +19,8 @@ Matrix exit_matrix(const Matrix &P) {
 
 } // namespace
 
-SojournSampler::SojournSampler(const Matrix &P) : exits_(exit_matrix(P)) {
+SojournSampler::SojournSampler(const Matrix &P) {
+  const Matrix Q = exit_matrix(P);
   const auto n = static_cast<std::size_t>(P.rows());
   stages_.assign(n, Stage{});
   for (std::size_t i = 0; i < n; ++i) {
@@ -31,6 +32,24 @@ SojournSampler::SojournSampler(const Matrix &P) : exits_(exit_matrix(P)) {
     if (!(out > 0.0) || stay >= 1.0) {
       st.stuck = true;
       continue;
+    }
+    // Exits in stage order, summed as RowSampler does (zeros add nothing).
+    st.exit0 = exit_cdf_.size();
+    double c = 0.0;
+    for (Index j = 0; j < Q.cols(); ++j) {
+      if (!(Q(ii, j) > 0.0)) continue;
+      c += Q(ii, j);
+      exit_cdf_.push_back(c);
+      exit_stage_.push_back(static_cast<std::int32_t>(j));
+    }
+    exit_cdf_.back() = 2.0;
+    const double *cdf = exit_cdf_.data() + st.exit0;
+    st.exit_guide0 = exit_guide_.size();
+    std::int32_t q = 0;
+    for (int g = 0; g < kExitCells; ++g) {
+      const double lo = static_cast<double>(g) / kExitCells;
+      while (cdf[q] <= lo) ++q;
+      exit_guide_.push_back(q);
     }
     st.inv_log = 1.0 / std::log(stay); // -0 for stay = 0: every sojourn lasts 1
     // Powers stay^k by repeated products until they fall below a quarter of
