@@ -23,6 +23,7 @@ namespace journeysim::detail {
 namespace {
 
 constexpr std::size_t kChunk = 8192; // customers per chunk of a pass
+static_assert(kChunk <= 65536, "offsets in a chunk are 16-bit");
 
 // Customer i's draws: the n-th is SplitMix64's n-th output from a start keyed
 // by (seed, replication, customer), i.e. the 64-bit finaliser of
@@ -124,6 +125,13 @@ struct ChunkOut {
   std::vector<std::vector<Waiting>> queues; // X: waiting at each rule, by number
   std::vector<std::int64_t> ev_customer;
   std::vector<std::int32_t> ev_period, ev_from, ev_to;
+  // Kept from pass to pass: the chunk's customers still simulated (offsets in
+  // the chunk, ascending), how many of its customers have joined, and those
+  // absorbed where they earn nothing (per stage; of the starting cohort; all).
+  std::vector<std::uint16_t> active;
+  std::size_t joined = 0;
+  std::vector<std::int64_t> gone_occ, gone_cohort_occ;
+  std::int64_t gone = 0;
 };
 
 // Per-thread integer counts of a pass (order-free).
@@ -204,14 +212,16 @@ private:
         assign_cancellable(first_, M_, std::int32_t{-1}, ctl);
         assign_cancellable(start_stage_, M_, std::int16_t{0}, ctl);
       }
+      const auto S = static_cast<std::size_t>(e.S_);
       const std::size_t chunks = (M_ + kChunk - 1) / kChunk;
       chunks_.resize(chunks);
       for (auto &c : chunks_) {
         c.value.assign(K, 0.0);
         c.nominal.assign(K, 0.0);
         c.queues.resize(X_);
+        c.gone_occ.assign(S, 0);
+        c.gone_cohort_occ.assign(S, 0);
       }
-      const auto S = static_cast<std::size_t>(e.S_);
       counts_.resize(static_cast<std::size_t>(e.threads_));
       for (auto &c : counts_) {
         c.occ.assign(S, 0);
@@ -264,42 +274,67 @@ private:
       merge(t, n_chunks);
     }
 
+    // Chunk c at pass t: its customers still simulated (in customer order),
+    // then those joining at t. A customer absorbed where it earns nothing is
+    // dropped from the chunk's list and counted in its stage from then on, so
+    // the passes cost the customers still on their way, not everyone.
     void run_chunk(int t, std::size_t c, std::size_t end, ThreadCounts &cnt) {
       const CapacityRun &e = e_;
       const auto K = static_cast<std::size_t>(e.K_);
+      const auto S = static_cast<std::size_t>(e.S_);
       ChunkOut &co = chunks_[c];
       std::fill(co.value.begin(), co.value.end(), 0.0);
       std::fill(co.nominal.begin(), co.nominal.end(), 0.0);
       for (auto &q : co.queues) q.clear();
-      const auto joined_now =
-          static_cast<std::size_t>(first_of_[static_cast<std::size_t>(t)]);
+      for (std::size_t s = 0; s < S; ++s) {
+        cnt.occ[s] += co.gone_occ[s];
+        cnt.cohort_occ[s] += co.gone_cohort_occ[s];
+      }
+      const std::size_t base = c * kChunk;
       // The join period of the chunk's first customer; customers are numbered
       // by join period.
       std::size_t J = static_cast<std::size_t>(
           std::upper_bound(first_of_.begin(), first_of_.end(),
-                           static_cast<std::int64_t>(c * kChunk)) -
+                           static_cast<std::int64_t>(base)) -
           first_of_.begin() - 1);
-      std::int64_t moved = 0;
-      for (std::size_t i = c * kChunk; i < end; ++i) {
-        while (static_cast<std::int64_t>(i) >= first_of_[J + 1]) ++J;
-        const std::uint64_t start = draws_.start(i);
-        if (i >= joined_now) {
-          join(i, start);
-        } else if (absorbed_[i]) {
-          // Absorbed customers stay put but may still earn (a value in the stage).
-          const int tau = t - 1 - static_cast<int>(J);
-          if (e.earns_[seg_[i]][static_cast<std::size_t>(stage_[i])])
-            e.accrue(e.tables_[seg_[i]], stage_[i], stage_[i], tau, static_cast<int>(J),
-                     cv_.data() + i * K, co);
-        } else {
-          move(t, i, static_cast<int>(J), start, cnt, co);
-        }
-        if (i < joined_now) ++moved; // a customer-period simulated
+      // a customer-period simulated for everyone who joined before t
+      std::int64_t moved = co.gone;
+      // Counts customer i (joined at J) at t, queues it, and says whether it
+      // stays on the chunk's list.
+      auto close = [&](std::size_t i) {
         const auto s = static_cast<std::size_t>(stage_[i]);
         ++cnt.occ[s];
         if (J == 0) ++cnt.cohort_occ[s];
         if (t < e.T_) queue(t, i, static_cast<int>(J), cnt, co);
+        if (!absorbed_[i] || e.earns_[seg_[i]][s]) return true;
+        ++co.gone_occ[s];
+        if (J == 0) ++co.gone_cohort_occ[s];
+        ++co.gone;
+        return false;
+      };
+      auto &active = co.active;
+      std::size_t kept = 0;
+      for (std::size_t n = 0; n < active.size(); ++n) {
+        const std::size_t i = base + active[n];
+        while (static_cast<std::int64_t>(i) >= first_of_[J + 1]) ++J;
+        if (absorbed_[i]) {
+          // Absorbed customers stay put but may still earn (a value in the stage).
+          const int tau = t - 1 - static_cast<int>(J);
+          e.accrue(e.tables_[seg_[i]], stage_[i], stage_[i], tau, static_cast<int>(J),
+                   cv_.data() + i * K, co);
+        } else {
+          move(t, i, static_cast<int>(J), draws_.start(i), cnt, co);
+        }
+        ++moved;
+        if (close(i)) active[kept++] = active[n];
       }
+      active.resize(kept);
+      for (std::size_t i = base + co.joined; i < end; ++i) {
+        while (static_cast<std::int64_t>(i) >= first_of_[J + 1]) ++J;
+        join(i, draws_.start(i));
+        if (close(i)) active.push_back(static_cast<std::uint16_t>(i - base));
+      }
+      co.joined = std::max(co.joined, end - base);
       if (e.ctl_) e.ctl_->steps_done.fetch_add(moved, std::memory_order_relaxed);
     }
 
