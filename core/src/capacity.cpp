@@ -293,10 +293,10 @@ private:
       const std::size_t base = c * kChunk;
       // The join period of the chunk's first customer; customers are numbered
       // by join period.
-      std::size_t J = static_cast<std::size_t>(
-          std::upper_bound(first_of_.begin(), first_of_.end(),
-                           static_cast<std::int64_t>(base)) -
-          first_of_.begin() - 1);
+      std::size_t J =
+          static_cast<std::size_t>(std::upper_bound(first_of_.begin(), first_of_.end(),
+                                                    static_cast<std::int64_t>(base)) -
+                                   first_of_.begin() - 1);
       // a customer-period simulated for everyone who joined before t
       std::int64_t moved = co.gone;
       // Counts customer i (joined at J) at t, queues it, and says whether it

@@ -90,14 +90,15 @@ public:
   [[nodiscard]] int exit(int s, double u) const {
     const Stage &st = stages_[static_cast<std::size_t>(s)];
     const double *cdf = exit_cdf_.data() + st.exit0;
-    std::size_t q = exit_guide_[st.exit_guide0 + static_cast<std::size_t>(u * kExitCells)];
+    std::size_t q =
+        exit_guide_[st.exit_guide0 + static_cast<std::size_t>(u * kExitCells)];
     q += cdf[q] <= u ? 1 : 0;
     while (cdf[q] <= u) ++q;
     return exit_stage_[st.exit0 + q];
   }
 
 private:
-  static constexpr int kCells = 128;    // guide cells over 1 - u in (0, 1]
+  static constexpr int kCells = 128;     // guide cells over 1 - u in (0, 1]
   static constexpr int kMaxPowers = 512; // table length cap L per stage
   static constexpr int kExitCells = 32;  // guide cells over u, per stage's exits
   struct Stage {
