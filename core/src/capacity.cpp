@@ -119,6 +119,12 @@ struct Waiting {
   std::int32_t wait, rank;
 };
 
+// Per customer, bit x for rule x: waits at it this period; served by it this
+// period.
+struct Marks {
+  std::uint64_t eligible = 0, served = 0;
+};
+
 // What one chunk of customers produced in a pass; merged in chunk order.
 struct ChunkOut {
   std::vector<double> value, nominal;       // K: values of the period
@@ -204,8 +210,7 @@ private:
       assign_cancellable(absorbed_, M_, char{0}, ctl);
       assign_cancellable(life_, M_, std::int32_t{0}, ctl);
       assign_cancellable(cv_, M_ * K, 0.0, ctl);
-      assign_cancellable(eligible_, M_, std::uint64_t{0}, ctl);
-      assign_cancellable(served_, M_, std::uint64_t{0}, ctl);
+      assign_cancellable(marks_, M_, Marks{}, ctl);
       assign_cancellable(charged_, M_, std::uint64_t{0}, ctl);
       assign_cancellable(wait_, M_ * X_, std::int32_t{0}, ctl);
       if (keep_) {
@@ -357,8 +362,9 @@ private:
       const int tau = t - 1 - J;
       const int home = seg_[i];
       int g = home;
-      const std::uint64_t denied = eligible_[i] & ~served_[i];
-      eligible_[i] = served_[i] = 0;
+      Marks &mk = marks_[i];
+      const std::uint64_t denied = mk.eligible & ~mk.served;
+      mk = Marks{};
       for (std::size_t x = 0; x < X_; ++x) {
         const Rule &rule = e.rules_[x];
         if (!rule.touched[static_cast<std::size_t>(home)]) continue;
@@ -405,7 +411,7 @@ private:
         mask |= 1ULL << x;
         co.queues[x].push_back(Waiting{static_cast<std::int64_t>(i), w, rule.rank[s]});
       }
-      eligible_[i] = mask;
+      marks_[i].eligible = mask;
       if (mask)
         for (std::size_t n = 0; n < N_; ++n)
           if (mask & e.team_rules_[n]) ++cnt.team_eligible[n];
@@ -487,7 +493,7 @@ private:
         auto visit = [&](const Waiting &w) {
           const auto i = static_cast<std::size_t>(w.customer);
           bool ok = served < rule.capacity;
-          if (ok && rule.team >= 0 && !(served_[i] & e.team_rules_[g])) {
+          if (ok && rule.team >= 0 && !(marks_[i].served & e.team_rules_[g])) {
             ok = used[g] < e.team_cap_[g];
             if (ok) ++used[g];
           }
@@ -496,7 +502,7 @@ private:
             return;
           }
           ++served;
-          served_[i] |= 1ULL << x;
+          marks_[i].served |= 1ULL << x;
           wait_[i * X_ + x] = 0;
           if (!(charged_[i] >> x & 1ULL)) {
             charged_[i] |= 1ULL << x;
@@ -575,7 +581,9 @@ private:
     std::vector<double> cv_;
     // Per customer, bit x for rule x: waits at it this period / served by it
     // this period / ever served by it; and periods waited unserved at each rule.
-    std::vector<std::uint64_t> eligible_, served_, charged_;
+    // (eligible and served side by side: read and reset together every period)
+    std::vector<Marks> marks_;
+    std::vector<std::uint64_t> charged_;
     std::vector<std::int32_t> wait_;
     std::vector<ChunkOut> chunks_;
     std::vector<ThreadCounts> counts_;
