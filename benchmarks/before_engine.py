@@ -27,7 +27,7 @@ class BeforeEngine:
     """A child process running journeysim from ``path``; ``time(kind, n)``
     simulates there and returns the child's wall time of the call."""
 
-    def __init__(self, path: str, customers: int, periods: int, seed: int):
+    def __init__(self, path: str, customers: int, periods: int, seed: int, label=None):
         env = os.environ.copy()
         env["PYTHONPATH"] = os.pathsep.join([str(Path(path).resolve()), str(HERE)])
         self.proc = subprocess.Popen(
@@ -39,6 +39,8 @@ class BeforeEngine:
         )
         self.args = {"customers": customers, "periods": periods, "seed": seed}
         self.version = self._ask({"what": "version"})["version"]
+        if label:
+            self.version = f"{self.version} ({label})"
 
     def _ask(self, request: dict) -> dict:
         assert self.proc.stdin is not None and self.proc.stdout is not None

@@ -557,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
         "is timed in the same rounds (before_engine.py)",
     )
     parser.add_argument(
+        "--before-label",
+        help="what --before-path holds (e.g. its commit), for the text",
+    )
+    parser.add_argument(
         "--rss-child", choices=["none", "totals"], help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -564,7 +568,9 @@ def main(argv: list[str] | None = None) -> int:
         rss_child(args.rss_child)
         return 0
     before = (
-        BeforeEngine(args.before_path, CUSTOMERS, PERIODS, SIM_SEED)
+        BeforeEngine(
+            args.before_path, CUSTOMERS, PERIODS, SIM_SEED, label=args.before_label
+        )
         if args.before_path
         else None
     )
