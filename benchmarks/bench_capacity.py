@@ -140,7 +140,7 @@ def measure(python_path: str | None) -> dict:
 
 def fmt_run(r: dict | None) -> str:
     if r is None:
-        return "not measured |"
+        return "not measured | |"
     return f"{r['seconds']:.2f} s | {r['hwm_mb']:.0f} MB |"
 
 

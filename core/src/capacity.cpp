@@ -271,8 +271,11 @@ private:
       if (n <= 1) {
         work(0);
       } else {
+        // This thread takes chunks too: when the machine is busy and a helper
+        // starts late, the chunks do not wait for it.
         std::vector<std::thread> pool;
-        for (std::size_t k = 0; k < n; ++k) pool.emplace_back(work, k);
+        for (std::size_t k = 1; k < n; ++k) pool.emplace_back(work, k);
+        work(0);
         for (auto &th : pool) th.join();
       }
       if (stop || cancelled(e_.ctl_)) throw SimulationCancelled();
