@@ -40,6 +40,7 @@ CUSTOMERS = 1_000_000
 PERIODS = 120
 CAPACITY = 10_000
 SEED = 20261203
+REPEAT = 3  # rounds; each run's best time is reported
 TARGETS = {"rss_mb": 300.0, "vs_no_capacity": 3.0}
 SECTION = "## Capacity-limited simulation (bench_capacity.py)"
 # (name, capacity?, threads, record, engine of the no-capacity plan)
@@ -132,10 +133,19 @@ def run_child(
 
 
 def measure(python_path: str | None) -> dict:
-    return {
-        name: run_child(cap, threads, record, engine, python_path)
-        for name, cap, threads, record, engine in RUNS
-    }
+    """Best time of REPEAT rounds (the runs take turns within a round, so that
+    the load of a shared machine falls on them alike); peak RSS the largest."""
+    best: dict = {}
+    for _ in range(REPEAT):
+        for name, cap, threads, record, engine in RUNS:
+            r = run_child(cap, threads, record, engine, python_path)
+            b = best.setdefault(name, r)
+            if r["seconds"] < b["seconds"]:
+                r["hwm_mb"] = max(r["hwm_mb"], b["hwm_mb"])
+                best[name] = r
+            else:
+                b["hwm_mb"] = max(r["hwm_mb"], b["hwm_mb"])
+    return best
 
 
 def fmt_run(r: dict | None) -> str:
@@ -151,8 +161,9 @@ def section(now: dict, before: dict | None, machine: str, before_label: str) -> 
         f"{machine}. Journey 'small_business' (9 stages), one intervention at "
         f"at_risk (relative risk 0.5 on churn), {CUSTOMERS:,} customers x "
         f"{PERIODS} periods, one replication; capacity {CAPACITY:,} customers a "
-        "period (binding). Each run in a fresh subprocess; peak RSS is the "
-        "child's VmHWM (whole interpreter, journeysim and numpy imported).",
+        "period (binding). Each run in a fresh subprocess, best time of "
+        f"{REPEAT} rounds run in turn; peak RSS is the child's VmHWM (whole "
+        "interpreter, journeysim and numpy imported; the largest of the rounds).",
         "",
     ]
     head = "| run | time | peak RSS |"
