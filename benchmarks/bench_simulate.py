@@ -52,6 +52,7 @@ import numpy as np  # noqa: E402
 
 import journeysim as js  # noqa: E402
 import sticky  # noqa: E402
+from before_engine import BeforeEngine  # noqa: E402
 from journeysim import _core  # noqa: E402
 from results_file import RESULTS, cpu_model, write_section  # noqa: E402
 
@@ -401,7 +402,10 @@ def render(mach, rows, agg, rss, pyd_note, targets, extra) -> str:
         "(customer-steps = customers x periods over wall time, best of "
         f"{REPEAT}, the implementations run alternately): "
         f'`journey.simulate({CUSTOMERS:_}, {PERIODS}, record="totals", '
-        "progress=False, threads=1 or 2)` as a user calls it, against an expert "
+        "progress=False, threads=1 or 2)` as a user calls it (the sojourn "
+        'engine, the default; also `engine="period"`, and, where measured, the '
+        "engine before issue 18 from an older build in a child process, "
+        "before_engine.py), against an expert "
         "vectorized numpy version (per period: PCG64 uniforms from "
         "`np.random.default_rng`, one `np.searchsorted` of `2*state + u` over "
         "the flattened row-offset cumulative probabilities, one `np.take` from "
@@ -450,10 +454,14 @@ def render(mach, rows, agg, rss, pyd_note, targets, extra) -> str:
         items = [
             ("journeysim, 1 thread", "js1"),
             ("journeysim, 2 threads", "js2"),
+            ('journeysim, `engine="period"`, 1 thread', "jsper"),
+            ("journeysim before issue 18 (per-period, mt19937_64), 1 thread", "before"),
             ("numpy (searchsorted)", "np"),
             ("numpy, absorbed customers dropped (extra)", "npdrop"),
         ]
         for name, key in items:
+            if key not in r["t"]:
+                continue
             t = r["t"][key]["best"]
             lines.append(
                 f"| {n} | {name} | {t:.3f} | {steps / t / 1e6:,.1f} | "
@@ -544,15 +552,31 @@ def main(argv: list[str] | None = None) -> int:
         help="only the sojourn engine on sticky journeys (benchmarks/sticky.py)",
     )
     parser.add_argument(
+        "--before-path",
+        help="PYTHONPATH of a build from before issue 18: its per-period engine "
+        "is timed in the same rounds (before_engine.py)",
+    )
+    parser.add_argument(
+        "--before-label",
+        help="what --before-path holds (e.g. its commit), for the text",
+    )
+    parser.add_argument(
         "--rss-child", choices=["none", "totals"], help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child)
         return 0
+    before = (
+        BeforeEngine(
+            args.before_path, CUSTOMERS, PERIODS, SIM_SEED, label=args.before_label
+        )
+        if args.before_path
+        else None
+    )
     if args.sticky:
         return sticky.run(
-            numpy_simulate, numpy_outcomes, best_interleaved, not args.no_write
+            numpy_simulate, numpy_outcomes, best_interleaved, not args.no_write, before
         )
 
     mach = machine()
@@ -579,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         chk = check(journey, inputs)  # also the warm-up of both sides
         P, ab = inputs["P"], inputs["absorbing"]
 
-        def sim(threads, j=journey):
+        def sim(threads, j=journey, engine="sojourn"):
             return j.simulate(
                 CUSTOMERS,
                 PERIODS,
@@ -587,10 +611,15 @@ def main(argv: list[str] | None = None) -> int:
                 threads=threads,
                 record="totals",
                 progress=False,
+                engine=engine,
             )
 
+        extra_fns = {"jsper": lambda: sim(1, engine="period")}
+        if before is not None:
+            extra_fns["before"] = lambda n=n: before.run("random", n)
         t = best_interleaved(
             {
+                **extra_fns,
                 "js1": lambda: sim(1),
                 "js2": lambda: sim(2),
                 "np": lambda P=P, ab=ab: numpy_simulate(
@@ -656,6 +685,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{steps / t['rng1']['best'] / 1e6:.0f} M/s, nobody absorbed "
             f"{steps / t['live1']['best'] / 1e6:.0f} M/s (numpy "
             f"{steps / t['live_np']['best'] / 1e6:.1f})"
+            + f", per-period engine {steps / t['jsper']['best'] / 1e6:.0f} M/s"
+            + (
+                f", before issue 18 {steps / t['before']['best'] / 1e6:.0f} M/s"
+                if before is not None
+                else ""
+            )
             + (f", pydtmc {PYDTMC_STEPS / pyd['best']:,.0f} steps/s" if pyd else "")
             + f"; check max |z| {chk['zmax']:.2f}",
             flush=True,
@@ -726,6 +761,21 @@ def main(argv: list[str] | None = None) -> int:
             max(agg_ms) < TARGETS["aggregate_ms"],
         ),
     ]
+    if before is not None:
+        # Issue 18: these (fast-churn) journeys no slower than before it.
+        for key, name in (
+            ("js1", "the sojourn engine (default)"),
+            ("jsper", 'the per-period engine (`engine="period"`)'),
+        ):
+            x = [rate(r, key) / rate(r, "before") for r in rows]
+            targets.append(
+                (
+                    f"{name}, 1 thread, no slower than the engine before issue 18 "
+                    "(same rounds)",
+                    " / ".join(f"{v:.2f}x its speed" for v in x),
+                    min(x) >= 1.0,
+                )
+            )
 
     def split_ns(r):
         """ns per customer-step (core, 1 thread) for steps of customers still
@@ -752,8 +802,9 @@ def main(argv: list[str] | None = None) -> int:
         "ns per customer-step split between customers still in a transient "
         "stage (share = exact expected lifetime within the horizon / "
         f"{PERIODS}) and absorbed ones, whose cost is measured with everyone "
-        "absorbed at t = 0 (the engine still draws and discards one mt19937_64 "
-        "number per step, so that every customer consumes periods + 2 draws); "
+        "absorbed at t = 0 (the default sojourn engine draws nothing for an "
+        "absorbed customer: that run is the per-customer cost, spread over its "
+        "steps); "
         "and the same journeys with the churn probability moved to staying "
         "(nobody absorbed), journeysim and numpy:",
         "",
@@ -764,7 +815,7 @@ def main(argv: list[str] | None = None) -> int:
         *parts,
         "",
         "So the rates above rest on most customer-steps being absorbed ones, "
-        "which journeysim skips (but for the draw) and the numpy version does "
+        "which journeysim skips and the numpy version does "
         "not; dropping absorbed customers from numpy's arrays (extra variant, "
         "not the target) brings journeysim's lead down to "
         + " / ".join(f"{rate(r, 'js1') / rate(r, 'npdrop'):.1f}x" for r in rows)

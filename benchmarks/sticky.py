@@ -8,9 +8,11 @@ revenue of the sojourn engine, the per-period engine and numpy agree with
 ``journey.analyze`` within 5 standard errors. Then, in the same run, 1,000,000
 customers x 120 periods on one thread (``record="totals"``), best of REPEAT
 rounds run alternately: the sojourn engine, the per-period engine, the numpy
-version of bench_simulate.py, and a draw-only loop (the per-period engine with
-everyone absorbed at t = 0: one mt19937_64 draw per customer-step, no lookup).
-Writes the section SECTION of benchmarks/RESULTS.md.
+version of bench_simulate.py and, with ``--before-path DIR`` (a build of the
+package from before issue 18, run in a child process: before_engine.py), that
+per-period engine and its draw-only loop (everyone absorbed at t = 0: one
+mt19937_64 draw per customer-step, no lookup). Writes the section SECTION of
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -59,14 +61,15 @@ def sticky_journey(n: int):
     return j, P, np.append(revenue, 0.0), absorbing, values, stages
 
 
-def run(numpy_simulate, numpy_outcomes, best_interleaved, write: bool) -> int:
+def run(
+    numpy_simulate, numpy_outcomes, best_interleaved, write: bool, before=None
+) -> int:
+    """``before``: a before_engine.BeforeEngine (the per-period engine from
+    before issue 18, timed in the same rounds), or None to leave it out."""
     steps = CUSTOMERS * PERIODS
     rows = []
     for n in SIZES:
-        j, P, v, ab, values, stages = sticky_journey(n)
-        floor_j = js.Journey.from_matrix(
-            P, stages=stages, values=values, discount_rate=RATE, start={"churned": 1}
-        )
+        j, P, v, ab, _, _ = sticky_journey(n)
 
         def sim(engine, jj=j):
             return jj.simulate(
@@ -95,32 +98,47 @@ def run(numpy_simulate, numpy_outcomes, best_interleaved, write: bool) -> int:
         z["value numpy"] = (v_np - v_ex) / se_v
         if max(abs(x) for x in z.values()) > Z_MAX:
             raise SystemExit(f"MISMATCH for {n} stages: {z}")
-        t = best_interleaved(
-            {
-                "sojourn": lambda: sim("sojourn"),
-                "period": lambda: sim("period"),
-                "numpy": lambda P=P, ab=ab: numpy_simulate(
-                    P, ab, CUSTOMERS, PERIODS, SEED
-                ),
-                "draw": lambda jj=floor_j: sim("period", jj),
-            },
-            REPEAT,
-        )
+        fns = {
+            "sojourn": lambda: sim("sojourn"),
+            "period": lambda: sim("period"),
+            "numpy": lambda P=P, ab=ab: numpy_simulate(P, ab, CUSTOMERS, PERIODS, SEED),
+        }
+        if before is not None:
+            # The engine before issue 18: one mt19937_64 draw per customer and
+            # period, absorbed customers included; with everyone absorbed at
+            # t = 0 that is the draw-only loop (a draw and nothing else).
+            r_b = before.run("sticky", n)["retention"]
+            z["retention before"] = (r_b - r_ex) / se_r
+            fns["before"] = lambda n=n: before.run("sticky", n)
+            fns["draw"] = lambda n=n: before.run("sticky-floor", n)
+        t = best_interleaved(fns, REPEAT)
         rate = {k: steps / x["best"] for k, x in t.items()}
         moves = js._core.expected_moves(j.core, PERIODS)
         rows.append({"n": n, "rate": rate, "z": z, "moves": moves, "t": t})
         print(
-            f"{n} stages: sojourn {rate['sojourn'] / 1e6:.0f} M/s, period "
-            f"{rate['period'] / 1e6:.0f} M/s, numpy {rate['numpy'] / 1e6:.1f} M/s, "
-            f"draw-only {rate['draw'] / 1e6:.0f} M/s; {moves:.2f} moves/customer; "
+            f"{n} stages: "
+            + ", ".join(f"{k} {v / 1e6:.0f} M/s" for k, v in rate.items())
+            + f"; {moves:.2f} moves/customer; "
             f"max |z| {max(abs(x) for x in z.values()):.2f}",
             flush=True,
         )
     vs_p = [r["rate"]["sojourn"] / r["rate"]["period"] for r in rows]
     vs_np = [r["rate"]["sojourn"] / r["rate"]["numpy"] for r in rows]
-    targets = [
+    targets = []
+    if before is not None:
+        vs_b = [r["rate"]["sojourn"] / r["rate"]["before"] for r in rows]
+        targets.append(
+            (
+                f">= {TARGETS['vs_period']:g}x the per-period engine of the issue "
+                "(before issue 18; 1 thread)",
+                " / ".join(f"{x:.2f}x" for x in vs_b),
+                min(vs_b) >= TARGETS["vs_period"],
+            )
+        )
+    targets += [
         (
-            f">= {TARGETS['vs_period']:g}x the per-period engine (1 thread)",
+            f">= {TARGETS['vs_period']:g}x the per-period engine now "
+            '(`engine="period"`, counter-based draws; 1 thread)',
             " / ".join(f"{x:.2f}x" for x in vs_p),
             min(vs_p) >= TARGETS["vs_period"],
         ),
@@ -133,12 +151,13 @@ def run(numpy_simulate, numpy_outcomes, best_interleaved, write: bool) -> int:
     for name, meas, ok in targets:
         print(f"{'PASS' if ok else 'FAIL'}: {name}: {meas}")
     if write:
-        write_section(SECTION, render(rows, targets))
+        write_section(SECTION, render(rows, targets, before))
     return 0
 
 
-def render(rows, targets) -> str:
+def render(rows, targets, before) -> str:
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    has_b = before is not None
     lines = [
         SECTION,
         "",
@@ -148,26 +167,56 @@ def render(rows, targets) -> str:
         "transient stages staying U(0.88, 0.95) per period, the rest split over "
         "churned and 3 random transient stages (Dirichlet), numpy seed "
         f"{SEED}; checked first against `analyze` (retention and revenue of "
-        f"both engines and numpy within {Z_MAX:g} SE). Draw-only loop: the "
-        "per-period engine with everyone absorbed at t = 0 (one mt19937_64 draw "
-        "per step and nothing else), the floor of any per-step engine. CPU: "
-        f"{cpu_model()}; load average before the run {load} (a machine shared "
-        "with other jobs: ratios, measured side by side, are the figures to read).",
+        f"the engines and numpy within {Z_MAX:g} SE). Engines: sojourn (the "
+        'default); per-period now (`engine="period"`: one counter-based draw per '
+        "customer and period while it is on its way, nothing once absorbed)"
+        + (
+            "; per-period before issue 18 (the engine the issue measured: one "
+            "mt19937_64 draw per customer and period, absorbed customers "
+            f"included; journeysim {before.version}, in a child process, same "
+            "rounds); draw-only loop: that engine with everyone absorbed at "
+            "t = 0 (one draw per step and nothing else, the floor of any "
+            "per-step engine)"
+            if has_b
+            else ""
+        )
+        + f". CPU: {cpu_model()}; load average before the run {load} (a machine "
+        "shared with other jobs: ratios, measured side by side, are the figures "
+        "to read).",
         "",
-        "| stages | moves per customer | sojourn M/s | per-period M/s | numpy M/s "
-        "| draw-only M/s | sojourn / per-period | sojourn / numpy "
-        "| sojourn / draw-only | max abs z |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    head = "| stages | moves per customer | sojourn M/s | per-period now M/s |"
+    rule = "|---:|---:|---:|---:|"
+    if has_b:
+        head += " per-period before M/s | draw-only M/s |"
+        rule += "---:|---:|"
+    head += " numpy M/s | sojourn / per-period now |"
+    rule += "---:|---:|"
+    if has_b:
+        head += " sojourn / per-period before | sojourn / draw-only |"
+        rule += "---:|---:|"
+    head += " sojourn / numpy | max abs z |"
+    rule += "---:|---:|"
+    lines += [head, rule]
     for r in rows:
         x = r["rate"]
-        lines.append(
+        row = (
             f"| {r['n']} | {r['moves']:.2f} | {x['sojourn'] / 1e6:,.0f} | "
-            f"{x['period'] / 1e6:,.0f} | {x['numpy'] / 1e6:,.1f} | "
-            f"{x['draw'] / 1e6:,.0f} | {x['sojourn'] / x['period']:.2f}x | "
-            f"{x['sojourn'] / x['numpy']:.1f}x | {x['sojourn'] / x['draw']:.2f}x | "
-            f"{max(abs(v) for v in r['z'].values()):.2f} |"
+            f"{x['period'] / 1e6:,.0f} |"
         )
+        if has_b:
+            row += f" {x['before'] / 1e6:,.0f} | {x['draw'] / 1e6:,.0f} |"
+        row += f" {x['numpy'] / 1e6:,.1f} | {x['sojourn'] / x['period']:.2f}x |"
+        if has_b:
+            row += (
+                f" {x['sojourn'] / x['before']:.2f}x |"
+                f" {x['sojourn'] / x['draw']:.2f}x |"
+            )
+        row += (
+            f" {x['sojourn'] / x['numpy']:.1f}x |"
+            f" {max(abs(v) for v in r['z'].values()):.2f} |"
+        )
+        lines.append(row)
     lines += [
         "",
         "| target | measured | result |",

@@ -23,6 +23,7 @@ namespace journeysim::detail {
 namespace {
 
 constexpr std::size_t kChunk = 8192; // customers per chunk of a pass
+static_assert(kChunk <= 65536, "offsets in a chunk are 16-bit");
 
 // Customer i's draws: the n-th is SplitMix64's n-th output from a start keyed
 // by (seed, replication, customer), i.e. the 64-bit finaliser of
@@ -118,12 +119,25 @@ struct Waiting {
   std::int32_t wait, rank;
 };
 
+// Per customer, bit x for rule x: waits at it this period; served by it this
+// period.
+struct Marks {
+  std::uint64_t eligible = 0, served = 0;
+};
+
 // What one chunk of customers produced in a pass; merged in chunk order.
 struct ChunkOut {
   std::vector<double> value, nominal;       // K: values of the period
   std::vector<std::vector<Waiting>> queues; // X: waiting at each rule, by number
   std::vector<std::int64_t> ev_customer;
   std::vector<std::int32_t> ev_period, ev_from, ev_to;
+  // Kept from pass to pass: the chunk's customers still simulated (offsets in
+  // the chunk, ascending), how many of its customers have joined, and those
+  // absorbed where they earn nothing (per stage; of the starting cohort; all).
+  std::vector<std::uint16_t> active;
+  std::size_t joined = 0;
+  std::vector<std::int64_t> gone_occ, gone_cohort_occ;
+  std::int64_t gone = 0;
 };
 
 // Per-thread integer counts of a pass (order-free).
@@ -196,22 +210,23 @@ private:
       assign_cancellable(absorbed_, M_, char{0}, ctl);
       assign_cancellable(life_, M_, std::int32_t{0}, ctl);
       assign_cancellable(cv_, M_ * K, 0.0, ctl);
-      assign_cancellable(eligible_, M_, std::uint64_t{0}, ctl);
-      assign_cancellable(served_, M_, std::uint64_t{0}, ctl);
+      assign_cancellable(marks_, M_, Marks{}, ctl);
       assign_cancellable(charged_, M_, std::uint64_t{0}, ctl);
       assign_cancellable(wait_, M_ * X_, std::int32_t{0}, ctl);
       if (keep_) {
         assign_cancellable(first_, M_, std::int32_t{-1}, ctl);
         assign_cancellable(start_stage_, M_, std::int16_t{0}, ctl);
       }
+      const auto S = static_cast<std::size_t>(e.S_);
       const std::size_t chunks = (M_ + kChunk - 1) / kChunk;
       chunks_.resize(chunks);
       for (auto &c : chunks_) {
         c.value.assign(K, 0.0);
         c.nominal.assign(K, 0.0);
         c.queues.resize(X_);
+        c.gone_occ.assign(S, 0);
+        c.gone_cohort_occ.assign(S, 0);
       }
-      const auto S = static_cast<std::size_t>(e.S_);
       counts_.resize(static_cast<std::size_t>(e.threads_));
       for (auto &c : counts_) {
         c.occ.assign(S, 0);
@@ -256,50 +271,78 @@ private:
       if (n <= 1) {
         work(0);
       } else {
+        // This thread takes chunks too: when the machine is busy and a helper
+        // starts late, the chunks do not wait for it.
         std::vector<std::thread> pool;
-        for (std::size_t k = 0; k < n; ++k) pool.emplace_back(work, k);
+        for (std::size_t k = 1; k < n; ++k) pool.emplace_back(work, k);
+        work(0);
         for (auto &th : pool) th.join();
       }
       if (stop || cancelled(e_.ctl_)) throw SimulationCancelled();
       merge(t, n_chunks);
     }
 
+    // Chunk c at pass t: its customers still simulated (in customer order),
+    // then those joining at t. A customer absorbed where it earns nothing is
+    // dropped from the chunk's list and counted in its stage from then on, so
+    // the passes cost the customers still on their way, not everyone.
     void run_chunk(int t, std::size_t c, std::size_t end, ThreadCounts &cnt) {
       const CapacityRun &e = e_;
       const auto K = static_cast<std::size_t>(e.K_);
+      const auto S = static_cast<std::size_t>(e.S_);
       ChunkOut &co = chunks_[c];
       std::fill(co.value.begin(), co.value.end(), 0.0);
       std::fill(co.nominal.begin(), co.nominal.end(), 0.0);
       for (auto &q : co.queues) q.clear();
-      const auto joined_now =
-          static_cast<std::size_t>(first_of_[static_cast<std::size_t>(t)]);
+      for (std::size_t s = 0; s < S; ++s) {
+        cnt.occ[s] += co.gone_occ[s];
+        cnt.cohort_occ[s] += co.gone_cohort_occ[s];
+      }
+      const std::size_t base = c * kChunk;
       // The join period of the chunk's first customer; customers are numbered
       // by join period.
-      std::size_t J = static_cast<std::size_t>(
-          std::upper_bound(first_of_.begin(), first_of_.end(),
-                           static_cast<std::int64_t>(c * kChunk)) -
-          first_of_.begin() - 1);
-      std::int64_t moved = 0;
-      for (std::size_t i = c * kChunk; i < end; ++i) {
-        while (static_cast<std::int64_t>(i) >= first_of_[J + 1]) ++J;
-        const std::uint64_t start = draws_.start(i);
-        if (i >= joined_now) {
-          join(i, start);
-        } else if (absorbed_[i]) {
-          // Absorbed customers stay put but may still earn (a value in the stage).
-          const int tau = t - 1 - static_cast<int>(J);
-          if (e.earns_[seg_[i]][static_cast<std::size_t>(stage_[i])])
-            e.accrue(e.tables_[seg_[i]], stage_[i], stage_[i], tau, static_cast<int>(J),
-                     cv_.data() + i * K, co);
-        } else {
-          move(t, i, static_cast<int>(J), start, cnt, co);
-        }
-        if (i < joined_now) ++moved; // a customer-period simulated
+      std::size_t J =
+          static_cast<std::size_t>(std::upper_bound(first_of_.begin(), first_of_.end(),
+                                                    static_cast<std::int64_t>(base)) -
+                                   first_of_.begin() - 1);
+      // a customer-period simulated for everyone who joined before t
+      std::int64_t moved = co.gone;
+      // Counts customer i (joined at J) at t, queues it, and says whether it
+      // stays on the chunk's list.
+      auto close = [&](std::size_t i) {
         const auto s = static_cast<std::size_t>(stage_[i]);
         ++cnt.occ[s];
         if (J == 0) ++cnt.cohort_occ[s];
         if (t < e.T_) queue(t, i, static_cast<int>(J), cnt, co);
+        if (!absorbed_[i] || e.earns_[seg_[i]][s]) return true;
+        ++co.gone_occ[s];
+        if (J == 0) ++co.gone_cohort_occ[s];
+        ++co.gone;
+        return false;
+      };
+      auto &active = co.active;
+      std::size_t kept = 0;
+      for (std::size_t n = 0; n < active.size(); ++n) {
+        const std::size_t i = base + active[n];
+        while (static_cast<std::int64_t>(i) >= first_of_[J + 1]) ++J;
+        if (absorbed_[i]) {
+          // Absorbed customers stay put but may still earn (a value in the stage).
+          const int tau = t - 1 - static_cast<int>(J);
+          e.accrue(e.tables_[seg_[i]], stage_[i], stage_[i], tau, static_cast<int>(J),
+                   cv_.data() + i * K, co);
+        } else {
+          move(t, i, static_cast<int>(J), draws_.start(i), cnt, co);
+        }
+        ++moved;
+        if (close(i)) active[kept++] = active[n];
       }
+      active.resize(kept);
+      for (std::size_t i = base + co.joined; i < end; ++i) {
+        while (static_cast<std::int64_t>(i) >= first_of_[J + 1]) ++J;
+        join(i, draws_.start(i));
+        if (close(i)) active.push_back(static_cast<std::uint16_t>(i - base));
+      }
+      co.joined = std::max(co.joined, end - base);
       if (e.ctl_) e.ctl_->steps_done.fetch_add(moved, std::memory_order_relaxed);
     }
 
@@ -322,8 +365,9 @@ private:
       const int tau = t - 1 - J;
       const int home = seg_[i];
       int g = home;
-      const std::uint64_t denied = eligible_[i] & ~served_[i];
-      eligible_[i] = served_[i] = 0;
+      Marks &mk = marks_[i];
+      const std::uint64_t denied = mk.eligible & ~mk.served;
+      mk = Marks{};
       for (std::size_t x = 0; x < X_; ++x) {
         const Rule &rule = e.rules_[x];
         if (!rule.touched[static_cast<std::size_t>(home)]) continue;
@@ -370,7 +414,7 @@ private:
         mask |= 1ULL << x;
         co.queues[x].push_back(Waiting{static_cast<std::int64_t>(i), w, rule.rank[s]});
       }
-      eligible_[i] = mask;
+      marks_[i].eligible = mask;
       if (mask)
         for (std::size_t n = 0; n < N_; ++n)
           if (mask & e.team_rules_[n]) ++cnt.team_eligible[n];
@@ -452,7 +496,7 @@ private:
         auto visit = [&](const Waiting &w) {
           const auto i = static_cast<std::size_t>(w.customer);
           bool ok = served < rule.capacity;
-          if (ok && rule.team >= 0 && !(served_[i] & e.team_rules_[g])) {
+          if (ok && rule.team >= 0 && !(marks_[i].served & e.team_rules_[g])) {
             ok = used[g] < e.team_cap_[g];
             if (ok) ++used[g];
           }
@@ -461,7 +505,7 @@ private:
             return;
           }
           ++served;
-          served_[i] |= 1ULL << x;
+          marks_[i].served |= 1ULL << x;
           wait_[i * X_ + x] = 0;
           if (!(charged_[i] >> x & 1ULL)) {
             charged_[i] |= 1ULL << x;
@@ -540,7 +584,9 @@ private:
     std::vector<double> cv_;
     // Per customer, bit x for rule x: waits at it this period / served by it
     // this period / ever served by it; and periods waited unserved at each rule.
-    std::vector<std::uint64_t> eligible_, served_, charged_;
+    // (eligible and served side by side: read and reset together every period)
+    std::vector<Marks> marks_;
+    std::vector<std::uint64_t> charged_;
     std::vector<std::int32_t> wait_;
     std::vector<ChunkOut> chunks_;
     std::vector<ThreadCounts> counts_;

@@ -197,6 +197,25 @@ private:
     }
     const auto &vs = tab.value_starts;
     const int E = static_cast<int>(vs.size());
+    if (E == 1) {
+      // One value piece (the common case): the loop below with its bounds
+      // worked out, lo = 0 and hi = H + 2.
+      const auto stride = static_cast<std::size_t>(G_ * E_ * S_);
+      const std::size_t at = cell(0, g, 0, s);
+      const auto ta = static_cast<std::size_t>(J + a),
+                 tb = static_cast<std::size_t>(J + b);
+      ++c.start[at + ta * stride];
+      --c.start[at + tb * stride];
+      const int e0 = std::max(a, 1);
+      if (need_end_ && e0 < b) {
+        ++c.end[at + static_cast<std::size_t>(J + e0) * stride];
+        --c.end[at + tb * stride];
+      }
+      if (K_)
+        add_values(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0), std::min(b - 1, H),
+                   cv);
+      return;
+    }
     for (int e = 0; e < E; ++e) {
       const int lo = e == 0 ? 0 : vs[static_cast<std::size_t>(e)];
       const int hi = e + 1 < E ? vs[static_cast<std::size_t>(e) + 1] : H + 2;
@@ -213,36 +232,42 @@ private:
         --c.end[cell(J + e1, g, e, s)];
       }
       if (!K_) continue;
-      // Per-customer value, discounted to the customer's start:
-      //   start part  sum_{m in [a, min(b,H))}          v(m) d^m
-      //   end part  d sum_{m in [max(a-1,0), min(b-1,H))} v(m) d^m
       const int m0 = std::max(a, lo), m1 = std::min({b, H, hi});
       const int n0 = std::max({a - 1, 0, lo}), n1 = std::min({b - 1, H, hi});
-      for (int k = 0; k < K_; ++k) {
-        const double v = tab.values[static_cast<std::size_t>(e)](s, k);
-        if (v == 0.0) continue;
-        const auto &geo = geo_[static_cast<std::size_t>(k)];
-        const double st = m0 < m1 ? geo[static_cast<std::size_t>(m1)] -
-                                        geo[static_cast<std::size_t>(m0)]
-                                  : 0.0;
-        const double en = n0 < n1 ? geo[static_cast<std::size_t>(n1)] -
-                                        geo[static_cast<std::size_t>(n0)]
-                                  : 0.0;
-        const auto &d = disc_[static_cast<std::size_t>(k)];
-        switch (o_.accrual) {
-        case Accrual::Start:
-          cv[k] += v * st;
-          break;
-        case Accrual::End:
-          cv[k] += v * d[2] * en;
-          break;
-        case Accrual::HalfCycle:
-          cv[k] += 0.5 * v * (d[1] * st + d[1] * en);
-          break;
-        case Accrual::LifeTable: // both halves discounted to the period's start
-          cv[k] += 0.5 * v * (st + en);
-          break;
-        }
+      add_values(tab, e, s, m0, m1, n0, n1, cv);
+    }
+  }
+
+  // Per-customer value of a stay in s within value piece e, discounted to the
+  // customer's start:
+  //   start part    sum_{m in [m0, m1)} v(m) d^m   (m0 = max(a, lo), ...)
+  //   end part    d sum_{m in [n0, n1)} v(m) d^m   (n0 = max(a - 1, 0, lo), ...)
+  void add_values(const SegmentTables &tab, int e, int s, int m0, int m1, int n0,
+                  int n1, double *cv) const {
+    for (int k = 0; k < K_; ++k) {
+      const double v = tab.values[static_cast<std::size_t>(e)](s, k);
+      if (v == 0.0) continue;
+      const auto &geo = geo_[static_cast<std::size_t>(k)];
+      const double st = m0 < m1 ? geo[static_cast<std::size_t>(m1)] -
+                                      geo[static_cast<std::size_t>(m0)]
+                                : 0.0;
+      const double en = n0 < n1 ? geo[static_cast<std::size_t>(n1)] -
+                                      geo[static_cast<std::size_t>(n0)]
+                                : 0.0;
+      const auto &d = disc_[static_cast<std::size_t>(k)];
+      switch (o_.accrual) {
+      case Accrual::Start:
+        cv[k] += v * st;
+        break;
+      case Accrual::End:
+        cv[k] += v * d[2] * en;
+        break;
+      case Accrual::HalfCycle:
+        cv[k] += 0.5 * v * (d[1] * st + d[1] * en);
+        break;
+      case Accrual::LifeTable: // both halves discounted to the period's start
+        cv[k] += 0.5 * v * (st + en);
+        break;
       }
     }
   }

@@ -50,6 +50,12 @@ private:
 // periods a customer stays before leaving (geometric, drawn by inversion in one
 // draw) and where it goes when it leaves (the exits renormalised, drawn by
 // inverse CDF with a guide table).
+//
+// The geometric inversion K = floor(log(1 - u) / log(stay)) is the largest k
+// with stay^k >= 1 - u. Rather than a logarithm per stay (half the engine's
+// time), a table of the powers stay^k and a guide over 1 - u find that k in
+// about one comparison; the logarithm is left for the far tail (1 - u below
+// the table's last power, probability stay^L), so the law is the same.
 class SojournSampler {
 public:
   explicit SojournSampler(const Matrix &P);
@@ -58,20 +64,56 @@ public:
   // leaves, from u in [0, 1): K with P(K >= k) = stay^k, or `cap` when that is
   // `cap` or more (never for a stage it cannot leave).
   [[nodiscard]] int stays(int s, double u, int cap) const {
-    const auto i = static_cast<std::size_t>(s);
-    if (stuck_[i]) return cap;
-    // 1 - u in (0, 1] exactly; a stay of 0 has inv_log_ = -0: K = 0. The
-    // ratio is >= 0, so truncation is the floor (cheaper than std::floor).
-    const double k = std::log(1.0 - u) * inv_log_[i];
-    return k < static_cast<double>(cap) ? static_cast<int>(k) : cap;
+    const Stage &st = stages_[static_cast<std::size_t>(s)];
+    if (st.stuck) return cap;
+    const double v = 1.0 - u; // in (0, 1], exact
+    int k;
+    if (v > st.floor) {
+      // guide: a lower bound of K over v's cell; the powers decrease, and
+      // pw[L] < v stops the scan inside the table.
+      const double *pw = pow_.data() + st.pow0;
+      k = guide_[st.guide0 + static_cast<std::size_t>(v * kCells)];
+      k += pw[k + 1] >= v ? 1 : 0; // one step without a branch: mostly enough
+      while (pw[k + 1] >= v) ++k;
+    } else {
+      // The tail: a stay of 0 has inv_log = -0, K = 0. The ratio is >= 0, so
+      // truncation is the floor.
+      const double r = std::log(v) * st.inv_log;
+      if (r >= static_cast<double>(cap)) return cap;
+      k = static_cast<int>(r);
+    }
+    return k < cap ? k : cap;
   }
-  // The stage it leaves s for, from u in [0, 1).
-  [[nodiscard]] int exit(int s, double u) const { return exits_.draw(s, u); }
+  // The stage it leaves s for, from u in [0, 1): inverse CDF over the stage's
+  // exits in stage order (as RowSampler of the exits, so the same stage for
+  // the same u), only the exits of positive probability kept, with a guide.
+  [[nodiscard]] int exit(int s, double u) const {
+    const Stage &st = stages_[static_cast<std::size_t>(s)];
+    const double *cdf = exit_cdf_.data() + st.exit0;
+    std::size_t q =
+        exit_guide_[st.exit_guide0 + static_cast<std::size_t>(u * kExitCells)];
+    q += cdf[q] <= u ? 1 : 0;
+    while (cdf[q] <= u) ++q;
+    return exit_stage_[st.exit0 + q];
+  }
 
 private:
-  std::vector<double> inv_log_; // per stage: 1 / log(stay)
-  std::vector<char> stuck_;     // per stage: no exit, or a stay that rounds to 1
-  RowSampler exits_;            // the exits of each row, summing to 1
+  static constexpr int kCells = 128;     // guide cells over 1 - u in (0, 1]
+  static constexpr int kMaxPowers = 512; // table length cap L per stage
+  static constexpr int kExitCells = 32;  // guide cells over u, per stage's exits
+  struct Stage {
+    double inv_log = 0.0; // 1 / log(stay)
+    double floor = 2.0;   // stay^L: at or below it, the logarithm
+    std::size_t pow0 = 0, guide0 = 0, exit0 = 0, exit_guide0 = 0;
+    bool stuck = false; // no exit, or a stay that rounds to 1
+  };
+  std::vector<Stage> stages_;
+  std::vector<double> pow_;         // per stage: stay^0 .. stay^L
+  std::vector<std::int32_t> guide_; // per stage: kCells + 1 lower bounds of K
+  // Per stage: the cumulative probabilities of its exits (the last one 2.0, so
+  // rounding never runs past it), their stages, and kExitCells guide entries.
+  std::vector<double> exit_cdf_;
+  std::vector<std::int32_t> exit_stage_, exit_guide_;
 };
 
 // draw_from_cdf with the last stage of positive mass found beforehand.

@@ -75,6 +75,40 @@ TEST_CASE("a geometric stay by inversion: P(K >= k) = stay^k") {
   CHECK(s.exit(2, 0.9) == 0);
 }
 
+TEST_CASE("the table of powers gives the stay the logarithm gives") {
+  // stays() finds the largest k with stay^k >= 1 - u in a table of powers,
+  // the logarithm only in the far tail: the same K as floor(log(1 - u) /
+  // log(stay)) for every u but those within rounding of a power (none drawn
+  // here), in the table, past it, near u = 0 and near u = 1, and with caps.
+  const std::vector<double> stays = {0.0, 0.05, 0.3, 0.5, 0.88, 0.95, 0.999, 0.99999};
+  Matrix P = Matrix::Zero(static_cast<Eigen::Index>(stays.size()) + 1,
+                          static_cast<Eigen::Index>(stays.size()) + 1);
+  const auto last = static_cast<Eigen::Index>(stays.size());
+  for (Eigen::Index i = 0; i < last; ++i) {
+    P(i, i) = stays[static_cast<std::size_t>(i)];
+    P(i, last) = 1.0 - P(i, i);
+  }
+  P(last, last) = 1.0;
+  const detail::SojournSampler s(P);
+  std::uint64_t x = 12345;
+  std::vector<double> us = {0.0, 1e-300, 1e-17, 0.5, 1.0 - 0x1.0p-53, 1.0 - 1e-9};
+  for (int n = 0; n < 200000; ++n)
+    us.push_back(static_cast<double>(detail::mix(x++) >> 11) * 0x1.0p-53);
+  int checked = 0, mismatched = 0;
+  for (Eigen::Index i = 0; i < last; ++i) {
+    const double p = stays[static_cast<std::size_t>(i)];
+    for (const double u : us)
+      for (const int cap : {1, 7, 120, 100000}) {
+        const double k = p == 0.0 ? 0.0 : std::floor(std::log(1.0 - u) / std::log(p));
+        const int want = k < cap ? static_cast<int>(k) : cap;
+        ++checked;
+        if (s.stays(static_cast<int>(i), u, cap) != want) ++mismatched;
+      }
+  }
+  CHECK(checked > 6000000);
+  CHECK(mismatched == 0);
+}
+
 TEST_CASE("sojourn and per-period engines agree with each other and exact analysis") {
   const Journey j = sticky();
   const auto so = simulate(j, options(Engine::Sojourn, 1));
