@@ -302,72 +302,50 @@ class StudioView(pn.viewable.Viewer):
             )
         )
         a, b = iv.window
+
+        def box(what: str, label: str, value: str, css: str, width: int = 110):
+            return self._typed(iv.name, what, label, value, f"js-{css}-{slug}", width)
+
+        cap = "" if iv.capacity is None else str(iv.capacity)
         items.append(
             pn.Row(
-                self._watch(
-                    iv.name,
+                box(
                     "window start",
-                    w.TextInput(
-                        label=f"from {units.time_unit} (tenure)",
-                        value=str(a),
-                        width=110,
-                        css_classes=[f"js-window-start-{slug}"],
-                    ),
+                    f"from {units.time_unit} (tenure)",
+                    str(a),
+                    "window-start",
                 ),
-                self._watch(
-                    iv.name,
+                box(
                     "window end",
-                    w.TextInput(
-                        label="until (blank: no end)",
-                        value="" if b is None else str(b),
-                        width=130,
-                        css_classes=[f"js-window-end-{slug}"],
-                    ),
+                    "until (blank: no end)",
+                    "" if b is None else str(b),
+                    "window-end",
+                    130,
                 ),
-                self._watch(
-                    iv.name,
-                    "capacity",
-                    w.TextInput(
-                        label=f"capacity per {units.time_unit}",
-                        value="" if iv.capacity is None else str(iv.capacity),
-                        width=110,
-                        css_classes=[f"js-capacity-{slug}"],
-                    ),
-                ),
+                box("capacity", f"capacity per {units.time_unit}", cap, "capacity"),
             )
         )
         cur = f" ({units.currency})" if units.currency else ""
         items.append(
             pn.Row(
-                self._watch(
-                    iv.name,
+                box(
                     "cost_fixed",
-                    w.TextInput(
-                        label=f"fixed cost{cur}",
-                        value=_plain(iv.cost_fixed),
-                        width=110,
-                        css_classes=[f"js-cost-fixed-{slug}"],
-                    ),
+                    f"fixed cost{cur}",
+                    _plain(iv.cost_fixed),
+                    "cost-fixed",
                 ),
-                self._watch(
-                    iv.name,
+                box(
                     "cost_per_customer",
-                    w.TextInput(
-                        label=f"per customer{cur}",
-                        value=_plain(iv.cost_per_customer),
-                        width=110,
-                        css_classes=[f"js-cost-customer-{slug}"],
-                    ),
+                    f"per customer{cur}",
+                    _plain(iv.cost_per_customer),
+                    "cost-customer",
                 ),
-                self._watch(
-                    iv.name,
+                box(
                     "cost_per_period",
-                    w.TextInput(
-                        label=f"per customer-{units.time_unit}{cur}",
-                        value=_plain(iv.cost_per_period),
-                        width=130,
-                        css_classes=[f"js-cost-period-{slug}"],
-                    ),
+                    f"per customer-{units.time_unit}{cur}",
+                    _plain(iv.cost_per_period),
+                    "cost-period",
+                    130,
                 ),
             )
         )
@@ -378,6 +356,13 @@ class StudioView(pn.viewable.Viewer):
             width=400,
             css_classes=[f"js-iv-{slug}"],
         )
+
+    def _typed(self, name, what, label, value, css, width):
+        """A typed input of intervention ``name``'s ``what``, watched."""
+        box = pn.widgets.TextInput(
+            label=label, value=value, width=width, css_classes=[css]
+        )
+        return self._watch(name, what, box)
 
     def _watch(self, name: str, what: str, widget):
         self._inputs[(name, what)] = widget
