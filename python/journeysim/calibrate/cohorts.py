@@ -94,8 +94,8 @@ def cohort_table(
         stage=stage,
         period=period,
         kind=kind,
-        stages=None if stages is None else tuple(stages),
-        absorbing=tuple(absorbing),
+        stages=stages,
+        absorbing=absorbing,
         end=end,
         returns=returns,
     )

@@ -67,6 +67,14 @@ class FitOptions:
     end: Any = None
     returns: str = "error"
 
+    def __post_init__(self) -> None:
+        # Callers pass the user's sequences as given: kept as tuples (not
+        # shared with the caller, hashable).
+        for name in ("stages", "absorbing", "tenure"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
 
 @dataclass(frozen=True)
 class FitData:

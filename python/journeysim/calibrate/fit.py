@@ -267,10 +267,10 @@ def fit(
         stage=stage,
         period=period,
         kind=kind,
-        stages=None if stages is None else tuple(stages),
-        absorbing=None if absorbing is None else tuple(absorbing),
+        stages=stages,
+        absorbing=absorbing,
         segment=segment,
-        tenure=None if tenure is None else tuple(tenure),
+        tenure=tenure,
         end=end,
         returns=returns,
     )

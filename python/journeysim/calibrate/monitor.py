@@ -497,8 +497,8 @@ def monitor(
         stage=stage,
         period=period,
         kind=kind,
-        stages=None if stages is None else tuple(stages),
-        absorbing=None if absorbing is None else tuple(absorbing),
+        stages=stages,
+        absorbing=absorbing,
         end=end,
         returns=returns,
     )
