@@ -67,6 +67,27 @@ Journey cycling() {
   return Journey(spec);
 }
 
+// Runs the simulation in a thread, cancels it once a block has reported its
+// steps (or it has ended), and returns what it threw.
+std::exception_ptr cancel_after_first_report(const Journey &j,
+                                             const SimulationOptions &o,
+                                             SimulationControl &control) {
+  std::exception_ptr error;
+  std::atomic<bool> finished{false};
+  std::thread run([&] {
+    try {
+      simulate(j, o, &control);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finished = true;
+  });
+  while (control.steps_done.load() == 0 && !finished.load()) std::this_thread::yield();
+  control.cancel = true;
+  run.join();
+  return error;
+}
+
 SimulationOptions options(int threads) {
   SimulationOptions o;
   o.customers = 10000;
@@ -252,23 +273,11 @@ TEST_CASE("a cancel stops a block of customers part-way, not at its end") {
   o.customers = 3 * 4096;
   o.periods = 20'000;
   o.per_customer = false;
-  // The per-period engine: the sojourn engine is through a block before the
-  // cancel arrives (its cost is per move, and customers here leave fast).
+  // The per-period engine, whose cost per customer-period the sizes above
+  // are for (the sojourn engine's cost is per move).
   o.engine = Engine::Period;
   SimulationControl control;
-  std::exception_ptr error;
-  std::atomic<bool> finished{false};
-  std::thread run([&] {
-    try {
-      simulate(j, o, &control);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    finished = true;
-  });
-  while (control.steps_done.load() == 0 && !finished.load()) std::this_thread::yield();
-  control.cancel = true;
-  run.join();
+  const std::exception_ptr error = cancel_after_first_report(j, o, control);
   REQUIRE(error);
   CHECK_THROWS_AS(std::rethrow_exception(error), SimulationCancelled);
   CHECK(control.steps_done.load() == std::int64_t{4096} * o.periods);
@@ -296,19 +305,7 @@ TEST_CASE("a simulation cancelled from another thread stops, its progress readab
   o.periods = 200;
   o.per_customer = false;
   SimulationControl control;
-  std::exception_ptr error;
-  std::atomic<bool> finished{false};
-  std::thread run([&] {
-    try {
-      simulate(j, o, &control);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    finished = true;
-  });
-  while (control.steps_done.load() == 0 && !finished.load()) std::this_thread::yield();
-  control.cancel = true;
-  run.join();
+  const std::exception_ptr error = cancel_after_first_report(j, o, control);
   REQUIRE(error);
   CHECK_THROWS_AS(std::rethrow_exception(error), SimulationCancelled);
   CHECK(control.steps_done.load() > 0);
