@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln
 
 from .._base.errors import FitError
 from .._base.warnings import InfiniteLifetimeWarning
@@ -45,6 +44,9 @@ def change_point(
     Returns the index of the first period of the most probable current run
     at the last period (None when that run started with the data: no change),
     and the posterior of the run length at the last period."""
+    # Loaded when used, like the rest of calibrate's scipy: not at import.
+    from scipy.special import betaln
+
     T = len(k)
     log_r = np.array([0.0])  # log P(run length | data so far)
     a = np.array([a0])
