@@ -22,7 +22,7 @@ from ..model.journey import Journey
 from ..model.simulate import MAX_CUSTOMERS, MAX_REPLICATIONS
 from ..model.team_capacity import plan_budgets
 from ..view.display import table
-from ..view.numbers import money, number, percent
+from ..view.numbers import money, number, percent, points
 from .evaluate import (
     Evaluated,
     check_cost_discounting,
@@ -34,7 +34,7 @@ from .evaluate import (
 from .resources import check_compare_memory
 from .simulated import sample_plans, simulated_rows
 from .sweep import psa_values, simulate_plans
-from .tables import axis_label, heading, kind, show, split
+from .tables import axis_label, heading, is_difference, kind, show, split
 from .workload import at_capacity_lines, handoff_table, plan_loads, workload_table
 
 __all__ = ["Comparison", "compare"]
@@ -199,6 +199,8 @@ class Comparison:
         units = self.units
         if k == "money":
             ax.xaxis.set_major_formatter(lambda v, _: money(v, units, compact=True))
+        elif k == "share" and is_difference(metric):
+            ax.xaxis.set_major_formatter(lambda v, _: points(v, units))
         elif k == "share":
             ax.xaxis.set_major_formatter(lambda v, _: percent(v, units, decimals=0))
         else:
@@ -206,6 +208,10 @@ class Comparison:
         ax.set_title(f"plans over {units.periods(self.periods)} ({self.method})")
         ax.grid(axis="x", alpha=0.3)
         return ax
+
+    #: Rows of the tables that hold differences (a share in them is written
+    #: in percentage points).
+    _DIFFERENCE_ROWS: tuple[str, ...] = ()
 
     def _shown(self, table: pd.DataFrame) -> list[list]:
         """Rows (one per column of ``table``) written for people."""
@@ -215,7 +221,10 @@ class Comparison:
         for c in cols:
             cells = []
             for plan in table.index:
-                text = show(table.at[plan, c], c, self.units, streams, self.periods)
+                d = plan in self._DIFFERENCE_ROWS
+                text = show(
+                    table.at[plan, c], c, self.units, streams, self.periods, difference=d
+                )
                 if f"{c} low" in table.columns and plan != table.index[0]:
                     lo = show(table.at[plan, f"{c} low"], c, self.units, streams, 0)
                     hi = show(table.at[plan, f"{c} high"], c, self.units, streams, 0)

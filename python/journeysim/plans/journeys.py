@@ -90,6 +90,8 @@ class JourneyComparison(Comparison):
     [('active', 'churned')]
     """
 
+    _DIFFERENCE_ROWS = ("difference",)
+
     def __init__(
         self,
         summary: pd.DataFrame,

@@ -1,6 +1,9 @@
 """The tables of a comparison: the rows split into per-customer and population
 figures, and every figure written for people in the journey's units (money,
-percentages, durations), never in scientific notation."""
+percentages, durations), never in scientific notation. A difference of two
+shares (a paired "... diff" column, or a row of differences) is written in
+percentage points ("+0.7 pts"), never "+0.7%", which reads as a relative
+change."""
 
 from __future__ import annotations
 
@@ -11,12 +14,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from .._base.units import Units
-from ..view.numbers import duration, money, number, percent, plain
+from ..view.numbers import duration, money, number, percent, plain, points
 from .evaluate import PER_CUSTOMER, POPULATION
 
 __all__ = [
     "axis_label",
     "heading",
+    "is_difference",
     "is_population",
     "kind",
     "show",
@@ -101,6 +105,12 @@ def _base(column: str) -> str:
     return column
 
 
+def is_difference(column: str) -> bool:
+    """Is this summary column a paired difference to the baseline ("... diff",
+    with its "low" and "high" bounds)?"""
+    return column.removesuffix(" low").removesuffix(" high").endswith(" diff")
+
+
 def kind(column: str, streams: Sequence[str]) -> str:
     """How a column is written: "money", "share", "duration", "count", "ratio"
     or "flag"."""
@@ -122,8 +132,18 @@ def kind(column: str, streams: Sequence[str]) -> str:
     return "count"
 
 
-def show(value, column: str, units: Units, streams: Sequence[str], horizon: int):
-    """One figure for people."""
+def show(
+    value,
+    column: str,
+    units: Units,
+    streams: Sequence[str],
+    horizon: int,
+    *,
+    difference: bool = False,
+):
+    """One figure for people. A share that is a difference (a paired "...
+    diff" column, or any column when ``difference``) is written in
+    percentage points."""
     k = kind(column, streams)
     if k == "flag":
         return "yes" if value else ""
@@ -135,6 +155,8 @@ def show(value, column: str, units: Units, streams: Sequence[str], horizon: int)
     if k == "money":
         return money(v, units)
     if k == "share":
+        if difference or is_difference(column):
+            return points(v, units)
         return percent(v, units)
     if k == "duration":
         return duration(v, units)
@@ -144,11 +166,11 @@ def show(value, column: str, units: Units, streams: Sequence[str], horizon: int)
 def axis_label(column: str, units: Units, streams: Sequence[str], customers: float):
     """An axis label that says whose figure it is and in what unit:
     "incremental net value, population of 1,000 customers (USD)", "CLV per
-    customer (USD)"."""
+    customer (USD)"; a difference of shares is in "percentage points"."""
     k = kind(column, streams)
     unit = {
         "money": units.currency,
-        "share": "%",
+        "share": "percentage points" if is_difference(column) else "%",
         "duration": units.plural,
     }.get(k)
     if is_population(column):
@@ -161,13 +183,19 @@ def axis_label(column: str, units: Units, streams: Sequence[str], customers: flo
     return f"{name}{whose}" + (f" ({unit})" if unit else "")
 
 
-_AT = re.compile(r"(.+) at (\d+)((?: diff)?)")
+_AT = re.compile(r"(.+) at (\d+)")
 
 
 def heading(column: str, units: Units) -> str:
     """A column's name for people: a figure at a horizon gets the unit
-    ("retention at 36" -> "retention at 36 months")."""
-    m = _AT.fullmatch(column)
-    if m is None:
-        return column
-    return f"{m.group(1)} at {units.periods(int(m.group(2)))}{m.group(3)}"
+    ("retention at 36" -> "retention at 36 months"), a paired difference
+    says so, and in percentage points when it is one of shares
+    ("retention at 36 diff" -> "retention at 36 months: difference, pts")."""
+    name = column.removesuffix(" diff")
+    m = _AT.fullmatch(name)
+    if m is not None:
+        name = f"{m.group(1)} at {units.periods(int(m.group(2)))}"
+    if not column.endswith(" diff"):
+        return name
+    pts = kind(column, ()) == "share"
+    return f"{name}: difference" + (", pts" if pts else "")

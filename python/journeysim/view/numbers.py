@@ -1,5 +1,5 @@
-"""Numbers for people: plain numbers, money, percentages and durations, written
-by Babel in the journey's locale and currency. Never scientific notation:
+"""Numbers for people: plain numbers, money, percentages, percentage points and
+durations, written by Babel in the journey's locale and currency. Never scientific notation:
 very large numbers are written out (or compactly, "$32.3M", for chart labels),
 very small ones as "≈0"."""
 
@@ -16,7 +16,15 @@ import numpy as np
 
 from .._base.units import Units
 
-__all__ = ["duration", "money", "number", "percent", "plain", "superscript"]
+__all__ = [
+    "duration",
+    "money",
+    "number",
+    "percent",
+    "plain",
+    "points",
+    "superscript",
+]
 
 _DEFAULT = Units()
 #: Below this size a number is written "≈0": a person reads it as nothing.
@@ -144,6 +152,53 @@ def percent(x: Any, units: Units = _DEFAULT, *, decimals: int = 1) -> str:
     if v != 0 and round(abs(v) * 100, decimals) == 0:
         return "≈0%"
     return text
+
+
+def points(x: Any, units: Units = _DEFAULT, *, decimals: int = 1) -> str:
+    """A difference of two shares in percentage points, signed: "+0.7 pts",
+    "-3.2 pts", "0.0 pts"; "≈0 pts" for a difference that rounds to nothing,
+    "–" for NaN.
+
+    Retention of 61.2% against 60.5% differs by 0.7 points; written "+0.7%" it
+    reads as a relative change (0.7% of 60.5%), so differences of rates (and
+    of any figure that is itself a share: NRR, GRR, probabilities) are written
+    with this, and relative changes with :func:`percent`.
+
+    Parameters
+    ----------
+    x : float
+        The difference as a fraction (0.007 for 0.7 points).
+    units : Units
+        Whose locale writes the digits and the signs.
+    decimals : int
+        Decimals of a point (1 by default).
+
+    Examples
+    --------
+    >>> from journeysim._base.units import Units
+    >>> points(0.612 - 0.605)
+    '+0.7 pts'
+    >>> points(-0.0325, Units(locale="de_DE"))
+    '-3,2 pts'
+    """
+    v = plain(x)
+    if v is None:
+        return str(x)
+    v = float(v) + 0.0  # -0.0 is 0
+    if math.isnan(v):
+        return "–"
+    loc = units.locale
+    sign = bn.get_plus_sign_symbol(loc) if v > 0 else bn.get_minus_sign_symbol(loc)
+    a = abs(v) * 100
+    if math.isinf(a):
+        return f"{sign}∞ pts"
+    if a >= HUGE:
+        return f"{sign}{superscript(a, loc)} pts"
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    r = round(a, decimals)
+    if r == 0:  # no sign on nothing
+        return "≈0 pts" if v else f"{bn.format_decimal(0, pattern, locale=loc)} pts"
+    return f"{sign}{bn.format_decimal(r, pattern, locale=loc)} pts"
 
 
 def duration(x: Any, units: Units = _DEFAULT, *, decimals: int = 1) -> str:
