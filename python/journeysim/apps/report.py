@@ -28,7 +28,7 @@ from ..plans.information import ValueOfInformation, value_of_information
 from ..plans.journeys import JourneyComparison, compare_journeys
 from ..plans.tables import axis_label, heading, show
 from ..results.analysis import Analysis
-from ..view.numbers import duration, money, number, percent
+from ..view.numbers import duration, money, number, percent, points
 from ..view.plot import figure, journey_diagram, occupancy_area, tornado
 from .report_information import information_section
 from .versus import by_stage, versus_section
@@ -381,7 +381,7 @@ def _findings(c: Comparison, a: Analysis) -> str:
         d = float(s.loc[p, ret_col] - s.iloc[0][ret_col])
         items.append(
             f"{_e(p)}: retention at {_e(at)} {_e(percent(s.loc[p, ret_col], u))} "
-            f"({'+' if d >= 0 else '−'}{abs(d) * 100:.1f} points), costs "
+            f"({_e(points(d, u))} against the baseline), costs "
             f"{_e(money(s.loc[p, 'intervention cost per customer'], u))} per "
             f"customer, returns "
             f"{_e(money(s.loc[p, 'incremental net value per customer'], u))}"

@@ -30,7 +30,7 @@ from .._base.errors import InputError
 from .._base.resolved import JourneyLike, Piece, Segment
 from .._base.units import Units
 from ..results.figures import Kind
-from ..view.numbers import duration, money, number, percent
+from ..view.numbers import duration, money, number, percent, points
 from ..view.removal_chart import removal_bars
 
 if TYPE_CHECKING:
@@ -230,7 +230,10 @@ class RemovalEffects:
             (
                 str(item),
                 self._fmt(r["without"]),
-                self._fmt(r["change"]),
+                # A change of a share (retention) in percentage points.
+                points(r["change"], self.units)
+                if self.kind is Kind.SHARE
+                else self._fmt(r["change"]),
                 percent(r["removal_effect"], self.units),
                 percent(r["share"], self.units),
             )
@@ -258,6 +261,7 @@ class RemovalEffects:
             label=self.label,
             of=self.of,
             share=kind is Kind.SHARE,
+            difference=value == "change",
             money_axis=kind is Kind.MONEY,
             time_axis=kind is Kind.TIME,
             units=self.units,

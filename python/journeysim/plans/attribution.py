@@ -27,7 +27,7 @@ from .._base.units import Units
 from ..model.journey import Journey
 from ..results.analysis import Analysis
 from ..view.display import table
-from ..view.numbers import duration, money, number, percent
+from ..view.numbers import duration, money, number, percent, points
 from ..view.waterfall import waterfall
 from .alignment import Aligned
 
@@ -199,6 +199,14 @@ class Attribution:
             return duration(v, self.units, decimals=2)
         return number(v, self.units)
 
+    def show_change(self, v: float) -> str:
+        """A change in the metric for people, signed: money and durations as
+        such ("+$948"), a change of a share in percentage points ("+3.03 pts",
+        never "+3.03%", which reads as a relative change)."""
+        if self._metric.kind == "share":
+            return points(v, self.units, decimals=2)
+        return _signed(self.show(v), v)
+
     def label(self) -> str:
         """The metric's axis label, with whose figure and its unit."""
         name = self.metric
@@ -231,9 +239,9 @@ class Attribution:
         rows = [["current journey", self.show(self.current), ""]]
         for k, v in self.contributions.items():
             s = self.table.at[k, "share"]
-            rows.append([str(k), _signed(self.show(v), v), percent(s, self.units)])
+            rows.append([str(k), self.show_change(v), percent(s, self.units)])
         rows.append(["optimised journey", self.show(self.optimised), ""])
-        rows.append(["difference", _signed(self.show(self.total), self.total), ""])
+        rows.append(["difference", self.show_change(self.total), ""])
         return rows
 
     def to_text(self) -> str:

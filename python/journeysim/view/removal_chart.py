@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._base.units import Units
-from .numbers import duration, money, percent
+from .numbers import duration, money, percent, points
 from .plot import OTHER, _axes
 
 __all__ = ["removal_bars"]
@@ -25,13 +25,15 @@ def removal_bars(
     label: str,
     of: str,
     share: bool,
+    difference: bool = False,
     money_axis: bool,
     time_axis: bool,
     units: Units,
     ax=None,
 ):
     """Horizontal bars of ``values`` (indexed by item, largest first), the
-    axis written as percentages, money or durations; returns the Axes."""
+    axis written as percentages, money or durations; a ``difference`` of
+    shares (the change when removed) in percentage points. Returns the Axes."""
     from matplotlib.ticker import FuncFormatter
 
     ax = _axes(ax, 7.5, 0.35 * len(values) + 1.4)
@@ -39,7 +41,10 @@ def removal_bars(
     ax.barh(names, values.to_numpy(dtype=float), color=OTHER)
     ax.invert_yaxis()
     ax.axvline(0.0, color="black", linewidth=0.8)
-    if share:
+    pts = share and difference
+    if pts:
+        fmt = FuncFormatter(lambda v, _: points(v, units, decimals=0))
+    elif share:
         fmt = FuncFormatter(lambda v, _: percent(v, units, decimals=0))
     elif money_axis:
         fmt = FuncFormatter(lambda v, _: money(v, units, compact=True))
@@ -49,7 +54,8 @@ def removal_bars(
         fmt = None
     if fmt is not None:
         ax.xaxis.set_major_formatter(fmt)
-    ax.set_xlabel(f"{label}: {_WHAT.get(what, what)}")
+    unit = " (percentage points)" if pts else ""
+    ax.set_xlabel(f"{label}: {_WHAT.get(what, what)}{unit}")
     ax.set_ylabel(of[:-1])
     ax.set_title(f"Removal effects by {of[:-1]}")
     ax.grid(axis="x", alpha=0.3)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._base.units import Units
-from .numbers import duration, money, number, percent
+from .numbers import duration, money, number, percent, points
 
 __all__ = ["waterfall"]
 
@@ -26,6 +26,14 @@ def _formatter(kind: str, units: Units, compact: bool = True):
     if kind == "duration":
         return lambda v: duration(v, units)
     return lambda v: number(v, units)
+
+
+def _step_formatter(kind: str, units: Units, fmt):
+    """A step's label, signed: a step of a share in percentage points ("+3.0
+    pts": "+3.0%" would read as a relative change)."""
+    if kind == "share":
+        return lambda v: points(v, units)
+    return lambda v: ("+" if v >= 0 else "") + fmt(v)
 
 
 def waterfall(
@@ -45,7 +53,8 @@ def waterfall(
     """Bars from ``start`` through each of ``steps`` (green up, red down,
     labelled with the step) to ``end``, horizontal, one per row, read top to
     bottom. ``kind`` ("money", "share", "duration", "count") says how the
-    axis and the labels are written in ``units``; ``label`` names the axis
+    axis and the labels are written in ``units`` (the steps of a share in
+    percentage points, "+3.0 pts"); ``label`` names the axis
     (with its unit). Returns the Axes."""
     from matplotlib.ticker import FuncFormatter
 
@@ -58,6 +67,7 @@ def waterfall(
             figsize=(8, 0.45 * (len(steps) + 2) + 1.4), layout="constrained"
         )
     fmt = _formatter(kind, units)
+    step = _step_formatter(kind, units, fmt)
     rows = [start_name, *names, end_name]
     y = np.arange(len(rows))
     before = (
@@ -79,7 +89,7 @@ def waterfall(
     pad = 0.01 * (right - left)
     for k, v in enumerate([start, *steps, end]):
         inner = k in (0, len(rows) - 1)
-        text = fmt(v) if inner else ("+" if v >= 0 else "") + fmt(v)
+        text = fmt(v) if inner else step(v)
         x = v if inner else before[k - 1] + max(v, 0.0)
         ax.text(x + pad, y[k], text, va="center", fontsize=8.5)
     # Join each bar's end to the next bar's start.
