@@ -12,10 +12,11 @@ import pytest
 import journeysim as js
 from journeysim._base.units import Units
 from journeysim.plans.tables import heading
-from journeysim.view.numbers import duration, money, number, percent
+from journeysim.view.numbers import duration, money, number, percent, points
 
 USD = Units("month", "USD")
 EUR_DE = Units("month", "EUR", "de_DE")
+SEK_SV = Units("month", "SEK", "sv_SE")
 PLAIN = Units()
 
 
@@ -56,6 +57,43 @@ def test_percent(x, expected):
 
 
 @pytest.mark.parametrize(
+    ("x", "units", "kwargs", "expected"),
+    [
+        # Retention 61.2% against 60.5%: 0.7 points, not "+0.7%".
+        (0.612 - 0.605, USD, {}, "+0.7 pts"),
+        (-0.0325, USD, {}, "-3.2 pts"),
+        (0.0367, USD, {"decimals": 2}, "+3.67 pts"),
+        (0.0, USD, {}, "0.0 pts"),
+        (-0.0, USD, {}, "0.0 pts"),
+        (np.float64(0.0), EUR_DE, {}, "0,0 pts"),
+        (1e-9, USD, {}, "≈0 pts"),  # something, but less than a tenth of a point
+        (-1e-9, USD, {}, "≈0 pts"),
+        (0.0004, USD, {"decimals": 2}, "+0.04 pts"),
+        (0.05, USD, {"decimals": 0}, "+5 pts"),
+        (2.5, USD, {}, "+250.0 pts"),  # NRR 350% against 100%
+        (12.345, USD, {}, "+1,234.5 pts"),
+        (12.345, EUR_DE, {}, "+1.234,5 pts"),
+        (-0.0325, EUR_DE, {}, "-3,2 pts"),
+        (-0.0325, SEK_SV, {}, "\u22123,2 pts"),  # Swedish writes a true minus
+        (12.345, SEK_SV, {}, "+1\xa0234,5 pts"),
+        (1e20, USD, {}, "+1×10²² pts"),
+        (float("nan"), USD, {}, "–"),
+        (math.inf, USD, {}, "+∞ pts"),
+        (-math.inf, USD, {}, "-∞ pts"),
+    ],
+)
+def test_points(x, units, kwargs, expected):
+    assert points(x, units, **kwargs) == expected
+
+
+def test_points_are_not_percent():
+    # The same difference, as a relative change and as points.
+    assert percent(0.007, USD) == "0.7%"
+    assert points(0.007, USD) == "+0.7 pts"
+    assert points("n/a", USD) == "n/a" and points(True, USD) == "True"
+
+
+@pytest.mark.parametrize(
     ("x", "expected"),
     [
         (30.235, "30.2 months"),
@@ -71,14 +109,18 @@ def test_duration(x, expected):
 
 def test_no_scientific_notation_anywhere_in_the_range():
     for e in range(-30, 300, 7):
-        for f in (number, lambda v, u: money(v, USD), percent, duration):
+        for f in (number, lambda v, u: money(v, USD), percent, points, duration):
             text = f(1.2345 * 10.0**e, USD)
             assert "e+" not in text and "e-" not in text, (e, text)
 
 
 def test_headings_carry_the_unit():
     assert heading("retention at 36", USD) == "retention at 36 months"
-    assert heading("nps at 12 diff", USD) == "nps at 12 months diff"
+    assert heading("nps at 12 diff", USD) == "nps at 12 months: difference"
+    assert heading("CLV diff", USD) == "CLV: difference"
+    # A paired difference of shares says it is in percentage points.
+    assert heading("retention at 24 diff", USD) == "retention at 24 months: difference, pts"
+    assert heading("first-year NRR diff", USD) == "first-year NRR: difference, pts"
     assert heading("retention at 1", USD) == "retention at 1 month"
     assert heading("CLV", USD) == "CLV"
 

@@ -223,7 +223,12 @@ class Comparison:
             for plan in table.index:
                 d = plan in self._DIFFERENCE_ROWS
                 text = show(
-                    table.at[plan, c], c, self.units, streams, self.periods, difference=d
+                    table.at[plan, c],
+                    c,
+                    self.units,
+                    streams,
+                    self.periods,
+                    difference=d,
                 )
                 if f"{c} low" in table.columns and plan != table.index[0]:
                     lo = show(table.at[plan, f"{c} low"], c, self.units, streams, 0)
