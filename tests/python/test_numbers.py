@@ -119,7 +119,8 @@ def test_headings_carry_the_unit():
     assert heading("nps at 12 diff", USD) == "nps at 12 months: difference"
     assert heading("CLV diff", USD) == "CLV: difference"
     # A paired difference of shares says it is in percentage points.
-    assert heading("retention at 24 diff", USD) == "retention at 24 months: difference, pts"
+    pts = "retention at 24 months: difference, pts"
+    assert heading("retention at 24 diff", USD) == pts
     assert heading("first-year NRR diff", USD) == "first-year NRR: difference, pts"
     assert heading("retention at 1", USD) == "retention at 1 month"
     assert heading("CLV", USD) == "CLV"

@@ -1,7 +1,7 @@
 """Numbers for people: plain numbers, money, percentages, percentage points and
-durations, written by Babel in the journey's locale and currency. Never scientific notation:
-very large numbers are written out (or compactly, "$32.3M", for chart labels),
-very small ones as "≈0"."""
+durations, written by Babel in the journey's locale and currency. Never
+scientific notation: very large numbers are written out (or compactly,
+"$32.3M", for chart labels), very small ones as "≈0"."""
 
 from __future__ import annotations
 
