@@ -20,6 +20,7 @@ from .._base.optional import optional
 from ..model.intervention import Intervention, Plan
 from ..model.journey import Journey
 from ..plans.compare import Comparison, compare
+from ..plans.tables import heading, show
 from ..view.display import fmt, table
 from ..view.plot import retention_curve
 
@@ -411,7 +412,17 @@ class WhatIf:
             return
         c = self.comparison
         self.table = t = self._table(c)
-        rows = [[m, *t.loc[m].tolist()] for m in t.index]
+        # In the journey's units; the change of a share in percentage points.
+        rows = [
+            [
+                heading(m, c.units),
+                *(
+                    show(v, m, c.units, c.streams, c.periods, difference=k == "change")
+                    for k, v in t.loc[m].items()
+                ),
+            ]
+            for m in t.index
+        ]
         caption = (
             f"{_EFFECT_LABELS[self._base.effect]} {fmt(float(self.effect))}, "
             f"reach {fmt(float(self.reach))}, over {self.periods} periods (exact)"
@@ -420,7 +431,11 @@ class WhatIf:
             {
                 "output_type": "display_data",
                 "data": {
-                    "text/plain": t.to_string(),
+                    "text/plain": pd.DataFrame(
+                        [r[1:] for r in rows],
+                        index=[r[0] for r in rows],
+                        columns=list(t.columns),
+                    ).to_string(),
                     "text/html": table(["", *t.columns], rows, caption)
                     + "".join(
                         '<div style="color:#8a6d00;font-size:0.85em">'
