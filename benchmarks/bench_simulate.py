@@ -298,7 +298,7 @@ def core_simulate(journey, threads: int) -> dict:
 # -- peak memory in a fresh process --------------------------------------------
 
 
-def measure_rss(record: str) -> dict:
+def measure_rss(record: str, pyarrow: bool = True) -> dict:
     """Peak RSS (MB) of a fresh interpreter (rss_child.py) that imports numpy
     and pandas, then journeysim, builds the journey and simulates; with the
     resident memory after each step and the bytes of the result's arrays.
@@ -306,11 +306,12 @@ def measure_rss(record: str) -> dict:
     here (a running maximum over the children, and on Linux a child's
     ru_maxrss starts from the RSS of the process that spawned it, because it
     survives fork and exec: so this runs before the benchmark allocates
-    anything), and the child's own VmHWM (its address space only)."""
+    anything), and the child's own VmHWM (its address space only).
+    ``pyarrow=False``: the child runs as if pyarrow were not installed."""
     script = Path(__file__).resolve().with_name("rss_child.py")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
-        [sys.executable, str(script), record],
+        [sys.executable, str(script), record, *([] if pyarrow else ["--no-pyarrow"])],
         check=True,
         capture_output=True,
         text=True,
@@ -500,7 +501,9 @@ def render(mach, rows, agg, rss, pyd_note, targets, extra) -> str:
         "Where the peak goes (MB = MiB; resident memory read in the child after "
         "each step): the interpreter, `import numpy, pandas` (pandas 3 loads "
         "pyarrow itself when it is installed), what `import journeysim` adds "
-        "(time of that import in the child), and the bytes of the result's "
+        "(time of that import in the child; the last row runs as if pyarrow "
+        "were not installed, journeysim's optional `files` extra: pandas runs "
+        "without it), and the bytes of the result's "
         "arrays (with record=None the per-customer arrays: lifetime int32, "
         "outcome int16, start_stage int16, first_value int32, segment uint8, "
         "customer_value float64 per stream: 21 bytes a customer with one "
@@ -571,7 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     mach = machine()
     # Memory first, while this process is small (see measure_rss); "totals"
     # before None, so that each child sets a new maximum of RUSAGE_CHILDREN.
-    rss = {'"totals"': measure_rss("totals"), "None": measure_rss("none")}
+    rss = {
+        '"totals"': measure_rss("totals"),
+        "None": measure_rss("none"),
+        # For the record: pandas 3 loads pyarrow when it is installed; without
+        # it (no `files` extra), the same run.
+        "None, without pyarrow": measure_rss("none", pyarrow=False),
+    }
     for k, m in rss.items():
         print(
             f"record={k}: peak RSS {m['hwm_mb']:.0f} MB (VmHWM; RUSAGE_CHILDREN "

@@ -5,8 +5,10 @@ memory after each step, so that the peak can be split into what pandas costs
 (pandas 3 loads pyarrow itself), what ``import journeysim`` adds, and the
 arrays of the result.
 
-Run by bench_simulate.measure_rss: ``python rss_child.py none|totals``; prints
-one JSON line.
+Run by bench_simulate.measure_rss: ``python rss_child.py none|totals
+[--no-pyarrow]``; prints one JSON line. ``--no-pyarrow`` makes ``import
+pyarrow`` fail, as for a user without journeysim's ``files`` extra (pandas then
+runs without it).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ def status_kb(key: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def main(record: str) -> None:
+def main(record: str, pyarrow: bool = True) -> None:
     rss = {"start": status_kb("VmRSS")}
+    if not pyarrow:
+        sys.modules["pyarrow"] = None  # import pyarrow raises ImportError
     import numpy  # noqa: F401
     import pandas  # noqa: F401
 
@@ -73,4 +77,4 @@ def main(record: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], pyarrow="--no-pyarrow" not in sys.argv[2:])
