@@ -41,7 +41,6 @@ import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
-import re  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -299,50 +298,20 @@ def core_simulate(journey, threads: int) -> dict:
 # -- peak memory in a fresh process --------------------------------------------
 
 
-def vm_hwm_kb() -> int | None:
-    """Peak RSS of this process's own address space (VmHWM), in kB."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    m = re.search(r"^VmHWM:\s*(\d+) kB", text, re.MULTILINE)
-    return int(m.group(1)) if m else None
-
-
-def rss_child(record: str) -> None:
-    """Runs in a subprocess: prints the peak RSS before and after simulating
-    RSS_CUSTOMERS customers of the 10-stage journey."""
-    journey, _ = random_journey(SIZES[0])
-    base = vm_hwm_kb()
-    rec = None if record == "none" else record
-    t = time.perf_counter()
-    sim = journey.simulate(
-        RSS_CUSTOMERS, PERIODS, seed=SIM_SEED, record=rec, progress=False
-    )
-    dt = time.perf_counter() - t
-    _ = sim.retention  # use the result
-    print(
-        json.dumps(
-            {
-                "base_kb": base,
-                "hwm_kb": vm_hwm_kb(),
-                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                "seconds": dt,
-            }
-        )
-    )
-
-
-def measure_rss(record: str) -> dict:
-    """Peak RSS (MB) of a fresh interpreter that imports journeysim, builds the
-    journey and simulates. Two readings: getrusage(RUSAGE_CHILDREN).ru_maxrss
+def measure_rss(record: str, pyarrow: bool = True) -> dict:
+    """Peak RSS (MB) of a fresh interpreter (rss_child.py) that imports numpy
+    and pandas, then journeysim, builds the journey and simulates; with the
+    resident memory after each step and the bytes of the result's arrays.
+    Two readings of the peak: getrusage(RUSAGE_CHILDREN).ru_maxrss
     here (a running maximum over the children, and on Linux a child's
     ru_maxrss starts from the RSS of the process that spawned it, because it
     survives fork and exec: so this runs before the benchmark allocates
-    anything), and the child's own VmHWM (its address space only)."""
+    anything), and the child's own VmHWM (its address space only).
+    ``pyarrow=False``: the child runs as if pyarrow were not installed."""
+    script = Path(__file__).resolve().with_name("rss_child.py")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--rss-child", record],
+        [sys.executable, str(script), record, *([] if pyarrow else ["--no-pyarrow"])],
         check=True,
         capture_output=True,
         text=True,
@@ -351,9 +320,15 @@ def measure_rss(record: str) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     child = json.loads(out.stdout.strip().splitlines()[-1])
     hwm = child["hwm_kb"] or child["maxrss_kb"]
+    steps = {k: (v or 0) / 1024 for k, v in child["rss_kb"].items()}
     return {
         "base_mb": (child["base_kb"] or 0) / 1024,
         "hwm_mb": hwm / 1024,
+        "python_mb": steps["start"],
+        "pandas_mb": steps["numpy_pandas"] - steps["start"],
+        "journeysim_mb": steps["journeysim"] - steps["numpy_pandas"],
+        "arrays_mb": child["arrays_bytes"] / 2**20,
+        "import_s": child["import_s"],
         # None when this child set no new maximum of RUSAGE_CHILDREN
         "children_mb": after / 1024 if after > before else None,
         "seconds": child["seconds"],
@@ -523,6 +498,29 @@ def render(mach, rows, agg, rss, pyd_note, targets, extra) -> str:
         )
     lines += [
         "",
+        "Where the peak goes (MB = MiB; resident memory read in the child after "
+        "each step): the interpreter, `import numpy, pandas` (pandas 3 loads "
+        "pyarrow itself when it is installed), what `import journeysim` adds "
+        "(time of that import in the child; the last row runs as if pyarrow "
+        "were not installed, journeysim's optional `files` extra: pandas runs "
+        "without it), and the bytes of the result's "
+        "arrays (with record=None the per-customer arrays: lifetime int32, "
+        "outcome int16, start_stage int16, first_value int32, segment uint8, "
+        "customer_value float64 per stream: 21 bytes a customer with one "
+        "stream):",
+        "",
+        "| record | interpreter | numpy + pandas | journeysim | import s "
+        "| result arrays | peak - after journey |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rec, m in rss.items():
+        lines.append(
+            f"| {rec} | {m['python_mb']:.0f} | {m['pandas_mb']:.0f} | "
+            f"{m['journeysim_mb']:.0f} | {m['import_s']:.2f} | "
+            f"{m['arrays_mb']:.1f} | {m['hwm_mb'] - m['base_mb']:.1f} |"
+        )
+    lines += [
+        "",
         "Targets:",
         "",
         "| target | measured | result |",
@@ -560,13 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         "--before-label",
         help="what --before-path holds (e.g. its commit), for the text",
     )
-    parser.add_argument(
-        "--rss-child", choices=["none", "totals"], help=argparse.SUPPRESS
-    )
     args = parser.parse_args(argv)
-    if args.rss_child:
-        rss_child(args.rss_child)
-        return 0
     before = (
         BeforeEngine(
             args.before_path, CUSTOMERS, PERIODS, SIM_SEED, label=args.before_label
@@ -582,7 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     mach = machine()
     # Memory first, while this process is small (see measure_rss); "totals"
     # before None, so that each child sets a new maximum of RUSAGE_CHILDREN.
-    rss = {'"totals"': measure_rss("totals"), "None": measure_rss("none")}
+    rss = {
+        '"totals"': measure_rss("totals"),
+        "None": measure_rss("none"),
+        # For the record: pandas 3 loads pyarrow when it is installed; without
+        # it (no `files` extra), the same run.
+        "None, without pyarrow": measure_rss("none", pyarrow=False),
+    }
     for k, m in rss.items():
         print(
             f"record={k}: peak RSS {m['hwm_mb']:.0f} MB (VmHWM; RUSAGE_CHILDREN "

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
 
 from .._base.atomic import check_writable
 from .._base.checks import check_integer
@@ -401,6 +400,8 @@ def _run(args, out: TextIO) -> None:
             write_csv(table, folder / f"{name}.csv")
         print(f"CSV tables written to {folder.resolve()}: {', '.join(tables)}")
     if args.plot:
+        from matplotlib.ticker import PercentFormatter  # loaded only to plot
+
         fig, ax = figure()
         ret = result.retention.to_numpy()  # by tenure, whatever the index's dates
         ax.plot(range(len(ret)), ret, lw=2)

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from .._base.atomic import check_writable, write_text
 from .._base.errors import InputError
@@ -724,6 +723,8 @@ def _value_bars(c: Comparison) -> str:
 
 
 def _cost_return(c: Comparison) -> str:
+    from matplotlib.ticker import FuncFormatter  # loaded with the first plot
+
     s = c.summary.iloc[1:]
     fig, ax = figure(7.5, 4)
     cost = s["intervention cost per customer"].to_numpy(dtype=float)
@@ -753,6 +754,8 @@ def _cost_return(c: Comparison) -> str:
 
 
 def _retention(c: Comparison) -> str:
+    from matplotlib.ticker import PercentFormatter  # loaded with the first plot
+
     fig, ax = figure(7.5, 4)
     for name, r in c.results.items():
         ret = r.retention
@@ -773,6 +776,8 @@ def _retention(c: Comparison) -> str:
 
 
 def _uncertainty_plot(c: Comparison) -> str:
+    from matplotlib.ticker import FuncFormatter  # loaded with the first plot
+
     d = c.draws.iloc[:, 1:]
     fig, ax = figure(7.5, 0.6 * d.shape[1] + 1.8)
     # Drawn by hand (boxplot's keywords keep changing across matplotlib).
