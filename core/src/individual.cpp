@@ -153,7 +153,7 @@ public:
           if (b >= w1 || stop.load(std::memory_order_relaxed)) return;
           const auto slot = static_cast<std::size_t>(b - w0);
           if (cancelled(ctl_) ||
-              !run_block(rep, b, M, first_of, c, sums[slot],
+              !run_block_as(rep, b, M, first_of, c, sums[slot],
                          events ? &ev[slot] : nullptr, keep ? &out : nullptr)) {
             stop = true;
             return;
@@ -199,6 +199,7 @@ private:
 
   // The customer (segment g, joined at J, horizon H) was in stage s at tenures
   // [a, b), b <= H + 1: count it, and add its discounted stage value to cv.
+  template <Accrual A>
   JOURNEYSIM_HOT_INLINE void sojourn(const SegmentTables &tab, int g, int J, int H,
                                      int s, int a, int b, Counts &c, double *cv) const {
     if (J == 0 && cohort_apart_) {
@@ -208,9 +209,9 @@ private:
                  static_cast<std::size_t>(s)];
     }
     if (tab.value_starts.size() == 1) {
-      one_piece_stay(tab, g, J, H, s, a, b, c, cv);
+      one_piece_stay<A>(tab, g, J, H, s, a, b, c, cv);
     } else {
-      piecewise_stay(tab, g, J, H, s, a, b, c, cv);
+      piecewise_stay<A>(tab, g, J, H, s, a, b, c, cv);
     }
   }
 
@@ -218,6 +219,7 @@ private:
   // inlined into the walks: a call per stay was a sixth of the engine's
   // time): the loop of piecewise_stay with its bounds worked out, lo = 0 and
   // hi = H + 2.
+  template <Accrual A>
   JOURNEYSIM_HOT_INLINE void one_piece_stay(const SegmentTables &tab, int g, int J,
                                             int H, int s, int a, int b, Counts &c,
                                             double *cv) const {
@@ -231,10 +233,11 @@ private:
       --c.end[at + tb * stride_];
     }
     if (K_)
-      add_values(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0), std::min(b - 1, H), cv);
+      add_values<A>(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0), std::min(b - 1, H), cv);
   }
 
   // sojourn() over the value pieces of the customer's tenure.
+  template <Accrual A>
   void piecewise_stay(const SegmentTables &tab, int g, int J, int H, int s, int a,
                       int b, Counts &c, double *cv) const {
     const auto &vs = tab.value_starts;
@@ -257,7 +260,7 @@ private:
       if (!K_) continue;
       const int m0 = std::max(a, lo), m1 = std::min({b, H, hi});
       const int n0 = std::max({a - 1, 0, lo}), n1 = std::min({b - 1, H, hi});
-      add_values(tab, e, s, m0, m1, n0, n1, cv);
+      add_values<A>(tab, e, s, m0, m1, n0, n1, cv);
     }
   }
 
@@ -265,28 +268,9 @@ private:
   // customer's start:
   //   start part    sum_{m in [m0, m1)} v(m) d^m   (m0 = max(a, lo), ...)
   //   end part    d sum_{m in [n0, n1)} v(m) d^m   (n0 = max(a - 1, 0, lo), ...)
+  template <Accrual A>
   JOURNEYSIM_HOT_INLINE void add_values(const SegmentTables &tab, int e, int s, int m0,
                                         int m1, int n0, int n1, double *cv) const {
-    // One accrual per run: chosen once per stay rather than per stream, so
-    // each reads only the discount sums it uses (a fifth of a stay's cost).
-    switch (o_.accrual) {
-    case Accrual::Start:
-      add_values_as<Accrual::Start>(tab, e, s, m0, m1, n0, n1, cv);
-      break;
-    case Accrual::End:
-      add_values_as<Accrual::End>(tab, e, s, m0, m1, n0, n1, cv);
-      break;
-    case Accrual::HalfCycle:
-      add_values_as<Accrual::HalfCycle>(tab, e, s, m0, m1, n0, n1, cv);
-      break;
-    case Accrual::LifeTable:
-      add_values_as<Accrual::LifeTable>(tab, e, s, m0, m1, n0, n1, cv);
-      break;
-    }
-  }
-  template <Accrual A>
-  void add_values_as(const SegmentTables &tab, int e, int s, int m0, int m1, int n0,
-                     int n1, double *cv) const {
     const Matrix &values = tab.values[static_cast<std::size_t>(e)];
     for (int k = 0; k < K_; ++k) {
       const double v = values(s, k);
@@ -308,8 +292,27 @@ private:
     }
   }
 
+  // run_block for the run's accrual: chosen once per block, so that the
+  // walks and their per-stay accounting are compiled for it.
+  bool run_block_as(int rep, std::int64_t b, std::int64_t M,
+                    const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
+                    BlockEvents *ev, SimulationResult *keep) {
+    switch (o_.accrual) {
+    case Accrual::Start:
+      return run_block<Accrual::Start>(rep, b, M, first_of, c, sum, ev, keep);
+    case Accrual::End:
+      return run_block<Accrual::End>(rep, b, M, first_of, c, sum, ev, keep);
+    case Accrual::HalfCycle:
+      return run_block<Accrual::HalfCycle>(rep, b, M, first_of, c, sum, ev, keep);
+    case Accrual::LifeTable:
+      break;
+    }
+    return run_block<Accrual::LifeTable>(rep, b, M, first_of, c, sum, ev, keep);
+  }
+
   // Simulates block b; false if cancelled part-way (a block of 4,096 customers
   // over thousands of periods takes long enough to need checks inside it).
+  template <Accrual A>
   bool run_block(int rep, std::int64_t b, std::int64_t M,
                  const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
                  BlockEvents *ev, SimulationResult *keep) {
@@ -354,13 +357,17 @@ private:
       CustomerStream cs(key, static_cast<std::uint64_t>(id));
       // Each customer's own stream: read in turn by the sojourn engine, by
       // draw number (segment, start, one per tenure) by the period engine.
-      const double u_seg = sojourn_ ? cs.uniform() : cs.at(0);
-      const int g = draw_upto(share_cdf_, share_last_, u_seg);
+      // A draw with one possible outcome is skipped, not computed (the stream
+      // still moves past it: the same numbers follow).
+      const int g = share_last_ == 0 ? (cs.skip(), 0)
+                                     : draw_upto(share_cdf_, share_last_,
+                                                 sojourn_ ? cs.uniform() : cs.at(0));
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
-      const double u_start = sojourn_ ? cs.uniform() : cs.at(1);
-      Customer w{
-          id, g, J, T_ - J,
-          draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)], u_start)};
+      const int start_last = start_last_[static_cast<std::size_t>(g)];
+      const int s0 = start_last == 0 ? (cs.skip(), 0)
+                                     : draw_upto(tab.start_cdf, start_last,
+                                                 sojourn_ ? cs.uniform() : cs.at(1));
+      Customer w{id, g, J, T_ - J, s0};
       if (keep)
         keep->start_stage[static_cast<std::size_t>(id)] =
             static_cast<std::int16_t>(w.s);
@@ -369,11 +376,11 @@ private:
       w.first = is_value_[static_cast<std::size_t>(w.s)] ? 0 : -1;
       w.absorbed = absorbing_[static_cast<std::size_t>(w.s)];
       if (sojourn_) {
-        if (!w.absorbed) walk_sojourns(tab, w, cs, c, sum, ev, cv);
+        if (!w.absorbed) walk_sojourns<A>(tab, w, cs, c, sum, ev, cv);
       } else {
-        if (!w.absorbed) walk_periods(tab, w, cs, c, sum, ev, cv);
+        if (!w.absorbed) walk_periods<A>(tab, w, cs, c, sum, ev, cv);
       }
-      sojourn(tab, g, J, H, w.s, w.a, H + 1, c, cv);
+      sojourn<A>(tab, g, J, H, w.s, w.a, H + 1, c, cv);
       const int life = w.absorbed ? w.a : H;
       steps += H;
       if (keep) {
@@ -415,10 +422,11 @@ private:
 
   // The customer moves to `next` in period tau + 1: close its stay, account the
   // move, log it.
+  template <Accrual A>
   JOURNEYSIM_HOT_INLINE void move(const SegmentTables &tab, Customer &w, int next,
                                   int tau, Counts &c, BlockSums &sum, BlockEvents *ev,
                                   double *cv) const {
-    sojourn(tab, w.g, w.J, w.H, w.s, w.a, tau + 1, c, cv);
+    sojourn<A>(tab, w.g, w.J, w.H, w.s, w.a, tau + 1, c, cv);
     if (!tab.moves.empty()) on_move(tab, w.s, next, tau, w.J, cv, sum);
     if (ev) {
       ev->customer.push_back(w.id);
@@ -434,6 +442,7 @@ private:
 
   // The period engine: one draw per period until absorbed, draw 2 + tau of the
   // customer's stream for the move of tenure tau (as the capacity engine).
+  template <Accrual A>
   void walk_periods(const SegmentTables &tab, Customer &w, const CustomerStream &cs,
                     Counts &c, BlockSums &sum, BlockEvents *ev, double *cv) const {
     // Tenure pieces of the transitions: hoist the sampler while it holds.
@@ -446,7 +455,7 @@ private:
       for (; tau < until; ++tau) {
         const int next = rs.draw(w.s, cs.at(2 + static_cast<std::uint64_t>(tau)));
         if (next == w.s) continue;
-        move(tab, w, next, tau, c, sum, ev, cv);
+        move<A>(tab, w, next, tau, c, sum, ev, cv);
         if (w.absorbed) {
           ++tau;
           break;
@@ -459,6 +468,7 @@ private:
   // customer goes. A stay that reaches the end of a tenure piece (or the
   // horizon) is cut there and drawn afresh from the next piece's stay
   // probability: geometric stays forget how long they have lasted.
+  template <Accrual A>
   void walk_sojourns(const SegmentTables &tab, Customer &w, CustomerStream &cs,
                      Counts &c, BlockSums &sum, BlockEvents *ev, double *cv) const {
     const auto &samplers = sojourn_tables_[static_cast<std::size_t>(w.g)];
@@ -471,7 +481,7 @@ private:
       while (tau < until) {
         tau += ss.stays(w.s, cs.bits(), until - tau);
         if (tau >= until) break;
-        move(tab, w, ss.exit(w.s, cs.bits()), tau, c, sum, ev, cv);
+        move<A>(tab, w, ss.exit(w.s, cs.bits()), tau, c, sum, ev, cv);
         ++tau;
         if (w.absorbed) break;
       }

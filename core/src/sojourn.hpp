@@ -35,6 +35,8 @@ public:
     state_ += 0x9e3779b97f4a7c15ULL;
     return x >> 11;
   }
+  // Moves past the next draw without computing it.
+  void skip() { state_ += 0x9e3779b97f4a7c15ULL; }
   // The next draw as a uniform double in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(bits()) * 0x1.0p-53; }
   // Its n-th draw on its own (counter-based, O(1)): what the (n + 1)-th call of
