@@ -154,7 +154,7 @@ public:
           const auto slot = static_cast<std::size_t>(b - w0);
           if (cancelled(ctl_) ||
               !run_block_as(rep, b, M, first_of, c, sums[slot],
-                         events ? &ev[slot] : nullptr, keep ? &out : nullptr)) {
+                            events ? &ev[slot] : nullptr, keep ? &out : nullptr)) {
             stop = true;
             return;
           }
@@ -224,7 +224,8 @@ private:
                                             int H, int s, int a, int b, Counts &c,
                                             double *cv) const {
     const std::size_t at = cell(0, g, 0, s);
-    const auto ta = static_cast<std::size_t>(J + a), tb = static_cast<std::size_t>(J + b);
+    const auto ta = static_cast<std::size_t>(J + a),
+               tb = static_cast<std::size_t>(J + b);
     ++c.start[at + ta * stride_];
     --c.start[at + tb * stride_];
     const int e0 = std::max(a, 1);
@@ -233,7 +234,8 @@ private:
       --c.end[at + tb * stride_];
     }
     if (K_)
-      add_values<A>(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0), std::min(b - 1, H), cv);
+      add_values<A>(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0),
+                    std::min(b - 1, H), cv);
   }
 
   // sojourn() over the value pieces of the customer's tenure.
@@ -295,8 +297,8 @@ private:
   // run_block for the run's accrual: chosen once per block, so that the
   // walks and their per-stay accounting are compiled for it.
   bool run_block_as(int rep, std::int64_t b, std::int64_t M,
-                    const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
-                    BlockEvents *ev, SimulationResult *keep) {
+                    const std::vector<std::int64_t> &first_of, Counts &c,
+                    BlockSums &sum, BlockEvents *ev, SimulationResult *keep) {
     switch (o_.accrual) {
     case Accrual::Start:
       return run_block<Accrual::Start>(rep, b, M, first_of, c, sum, ev, keep);
@@ -604,9 +606,9 @@ private:
   int T_, S_, K_, G_ = 1, E_ = 1;
   std::size_t stride_ = 1; // G x E x S: one period of the counts
   bool sojourn_ = o_.engine == Engine::Sojourn;
-  bool need_end_ = false;  // end-of-period counts, for every accrual but "start"
+  bool need_end_ = false;    // end-of-period counts, for every accrual but "start"
   bool cohort_apart_ = true; // this replication has arrivals: count the cohort apart
-  bool any_moves_ = false; // some segment has values on moves
+  bool any_moves_ = false;   // some segment has values on moves
   std::vector<std::vector<double>> disc_, geo_;
   std::vector<SegmentTables> tables_;
   std::vector<std::vector<SojournSampler>> sojourn_tables_; // per segment, piece

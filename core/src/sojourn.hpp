@@ -137,13 +137,14 @@ public:
   }
 
 private:
-  void fill_cells(std::size_t i, int L); // stage i's one-read cells
-  static constexpr int kCells = 128;       // guide cells over 1 - u in (0, 1]
+  void fill_cells(std::size_t i, int L);    // stage i's one-read cells
+  static constexpr int kCells = 128;        // guide cells over 1 - u in (0, 1]
   static constexpr int kCellShift = 53 - 7; // cell of v: (v - 1) >> 46
-  static constexpr int kMaxPowers = 512;   // table length cap L per stage
-  static constexpr int kExitCells = 32;    // guide cells over u, per stage's exits
+  static constexpr int kMaxPowers = 512;    // table length cap L per stage
+  static constexpr int kExitCells = 32;     // guide cells over u, per stage's exits
   static constexpr int kExitShift = 53 - 5; // cell of u53: u53 >> 48
-  static_assert(kCells == 1 << (53 - kCellShift) && kExitCells == 1 << (53 - kExitShift));
+  static_assert(kCells == 1 << (53 - kCellShift) &&
+                kExitCells == 1 << (53 - kExitShift));
   // The one-read cells: 512 over v per stage (8 bytes each: the power inside
   // in the low 53 bits, K at the top in the next 10, "scan" in the top bit)
   // and 64 over u per stage for the exits.
@@ -152,7 +153,7 @@ private:
   static constexpr std::uint64_t kLow53 = kOne - 1, kSlow = std::uint64_t{1} << 63;
   static_assert(kMaxPowers < 1 << 10, "K at a cell's top fits in 10 bits");
   struct ExitCell {
-    std::uint64_t threshold = 0;  // u53 >= it: above, else below
+    std::uint64_t threshold = 0;         // u53 >= it: above, else below
     std::int32_t below = -1, above = -1; // below < 0: scan
   };
   std::vector<std::uint64_t> stay_cell_; // S x 2^kStayBits
