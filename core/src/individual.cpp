@@ -10,6 +10,14 @@
 #include <cmath>
 #include <thread>
 
+// The per-stay accounting sits on the walks' hot path; GCC would otherwise
+// call it (nine arguments, a sixth of the engine's time) rather than inline it.
+#if defined(__GNUC__)
+#define JOURNEYSIM_HOT_INLINE __attribute__((always_inline)) inline
+#else
+#define JOURNEYSIM_HOT_INLINE inline
+#endif
+
 namespace journeysim::detail {
 namespace {
 
@@ -72,6 +80,7 @@ public:
     for (const auto &t : tables_)
       E_ = std::max(E_, static_cast<int>(t.value_starts.size()));
     G_ = static_cast<int>(tables_.size());
+    stride_ = static_cast<std::size_t>(G_ * E_ * S_);
     need_end_ = K_ > 0 && o.accrual != Accrual::Start;
     for (const auto &t : tables_) any_moves_ = any_moves_ || !t.moves.empty();
     share_cdf_.resize(static_cast<Index>(j.segments().size()));
@@ -104,6 +113,9 @@ public:
       first_of[t + 1] = first_of[t] + joins[t];
     const std::int64_t M = first_of.back();
     const std::int64_t n_blocks = (M + kBlock - 1) / kBlock;
+    // With nobody arriving, the starting cohort is everyone: its occupancy is
+    // the total's, so the stays need not be counted twice.
+    cohort_apart_ = M != joins[0];
     const bool keep = rep == 0 && o_.per_customer;
     if (keep) {
       const auto m = static_cast<std::size_t>(M);
@@ -141,8 +153,8 @@ public:
           if (b >= w1 || stop.load(std::memory_order_relaxed)) return;
           const auto slot = static_cast<std::size_t>(b - w0);
           if (cancelled(ctl_) ||
-              !run_block(rep, b, M, first_of, c, sums[slot],
-                         events ? &ev[slot] : nullptr, keep ? &out : nullptr)) {
+              !run_block_as(rep, b, M, first_of, c, sums[slot],
+                            events ? &ev[slot] : nullptr, keep ? &out : nullptr)) {
             stop = true;
             return;
           }
@@ -187,35 +199,51 @@ private:
 
   // The customer (segment g, joined at J, horizon H) was in stage s at tenures
   // [a, b), b <= H + 1: count it, and add its discounted stage value to cv.
-  void sojourn(const SegmentTables &tab, int g, int J, int H, int s, int a, int b,
-               Counts &c, double *cv) const {
-    if (J == 0) {
+  template <Accrual A>
+  JOURNEYSIM_HOT_INLINE void sojourn(const SegmentTables &tab, int g, int J, int H,
+                                     int s, int a, int b, Counts &c, double *cv) const {
+    if (J == 0 && cohort_apart_) {
       ++c.cohort[static_cast<std::size_t>(a) * static_cast<std::size_t>(S_) +
                  static_cast<std::size_t>(s)];
       --c.cohort[static_cast<std::size_t>(b) * static_cast<std::size_t>(S_) +
                  static_cast<std::size_t>(s)];
     }
+    if (tab.value_starts.size() == 1) {
+      one_piece_stay<A>(tab, g, J, H, s, a, b, c, cv);
+    } else {
+      piecewise_stay<A>(tab, g, J, H, s, a, b, c, cv);
+    }
+  }
+
+  // sojourn() with one value piece (the common case, kept small enough to be
+  // inlined into the walks: a call per stay was a sixth of the engine's
+  // time): the loop of piecewise_stay with its bounds worked out, lo = 0 and
+  // hi = H + 2.
+  template <Accrual A>
+  JOURNEYSIM_HOT_INLINE void one_piece_stay(const SegmentTables &tab, int g, int J,
+                                            int H, int s, int a, int b, Counts &c,
+                                            double *cv) const {
+    const std::size_t at = cell(0, g, 0, s);
+    const auto ta = static_cast<std::size_t>(J + a),
+               tb = static_cast<std::size_t>(J + b);
+    ++c.start[at + ta * stride_];
+    --c.start[at + tb * stride_];
+    const int e0 = std::max(a, 1);
+    if (need_end_ && e0 < b) {
+      ++c.end[at + static_cast<std::size_t>(J + e0) * stride_];
+      --c.end[at + tb * stride_];
+    }
+    if (K_)
+      add_values<A>(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0),
+                    std::min(b - 1, H), cv);
+  }
+
+  // sojourn() over the value pieces of the customer's tenure.
+  template <Accrual A>
+  void piecewise_stay(const SegmentTables &tab, int g, int J, int H, int s, int a,
+                      int b, Counts &c, double *cv) const {
     const auto &vs = tab.value_starts;
     const int E = static_cast<int>(vs.size());
-    if (E == 1) {
-      // One value piece (the common case): the loop below with its bounds
-      // worked out, lo = 0 and hi = H + 2.
-      const auto stride = static_cast<std::size_t>(G_ * E_ * S_);
-      const std::size_t at = cell(0, g, 0, s);
-      const auto ta = static_cast<std::size_t>(J + a),
-                 tb = static_cast<std::size_t>(J + b);
-      ++c.start[at + ta * stride];
-      --c.start[at + tb * stride];
-      const int e0 = std::max(a, 1);
-      if (need_end_ && e0 < b) {
-        ++c.end[at + static_cast<std::size_t>(J + e0) * stride];
-        --c.end[at + tb * stride];
-      }
-      if (K_)
-        add_values(tab, 0, s, a, std::min(b, H), std::max(a - 1, 0), std::min(b - 1, H),
-                   cv);
-      return;
-    }
     for (int e = 0; e < E; ++e) {
       const int lo = e == 0 ? 0 : vs[static_cast<std::size_t>(e)];
       const int hi = e + 1 < E ? vs[static_cast<std::size_t>(e) + 1] : H + 2;
@@ -234,7 +262,7 @@ private:
       if (!K_) continue;
       const int m0 = std::max(a, lo), m1 = std::min({b, H, hi});
       const int n0 = std::max({a - 1, 0, lo}), n1 = std::min({b - 1, H, hi});
-      add_values(tab, e, s, m0, m1, n0, n1, cv);
+      add_values<A>(tab, e, s, m0, m1, n0, n1, cv);
     }
   }
 
@@ -242,38 +270,51 @@ private:
   // customer's start:
   //   start part    sum_{m in [m0, m1)} v(m) d^m   (m0 = max(a, lo), ...)
   //   end part    d sum_{m in [n0, n1)} v(m) d^m   (n0 = max(a - 1, 0, lo), ...)
-  void add_values(const SegmentTables &tab, int e, int s, int m0, int m1, int n0,
-                  int n1, double *cv) const {
+  template <Accrual A>
+  JOURNEYSIM_HOT_INLINE void add_values(const SegmentTables &tab, int e, int s, int m0,
+                                        int m1, int n0, int n1, double *cv) const {
+    const Matrix &values = tab.values[static_cast<std::size_t>(e)];
     for (int k = 0; k < K_; ++k) {
-      const double v = tab.values[static_cast<std::size_t>(e)](s, k);
+      const double v = values(s, k);
       if (v == 0.0) continue;
-      const auto &geo = geo_[static_cast<std::size_t>(k)];
-      const double st = m0 < m1 ? geo[static_cast<std::size_t>(m1)] -
-                                      geo[static_cast<std::size_t>(m0)]
-                                : 0.0;
-      const double en = n0 < n1 ? geo[static_cast<std::size_t>(n1)] -
-                                      geo[static_cast<std::size_t>(n0)]
-                                : 0.0;
-      const auto &d = disc_[static_cast<std::size_t>(k)];
-      switch (o_.accrual) {
-      case Accrual::Start:
-        cv[k] += v * st;
-        break;
-      case Accrual::End:
-        cv[k] += v * d[2] * en;
-        break;
-      case Accrual::HalfCycle:
-        cv[k] += 0.5 * v * (d[1] * st + d[1] * en);
-        break;
-      case Accrual::LifeTable: // both halves discounted to the period's start
-        cv[k] += 0.5 * v * (st + en);
-        break;
+      const double *geo = geo_[static_cast<std::size_t>(k)].data();
+      const auto span = [geo](int from, int to) {
+        return from < to ? geo[to] - geo[from] : 0.0;
+      };
+      const double *d = disc_[static_cast<std::size_t>(k)].data();
+      if constexpr (A == Accrual::Start) {
+        cv[k] += v * span(m0, m1);
+      } else if constexpr (A == Accrual::End) {
+        cv[k] += v * d[2] * span(n0, n1);
+      } else if constexpr (A == Accrual::HalfCycle) {
+        cv[k] += 0.5 * v * (d[1] * span(m0, m1) + d[1] * span(n0, n1));
+      } else { // life table: both halves discounted to the period's start
+        cv[k] += 0.5 * v * (span(m0, m1) + span(n0, n1));
       }
     }
   }
 
+  // run_block for the run's accrual: chosen once per block, so that the
+  // walks and their per-stay accounting are compiled for it.
+  bool run_block_as(int rep, std::int64_t b, std::int64_t M,
+                    const std::vector<std::int64_t> &first_of, Counts &c,
+                    BlockSums &sum, BlockEvents *ev, SimulationResult *keep) {
+    switch (o_.accrual) {
+    case Accrual::Start:
+      return run_block<Accrual::Start>(rep, b, M, first_of, c, sum, ev, keep);
+    case Accrual::End:
+      return run_block<Accrual::End>(rep, b, M, first_of, c, sum, ev, keep);
+    case Accrual::HalfCycle:
+      return run_block<Accrual::HalfCycle>(rep, b, M, first_of, c, sum, ev, keep);
+    case Accrual::LifeTable:
+      break;
+    }
+    return run_block<Accrual::LifeTable>(rep, b, M, first_of, c, sum, ev, keep);
+  }
+
   // Simulates block b; false if cancelled part-way (a block of 4,096 customers
   // over thousands of periods takes long enough to need checks inside it).
+  template <Accrual A>
   bool run_block(int rep, std::int64_t b, std::int64_t M,
                  const std::vector<std::int64_t> &first_of, Counts &c, BlockSums &sum,
                  BlockEvents *ev, SimulationResult *keep) {
@@ -284,7 +325,25 @@ private:
     sum.life = sum.life_sq = 0.0;
     sum.cvalue.assign(K, CompensatedSum{});
     sum.cvalue_sq.assign(K + 1, CompensatedSum{}); // streams, then net
-    double cv[kMaxStreams];
+    // The customer's values, zeroed again once added (a call to memset per
+    // customer cost a tenth of the engine's time).
+    double cv[kMaxStreams] = {};
+    // The cohort's values and squares, summed plainly over kPart customers at
+    // a time and then into the block's compensated sums: the compensated
+    // step's dependency chain per customer cost a tenth of the engine's time.
+    double part[kMaxStreams] = {}, part_sq[kMaxStreams + 1] = {};
+    int in_part = 0;
+    const auto flush = [&] {
+      for (std::size_t k = 0; k < K; ++k) {
+        sum.cvalue[k].add(part[k]);
+        sum.cvalue_sq[k].add(part_sq[k]);
+        part[k] = part_sq[k] = 0.0;
+      }
+      sum.cvalue_sq[K].add(part_sq[K]);
+      part_sq[K] = 0.0;
+      in_part = 0;
+    };
+    const double *net_w = j_.net_weights().data();
     const std::uint64_t key =
         CustomerStream::key(o_.seed, static_cast<std::uint64_t>(rep));
     const std::int64_t lo = b * kBlock, hi = std::min(M, lo + kBlock);
@@ -298,17 +357,20 @@ private:
         if (cancelled(ctl_)) return false;
       }
       while (id >= first_of[static_cast<std::size_t>(J) + 1]) ++J;
-      std::fill(cv, cv + K, 0.0);
       CustomerStream cs(key, static_cast<std::uint64_t>(id));
       // Each customer's own stream: read in turn by the sojourn engine, by
       // draw number (segment, start, one per tenure) by the period engine.
-      const double u_seg = sojourn_ ? cs.uniform() : cs.at(0);
-      const int g = draw_upto(share_cdf_, share_last_, u_seg);
+      // A draw with one possible outcome is skipped, not computed (the stream
+      // still moves past it: the same numbers follow).
+      const int g = share_last_ == 0 ? (cs.skip(), 0)
+                                     : draw_upto(share_cdf_, share_last_,
+                                                 sojourn_ ? cs.uniform() : cs.at(0));
       const SegmentTables &tab = tables_[static_cast<std::size_t>(g)];
-      const double u_start = sojourn_ ? cs.uniform() : cs.at(1);
-      Customer w{
-          id, g, J, T_ - J,
-          draw_upto(tab.start_cdf, start_last_[static_cast<std::size_t>(g)], u_start)};
+      const int start_last = start_last_[static_cast<std::size_t>(g)];
+      const int s0 = start_last == 0 ? (cs.skip(), 0)
+                                     : draw_upto(tab.start_cdf, start_last,
+                                                 sojourn_ ? cs.uniform() : cs.at(1));
+      Customer w{id, g, J, T_ - J, s0};
       if (keep)
         keep->start_stage[static_cast<std::size_t>(id)] =
             static_cast<std::int16_t>(w.s);
@@ -317,11 +379,11 @@ private:
       w.first = is_value_[static_cast<std::size_t>(w.s)] ? 0 : -1;
       w.absorbed = absorbing_[static_cast<std::size_t>(w.s)];
       if (sojourn_) {
-        if (!w.absorbed) walk_sojourns(tab, w, cs, c, sum, ev, cv);
+        if (!w.absorbed) walk_sojourns<A>(tab, w, cs, c, sum, ev, cv);
       } else {
-        if (!w.absorbed) walk_periods(tab, w, cs, c, sum, ev, cv);
+        if (!w.absorbed) walk_periods<A>(tab, w, cs, c, sum, ev, cv);
       }
-      sojourn(tab, g, J, H, w.s, w.a, H + 1, c, cv);
+      sojourn<A>(tab, g, J, H, w.s, w.a, H + 1, c, cv);
       const int life = w.absorbed ? w.a : H;
       steps += H;
       if (keep) {
@@ -336,15 +398,20 @@ private:
       if (cohort) {
         double net = 0.0;
         for (std::size_t k = 0; k < K; ++k) {
-          sum.cvalue[k].add(cv[k]);
-          sum.cvalue_sq[k].add(cv[k] * cv[k]);
-          net += j_.net_weights()[k] * cv[k];
+          part[k] += cv[k];
+          part_sq[k] += cv[k] * cv[k];
+          net += net_w[k] * cv[k];
+          cv[k] = 0.0;
         }
-        sum.cvalue_sq[K].add(net * net);
+        part_sq[K] += net * net;
         sum.life += life;
         sum.life_sq += static_cast<double>(life) * life;
+        if (++in_part == kPart) flush();
+      } else {
+        for (std::size_t k = 0; k < K; ++k) cv[k] = 0.0;
       }
     }
+    flush();
     if (ctl_) ctl_->steps_done.fetch_add(steps, std::memory_order_relaxed);
     return true;
   }
@@ -361,9 +428,11 @@ private:
 
   // The customer moves to `next` in period tau + 1: close its stay, account the
   // move, log it.
-  void move(const SegmentTables &tab, Customer &w, int next, int tau, Counts &c,
-            BlockSums &sum, BlockEvents *ev, double *cv) const {
-    sojourn(tab, w.g, w.J, w.H, w.s, w.a, tau + 1, c, cv);
+  template <Accrual A>
+  JOURNEYSIM_HOT_INLINE void move(const SegmentTables &tab, Customer &w, int next,
+                                  int tau, Counts &c, BlockSums &sum, BlockEvents *ev,
+                                  double *cv) const {
+    sojourn<A>(tab, w.g, w.J, w.H, w.s, w.a, tau + 1, c, cv);
     if (!tab.moves.empty()) on_move(tab, w.s, next, tau, w.J, cv, sum);
     if (ev) {
       ev->customer.push_back(w.id);
@@ -379,6 +448,7 @@ private:
 
   // The period engine: one draw per period until absorbed, draw 2 + tau of the
   // customer's stream for the move of tenure tau (as the capacity engine).
+  template <Accrual A>
   void walk_periods(const SegmentTables &tab, Customer &w, const CustomerStream &cs,
                     Counts &c, BlockSums &sum, BlockEvents *ev, double *cv) const {
     // Tenure pieces of the transitions: hoist the sampler while it holds.
@@ -391,7 +461,7 @@ private:
       for (; tau < until; ++tau) {
         const int next = rs.draw(w.s, cs.at(2 + static_cast<std::uint64_t>(tau)));
         if (next == w.s) continue;
-        move(tab, w, next, tau, c, sum, ev, cv);
+        move<A>(tab, w, next, tau, c, sum, ev, cv);
         if (w.absorbed) {
           ++tau;
           break;
@@ -404,6 +474,7 @@ private:
   // customer goes. A stay that reaches the end of a tenure piece (or the
   // horizon) is cut there and drawn afresh from the next piece's stay
   // probability: geometric stays forget how long they have lasted.
+  template <Accrual A>
   void walk_sojourns(const SegmentTables &tab, Customer &w, CustomerStream &cs,
                      Counts &c, BlockSums &sum, BlockEvents *ev, double *cv) const {
     const auto &samplers = sojourn_tables_[static_cast<std::size_t>(w.g)];
@@ -414,9 +485,9 @@ private:
                             ? std::min(w.H, tab.trans_starts[p + 1])
                             : w.H;
       while (tau < until) {
-        tau += ss.stays(w.s, cs.uniform(), until - tau);
+        tau += ss.stays(w.s, cs.bits(), until - tau);
         if (tau >= until) break;
-        move(tab, w, ss.exit(w.s, cs.uniform()), tau, c, sum, ev, cv);
+        move<A>(tab, w, ss.exit(w.s, cs.bits()), tau, c, sum, ev, cv);
         ++tau;
         if (w.absorbed) break;
       }
@@ -465,6 +536,10 @@ private:
       for (std::size_t i = 0; i < row; ++i)
         out.occupancy[occ0 + t * S + i % S] += total.start[t * row + i];
       for (std::size_t i = 0; i < S; ++i) {
+        if (!cohort_apart_) {
+          out.cohort_occupancy[occ0 + t * S + i] = out.occupancy[occ0 + t * S + i];
+          continue;
+        }
         if (t > 0) total.cohort[t * S + i] += total.cohort[(t - 1) * S + i];
         out.cohort_occupancy[occ0 + t * S + i] = total.cohort[t * S + i];
       }
@@ -524,13 +599,16 @@ private:
   }
 
   static constexpr int kMaxStreams = 64;
+  static constexpr int kPart = 64; // customers per plain partial sum
   const Journey &j_;
   const SimulationOptions &o_;
   SimulationControl *ctl_;
   int T_, S_, K_, G_ = 1, E_ = 1;
+  std::size_t stride_ = 1; // G x E x S: one period of the counts
   bool sojourn_ = o_.engine == Engine::Sojourn;
-  bool need_end_ = false;  // end-of-period counts, for every accrual but "start"
-  bool any_moves_ = false; // some segment has values on moves
+  bool need_end_ = false;    // end-of-period counts, for every accrual but "start"
+  bool cohort_apart_ = true; // this replication has arrivals: count the cohort apart
+  bool any_moves_ = false;   // some segment has values on moves
   std::vector<std::vector<double>> disc_, geo_;
   std::vector<SegmentTables> tables_;
   std::vector<std::vector<SojournSampler>> sojourn_tables_; // per segment, piece
