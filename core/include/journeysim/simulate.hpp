@@ -4,10 +4,10 @@
 //    one for where the customer goes; O(1) per move, nothing per period stayed.
 //    Customer i of replication r draws from its own SplitMix64 stream keyed by
 //    (seed, r, i).
-//  - period: one draw per customer-period (inverse-CDF sampling with guide
-//    tables). Block b of replication r draws from an mt19937_64 seeded from
-//    (seed, r, b), and every customer consumes exactly periods + 2 draws of it
-//    (segment, start stage, then one per period).
+//  - period: one draw per customer-period while it is on its way (inverse-CDF
+//    sampling with guide tables), read from the same stream by number: draw 0
+//    for the segment, 1 for the start stage, 2 + tau for the move of tenure
+//    tau (as the capacity engine reads them).
 // Reproducibility: customers are numbered (the starting cohort first, then
 // arrivals in order of arrival) and cut into fixed blocks. Threads only decide
 // who runs which block, and floating-point sums are reduced per block in block
