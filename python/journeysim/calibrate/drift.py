@@ -26,7 +26,7 @@ from .._base.errors import FitError
 from .._base.warnings import InfiniteLifetimeWarning
 from ..model.journey import Journey
 from ..view.display import table
-from ..view.numbers import money, percent
+from ..view.numbers import money, percent, points
 from . import dirichlet
 from .fitted import Fit
 from .windows import WindowCounts, labels, period_of
@@ -427,9 +427,9 @@ def _sentence(r, threshold, units, ref_name) -> str:
     text = (
         f"{r['from']} → {r['to']} {'rose' if up else 'fell'} from "
         f"{percent(r['reference'], units)} to {percent(r['current'], units)} a "
-        f"{units.time_unit} against {ref_name} ({r['change'] * 100:+.1f} points; "
-        f"interval {r['low'] * 100:+.1f} to {r['high'] * 100:+.1f}); probability it "
-        f"moved by more than {threshold * 100:.1f} points: "
+        f"{units.time_unit} against {ref_name} ({points(r['change'], units)}; "
+        f"interval {points(r['low'], units)} to {points(r['high'], units)}); "
+        f"probability it moved by more than {points(threshold, units).lstrip('+')}: "
         f"{percent(r['probability'], units)}."
     )
     if not pd.isna(r["started"]):
@@ -440,6 +440,6 @@ def _sentence(r, threshold, units, ref_name) -> str:
         )
         if not pd.isna(r["nrr_change"]):
             span = f"{units.year}-{units.time_unit}"  # "12-month" NRR
-            text += f" and {span} NRR by {r['nrr_change'] * 100:+.1f} points"
+            text += f" and {span} NRR by {points(r['nrr_change'], units)}"
         text += "."
     return text
