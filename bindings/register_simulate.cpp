@@ -62,6 +62,13 @@ py::array_t<T> readonly(const std::vector<T> &v, std::vector<py::ssize_t> shape,
   return a;
 }
 
+// `value` repeated n times: a read-only broadcast view of one element.
+template <class T> py::object fixed_column(T value, py::ssize_t n) {
+  py::array_t<T> one(1);
+  one.mutable_at(0) = value;
+  return py::module_::import("numpy").attr("broadcast_to")(one, py::make_tuple(n));
+}
+
 template <class T> std::vector<T> vector_of(const py::handle &x) {
   const auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(x);
   if (!a) throw std::runtime_error("invalid pickled SimulationResult state");
@@ -169,6 +176,21 @@ void register_simulate(py::module_ &m) {
   });
   JS_SIMULATION_ARRAYS(JS_VIEW)
 #undef JS_VIEW
+  // A column the journey fixes for everyone (FixedColumns) is not stored: a
+  // read-only numpy view of its one value repeated M times (no memory per
+  // customer), else the stored column.
+#define JS_FIXED_VIEW(name)                                                            \
+  result.def_property_readonly(#name, [](const py::object &self) -> py::object {       \
+    const auto &r = self.cast<const SimulationResult &>();                             \
+    const Dims d(r);                                                                   \
+    if (r.name.empty() && d.M > 0 && r.fixed.name)                                     \
+      return fixed_column(*r.fixed.name, d.M);                                         \
+    return readonly(r.name, {d.M}, self);                                              \
+  });
+  JS_FIXED_VIEW(start_stage)
+  JS_FIXED_VIEW(first_value)
+  JS_FIXED_VIEW(segment)
+#undef JS_FIXED_VIEW
   py::list names; // the arrays' names, for code that goes through them all
 #define JS_NAME(name, ...) names.append(#name);
   JS_SIMULATION_ARRAYS(JS_NAME)

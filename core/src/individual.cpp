@@ -121,9 +121,11 @@ public:
       const auto m = static_cast<std::size_t>(M);
       assign_cancellable(out.lifetime, m, 0, ctl_);
       assign_cancellable(out.outcome, m, std::int16_t{-1}, ctl_);
-      assign_cancellable(out.start_stage, m, std::int16_t{0}, ctl_);
-      assign_cancellable(out.first_value, m, -1, ctl_);
-      assign_cancellable(out.segment, m, std::uint8_t{0}, ctl_);
+      out.fixed = fixed_;
+      if (!fixed_.start_stage)
+        assign_cancellable(out.start_stage, m, std::int16_t{0}, ctl_);
+      if (!fixed_.first_value) assign_cancellable(out.first_value, m, -1, ctl_);
+      if (!fixed_.segment) assign_cancellable(out.segment, m, std::uint8_t{0}, ctl_);
       assign_cancellable(out.customer_value, m * static_cast<std::size_t>(K_), 0.0,
                          ctl_);
     }
@@ -371,7 +373,7 @@ private:
                                      : draw_upto(tab.start_cdf, start_last,
                                                  sojourn_ ? cs.uniform() : cs.at(1));
       Customer w{id, g, J, T_ - J, s0};
-      if (keep)
+      if (keep && !fixed_.start_stage)
         keep->start_stage[static_cast<std::size_t>(id)] =
             static_cast<std::int16_t>(w.s);
       const bool cohort = J == 0;
@@ -391,8 +393,8 @@ private:
         keep->lifetime[i] = life;
         keep->outcome[i] =
             w.absorbed ? static_cast<std::int16_t>(w.s) : std::int16_t{-1};
-        keep->first_value[i] = w.first;
-        keep->segment[i] = static_cast<std::uint8_t>(g);
+        if (!fixed_.first_value) keep->first_value[i] = w.first;
+        if (!fixed_.segment) keep->segment[i] = static_cast<std::uint8_t>(g);
         for (std::size_t k = 0; k < K; ++k) keep->customer_value[i * K + k] = cv[k];
       }
       if (cohort) {
@@ -616,6 +618,7 @@ private:
   int share_last_ = 0;          // last segment with a positive share
   std::vector<int> start_last_; // per segment: last stage one may start in
   std::vector<char> is_value_ = std::vector<char>(j_.n_stages(), 0);
+  FixedColumns fixed_ = fixed_columns(j_); // per-customer columns not stored
   std::vector<char> absorbing_ = std::vector<char>(j_.n_stages(), 0);
 };
 

@@ -208,6 +208,19 @@ SimulationResult simulate(const Journey &journey, const SimulationOptions &o,
   return out;
 }
 
+FixedColumns fixed_columns(const Journey &journey) {
+  FixedColumns f;
+  const auto &segs = journey.segments();
+  bool at_zero = true; // every segment starts everyone in stage 0
+  for (const auto &seg : segs)
+    for (Index s = 1; s < seg.start.size(); ++s)
+      at_zero = at_zero && !(seg.start(s) > 0.0);
+  if (at_zero) f.start_stage = std::int16_t{0};
+  if (journey.value_stages().empty()) f.first_value = -1;
+  if (segs.size() == 1) f.segment = std::uint8_t{0};
+  return f;
+}
+
 std::vector<std::pair<std::string, double>>
 simulation_memory(const Journey &journey, const SimulationOptions &o,
                   std::size_t capacity_rules) {
@@ -223,8 +236,14 @@ simulation_memory(const Journey &journey, const SimulationOptions &o,
   need.emplace_back("per-period tables",
                     R * ((T + 1) * S * 8 * 2 + T * K * 8 * 2 + T * 8 + 3 * T * X * 8) +
                         (T + 1) * S * 8 * 2 + T * (K + 1) * 8 * 4);
-  if (o.method == Method::Individual && o.per_customer)
-    need.emplace_back("per-customer arrays", M * (4 + 2 + 2 + 4 + 1 + 8 * K));
+  if (o.method == Method::Individual && o.per_customer) {
+    // lifetime, outcome, start stage, first value, segment, values; the fixed
+    // columns are not stored by the customer-by-customer engines.
+    const FixedColumns f = capacity_rules > 0 ? FixedColumns{} : fixed_columns(journey);
+    need.emplace_back("per-customer arrays",
+                      M * (4 + 2 + (f.start_stage ? 0 : 2) + (f.first_value ? 0 : 4) +
+                           (f.segment ? 0 : 1) + 8 * K));
+  }
   if (o.method == Method::Individual) {
     if (capacity_rules > 0) {
       // Everyone's state, period by period (capacity.cpp): stage, segment,

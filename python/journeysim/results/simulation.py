@@ -233,7 +233,10 @@ class Simulation:
 
     def _per_customer(self, key: str) -> np.ndarray:
         a = getattr(self._raw, key)
-        if self.method != "individual" or (a.size == 0 and self.customers > 0):
+        # kept or not as a whole: the lifetimes say which (customer values have
+        # no columns for a journey without value streams)
+        kept = self._raw.lifetime.size > 0 or self.customers == 0
+        if self.method != "individual" or not kept:
             raise InputError(
                 "per-customer arrays need method='individual' and record other "
                 "than 'totals'"
