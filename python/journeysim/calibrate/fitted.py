@@ -260,7 +260,7 @@ class Fit:
             "locale": units.locale,
         }
         values = self._values if values is None else values
-        if values is not None:  # pooled over segments: at the journey's level
+        if values is not None:  # over all segments; each segment's own below
             kwargs.update(values.journey_kwargs(stages))
 
         def pieces(g: int):
@@ -279,6 +279,10 @@ class Fit:
             }
             for g, name in enumerate(self.segments)
         }
+        for name, seg in segs.items():  # values measured per segment
+            own = None if values is None else values.segment_values(name, stages)
+            if own:
+                seg["values"] = own
         first = pieces(0)
         kwargs.pop("start")
         return Journey.from_matrix(first, stages=stages, segments=segs, **kwargs)
