@@ -355,3 +355,17 @@ def _write(tmp_path, text: str):
     path = tmp_path / "stages.yaml"
     path.write_text(text)
     return path
+
+
+def test_cohort_tables_take_the_time_unit_of_integer_periods():
+    log = _dated_log().assign(t=[0, 1, 2, 0, 1, 0])
+    kw = dict(customer="account_id", time="t", absorbing=["churned"])
+    assert js.cohort_table(log, period=1, **kw).retention.columns.name == (
+        "periods since signup"
+    )
+    t = js.cohort_table(log, period=1, time_unit="month", **kw)
+    assert t.retention.columns.name == "months since signup"
+    assert t.retention.index.name == "signup month"
+    with pytest.raises(js.InputError, match="contradicts") as err:
+        js.cohort_table(log, period="M", time_unit="week", **{**kw, "time": "date"})
+    assert err.value.key == ("time_unit",)
