@@ -218,7 +218,12 @@ def fit(
         account-period spent there (rows of one account in one period add
         up). The fitted journey carries them as value streams; intervals
         (accounts as clusters) in :meth:`Fit.value_summary`, and
-        :meth:`Fit.sample` draws them. Missing amounts are an error.
+        :meth:`Fit.sample` draws them. Missing amounts are an error. With
+        ``segment=``, each stream is also measured per segment (on its own
+        accounts; a stage a segment has no rows in takes the estimate over
+        all accounts) and the journey's segments carry their own amounts.
+        Not with ``tenure=``, ``client=`` or ``model="continuous"`` (each an
+        error saying what to do instead).
     score_columns : dict, optional
         ``{score: column}``, e.g. ``{"nps": "nps"}``: each score per stage is
         the mean answer over the account-periods that have one (NaN: no
