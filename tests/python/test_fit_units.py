@@ -174,7 +174,7 @@ def test_values_per_segment_by_hand():
     borrowed = v.loc[("revenue", "ent", "b")]
     assert borrowed["pooled"] and borrowed["estimate"] == pytest.approx(6.0)
     assert borrowed["accounts"] == 0
-    # Over all accounts: 280 / 7 = 40 in a; scores only over all accounts.
+    # Over all accounts: 380 / 7 in a; scores only over all accounts.
     assert v.loc[("revenue", "all", "a"), "estimate"] == pytest.approx(380 / 7)
     # (8 + 6 + 10 + 9) / 4 answers in a.
     assert v.loc[("nps", "all", "a"), "estimate"] == pytest.approx(8.25)
