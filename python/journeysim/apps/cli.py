@@ -20,6 +20,7 @@ from .._base.checks import check_integer
 from .._base.conventions import MAX_PERIOD
 from .._base.errors import InputError
 from .._base.optional import optional
+from .._base.units import check_units
 from .._base.version import __version__
 from ..calibrate.fit import fit
 from ..calibrate.monitor import monitor
@@ -166,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
         "transitions by the fitted ones",
     )
     fit.add_argument("--plot", metavar="PNG", help="observed against fitted, here")
+    fit.add_argument(
+        "--time-unit",
+        default=None,
+        help="what a period is (month, week, ...; default: from --period M/W/D)",
+    )
+    fit.add_argument("--currency", default=None, help="ISO 4217 code, e.g. EUR")
+    fit.add_argument("--locale", default=None, help="how numbers are written (de_DE)")
     force(fit)
 
     mon = sub.add_parser("monitor", help="rates over time, drift and forecast checks")
@@ -541,6 +549,15 @@ def _fit(args, out: TextIO) -> None:
     elif like is not None:
         absorbing = like.absorbing
     staged = None
+    units = {
+        "time_unit": args.time_unit,
+        "currency": args.currency,
+        "locale": args.locale,
+    }
+    try:  # the flags checked before the data is read, named as typed
+        check_units(args.time_unit or "period", args.currency, args.locale or "en_US")
+    except InputError as err:
+        raise UserError(f"--{err.key[0].replace('_', '-')}: {err}") from None
     if args.rules is not None:
         if args.segment is not None or args.kind != "changes":
             raise UserError(
@@ -582,6 +599,11 @@ def _fit(args, out: TextIO) -> None:
             kwargs["absorbing"] = absorbing
         if like is not None:
             kwargs["stages"] = like.stages
+        # The flags win over the file's units: (located in it when wrong).
+        from_file = {k for k, v in units.items() if v is None}
+        kwargs.update(
+            {k: getattr(spec, k) if v is None else v for k, v in units.items()}
+        )
         print(
             f"Stage rules: {len(log):,} account-periods of "
             f"{log[staged.account].nunique():,} accounts; "
@@ -590,7 +612,7 @@ def _fit(args, out: TextIO) -> None:
         try:
             f = fit(log, tenure=tenure, prior=args.prior, **kwargs)
         except InputError as err:
-            raise _located_values(err, spec) from None
+            raise _located_values(err, spec, from_file) from None
     else:
         f = fit(
             args.events,
@@ -605,6 +627,7 @@ def _fit(args, out: TextIO) -> None:
             prior=args.prior,
             returns=args.returns,
             stages=like.stages if like is not None else None,
+            **units,
         )
     journey = f.journey
     if like is not None:
@@ -642,12 +665,17 @@ def _fit(args, out: TextIO) -> None:
         )
 
 
-def _located_values(err: InputError, spec: RulesFile) -> InputError:
-    """An error of the fit about a value or score column, named with the
-    rules file's line of that key (``values:`` or ``scores:``)."""
+def _located_values(
+    err: InputError, spec: RulesFile, from_file: set[str] | frozenset = frozenset()
+) -> InputError:
+    """An error of the fit about a value or score column, or about a unit the
+    rules file gave (``from_file``: not set by a flag), named with the rules
+    file's line of that key (``values:``, ``scores:``, ``units:``)."""
     part = {"value_columns": "values", "score_columns": "scores", "net": "net"}
     if err.key and err.key[0] in part:
         return spec.locate(InputError(str(err), key=(part[err.key[0]], *err.key[1:])))
+    if err.key and err.key[0] in from_file and getattr(spec, err.key[0]) is not None:
+        return spec.locate(InputError(str(err), key=("units", *err.key)))
     return err
 
 

@@ -194,6 +194,14 @@ def _values_section(f: Fit, units) -> list[str]:
         f"{_e(units.plural)} are not independent). A stage without rows has "
         "none to measure (fixed).</p>",
     ]
+    by_segment = "segment" in v.index.names
+    if by_segment:
+        parts.append(
+            '<p class="note">Value streams are measured for all accounts and '
+            "for each segment on its own accounts; a segment's stage without "
+            "rows takes the figure for all accounts (marked pooled). Scores are "
+            "for all accounts.</p>"
+        )
     for kind, shows in (("value", "money"), ("score", "number")):
         rows = v[v["kind"] == kind]
         if not len(rows):
@@ -204,8 +212,14 @@ def _values_section(f: Fit, units) -> list[str]:
                 return "—"
             return money(x, units) if shows == "money" else number(x, units)
 
+        segment = (
+            {"segment": rows.index.get_level_values("segment").astype(str)}
+            if by_segment and kind == "value"
+            else {}
+        )
         shown = pd.DataFrame(
             {
+                **segment,
                 "stage": rows.index.get_level_values("stage").astype(str),
                 "column": rows["column"].to_numpy(),
                 "estimate": [fmt(x) for x in rows["estimate"]],
@@ -213,7 +227,13 @@ def _values_section(f: Fit, units) -> list[str]:
                     "fixed"
                     if fixed
                     else ("—" if not np.isfinite(lo) else f"{fmt(lo)} to {fmt(hi)}")
-                    for lo, hi, fixed in zip(rows["low"], rows["high"], rows["fixed"])
+                    + (" (pooled)" if pooled else "")
+                    for lo, hi, fixed, pooled in zip(
+                        rows["low"],
+                        rows["high"],
+                        rows["fixed"],
+                        rows.get("pooled", np.zeros(len(rows), dtype=bool)),
+                    )
                 ],
                 "accounts": [number(x, units) for x in rows["accounts"]],
                 f"account-{units.plural}": [number(x, units) for x in rows["periods"]],

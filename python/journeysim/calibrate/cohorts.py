@@ -19,10 +19,9 @@ from ..model.journey import Journey
 from ..results.cohorts import Cohorts
 from .counting import FitOptions, Return, journeys, last_in_period, read_log, time_key
 from .events import PERIODS, period_index
+from .fit_units import fit_units
 
 __all__ = ["cohort_table"]
-
-_UNIT = {"M": "month", "W": "week", "D": "day"}
 
 
 def cohort_table(
@@ -38,6 +37,7 @@ def cohort_table(
     end: Any = None,
     returns: str = "error",
     periods: int = 24,
+    time_unit: str | None = None,
 ) -> Cohorts:
     """Retention of each signup cohort by periods since signup.
 
@@ -48,7 +48,11 @@ def cohort_table(
     and every customer is known up to ``end`` (default: the log's last
     period); with ``kind="snapshots"`` a customer not lost is known only up to
     its last row, and retention at k is over the customers known at k. Ages
-    past the end of the log are nan.
+    past the end of the log are nan. The ages and signup periods are labelled
+    in ``time_unit``: by default the calendar unit of ``period`` for dates
+    ("M": months), else "period" (give ``time_unit="month"`` for integer
+    months); as in :func:`journeysim.fit`, it must agree with a calendar
+    ``period``.
 
     From a :class:`~journeysim.Journey` with arrivals: the projected table
     over ``periods`` periods. The starting cohort (t = 0) and each period's
@@ -82,6 +86,7 @@ def cohort_table(
     """
     if isinstance(data, Journey):
         return _projected(data, periods)
+    units = fit_units(period, time_unit)
     if absorbing is None:
         raise FitError(
             "cohort_table needs absorbing=: the stages that mean a customer is lost"
@@ -157,7 +162,6 @@ def cohort_table(
     gone = _at_most(which, churn_age, len(cohorts), ages)
     observed = retained + gone
     too_late = np.arange(ages)[None, :] > (end_period - cohorts)[:, None]
-    units = Units(_UNIT.get(period, "period") if isinstance(period, str) else "period")
     index = _labels(cohorts, period, units)
     columns = pd.RangeIndex(ages, name=f"{units.plural} since signup")
     cust_df = pd.DataFrame(

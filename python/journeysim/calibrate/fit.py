@@ -12,8 +12,10 @@ import pandas as pd
 
 from .._base.checks import finite_number
 from .._base.errors import FitError
+from .._base.units import Units
 from .counting import RETURNS, FitOptions, Log, Return, count_log, journeys, read_log
 from .dirichlet import UNOBSERVED
+from .fit_units import fit_units
 from .fitted import Fit, estimate
 from .generator import DAYS, GeneratorFit
 from .partitions import fit_partitions
@@ -23,7 +25,7 @@ __all__ = ["fit"]
 
 
 def _fit_continuous(
-    log: Log, o: FitOptions, absorbing: list[str], prior: float
+    log: Log, o: FitOptions, absorbing: list[str], prior: float, units: Units
 ) -> GeneratorFit:
     """A generator fit from exact change times, with the stage codes the log
     was read with."""
@@ -96,7 +98,9 @@ def _fit_continuous(
     first = np.ones(len(cust), dtype=bool)
     first[1:] = ~same
     starts = np.bincount(code[first], minlength=S).astype(float)
-    return GeneratorFit(stages, counts, exposure, starts, absorbing, length, prior)
+    return GeneratorFit(
+        stages, counts, exposure, starts, absorbing, length, prior, units=units
+    )
 
 
 def fit(
@@ -123,6 +127,9 @@ def fit(
     score_columns: dict[str, str] | None = None,
     unvalued: str = "error",
     net: dict[str, float] | None = None,
+    time_unit: str | None = None,
+    currency: str | None = None,
+    locale: str | None = None,
 ) -> Fit | GeneratorFit:
     """Estimate a journey's transition probabilities from an event log.
 
@@ -211,7 +218,12 @@ def fit(
         account-period spent there (rows of one account in one period add
         up). The fitted journey carries them as value streams; intervals
         (accounts as clusters) in :meth:`Fit.value_summary`, and
-        :meth:`Fit.sample` draws them. Missing amounts are an error.
+        :meth:`Fit.sample` draws them. Missing amounts are an error. With
+        ``segment=``, each stream is also measured per segment (on its own
+        accounts; a stage a segment has no rows in takes the estimate over
+        all accounts) and the journey's segments carry their own amounts.
+        Not with ``tenure=``, ``client=`` or ``model="continuous"`` (each an
+        error saying what to do instead).
     score_columns : dict, optional
         ``{score: column}``, e.g. ``{"nps": "nps"}``: each score per stage is
         the mean answer over the account-periods that have one (NaN: no
@@ -225,7 +237,17 @@ def fit(
         ``{"revenue": 1, "cost_to_serve": -1}`` (streams not named weigh 0).
         Default: every stream +1, as in :class:`Journey`. See
         docs/fit_values.md.
-
+    time_unit : {"day", "week", "month", "quarter", "year", "period"}, optional
+        What one period of the fitted journey is, so that its summaries say
+        "12 months". Default: the calendar unit of ``period`` for dates ("M"
+        month, "W" week, "D" day), else "period". Given with a calendar
+        ``period``, it must be that period's unit.
+    currency : str, optional
+        ISO 4217 code (``"USD"``, ``"EUR"``) of the fitted value streams.
+    locale : str, optional
+        How the fitted journey writes numbers and money (``"de_DE"``;
+        default ``"en_US"``). A bad ``time_unit``, ``currency`` or ``locale``
+        is an InputError naming it.
 
     Examples
     --------
@@ -243,6 +265,8 @@ def fit(
     ['churned', 'paying', 'trial']
     >>> f.counts.loc["trial"].to_dict()
     {'churned': 1, 'paying': 1, 'trial': 3}
+    >>> f.journey.units.time_unit   # monthly periods of dates: months
+    'month'
     """
     if kind not in ("changes", "snapshots"):
         raise FitError(f"kind must be 'changes' or 'snapshots', got {kind!r}")
@@ -279,14 +303,15 @@ def fit(
     )
     if unvalued not in UNVALUED:
         raise FitError(f"unvalued must be one of {list(UNVALUED)}, got {unvalued!r}")
-    if wants_values and (client is not None or model != "discrete"):
-        raise FitError(
-            "values are estimated by the discrete model without client= only"
-        )
+    units = fit_units(period, time_unit, currency, locale)
+    if wants_values:
+        _values_supported(model, client, tenure)
     if client is not None:
         if model != "discrete":
             raise FitError("client= fits the discrete model only")
-        return fit_partitions(events, client, o, prior, impossible, unobserved)
+        return fit_partitions(
+            events, client, o, prior, impossible, unobserved, units=units
+        )
     log = read_log(events, o)
     stages = log.stages
     if model == "continuous":
@@ -309,7 +334,7 @@ def fit(
         ):
             if given:
                 raise FitError(f"model='continuous' does not support {name}= yet")
-        return _fit_continuous(log, o, absorbing, prior)
+        return _fit_continuous(log, o, absorbing, prior, units)
     counted = count_log(log, o)
     measured = estimate_values(
         events,
@@ -322,5 +347,37 @@ def fit(
         net=net,
     )
     return estimate(
-        counted, o, prior, impossible, unobserved=unobserved, values=measured
+        counted,
+        o,
+        prior,
+        impossible,
+        unobserved=unobserved,
+        values=measured,
+        units=units,
     )
+
+
+def _values_supported(model: str, client: Any, tenure: Any) -> None:
+    """Value streams are measured per stage (and segment) by the discrete
+    model in this process: the other combinations are refused, each with
+    what to do instead."""
+    if model != "discrete":
+        raise FitError(
+            "values with model='continuous': value streams are amounts per "
+            "period spent in a stage, which the discrete model measures. Fit them "
+            "with model='discrete' (kind='snapshots' for an account export)"
+        )
+    if client is not None:
+        raise FitError(
+            "values with client=: the values frame is read in this process. Fit "
+            "without client= (the counts, so the rates, are the same), or fit "
+            "the rates with client= and the values in a second fit without it"
+        )
+    if tenure:
+        raise FitError(
+            "values with tenure=: value streams are measured per stage (and "
+            "segment), not per tenure piece. Fit the values without tenure=, "
+            "then give that journey the tenure-dependent rates of a second fit: "
+            "values_fit.journey.with_transitions(rates_fit.journey) (see "
+            "docs/fit_values.md)"
+        )

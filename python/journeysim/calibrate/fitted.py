@@ -16,6 +16,7 @@ import pandas as pd
 from .._base.checks import check_sample_size, finite_number
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
+from .._base.units import Units
 from .._base.warnings import InfiniteLifetimeWarning
 from ..model.journey import Journey
 from ..view.display import table
@@ -82,6 +83,7 @@ class Fit:
         unobserved: str = "stay",
         data: FitData | None = None,
         values: ValueEstimates | None = None,
+        units: Units | None = None,
     ):
         #: How the log was read (for check(holdout): the holdout is read alike).
         self.options = options
@@ -95,6 +97,8 @@ class Fit:
         # Value streams and scores per stage measured on the same accounts
         # (fit(values=...)), or None.
         self._values = values
+        # What the fitted journey counts in (fit(time_unit=, currency=, ...)).
+        self._units = Units() if units is None else units
         self.stages = list(stages)
         self._counts = counts  # G x P x S x S
         self._starts = starts  # G x S
@@ -118,6 +122,7 @@ class Fit:
             state["_allowed"] = np.ones(a.shape[-2:], dtype=bool)
             state["unobserved"] = "stay"
         state.setdefault("_values", None)  # pickled before values were fitted
+        state.setdefault("_units", Units())  # pickled before fits had units
         self.__dict__.update(state)
         self.journey = self._journey(self._mean())
 
@@ -246,12 +251,16 @@ class Fit:
     def _journey(self, P: np.ndarray, values: ValueEstimates | None = None) -> Journey:
         stages = self.stages
         start = self._starts.sum(axis=0)
+        units = self._units
         kwargs: dict[str, Any] = {
             "start": start / start.sum(),
             "absorbing": list(self.absorbing),  # [] means none (censored stays)
+            "time_unit": units.time_unit,
+            "currency": units.currency,
+            "locale": units.locale,
         }
         values = self._values if values is None else values
-        if values is not None:  # pooled over segments: at the journey's level
+        if values is not None:  # over all segments; each segment's own below
             kwargs.update(values.journey_kwargs(stages))
 
         def pieces(g: int):
@@ -270,6 +279,10 @@ class Fit:
             }
             for g, name in enumerate(self.segments)
         }
+        for name, seg in segs.items():  # values measured per segment
+            own = None if values is None else values.segment_values(name, stages)
+            if own:
+                seg["values"] = own
         first = pieces(0)
         kwargs.pop("start")
         return Journey.from_matrix(first, stages=stages, segments=segs, **kwargs)
@@ -578,6 +591,8 @@ class FitCheck:
         from scipy.stats import chi2
 
         S = len(f.stages)
+        #: What the fitted journey counts in (for labels).
+        self.units = f.journey.units
         c, tau, st = _sequences(data, S)
         T = int(tau.max()) + 1
         observed = np.zeros((T, S))
@@ -654,7 +669,7 @@ class FitCheck:
         r = self.retention
         ax.plot(r.index, r["observed"], "o", ms=4, label="observed")
         ax.plot(r.index, r["predicted"], "-", lw=2, label="fitted journey")
-        ax.set_xlabel("tenure (periods)")
+        ax.set_xlabel(f"tenure ({self.units.plural})")
         ax.set_ylabel("retention")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
@@ -671,6 +686,7 @@ def estimate(
     unobserved: str = "stay",
     keep_data: bool = True,
     values: ValueEstimates | None = None,
+    units: Units | None = None,
 ) -> Fit:
     """The Fit from transition counts (segments x pieces x stages x stages) and
     start counts: structural zeros, the prior, the posterior (rows never
@@ -732,4 +748,5 @@ def estimate(
         unobserved=unobserved,
         data=counted.data if keep_data else None,
         values=values,
+        units=units,
     )

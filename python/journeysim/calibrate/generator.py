@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._base.checks import check_sample_size
 from .._base.errors import FitError
+from .._base.units import Units
 from ..model.journey import Journey
 
 __all__ = ["DAYS", "GeneratorFit"]
@@ -35,8 +36,21 @@ class GeneratorFit:
         The journey with the period matrix ``expm(Q * period)``.
     """
 
-    def __init__(self, stages, counts, exposure, starts, absorbing, length, prior):
+    def __init__(
+        self,
+        stages,
+        counts,
+        exposure,
+        starts,
+        absorbing,
+        length,
+        prior,
+        *,
+        units: Units | None = None,
+    ):
         self.stages = list(stages)
+        # What the journey counts in (fit(time_unit=, currency=, ...)).
+        self._units = Units() if units is None else units
         self._n = counts
         self._r = exposure
         self._starts = starts
@@ -59,6 +73,7 @@ class GeneratorFit:
         return {k: v for k, v in self.__dict__.items() if k != "journey"}
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("_units", Units())  # pickled before fits had units
         self.__dict__.update(state)
         self.journey = self._journey(self._generator(self._n.astype(float)))
 
@@ -81,6 +96,9 @@ class GeneratorFit:
             start=start,
             absorbing=self.absorbing or None,
             normalize=True,
+            time_unit=self._units.time_unit,
+            currency=self._units.currency,
+            locale=self._units.locale,
         )
 
     def _draw_generators(self, n: int, seed) -> list[np.ndarray]:

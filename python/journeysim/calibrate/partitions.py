@@ -46,6 +46,7 @@ import pandas as pd
 from .._base import executor
 from .._base.errors import FitError
 from .._base.native import _core, core_errors
+from .._base.units import Units
 from .counting import (
     Counted,
     FitData,
@@ -479,6 +480,8 @@ def fit_partitions(
     prior: Any,
     impossible: Any,
     unobserved: str = "stay",
+    *,
+    units: Units | None = None,
 ) -> Fit:
     """:func:`journeysim.fit` on a cluster (see the module's notes)."""
     plan, results = _run(events, client, options, None)
@@ -496,7 +499,13 @@ def fit_partitions(
         data=None,  # the event arrays stay on the workers
     )
     return estimate(
-        counted, options, prior, impossible, unobserved=unobserved, keep_data=False
+        counted,
+        options,
+        prior,
+        impossible,
+        unobserved=unobserved,
+        keep_data=False,
+        units=units,
     )
 
 

@@ -8,6 +8,11 @@ estimate is the mean over the account-periods spent there. Its standard error
 treats accounts as clusters: the months of one account are not independent
 observations (an account's MRR barely moves from one month to the next), so
 intervals that counted them as such would be far too narrow.
+
+With a segment column (``fit(segment=...)``) each value stream is also
+estimated per segment, the same way on that segment's accounts; a stage a
+segment has no rows in borrows the estimate over all segments (``pooled``).
+Scores stay over all segments (a journey's scores are not per segment).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from .counting import FitOptions, Log, time_key
 from .events import period_index
 
 __all__ = [
+    "ALL",
     "UNVALUED",
+    "SegmentValues",
     "StageEstimate",
     "ValueEstimates",
     "estimate_values",
@@ -34,6 +41,9 @@ __all__ = [
 
 #: What fit(unvalued=) may be: what a stage with no value rows gets.
 UNVALUED = ("error", "zero")
+#: The segment label of estimates over all accounts (as a fit without a
+#: segment column names its one segment).
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,9 @@ class StageEstimate:
     none of); ``std_error`` its cluster-robust standard error (NaN with fewer
     than two accounts); ``accounts`` and ``periods`` the accounts and
     account-periods it rests on; ``fixed`` marks a stage set rather than
-    estimated (an absorbing stage, or ``unvalued="zero"``)."""
+    estimated (an absorbing stage, or ``unvalued="zero"``). Of one segment,
+    ``pooled`` marks the stages it has no rows in, which take the estimate
+    over all segments (None: an estimate over all accounts)."""
 
     name: str
     column: str
@@ -54,6 +66,7 @@ class StageEstimate:
     accounts: np.ndarray
     periods: np.ndarray
     fixed: np.ndarray
+    pooled: np.ndarray | None = None
 
     def draw(self, rng: np.random.Generator) -> StageEstimate:
         """The estimate with each estimated stage drawn from its sampling
@@ -74,20 +87,53 @@ class StageEstimate:
 
 
 @dataclass(frozen=True)
+class SegmentValues:
+    """The value streams of one segment, in the order of the fit's streams."""
+
+    segment: str
+    values: tuple[StageEstimate, ...]
+
+    def draw(
+        self, rng: np.random.Generator, overall: tuple[StageEstimate, ...]
+    ) -> SegmentValues:
+        """Drawn as the estimates over all accounts are, each borrowed stage
+        the draw over all accounts (``overall``, drawn once for the journey)."""
+        out = []
+        for v, o in zip(self.values, overall, strict=True):
+            d = v.draw(rng)
+            out.append(replace(d, estimate=np.where(v.pooled, o.estimate, d.estimate)))
+        return replace(self, values=tuple(out))
+
+
+@dataclass(frozen=True)
 class ValueEstimates:
-    """The value streams and scores a fit estimated."""
+    """The value streams and scores a fit estimated (over all accounts), and
+    the value streams per segment when the fit has a segment column."""
 
     values: tuple[StageEstimate, ...]
     scores: tuple[StageEstimate, ...]
     #: The streams' weights in net value (None: +1 each).
     net: tuple[tuple[str, float], ...] | None = None
+    segments: tuple[SegmentValues, ...] = ()
 
     def draw(self, rng: np.random.Generator) -> ValueEstimates:
+        values = tuple(v.draw(rng) for v in self.values)
         return replace(
             self,
-            values=tuple(v.draw(rng) for v in self.values),
+            values=values,
             scores=tuple(s.draw(rng) for s in self.scores),
+            segments=tuple(g.draw(rng, values) for g in self.segments),
         )
+
+    def segment_values(
+        self, segment: str, stages: list[str]
+    ) -> dict[str, dict[str, float]] | None:
+        """``values=`` of a journey segment: the segment's own streams (None
+        when the fit measured none per segment)."""
+        for g in self.segments:
+            if g.segment == segment:
+                return {v.name: v.by_stage(stages) for v in g.values}
+        return None
 
     def journey_kwargs(self, stages: list[str]) -> dict[str, Any]:
         """``values=`` and ``scores=`` of a Journey with these estimates."""
@@ -379,7 +425,55 @@ def estimate_values(
     weights = (
         None if net is None else tuple((s, float(net.get(s, 0.0))) for s in streams)
     )
-    return ValueEstimates(out_values, out_scores, weights)
+    by_segment: tuple[SegmentValues, ...] = ()
+    if o.segment and out_values:
+        seg, names = _segment_of(log, o, cust)
+        by_segment = tuple(
+            SegmentValues(
+                name,
+                tuple(
+                    _borrowing(
+                        _per_stage(
+                            e.name,
+                            e.column,
+                            False,
+                            np.where(seg == g, amounts[e.name], np.nan),
+                            cust,
+                            group,
+                            stage,
+                            S,
+                        ),
+                        e,
+                    )
+                    for e in out_values
+                ),
+            )
+            for g, name in enumerate(names)
+        )
+    return ValueEstimates(out_values, out_scores, weights, by_segment)
+
+
+def _segment_of(log: Log, o: FitOptions, cust: np.ndarray) -> tuple[np.ndarray, list]:
+    """Each values row's segment code (by its account's rows in the log) and
+    the segment names, coded as the transition counts code them (sorted,
+    as text). The log has one segment per account (checked by the count)."""
+    codes, names = pd.factorize(log.frame[o.segment], sort=True)
+    of_account = np.zeros(len(log.ids), dtype=np.int64)
+    of_account[log.customer] = codes
+    return of_account[cust], [str(s) for s in names]
+
+
+def _borrowing(e: StageEstimate, overall: StageEstimate) -> StageEstimate:
+    """One segment's estimate, each stage it has no rows in taking the
+    estimate over all segments (set there: an absorbing 0 stays fixed)."""
+    empty = e.periods == 0
+    return replace(
+        e,
+        estimate=np.where(empty, overall.estimate, e.estimate),
+        std_error=np.where(empty, overall.std_error, e.std_error),
+        fixed=empty & overall.fixed,
+        pooled=empty & ~overall.fixed,
+    )
 
 
 def value_table(
@@ -388,13 +482,25 @@ def value_table(
     """Every value stream and score per stage: ``kind`` ("value" or
     "score"), ``column``, ``estimate``, ``std_error``, the t-interval at
     ``level`` (``low``, ``high``), ``accounts``, ``periods`` (account-periods)
-    and ``fixed``; rows (name, stage)."""
+    and ``fixed``; rows (name, stage). With values per segment: rows (name,
+    segment, stage), the estimates over all accounts as segment "all", and a
+    ``pooled`` column (a segment's stage that took the estimate over all)."""
     from scipy.stats import t as student_t
 
     if not (isinstance(level, numbers.Real) and 0 < level < 1):
         raise FitError(f"level must be in (0, 1), got {level!r}")
+    # Each stream over all accounts, then per segment; then the scores.
+    rows = [
+        (segment, e)
+        for k, v in enumerate(estimates.values)
+        for segment, e in [
+            (ALL, v),
+            *((g.segment, g.values[k]) for g in estimates.segments),
+        ]
+    ]
+    rows += [(ALL, e) for e in estimates.scores]
     frames = []
-    for e in (*estimates.values, *estimates.scores):
+    for segment, e in rows:
         df = np.maximum(e.accounts - 1, 1)
         q = student_t.ppf(0.5 + level / 2, df)
         half = np.where(e.accounts >= 2, q * e.std_error, np.nan)
@@ -411,10 +517,16 @@ def value_table(
                     "accounts": e.accounts,
                     "periods": e.periods,
                     "fixed": e.fixed,
+                    "pooled": np.zeros(len(stages), dtype=bool)
+                    if e.pooled is None
+                    else e.pooled,
                 },
                 index=pd.MultiIndex.from_product(
-                    [[e.name], stages], names=["name", "stage"]
+                    [[e.name], [segment], stages], names=["name", "segment", "stage"]
                 ),
             )
         )
-    return pd.concat(frames)
+    out = pd.concat(frames)
+    if not estimates.segments:
+        return out.droplevel("segment").drop(columns="pooled")
+    return out

@@ -21,6 +21,9 @@ names the file, the line and the key::
       cost_to_serve: support_cost
     net: {cost_to_serve: -1}
     scores: {nps: nps}
+    units:              # optional: what the fitted journey counts in
+      currency: USD     # ISO 4217; time_unit: month (else from period: M);
+      locale: en_US     # locale: how numbers are written
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .._base.errors import InputError, spec_path
+from .._base.units import check_units
 from .parse import JsonReader, Refused, parse_yaml
 
 __all__ = ["RuleSpec", "RulesFile", "read_rules"]
@@ -51,8 +55,10 @@ _KEYS = (
     "values",
     "scores",
     "net",
+    "units",
     "format",
 )
+_UNIT_KEYS = ("time_unit", "currency", "locale")
 _RULE_KEYS = ("stage", "when", "terminal", "description")
 
 
@@ -84,6 +90,11 @@ class RulesFile:
     value_columns: Mapping[str, str] = field(default_factory=dict)
     score_columns: Mapping[str, str] = field(default_factory=dict)
     net: Mapping[str, float] = field(default_factory=dict)
+    #: ``units:`` as written (``time_unit``, ``currency``, ``locale``; None
+    #: where not given), checked as a Journey checks them.
+    time_unit: str | None = None
+    currency: str | None = None
+    locale: str | None = None
     lines: Mapping[tuple, int] = field(default_factory=dict)
 
     def locate(self, err: InputError) -> InputError:
@@ -228,6 +239,20 @@ def read_rules(path: str | os.PathLike) -> RulesFile:
         pass
     elif export_date is not None:
         fail(("export_date",), f"a date (2026-06-30), got {export_date!r}")
+    units = data.get("units") or {}
+    if not isinstance(units, Mapping):
+        fail(("units",), f"units: is a mapping with keys {list(_UNIT_KEYS)}")
+    for k in units:
+        if k not in _UNIT_KEYS:
+            fail(("units", k), f"unknown key {k!r}; units: has {list(_UNIT_KEYS)}")
+    try:
+        check_units(
+            units.get("time_unit", "period"),
+            units.get("currency"),
+            units.get("locale", "en_US"),
+        )
+    except InputError as err:
+        fail(("units", *err.key), str(err))
     return RulesFile(
         path=name,
         rules=tuple(rules),
@@ -240,5 +265,8 @@ def read_rules(path: str | os.PathLike) -> RulesFile:
         value_columns=columns["values"],
         score_columns=columns["scores"],
         net={k: float(v) for k, v in net.items()},
+        time_unit=units.get("time_unit"),
+        currency=units.get("currency"),
+        locale=units.get("locale"),
         lines=dict(lines),
     )
